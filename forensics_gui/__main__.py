@@ -1,0 +1,3 @@
+from forensics_gui.cli import main
+
+raise SystemExit(main())

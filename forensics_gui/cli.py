@@ -1,0 +1,91 @@
+"""The one entry point: ``forensics-gui [VIDEO]`` opens the viewer; sub-commands work headless.
+
+Each sub-command lives in ``forensics_gui.commands.<name>`` with two functions:
+``add_arguments(parser)`` and ``run(args) -> int``. Those modules import heavy libraries (torch,
+dlib, Qt) inside ``run`` only, so ``--help`` stays fast. Errors derived from
+:class:`~forensics_gui.core.errors.ForensicsError` become one sentence on stderr and exit code 2;
+``--json`` output is the only thing a command writes to stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from forensics_gui import __version__
+
+COMMANDS: dict[str, str] = {
+    "silence": "measure the leading digital silence of a clip's audio",
+    "snapshot": "render an annotated screenshot PNG of a clip at a given time",
+    "roi": "write the 96x96 25 fps mouth-ROI video and the 16 kHz mono wav of a clip",
+    "features": "extract AV-HuBERT audio-only and video-only features to an .npz file",
+    "score": "score a features .npz with the alignment network Phi",
+    "analyze": "run the whole pipeline on one clip and write a result JSON",
+    "batch": "score every clip under a folder into a CSV (resumable)",
+    "train": "train Phi on real videos or on feature files",
+    "eval": "compute AUC/AP of a score CSV against dataset metadata",
+}
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="forensics-gui",
+        description="Offline forensic viewer for audio-visual deepfakes. "
+        "Without a sub-command, opens the viewer (optionally on VIDEO).",
+    )
+    parser.add_argument("--version", action="version", version=f"forensics-gui {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, help_text in COMMANDS.items():
+        module = importlib.import_module(f"forensics_gui.commands.{name}")
+        p = sub.add_parser(name, help=help_text, description=help_text[0].upper() + help_text[1:] + ".")
+        module.add_arguments(p)
+    return parser
+
+
+def _gui_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="forensics-gui",
+        description="Open the viewer. Sub-commands (headless): " + ", ".join(COMMANDS) + ". "
+        "Run 'forensics-gui COMMAND --help' for each.",
+    )
+    parser.add_argument("--version", action="version", version=f"forensics-gui {__version__}")
+    parser.add_argument("video", nargs="?", help="clip to open")
+    parser.add_argument("--demo", action="store_true", help="generate a demo clip and open it")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in COMMANDS:
+        args = _build_parser().parse_args(argv)
+        module = importlib.import_module(f"forensics_gui.commands.{args.command}")
+        return _run_reporting_errors(module.run, args)
+    if argv and argv[0] in ("-h", "--help"):
+        _build_parser().print_help()
+        return 0
+    gui_args = _gui_parser().parse_args(argv)
+    from forensics_gui.ui.app import run_app
+
+    return run_app(gui_args.video, demo=gui_args.demo)
+
+
+def _run_reporting_errors(func, args: argparse.Namespace) -> int:  # type: ignore[no-untyped-def]
+    from forensics_gui.core.errors import ForensicsError
+
+    try:
+        return int(func(args) or 0)
+    except ForensicsError as err:
+        print(f"forensics-gui {args.command}: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"forensics-gui {args.command}: interrupted.", file=sys.stderr)
+        return 130
+    except MemoryError:
+        print(f"forensics-gui {args.command}: out of memory; try a shorter clip.", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

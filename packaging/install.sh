@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs forensics-gui into ./.venv on a fresh Debian/Ubuntu machine.
+#   bash packaging/install.sh          the app (CPU PyTorch)
+#   bash packaging/install.sh --test   the app plus the test tools
+# Set FORENSICS_TORCH="torch==2.13.0 --index-url <your CUDA wheel index>" to choose another torch build.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+extras=""
+[ "${1:-}" = "--test" ] && extras="[test]"
+
+# Qt's multimedia module links libpulse; the xcb libraries let the window open on X11/Xvfb.
+sys_pkgs="libpulse0 libegl1 libgl1 libxkbcommon0 libxkbcommon-x11-0 libfontconfig1 libdbus-1-3 \
+libxcb-icccm4 libxcb-keysyms1 libxcb-cursor0 libxcb-image0 libxcb-render-util0 libxcb-xkb1 \
+libxcb-shape0 libxcb-randr0 libxcb-xinerama0 fonts-dejavu-core"
+if command -v apt-get >/dev/null 2>&1; then
+    missing=""
+    for p in $sys_pkgs; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
+    if [ -n "$missing" ]; then
+        sudo_cmd=""
+        [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
+        $sudo_cmd apt-get update -qq
+        $sudo_cmd env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing
+    fi
+fi
+
+python3 -m venv .venv
+.venv/bin/python -m pip install -q --upgrade pip
+# The CPU build first: a bare "torch" requirement would otherwise pull a multi-GB CUDA build.
+.venv/bin/python -m pip install -q ${FORENSICS_TORCH:-torch==2.13.0}
+.venv/bin/python -m pip install -q -e ".${extras}"
+echo "forensics-gui installed in .venv (run .venv/bin/forensics-gui)"

@@ -1,0 +1,129 @@
+"""On-disk result cache: keys, round trips, corrupt entries, concurrent writers, accounting."""
+
+from __future__ import annotations
+
+import multiprocessing
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from forensics_gui.core.cache import CACHE_VERSION, Cache, sha256_file
+
+
+def test_key_is_canonical_and_sensitive() -> None:
+    k = Cache.key("sha-input", "sha-ckpt", {"trim": True, "layer": 24})
+    assert len(k) == 64 and all(c in "0123456789abcdef" for c in k)
+    assert k == Cache.key("sha-input", "sha-ckpt", {"layer": 24, "trim": True})  # dict order
+    assert k != Cache.key("sha-input", "sha-ckpt", {"trim": False, "layer": 24})
+    assert k != Cache.key("sha-input2", "sha-ckpt", {"trim": True, "layer": 24})
+    assert k != Cache.key("sha-ckpt", "sha-input", {"trim": True, "layer": 24})
+    assert CACHE_VERSION
+
+
+def test_sha256_file(tmp_path: Path) -> None:
+    p = tmp_path / "x.bin"
+    p.write_bytes(b"abc")
+    assert sha256_file(p) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+
+
+def test_npz_and_json_round_trip(tmp_path: Path) -> None:
+    cache = Cache(tmp_path / "c")
+    key = Cache.key("a", {"x": 1})
+    assert cache.get_npz(key) is None and cache.get_json(key) is None
+    arrays = {"visual": np.arange(12, dtype=np.float32).reshape(3, 4), "audio": np.ones((3, 2))}
+    cache.put_npz(key, arrays, meta={"fps": 25, "model": "m.pt"})
+    got = cache.get_npz(key)
+    assert got is not None and set(got) == {"visual", "audio"}
+    np.testing.assert_array_equal(got["visual"], arrays["visual"])
+    assert got["visual"].dtype == np.float32
+    assert cache.get_npz_meta(key) == {"fps": 25, "model": "m.pt"}
+    cache.put_json(key, {"video_score": 1.5, "frames": [1, 2]})
+    assert cache.get_json(key) == {"video_score": 1.5, "frames": [1, 2]}
+    assert cache.count() == 2 and cache.size_bytes() > 0
+    cache.delete(key)
+    assert cache.count() == 0 and cache.get_npz(key) is None
+
+
+def test_default_root_follows_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FORENSICS_GUI_CACHE", str(tmp_path / "envcache"))
+    cache = Cache()
+    cache.put_json(Cache.key("k"), [1])
+    assert cache.root == tmp_path / "envcache" and cache.count() == 1
+
+
+def test_truncated_entry_is_missing_and_deleted(tmp_path: Path) -> None:
+    cache = Cache(tmp_path)
+    key = Cache.key("trunc")
+    path = cache.put_npz(key, {"a": np.random.default_rng(0).normal(size=(100, 50))})
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    assert cache.get_npz(key) is None
+    assert not path.exists()
+    jkey = Cache.key("json")
+    jpath = cache.put_json(jkey, {"a": 1})
+    jpath.write_text('{"a": ', encoding="utf-8")
+    assert cache.get_json(jkey) is None and not jpath.exists()
+
+
+def test_size_accounting_and_clear(tmp_path: Path) -> None:
+    cache = Cache(tmp_path)
+    paths = [cache.put_npz(Cache.key(str(i)), {"a": np.zeros(1000)}) for i in range(3)]
+    assert cache.size_bytes() == sum(p.stat().st_size for p in paths)
+    (paths[0].parent / ".stale.tmp.npz").write_bytes(b"x")  # leftover of a killed writer
+    assert cache.count() == 3
+    assert cache.clear() == 3
+    assert cache.count() == 0 and cache.size_bytes() == 0
+    assert not any(tmp_path.glob("??/*"))
+
+
+def _writer(root: str, key: str, value: int, n: int) -> None:
+    cache = Cache(root)
+    for _ in range(n):
+        cache.put_npz(key, {"a": np.full((200, 200), value, dtype=np.int32)}, {"v": value})
+
+
+def test_concurrent_writers_same_key_threads(tmp_path: Path) -> None:
+    cache = Cache(tmp_path)
+    key = Cache.key("race")
+    errors: list[BaseException] = []
+    seen: list[int] = []
+
+    def read_loop() -> None:
+        try:
+            for _ in range(60):
+                got = cache.get_npz(key)
+                if got is not None:
+                    a = got["a"]
+                    assert a.shape == (200, 200) and np.all(a == a[0, 0])
+                    seen.append(int(a[0, 0]))
+        except BaseException as err:  # reported by the main thread
+            errors.append(err)
+
+    threads = [threading.Thread(target=_writer, args=(str(tmp_path), key, v, 30)) for v in (1, 2)]
+    threads.append(threading.Thread(target=read_loop))
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    final = cache.get_npz(key)
+    assert final is not None and int(final["a"][0, 0]) in (1, 2)
+    assert set(seen) <= {1, 2}
+    assert cache.count() == 1 and not list(tmp_path.glob("??/.*"))  # no temp files left
+
+
+def test_concurrent_writers_same_key_processes(tmp_path: Path) -> None:
+    ctx = multiprocessing.get_context("spawn")
+    key = Cache.key("race-proc")
+    procs = [ctx.Process(target=_writer, args=(str(tmp_path), key, v, 20)) for v in (3, 4)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(timeout=60)
+        assert p.exitcode == 0
+    cache = Cache(tmp_path)
+    got = cache.get_npz(key)
+    assert got is not None and int(got["a"][0, 0]) in (3, 4) and np.all(got["a"] == got["a"][0, 0])
+    assert cache.get_npz_meta(key) == {"v": int(got["a"][0, 0])}

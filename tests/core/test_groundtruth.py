@@ -1,0 +1,198 @@
+"""Ground-truth parsing (AV-Deepfake1M, LAV-DF, FakeAVCeleb), lookup and prediction files."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from forensics_gui.core import groundtruth as gtm
+from forensics_gui.core.errors import ForensicsError
+
+AV1M = [
+    {"file": "test/id001/a/real.mp4", "modify_type": "real", "fake_segments": [],
+     "audio_fake_segments": [], "visual_fake_segments": [], "video_frames": 100, "audio_frames": 64000},
+    {"file": "test/id001/a/fake_v.mp4", "modify_type": "visual_modified",
+     "fake_segments": [[1.0, 1.5]], "audio_fake_segments": [],
+     "visual_fake_segments": [[1.0, 1.5]], "video_frames": 100, "audio_frames": 64000},
+    {"file": "test/id002/b/fake_av.mp4", "modify_type": "both-modified",
+     "fake_segments": [[0.5, 1.0], [2.0, 2.4]], "audio_fake_segments": [[0.5, 1.0], [2.0, 2.4]],
+     "visual_fake_segments": [[0.6, 1.0]], "video_frames": 80, "audio_frames": 51200},
+    {"file": "test/id003/c/fake_a.mp4", "modify_type": "audio_modified",
+     "fake_segments": [[0.2, 0.7]]},  # per-modality lists absent: derived from modify_type
+]
+
+
+def _write(path: Path, data: object) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data), encoding="utf-8")
+    return path
+
+
+def test_av_deepfake1m_list(tmp_path: Path) -> None:
+    index = gtm.load_metadata(_write(tmp_path / "val_metadata.json", AV1M))
+    assert len(index) == 4
+    real = index["test/id001/a/real.mp4"]
+    assert real.label == "real" and real.is_fake is False and real.fake_segments == []
+    assert real.whole_clip_labels == {"audio_fake": False, "video_fake": False}
+    assert real.video_frames == 100 and real.audio_frames == 64000
+    both = index["test/id002/b/fake_av.mp4"]
+    assert both.modify_type == "both_modified" and both.label == "fake"
+    assert both.audio_segments == [(0.5, 1.0), (2.0, 2.4)]
+    assert both.visual_segments == [(0.6, 1.0)]
+    assert both.both_segments == [(0.6, 1.0)]
+    assert both.whole_clip_labels == {"audio_fake": True, "video_fake": True}
+    assert both.source_format == "av-deepfake1m" and both.has_timestamps
+    vis = index["test/id001/a/fake_v.mp4"]
+    assert vis.whole_clip_labels == {"audio_fake": False, "video_fake": True}
+    aud = index["test/id003/c/fake_a.mp4"]
+    assert aud.audio_segments == [(0.2, 0.7)] and aud.visual_segments == []
+
+
+def test_av_deepfake1m_per_clip_json(tmp_path: Path) -> None:
+    entry = dict(AV1M[1])
+    del entry["file"]
+    index = gtm.load_metadata(_write(tmp_path / "clip7.json", entry))
+    assert list(index) == ["clip7.mp4"]
+    assert index["clip7.mp4"].visual_segments == [(1.0, 1.5)]
+
+
+def test_lav_df(tmp_path: Path) -> None:
+    data = [
+        {"file": "test/000001.mp4", "n_fakes": 0, "fake_periods": [], "duration": 3.2,
+         "original": None, "modify_video": False, "modify_audio": False, "split": "test"},
+        {"file": "test/000002.mp4", "n_fakes": 2, "fake_periods": [[0.4, 0.9], [1.5, 2.0]],
+         "duration": 4.0, "original": "test/000001.mp4", "modify_video": True,
+         "modify_audio": False, "split": "test", "video_frames": 100},
+    ]
+    index = gtm.load_metadata(_write(tmp_path / "metadata.min.json", data))
+    real, fake = index["test/000001.mp4"], index["test/000002.mp4"]
+    assert real.label == "real" and real.modify_type == "real" and real.duration_s == 3.2
+    assert fake.label == "fake" and fake.modify_type == "visual_modified"
+    assert fake.fake_segments == [(0.4, 0.9), (1.5, 2.0)] == fake.visual_segments
+    assert fake.audio_segments == [] and fake.split == "test" and fake.video_frames == 100
+    assert fake.source_format == "lav-df"
+
+
+FAVC_ROWS = [
+    ("id00076", "-", "-", "real", "A", "RealVideo-RealAudio", "African", "men", "00109.mp4",
+     "FakeAVCeleb/RealVideo-RealAudio/African/men/id00076"),
+    ("id00076", "id00166", "-", "wav2lip", "D", "FakeVideo-FakeAudio", "African", "men",
+     "00109_id00166_wavtolip.mp4", "FakeAVCeleb/FakeVideo-FakeAudio/African/men/id00076"),
+    ("id00077", "-", "id00078", "rtvc", "B", "RealVideo-FakeAudio", "Asian", "women", "00109.mp4",
+     "FakeAVCeleb/RealVideo-FakeAudio/Asian/women/id00077"),
+]
+
+
+@pytest.mark.parametrize("header_trailing_comma", [False, True])
+def test_fakeavceleb_csv(tmp_path: Path, header_trailing_comma: bool) -> None:
+    header = "source,target1,target2,method,category,type,race,gender,path"
+    lines = [header + ("," if header_trailing_comma else "")] + [",".join(r) for r in FAVC_ROWS]
+    p = tmp_path / "meta_data.csv"
+    p.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    index = gtm.load_metadata(p)
+    assert len(index) == 3
+    key = "FakeAVCeleb/FakeVideo-FakeAudio/African/men/id00076/00109_id00166_wavtolip.mp4"
+    fake = index[key]
+    assert fake.label == "fake" and fake.modify_type == "both_modified"
+    assert fake.whole_clip_labels == {"audio_fake": True, "video_fake": True}
+    assert not fake.has_timestamps and fake.fake_segments == []
+    rf = index["FakeAVCeleb/RealVideo-FakeAudio/Asian/women/id00077/00109.mp4"]
+    assert rf.whole_clip_labels == {"audio_fake": True, "video_fake": False}
+    # 00109.mp4 exists in two folders: basename alone is ambiguous, a longer tail is not.
+    assert index.lookup("00109.mp4") is None
+    assert index.lookup("/data/x/FakeAVCeleb/RealVideo-RealAudio/African/men/id00076/00109.mp4").label == "real"
+    assert index.lookup("men/id00076/00109.mp4").label == "real"
+    assert index.lookup("elsewhere/00109_id00166_wavtolip.mp4") is fake
+
+
+def test_fakeavceleb_full_path_column_and_bad_type(tmp_path: Path) -> None:
+    p = tmp_path / "meta_data.csv"
+    p.write_text("type,path\nFakeVideo-RealAudio,a/b/c.mp4\n", encoding="utf-8")
+    gt = gtm.load_metadata(p)["a/b/c.mp4"]
+    assert gt.whole_clip_labels == {"audio_fake": False, "video_fake": True}
+    p.write_text("type,path\nSomethingElse,a/b/c.mp4\n", encoding="utf-8")
+    with pytest.raises(ForensicsError, match="RealVideo-RealAudio"):
+        gtm.load_metadata(p)
+    p.write_text("kind,path\nreal,a.mp4\n", encoding="utf-8")
+    with pytest.raises(ForensicsError, match="'type' column"):
+        gtm.load_metadata(p)
+
+
+def test_lookup_relative_path_and_basename(tmp_path: Path) -> None:
+    index = gtm.load_metadata(_write(tmp_path / "m.json", AV1M))
+    assert index.lookup("test/id001/a/real.mp4").modify_type == "real"
+    assert index.lookup("/mnt/av1m/test/id001/a/real.mp4").modify_type == "real"
+    assert index.lookup(r"C:\data\test\id001\a\fake_v.mp4").modify_type == "visual_modified"
+    assert index.lookup("fake_av.mp4").modify_type == "both_modified"  # unique basename
+    assert index.lookup("other/real_clip.mp4") is None
+
+
+def test_bad_json_and_unknown_format_give_clear_errors(tmp_path: Path) -> None:
+    bad = tmp_path / "metadata.json"
+    bad.write_text('[{"file": "a.mp4", "modify_type": "real",', encoding="utf-8")
+    with pytest.raises(ForensicsError, match="not valid JSON.*line 1"):
+        gtm.load_metadata(bad)
+    with pytest.raises(ForensicsError, match="AV-Deepfake1M.*LAV-DF.*FakeAVCeleb"):
+        gtm.load_metadata(_write(tmp_path / "other.json", [{"name": "a.mp4", "label": 1}]))
+    with pytest.raises(ForensicsError, match="modify_type"):
+        gtm.load_metadata(_write(tmp_path / "mt.json", [{"file": "a.mp4", "modify_type": "weird"}]))
+    with pytest.raises(ForensicsError, match="segments"):
+        gtm.load_metadata(_write(tmp_path / "seg.json", [{"file": "a.mp4", "fake_segments": [1]}]))
+    with pytest.raises(ForensicsError, match="does not exist"):
+        gtm.load_metadata(tmp_path / "missing.json")
+
+
+def test_find_groundtruth_for_clip(tmp_path: Path) -> None:
+    root = tmp_path / "av1m"
+    _write(root / "metadata.json", AV1M)
+    clip = root / "test" / "id002" / "b" / "fake_av.mp4"
+    clip.parent.mkdir(parents=True)
+    clip.write_bytes(b"")
+    gt = gtm.find_groundtruth_for(clip)
+    assert gt is not None and gt.modify_type == "both_modified"
+    # A per-clip JSON next to the clip wins; a result JSON (not ground truth) is ignored.
+    side = dict(AV1M[0], file="fake_av.mp4")
+    _write(clip.with_suffix(".json"), side)
+    assert gtm.find_groundtruth_for(clip).modify_type == "real"
+    _write(clip.with_suffix(".json"), {"video_score": 1.0, "frame_scores": [1, 2]})
+    assert gtm.find_groundtruth_for(clip).modify_type == "both_modified"
+    # The cache notices a changed metadata file (mtime + size).
+    changed = [dict(e) for e in AV1M]
+    changed[2]["modify_type"] = "audio_modified"
+    meta = _write(root / "metadata.json", changed)
+    os.utime(meta, ns=(time.time_ns(), time.time_ns() + 10**9))
+    assert gtm.find_groundtruth_for(clip).modify_type == "audio_modified"
+    lonely = tmp_path / "else" / "x.mp4"
+    lonely.parent.mkdir()
+    lonely.write_bytes(b"")
+    assert gtm.find_groundtruth_for(lonely) is None
+
+
+def test_prediction_files(tmp_path: Path) -> None:
+    det = tmp_path / "pred.txt"
+    det.write_text("file;score\ntest/a.mp4;0.25\ntest/b.mp4;0.75\n", encoding="utf-8")
+    assert gtm.load_detection_predictions(det) == {"test/a.mp4": 0.25, "test/b.mp4": 0.75}
+    det.write_text("test/a.mp4;0.25\nbroken line\n", encoding="utf-8")
+    with pytest.raises(ForensicsError, match="line 2"):
+        gtm.load_detection_predictions(det)
+    loc = _write(tmp_path / "loc.json", {"test/a.mp4": [[0.9, 0.5, 1.0], [0.1, 2, 3]]})
+    assert gtm.load_localisation_predictions(loc) == {"test/a.mp4": [(0.9, 0.5, 1.0), (0.1, 2.0, 3.0)]}
+
+
+def test_large_list_parses_quickly(tmp_path: Path) -> None:
+    n = 50_000
+    data = [{"file": f"train/id{i:06d}/v/fake.mp4", "modify_type": "both_modified",
+             "fake_segments": [[0.5, 1.0]], "audio_fake_segments": [[0.5, 1.0]],
+             "visual_fake_segments": [[0.5, 1.0]], "video_frames": 100, "audio_frames": 64000}
+            for i in range(n)]
+    p = _write(tmp_path / "train_metadata.json", data)
+    t0 = time.perf_counter()
+    index = gtm.load_metadata(p)
+    elapsed = time.perf_counter() - t0
+    assert len(index) == n
+    assert index.lookup("/x/train/id012345/v/fake.mp4").fake_segments == [(0.5, 1.0)]
+    assert elapsed < 5.0  # ~1M entries then take well under two minutes

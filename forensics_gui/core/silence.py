@@ -1,0 +1,160 @@
+"""Leading digital silence: how long a clip's audio stays below an amplitude threshold tau.
+
+In FakeAVCeleb and AV-Deepfake1M, fake videos start with ~25-30 ms of (near) digital silence while
+real ones start with room noise; one feature, the length of that silence, separates them with
+AUC > 98 %. It is a dataset artefact, not proof of manipulation. The threshold default
+(0.0005 on the [-1, 1] scale) is the value AVH-Align uses to trim the silence.
+
+All functions work on native-rate samples, float ``[channels, N]`` (or ``[N]``) in [-1, 1]; a
+sample counts as sound when ANY channel's ``|x|`` exceeds tau.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+DEFAULT_THRESHOLD = 0.0005  # tau, [-1, 1] amplitude scale
+SWEEP_THRESHOLDS = np.logspace(-5, -1, 41)  # tau values for silence_sweep (amplitude)
+SWEEP_DELTAS_MS = np.arange(5.0, 205.0, 5.0)  # delta values for max_amplitude_sweep (ms)
+
+NONE_BELOW_MS = 1.0  # shorter than this counts as "no leading silence"
+FAKE_BAND_MS = (20.0, 40.0)  # where the fakes of FakeAVCeleb / AV-Deepfake1M fall (~25-30 ms)
+
+_FIRST_CHUNK = 1 << 14  # samples scanned first: the answer is nearly always in the first second
+
+
+@dataclass(frozen=True)
+class SilenceResult:
+    """The leading silence of one track."""
+
+    leading_silence_ms: float  # time before the first sound sample, milliseconds
+    first_sound_sample: int  # index of the first sample above tau (= N when all silent)
+    threshold: float  # tau, [-1, 1] amplitude
+    sample_rate: int  # Hz
+    all_silent: bool  # no sample of the track exceeds tau
+    duration_ms: float  # length of the analysed track, milliseconds
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _as_2d(samples: Any, sample_rate: int | None) -> tuple[np.ndarray, int]:
+    """Accept an AudioTrack-like object (``.samples``, ``.sample_rate``) or an array."""
+    if hasattr(samples, "samples") and hasattr(samples, "sample_rate"):
+        sample_rate = sample_rate or int(samples.sample_rate)
+        samples = samples.samples
+    if not sample_rate or sample_rate <= 0:
+        raise ValueError("sample_rate must be a positive number of samples per second")
+    x = np.asarray(samples)
+    if x.ndim == 1:
+        x = x[None, :]
+    if x.ndim != 2:
+        raise ValueError("samples must be [N] or [channels, N]")
+    return x, int(sample_rate)
+
+
+def _first_above(x: np.ndarray, threshold: float) -> int:
+    """Index of the first sample where any channel's |x| exceeds ``threshold`` (N if none)."""
+    n = x.shape[1]
+    start, chunk = 0, _FIRST_CHUNK
+    while start < n:
+        block = x[:, start:start + chunk]
+        hit = (np.abs(block) > threshold).any(axis=0)
+        if hit.any():
+            return start + int(np.argmax(hit))
+        start += block.shape[1]
+        chunk = min(chunk * 4, 1 << 22)  # grow, but keep temporary arrays bounded
+    return n
+
+
+def leading_silence(track_or_samples: Any, sample_rate: int | None = None,
+                    threshold: float = DEFAULT_THRESHOLD) -> SilenceResult:
+    """Leading silence of ``track_or_samples`` (an AudioTrack or float ``[C, N]`` / ``[N]``).
+
+    ``sample_rate`` (Hz) is required for a bare array; ``threshold`` is tau on the [-1, 1] scale.
+    """
+    if threshold < 0:
+        raise ValueError("the threshold must not be negative")
+    x, sr = _as_2d(track_or_samples, sample_rate)
+    n = x.shape[1]
+    first = _first_above(x, threshold)
+    return SilenceResult(leading_silence_ms=first * 1000.0 / sr, first_sound_sample=first,
+                         threshold=float(threshold), sample_rate=sr, all_silent=first >= n,
+                         duration_ms=n * 1000.0 / sr)
+
+
+def _running_peak(x: np.ndarray, limit: float | None = None, max_len: int | None = None) -> np.ndarray:
+    """Running maximum of |x| over channels and time from the start.
+
+    Stops early once the peak exceeds ``limit`` (later values cannot change an answer below it)
+    or after ``max_len`` samples.
+    """
+    n = x.shape[1] if max_len is None else min(x.shape[1], max_len)
+    parts: list[np.ndarray] = []
+    peak, start, chunk = 0.0, 0, _FIRST_CHUNK
+    while start < n:
+        block = np.abs(x[:, start:min(n, start + chunk)]).max(axis=0)
+        run = np.maximum.accumulate(np.maximum(block, peak))
+        parts.append(run)
+        peak = float(run[-1])
+        start += len(block)
+        chunk = min(chunk * 4, 1 << 22)
+        if limit is not None and peak > limit:
+            break
+    return np.concatenate(parts) if parts else np.zeros(0)
+
+
+def silence_sweep(samples: Any, sample_rate: int | None = None,
+                  thresholds: np.ndarray | None = None) -> np.ndarray:
+    """Leading silence in ms for each threshold tau (default :data:`SWEEP_THRESHOLDS`).
+
+    Non-decreasing in tau. A track that never exceeds tau gives its whole duration.
+    """
+    x, sr = _as_2d(samples, sample_rate)
+    taus = np.asarray(SWEEP_THRESHOLDS if thresholds is None else thresholds, dtype=np.float64)
+    if taus.size == 0:
+        return np.zeros(0)
+    peak = _running_peak(x, limit=float(taus.max()))
+    first = np.searchsorted(peak, taus, side="right")  # first index with peak > tau
+    first = np.where(first >= len(peak), x.shape[1], first)
+    return first * 1000.0 / sr
+
+
+def max_amplitude_sweep(samples: Any, sample_rate: int | None = None,
+                        deltas_ms: np.ndarray | None = None) -> np.ndarray:
+    """Maximum |x| (any channel) within the first delta ms, for each delta (default
+    :data:`SWEEP_DELTAS_MS`). Non-decreasing in delta; 0 for an empty window."""
+    x, sr = _as_2d(samples, sample_rate)
+    deltas = np.asarray(SWEEP_DELTAS_MS if deltas_ms is None else deltas_ms, dtype=np.float64)
+    if deltas.size == 0:
+        return np.zeros(0)
+    counts = np.ceil(deltas * sr / 1000.0 - 1e-9).astype(np.int64)
+    peak = _running_peak(x, max_len=int(counts.max()))
+    if len(peak) == 0:
+        return np.zeros(len(deltas))
+    idx = np.clip(counts - 1, 0, len(peak) - 1)
+    return np.where(counts > 0, peak[idx], 0.0)
+
+
+def verdict(result: SilenceResult) -> str:
+    """A short plain-language reading of ``result`` with its caveat."""
+    ms = result.leading_silence_ms
+    lo, hi = FAKE_BAND_MS
+    if result.all_silent:
+        return ("The whole audio track is digital silence (nothing above the threshold), "
+                "so the leading-silence cue cannot be used.")
+    if ms < NONE_BELOW_MS:
+        return ("No leading silence: the audio starts with sound at once, as real videos in "
+                "FakeAVCeleb and AV-Deepfake1M do. This alone does not prove the clip is authentic.")
+    if ms < lo:
+        return (f"Short leading silence ({ms:.1f} ms), below the ~25-30 ms typical of fake videos "
+                "in FakeAVCeleb and AV-Deepfake1M; inconclusive on its own.")
+    if ms <= hi:
+        return (f"Leading silence of {ms:.1f} ms, in the {lo:.0f}-{hi:.0f} ms band typical of fake "
+                "videos in FakeAVCeleb and AV-Deepfake1M (a one-feature rule on it reaches AUC > "
+                "98 % there). It is a dataset artefact, not proof of manipulation.")
+    return (f"Long leading silence ({ms:.1f} ms): longer than the fake-typical ~25-30 ms; most "
+            "likely a pause before the sound or an edited (trimmed) start. Not evidence either way.")

@@ -79,6 +79,12 @@ def _run_reporting_errors(func, args: argparse.Namespace) -> int:  # type: ignor
     except ForensicsError as err:
         print(f"forensics-gui {args.command}: {err}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # stdout closed early (e.g. piped into `head`): not an error of ours.
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
         print(f"forensics-gui {args.command}: interrupted.", file=sys.stderr)
         return 130

@@ -10,7 +10,7 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 
 @contextlib.contextmanager
@@ -26,6 +26,10 @@ def atomic_path(target: str | os.PathLike[str], suffix: str | None = None) -> It
                                dir=target.parent)
     os.close(fd)
     tmp_path = Path(tmp)
+    # mkstemp creates 0600; give the final file the permissions a plain open() would have.
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp_path, 0o666 & ~umask)
     try:
         yield tmp_path
         os.replace(tmp_path, target)
@@ -36,7 +40,7 @@ def atomic_path(target: str | os.PathLike[str], suffix: str | None = None) -> It
 
 
 @contextlib.contextmanager
-def atomic_open(target: str | os.PathLike[str], mode: str = "w", **kwargs) -> Iterator[IO]:  # type: ignore[no-untyped-def]
+def atomic_open(target: str | os.PathLike[str], mode: str = "w", **kwargs: Any) -> Iterator[IO[Any]]:
     """Open a temporary file for writing; it replaces ``target`` when the block ends without error."""
     with atomic_path(target) as tmp:
         with open(tmp, mode, **kwargs) as fh:

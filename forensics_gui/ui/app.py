@@ -1,0 +1,51 @@
+"""Start the viewer: QApplication, theme, main window, optional clip or demo clip."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+DEMO_NAME = "demo_talking_face.mp4"
+ICON_PATH = Path(__file__).resolve().parents[2] / "resources" / "forensics-gui.svg"
+
+
+def ensure_demo_clip() -> Path:
+    """The demo clip (talking face, 8 s, 30 ms leading silence), generated once into the user
+    data folder and reused afterwards."""
+    from forensics_gui.core.paths import user_data_dir
+    from forensics_gui.testing.synth import make_clip
+
+    path = user_data_dir() / "demo" / DEMO_NAME
+    if not path.is_file() or path.stat().st_size == 0:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        make_clip(path, duration_s=8.0, fps=25, width=480, height=480, sample_rate=48000,
+                  leading_silence_ms=30.0, face=True)
+    return path
+
+
+def run_app(video: str | None, demo: bool = False) -> int:
+    """Open the viewer (optionally on ``video`` or on the demo clip); returns the exit code."""
+    from PySide6.QtCore import QCoreApplication
+    from PySide6.QtWidgets import QApplication
+
+    from forensics_gui.ui.main_window import MainWindow
+    from forensics_gui.ui.theme import apply_theme
+
+    QCoreApplication.setOrganizationName("forensics-gui")
+    QCoreApplication.setApplicationName("forensics-gui")
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    assert isinstance(app, QApplication), "a QGuiApplication-only instance cannot show windows"
+    apply_theme(app)
+    if ICON_PATH.is_file():
+        from PySide6.QtGui import QIcon
+
+        app.setWindowIcon(QIcon(str(ICON_PATH)))
+    window = MainWindow()
+    window.show()
+    if demo:
+        window.open_demo()
+    elif video:
+        window.open_path(video)
+    code = app.exec()
+    window.shutdown()
+    return int(code)

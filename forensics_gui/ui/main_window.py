@@ -1,0 +1,506 @@
+"""The viewer's main window: wires the session state to the video view, transport, timeline and
+info panel, owns the worker threads, menus, shortcuts, drag and drop and settings."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import QSettings, Qt
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QHBoxLayout,
+    QInputDialog,
+    QMainWindow,
+    QMessageBox,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+import forensics_gui
+from forensics_gui.core.errors import ForensicsError
+from forensics_gui.ui import snapshot as snap
+from forensics_gui.ui.info_panel import InfoPanel
+from forensics_gui.ui.player import SPEEDS, PlaybackClock, Transport, VideoView
+from forensics_gui.ui.session import AudioAnalysis, Session
+from forensics_gui.ui.settings import ViewerSettings
+from forensics_gui.ui.timeline import Timeline
+from forensics_gui.ui.workers import AnalysisWorker, FrameDecoder
+
+MEDIA_FILTER = "Media files (*.mp4 *.mov *.mkv *.avi *.webm *.m4v *.wav *.flac *.mp3 *.m4a *.ogg);;All files (*)"
+NO_VIDEO_STEP_S = 0.04  # frame-step size (seconds) for clips without video
+
+
+def _format_time(t: float) -> str:
+    from forensics_gui.core.timebase import format_timecode
+
+    return format_timecode(t)
+
+
+class MainWindow(QMainWindow):
+    """One clip at a time. ``open_path`` returns False (and keeps the previous clip) on errors."""
+
+    def __init__(self, settings: QSettings | None = None, use_audio: bool | None = None) -> None:
+        super().__init__()
+        self.setWindowTitle("forensics-gui")
+        self.setAcceptDrops(True)
+        self.settings = ViewerSettings(settings)
+        self.session = Session(self)
+        self.token = 0
+        self.last_error: str | None = None
+        self._error_box: QMessageBox | None = None
+        self._retired: list[AnalysisWorker] = []
+        self.analysis: AnalysisWorker | None = None
+        self.frame_index: int | None = None
+        self.frame_time_s: float | None = None
+
+        self.video_view = VideoView()
+        self.transport = Transport()
+        self.timeline = Timeline()
+        self.info_panel = InfoPanel()
+        self.clock = PlaybackClock(self, use_audio=use_audio)
+        self.decoder = FrameDecoder()
+        self.decoder.frame_ready.connect(self._on_frame_ready)
+        self.decoder.failed.connect(self._on_decoder_failed)
+        self.decoder.frame_times_ready.connect(self._on_frame_times_ready)
+        self.decoder.start()
+        self._build_layout()
+        self._build_actions()
+        self._connect()
+        self.resize(1280, 800)
+        self._restore_settings()
+
+    # -- construction --------------------------------------------------------------------
+    def _build_layout(self) -> None:
+        top = QWidget()
+        top_layout = QVBoxLayout(top)
+        top_layout.setContentsMargins(0, 0, 0, 0)
+        top_layout.setSpacing(2)
+        top_layout.addWidget(self.video_view, 1)
+        top_layout.addWidget(self.transport)
+        self.splitter = QSplitter(Qt.Orientation.Vertical)
+        self.splitter.addWidget(top)
+        self.splitter.addWidget(self.timeline)
+        self.splitter.setStretchFactor(0, 3)
+        self.splitter.setStretchFactor(1, 2)
+        self.splitter.setSizes([470, 260])
+        central = QWidget()
+        row = QHBoxLayout(central)
+        row.setContentsMargins(6, 6, 6, 6)
+        row.setSpacing(6)
+        row.addWidget(self.splitter, 1)
+        row.addWidget(self.info_panel)
+        self.setCentralWidget(central)
+        self.statusBar().showMessage("Ready")
+
+    def _action(self, menu: Any, text: str, slot: Any, shortcut: Any = None) -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            if isinstance(shortcut, (list, tuple)):
+                action.setShortcuts([QKeySequence(s) for s in shortcut])
+            else:
+                action.setShortcut(QKeySequence(shortcut))
+            action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        action.triggered.connect(slot)
+        if menu is not None:
+            menu.addAction(action)
+        self.addAction(action)
+        return action
+
+    def _build_actions(self) -> None:
+        file_menu = self.menuBar().addMenu("&File")
+        self._action(file_menu, "&Open…", self._on_open_dialog, QKeySequence.StandardKey.Open)
+        self.recent_menu = file_menu.addMenu("Open &Recent")
+        self._action(file_menu, "Open &demo clip", self.open_demo)
+        file_menu.addSeparator()
+        self.export_action = self._action(file_menu, "&Export annotated screenshot…",
+                                          self._on_export_dialog, "Ctrl+E")
+        file_menu.addSeparator()
+        self._action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
+        play = self.menuBar().addMenu("&Playback")
+        self._action(play, "Play/Pause", self.toggle_play, "Space")
+        self._action(play, "Next frame", lambda: self.step(1), "Right")
+        self._action(play, "Previous frame", lambda: self.step(-1), "Left")
+        self._action(play, "First frame", self.go_first, "Home")
+        self._action(play, "Last frame", self.go_last, "End")
+        play.addSeparator()
+        self._action(play, "Slower (J)", self.slower, "J")
+        self._action(play, "Pause (K)", self.pause, "K")
+        self._action(play, "Faster (L)", self.faster, "L")
+        help_menu = self.menuBar().addMenu("&Help")
+        self._action(help_menu, "&About", self._on_about)
+        self._refresh_recent_menu()
+
+    def _connect(self) -> None:
+        s = self.session
+        s.time_changed.connect(self._on_time_changed)
+        s.threshold_changed.connect(self._on_threshold_changed)
+        s.audio_analysed.connect(self._on_audio_analysed)
+        s.silence_changed.connect(self._on_silence_changed)
+        s.sha256_computed.connect(self.info_panel.set_sha256)
+        self.transport.seek_requested.connect(self._on_seek_requested)
+        self.transport.step_requested.connect(self.step)
+        self.transport.play_clicked.connect(self.toggle_play)
+        self.transport.speed_changed.connect(self.clock.set_rate)
+        self.timeline.seek_requested.connect(self._on_seek_requested)
+        self.info_panel.threshold_edited.connect(s.set_threshold)
+        self.clock.ticked.connect(s.set_time)
+        self.clock.finished.connect(lambda: self.transport.set_playing(False))
+
+    # -- opening -------------------------------------------------------------------------
+    def open_path(self, path: str | os.PathLike[str]) -> bool:
+        """Open a clip; on a bad file, show the error and keep the current clip."""
+        from forensics_gui.core.media import probe
+
+        path = str(path)
+        try:
+            info = probe(path)
+            if info.video is None and info.audio is None:
+                raise ForensicsError(f"{Path(path).name} has neither a video nor an audio stream.")
+        except ForensicsError as err:
+            self.show_error(f"Cannot open {Path(path).name}", str(err))
+            return False
+        except OSError as err:
+            self.show_error(f"Cannot open {Path(path).name}", f"The file cannot be read ({err}).")
+            return False
+        self.pause()
+        self.token += 1
+        self._retire_analysis()
+        self.frame_index = self.frame_time_s = None
+        has_video, has_audio = info.video is not None, info.audio is not None
+        self.decoder.open(path if has_video else None, self.token)
+        frame_times = self._frame_times(info) if has_video else None
+        self.clock.set_media(path, float(info.duration_s or 0.0), has_audio)
+        self.info_panel.set_media(info, _format_time)
+        self.timeline.set_clip(float(info.duration_s or 0.0))
+        self.timeline.set_notice("Decoding audio…" if has_audio else "No audio stream in this file.")
+        self.transport.set_duration(float(info.duration_s or 0.0))
+        if has_video:
+            self.video_view.set_notice("Decoding…")
+        else:
+            self.video_view.set_notice("No video stream: audio only.\nThe waveform is shown below.")
+        self.session.open_media(info, frame_times)
+        self.analysis = AnalysisWorker(path, self.token, with_audio=has_audio)
+        self.analysis.audio_ready.connect(self._on_audio_ready)
+        self.analysis.sha256_ready.connect(self._on_sha256_ready)
+        self.analysis.failed.connect(self._on_analysis_failed)
+        self.analysis.progressed.connect(self._on_analysis_progressed)
+        self.analysis.start()
+        self.setWindowTitle(f"{Path(path).name} — forensics-gui")
+        self.statusBar().showMessage(f"Opened {path}")
+        self._remember(path)
+        return True
+
+    @staticmethod
+    def _frame_times(info: Any) -> np.ndarray:
+        """Frame start times (seconds) estimated from fps; the decoder sends the exact ones."""
+        v = info.video
+        fps = float(v.fps) if v.fps else 25.0
+        n = max(1, int(v.frame_count or round(float(info.duration_s) * fps)))
+        return (v.start_time_s or 0.0) + np.arange(n) / fps
+
+    def _on_frame_times_ready(self, token: int, times: np.ndarray) -> None:
+        if token == self.token and len(times):
+            self.session.frame_times = times
+            self._update_time_label()
+
+    def _retire_analysis(self) -> None:
+        if self.analysis is not None:
+            self.analysis.cancel()
+            self._retired.append(self.analysis)
+            self.analysis = None
+        self._retired = [w for w in self._retired if w.isRunning()]
+
+    def show_error(self, title: str, sentence: str) -> None:
+        """Non-blocking message box + status bar; the sentence is kept in ``last_error``."""
+        self.last_error = sentence
+        self.statusBar().showMessage(f"{title}: {sentence}", 15000)
+        box = QMessageBox(QMessageBox.Icon.Warning, title, sentence, QMessageBox.StandardButton.Ok, self)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
+        box.setWindowModality(Qt.WindowModality.WindowModal)
+        box.open()
+        self._error_box = box
+
+    def open_demo(self) -> bool:
+        from forensics_gui.ui.app import ensure_demo_clip
+
+        try:
+            return self.open_path(ensure_demo_clip())
+        except (OSError, ValueError) as err:
+            self.show_error("Cannot create the demo clip", str(err))
+            return False
+
+    # -- worker results ------------------------------------------------------------------
+    def _on_audio_ready(self, token: int, analysis: AudioAnalysis) -> None:
+        if token == self.token:
+            self.session.set_audio(analysis)
+
+    def _on_sha256_ready(self, token: int, digest: str) -> None:
+        if token == self.token:
+            self.session.set_sha256(digest)
+            self.statusBar().showMessage(f"{Path(self.session.path or '').name}: analysis done")
+
+    def _on_analysis_progressed(self, token: int, stage: str, fraction: float) -> None:
+        if token == self.token and fraction < 1.0:
+            done = f" {fraction * 100:.0f}%" if fraction >= 0 else "…"
+            self.statusBar().showMessage(f"{stage}{done}", 3000)
+
+    def _on_analysis_failed(self, token: int, stage: str, sentence: str) -> None:
+        if token != self.token:
+            return
+        if stage == "audio":
+            self.timeline.set_notice("Audio could not be decoded.")
+            self.info_panel.show_audio_error(sentence)
+        else:
+            self.info_panel.fields["SHA-256"].setText("unavailable")
+        self.statusBar().showMessage(sentence, 15000)
+
+    def _on_audio_analysed(self, analysis: AudioAnalysis) -> None:
+        self.timeline.set_pyramid(analysis.pyramid)
+        self.info_panel.set_sweeps(analysis.sweep_taus, analysis.sweep_ms, analysis.deltas_ms,
+                                   analysis.max_amplitudes)
+        self._update_silence()
+
+    def _update_silence(self) -> None:
+        from forensics_gui.core.silence import leading_silence
+
+        audio = self.session.audio
+        if audio is None:
+            return
+        result = leading_silence(audio.track.samples, audio.track.sample_rate, self.session.threshold)
+        self.session.set_silence(result)
+
+    def _on_silence_changed(self, result: Any) -> None:
+        from forensics_gui.core.silence import verdict
+
+        if result is None:
+            self.timeline.set_silence(None, None)
+            return
+        self.timeline.set_silence(float(result.leading_silence_ms), float(result.threshold))
+        self.info_panel.set_silence(result, verdict(result))
+
+    def _on_threshold_changed(self, tau: float) -> None:
+        self.info_panel.set_threshold(tau)
+        self.settings.set_threshold(tau)
+        self._update_silence()
+
+    def _on_frame_ready(self, token: int, index: int, time_s: float, image: Any) -> None:
+        if token != self.token:
+            return
+        self.frame_index, self.frame_time_s = index, time_s
+        self.video_view.set_frame(image)
+        self._update_time_label()
+
+    def _on_decoder_failed(self, token: int, sentence: str) -> None:
+        if token == self.token:
+            self.statusBar().showMessage(sentence, 15000)
+            if self.frame_index is None:
+                self.video_view.set_notice(sentence)
+
+    # -- time ----------------------------------------------------------------------------
+    def current_frame_index(self, t: float | None = None) -> int | None:
+        """Index of the frame shown at ``t`` seconds (default: the session time)."""
+        times = self.session.frame_times
+        if times is None or len(times) == 0:
+            return None
+        t = self.session.time_s if t is None else t
+        return max(0, int(np.searchsorted(times, t + 1e-6, side="right")) - 1)
+
+    def _request_frame(self, t: float) -> None:
+        idx = self.current_frame_index(t)
+        if idx is not None:
+            self.decoder.request_index(idx)
+
+    def _on_seek_requested(self, t: float) -> None:
+        if self.clock.playing:
+            self.clock.start(t)
+        self.session.set_time(t)
+
+    def _on_time_changed(self, t: float) -> None:
+        self.timeline.seek(t)
+        self._update_time_label()
+        if self.session.info is not None and self.session.info.video is not None:
+            self._request_frame(t)
+
+    def _update_time_label(self) -> None:
+        t = self.session.time_s
+        text = _format_time(t)
+        idx = self.current_frame_index()
+        times = self.session.frame_times
+        if idx is not None and times is not None:
+            text += f"   frame {idx} / {len(times) - 1}"
+        self.transport.seek(t, text)
+
+    def step(self, frames: int) -> None:
+        """Move ``frames`` frames forward (negative: back) and pause."""
+        if self.session.info is None:
+            return
+        self.pause()
+        times = self.session.frame_times
+        if times is None or len(times) == 0:
+            self.session.set_time(self.session.time_s + frames * NO_VIDEO_STEP_S)
+            return
+        idx = self.current_frame_index() or 0
+        idx = int(min(max(idx + frames, 0), len(times) - 1))
+        self.session.set_time(float(times[idx]))
+
+    def go_first(self) -> None:
+        self.pause()
+        self.session.set_time(0.0)
+
+    def go_last(self) -> None:
+        self.pause()
+        times = self.session.frame_times
+        if times is not None and len(times):
+            self.session.set_time(float(times[-1]))
+        else:
+            self.session.set_time(self.session.duration_s)
+
+    # -- playback ------------------------------------------------------------------------
+    def toggle_play(self) -> None:
+        if self.clock.playing:
+            self.pause()
+        else:
+            self.play()
+
+    def play(self) -> None:
+        if self.session.info is None:
+            return
+        self.clock.start(self.session.time_s)
+        self.transport.set_playing(True)
+
+    def pause(self) -> None:
+        self.clock.pause()
+        self.transport.set_playing(False)
+
+    def slower(self) -> None:
+        """J: halve the speed (down to 0.25x); starts playing if paused."""
+        i = SPEEDS.index(self.transport.speed)
+        self.transport.set_speed(SPEEDS[max(0, i - 1)])
+        if not self.clock.playing:
+            self.play()
+
+    def faster(self) -> None:
+        """L: play, or go one speed step faster (up to 2x) when already playing."""
+        if not self.clock.playing:
+            self.play()
+            return
+        i = SPEEDS.index(self.transport.speed)
+        self.transport.set_speed(SPEEDS[min(len(SPEEDS) - 1, i + 1)])
+
+    # -- export --------------------------------------------------------------------------
+    def snapshot_data(self, note: str = "") -> snap.SnapshotData:
+        """Everything the screenshot shows, as plain data."""
+        s = self.session
+        env = None
+        if s.audio is not None:
+            t0, t1 = snap.waveform_window(s.time_s, s.duration_s)
+            env = s.audio.pyramid.envelope(t0, t1, snap.WAVE_PIXELS)
+        info = s.info
+        return snap.SnapshotData(
+            frame=self.video_view.frame,
+            frame_notice="No video stream" if info is not None and info.video is None else "",
+            envelope=env,
+            window=snap.waveform_window(s.time_s, s.duration_s),
+            time_s=s.time_s,
+            frame_index=self.frame_index,
+            silence=s.silence,
+            silence_note=("no audio stream" if info is not None and info.audio is None
+                          else "audio still being analysed" if s.audio is None else ""),
+            audio_start_s=float(s.audio.track.start_time_s) if s.audio is not None else 0.0,
+            file_name=Path(info.path).name if info is not None else "",
+            sha256=s.sha256 or "(still computing)",
+            version=forensics_gui.__version__,
+            created=_dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M:%S %Z"),
+            note=note,
+        )
+
+    def export_screenshot(self, path: str | os.PathLike[str], note: str = "") -> Path:
+        image = snap.render_snapshot(self.snapshot_data(note))
+        out = snap.save_png(image, path)
+        self.statusBar().showMessage(f"Saved {out}", 10000)
+        return out
+
+    def _on_export_dialog(self) -> None:
+        if self.session.info is None:
+            self.show_error("Nothing to export", "Open a clip first.")
+            return
+        default = Path(self.settings.last_folder()) / f"{Path(self.session.info.path).stem}_snapshot.png"
+        path, _ = QFileDialog.getSaveFileName(self, "Export annotated screenshot", str(default),
+                                              "PNG image (*.png)")
+        if not path:
+            return
+        note, ok = QInputDialog.getMultiLineText(self, "Analyst note", "Note (optional):", "")
+        if not ok:
+            return
+        try:
+            self.export_screenshot(path, note)
+        except (OSError, ForensicsError) as err:
+            self.show_error("Cannot save the screenshot", str(err))
+
+    # -- settings, recent files, drag and drop --------------------------------------------
+    def _on_open_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open clip", self.settings.last_folder(), MEDIA_FILTER)
+        if path:
+            self.open_path(path)
+
+    def recent_files(self) -> list[str]:
+        return self.settings.recent_files()
+
+    def _remember(self, path: str) -> None:
+        self.settings.remember_file(path)
+        self._refresh_recent_menu()
+
+    def _refresh_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        recent = self.recent_files()
+        for p in recent:
+            action = self.recent_menu.addAction(Path(p).name)
+            action.setToolTip(p)
+            action.triggered.connect(lambda _=False, p=p: self.open_path(p))
+        self.recent_menu.setEnabled(bool(recent))
+
+    def _restore_settings(self) -> None:
+        geometry = self.settings.geometry()
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        tau = self.settings.threshold()
+        self.session.threshold = tau
+        self.info_panel.set_threshold(tau)
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 (Qt override)
+        if event.mimeData().hasUrls() and any(u.isLocalFile() for u in event.mimeData().urls()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802 (Qt override)
+        for url in event.mimeData().urls():
+            if url.isLocalFile():
+                self.open_path(url.toLocalFile())
+                event.acceptProposedAction()
+                return
+
+    def _on_about(self) -> None:
+        QMessageBox.about(self, "About forensics-gui",
+                          f"forensics-gui {forensics_gui.__version__}\n"
+                          "Offline forensic viewer for audio-visual deepfakes.")
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt override)
+        self.shutdown()
+        super().closeEvent(event)
+
+    def shutdown(self) -> None:
+        """Stop playback and join every worker thread (idempotent)."""
+        self.pause()
+        self.settings.set_geometry(self.saveGeometry())
+        self.settings.sync()
+        self._retire_analysis()
+        for worker in self._retired:
+            worker.stop()
+        self._retired = []
+        if self.decoder.isRunning():
+            self.decoder.stop()

@@ -1,0 +1,97 @@
+"""Evented session state: the open clip, the current time, the silence threshold and results.
+
+Views never talk to each other; they call setters here and react to the signals. Setters emit
+only when the value changes, which keeps the fan-out free of echo loops.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal
+
+DEFAULT_THRESHOLD = 0.0005
+
+
+@dataclass
+class AudioAnalysis:
+    """Decoded audio and its silence numbers (computed in a worker).
+
+    ``track`` is the core AudioTrack (samples float32 [channels, N]); ``pyramid`` the peak
+    pyramid; ``sweep_taus``/``sweep_ms`` the silence length (ms) for a range of thresholds;
+    ``deltas_ms``/``max_amplitudes`` the max |amplitude| in the first delta ms.
+    """
+
+    track: Any
+    pyramid: Any
+    sweep_taus: list[float] = field(default_factory=list)
+    sweep_ms: list[float] = field(default_factory=list)
+    deltas_ms: list[float] = field(default_factory=list)
+    max_amplitudes: list[float] = field(default_factory=list)
+
+
+class Session(QObject):
+    """State of the viewer; one per main window."""
+
+    media_opened = Signal(object)  # MediaInfo
+    time_changed = Signal(float)  # seconds
+    threshold_changed = Signal(float)  # amplitude, full scale 1.0
+    audio_analysed = Signal(object)  # AudioAnalysis
+    silence_changed = Signal(object)  # SilenceResult or None
+    sha256_computed = Signal(str)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.info: Any = None
+        self.time_s = 0.0
+        self.threshold = DEFAULT_THRESHOLD
+        self.audio: AudioAnalysis | None = None
+        self.silence: Any = None
+        self.sha256: str | None = None
+        self.frame_times: Any = None  # np.ndarray of frame start times (seconds) or None
+
+    @property
+    def path(self) -> str | None:
+        return str(self.info.path) if self.info is not None else None
+
+    def open_media(self, info: Any, frame_times: Any) -> None:
+        """Make ``info`` the current clip; results of the previous clip are dropped."""
+        self.info = info
+        self.frame_times = frame_times
+        self.audio = None
+        self.silence = None
+        self.sha256 = None
+        self.time_s = 0.0
+        self.media_opened.emit(info)
+        self.time_changed.emit(0.0)
+
+    def set_time(self, t: float) -> None:
+        """Move the playhead to ``t`` seconds (clamped to the clip)."""
+        t = max(0.0, min(float(t), self.duration_s))
+        if t != self.time_s:
+            self.time_s = t
+            self.time_changed.emit(t)
+
+    @property
+    def duration_s(self) -> float:
+        if self.info is None:
+            return 0.0
+        return float(self.info.duration_s or 0.0)
+
+    def set_threshold(self, tau: float) -> None:
+        if tau != self.threshold:
+            self.threshold = float(tau)
+            self.threshold_changed.emit(self.threshold)
+
+    def set_audio(self, analysis: AudioAnalysis) -> None:
+        self.audio = analysis
+        self.audio_analysed.emit(analysis)
+
+    def set_silence(self, result: Any) -> None:
+        self.silence = result
+        self.silence_changed.emit(result)
+
+    def set_sha256(self, digest: str) -> None:
+        self.sha256 = digest
+        self.sha256_computed.emit(digest)

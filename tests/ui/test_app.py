@@ -1,0 +1,86 @@
+"""Settings, drag and drop, run_app and the demo clip."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QMimeData, QPointF, Qt, QTimer, QUrl
+from PySide6.QtGui import QDropEvent
+
+
+def test_settings_remembered_between_windows(qtbot, clips, open_and_wait) -> None:
+    from forensics_gui.ui.main_window import MainWindow
+
+    w1 = MainWindow(use_audio=False)
+    qtbot.addWidget(w1)
+    open_and_wait(w1, clips["av"].path, audio=False)
+    w1.info_panel.tau_spin.setValue(0.002)
+    w1.resize(700, 500)  # inside the 800x800 offscreen screen
+    w1.close()  # closeEvent stops the workers and saves the geometry
+    assert not w1.decoder.isRunning()
+    w2 = MainWindow(use_audio=False)
+    qtbot.addWidget(w2)
+    assert w2.session.threshold == pytest.approx(0.002)
+    assert w2.info_panel.tau_spin.value() == pytest.approx(0.002)
+    assert w2.recent_files() == [str(Path(clips["av"].path).resolve())]
+    assert (w2.width(), w2.height()) == (700, 500)
+    w2.shutdown()
+
+
+def test_drop_opens_file(qtbot, window, clips) -> None:
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(clips["video_only"].path))])
+    event = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime,
+                       Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    window.dropEvent(event)
+    assert window.session.info.path.name == "video_only.mkv"
+    qtbot.waitUntil(lambda: window.video_view.frame is not None, timeout=10000)
+
+
+def test_run_app_opens_clip_and_quits(qtbot, clips) -> None:
+    from PySide6.QtWidgets import QApplication
+
+    from forensics_gui.ui.app import run_app
+    from forensics_gui.ui.main_window import MainWindow
+
+    seen: dict[str, object] = {}
+
+    def check() -> None:
+        wins = [w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow)]
+        live = [w for w in wins if w.isVisible()]
+        if live and live[-1].video_view.frame is not None:
+            seen["name"] = live[-1].session.info.path.name
+            seen["title"] = live[-1].windowTitle()
+            live[-1].close()
+            QApplication.instance().quit()
+        else:
+            QTimer.singleShot(50, check)
+
+    QTimer.singleShot(50, check)
+    safety = QTimer()
+    safety.setSingleShot(True)
+    safety.timeout.connect(QApplication.instance().quit)
+    safety.start(15000)
+    try:
+        assert run_app(str(clips["av"].path)) == 0
+    finally:
+        safety.stop()  # a late quit() would end the event loops of the following tests
+    assert seen["name"] == "pattern.mkv" and "pattern.mkv" in str(seen["title"])
+
+
+def test_demo_clip_generated_once(tmp_path) -> None:
+    from forensics_gui.core.media import probe
+    from forensics_gui.core.silence import leading_silence
+    from forensics_gui.ui.app import ensure_demo_clip
+
+    path = ensure_demo_clip()
+    assert path.parent == tmp_path / "data" / "demo"
+    info = probe(path)
+    assert info.duration_s == pytest.approx(8.0, abs=0.05) and info.video is not None
+    from forensics_gui.core.media import decode_audio
+
+    assert leading_silence(decode_audio(path), threshold=0.0005).leading_silence_ms == \
+        pytest.approx(30.0, abs=0.05)
+    mtime = path.stat().st_mtime_ns
+    assert ensure_demo_clip() == path and path.stat().st_mtime_ns == mtime

@@ -1,0 +1,64 @@
+"""The frame decoder serves the latest request; the analysis worker reports and cancels."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+
+from forensics_gui.testing.synth import decode_pattern_index
+
+
+def test_decoder_coalesces_to_latest_request(qtbot, clips) -> None:
+    from forensics_gui.ui.workers import FrameDecoder
+
+    dec = FrameDecoder()
+    got: list[tuple[int, int]] = []
+    dec.frame_ready.connect(lambda tok, i, t, img: got.append((i, decode_pattern_index(img))))
+    dec.start()
+    try:
+        dec.open(str(clips["av"].path), 7)
+        with qtbot.waitSignal(dec.frame_times_ready, timeout=10000) as blocker:
+            dec.request_index(0)
+        assert blocker.args[0] == 7 and len(blocker.args[1]) == clips["av"].n_frames
+        got.clear()
+        for i in range(1, 40):  # a burst of scrubbing requests
+            dec.request_index(i)
+        dec.request(1.0)  # by time: frame 25 at 25 fps
+        qtbot.waitUntil(lambda: bool(got) and got[-1][0] == 25, timeout=10000)
+        qtbot.wait(100)
+        assert got[-1] == (25, 25)  # the decoded pixels are frame 25's
+        assert len(got) < 40  # stale requests were dropped
+        with qtbot.waitSignal(dec.failed, timeout=5000) as failed:
+            dec.request_index(10_000)
+        assert failed.args[0] == 7 and "outside" in failed.args[1]
+    finally:
+        dec.stop()
+    assert not dec.isRunning()
+
+
+def test_analysis_worker_results_and_cancel(qtbot, clips) -> None:
+    from forensics_gui.ui.workers import AnalysisWorker
+
+    path = clips["av"].path
+    worker = AnalysisWorker(str(path), 3, with_audio=True)
+    with qtbot.waitSignal(worker.sha256_ready, timeout=15000) as sha:
+        with qtbot.waitSignal(worker.audio_ready, timeout=15000) as audio:
+            worker.start()
+    worker.wait()
+    analysis = audio.args[1]
+    assert audio.args[0] == 3
+    assert analysis.track.sample_rate == 48000
+    assert analysis.sweep_ms[analysis.sweep_taus.index(0.0005)] == pytest.approx(30.0, abs=0.05)
+    assert analysis.max_amplitudes[0] == 0.0  # first 10 ms are digital silence
+    assert sha.args[1] == hashlib.sha256(path.read_bytes()).hexdigest()
+
+    cancelled = AnalysisWorker(str(path), 4, with_audio=True)
+    results: list[object] = []
+    cancelled.audio_ready.connect(lambda *a: results.append(a))
+    cancelled.sha256_ready.connect(lambda *a: results.append(a))
+    cancelled.cancel()
+    cancelled.start()
+    cancelled.stop()
+    qtbot.wait(50)
+    assert results == []

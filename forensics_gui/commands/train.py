@@ -1,15 +1,95 @@
-"""`forensics-gui train` (not yet implemented)."""
+"""`forensics-gui train (--videos DIR | --features DIR) -o PHI.pt [...]`: train Phi on REAL clips."""
 
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 
 from forensics_gui.core.errors import ForensicsError
 
+_VIDEO_SUFFIXES = {".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".flv"}
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("args", nargs="*")
+    src = parser.add_mutually_exclusive_group(required=True)
+    src.add_argument("--videos", type=Path, metavar="DIR",
+                     help="folder of REAL videos (features are extracted first)")
+    src.add_argument("--features", type=Path, metavar="DIR",
+                     help="folder of features .npz files of REAL videos (searched recursively)")
+    parser.add_argument("-o", "--output", type=Path, required=True, metavar="PHI.pt",
+                        help="where the best model is written (published layout)")
+    parser.add_argument("--epochs", type=int, default=100, help="at most this many epochs (100)")
+    parser.add_argument("--batch-size", type=int, default=256,
+                        help="frames per batch (256; published: 1024)")
+    parser.add_argument("--lr", type=float, default=1e-4, help="Adam learning rate (1e-4; published: 1e-5)")
+    parser.add_argument("--val-fraction", type=float, default=0.1,
+                        help="share of the videos held out for validation (0.1)")
+    parser.add_argument("--patience", type=int, default=10,
+                        help="stop after this many epochs without improvement (10)")
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
+                        help="auto = a CUDA GPU (bf16 mixed precision) when present, else CPU fp32")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue from OUTPUT.resume.pt of an interrupted run")
+    parser.add_argument("--seed", type=int, default=0, help="seed for the split, shuffling and init")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _feature_files(folder: Path) -> list[Path]:
+    if not folder.is_dir():
+        raise ForensicsError(f"The features folder {folder} does not exist.")
+    files = sorted(p for p in folder.rglob("*.npz") if p.is_file())
+    if not files:
+        raise ForensicsError(f"No .npz feature files under {folder}; run 'forensics-gui features' first.")
+    return files
+
+
+def _features_from_videos(folder: Path, progress: object) -> list[Path]:
+    if not folder.is_dir():
+        raise ForensicsError(f"The videos folder {folder} does not exist.")
+    try:
+        from forensics_gui.core.pipeline import extract_features_for_videos
+    except ImportError:
+        raise ForensicsError(
+            "Training from videos is not available in this version; extract features with "
+            "'forensics-gui features' and use --features DIR."
+        ) from None
+    videos = sorted(p for p in folder.rglob("*") if p.suffix.lower() in _VIDEO_SUFFIXES)
+    if not videos:
+        raise ForensicsError(f"No video files under {folder}.")
+    return [Path(p) for p in extract_features_for_videos(videos, progress=progress)]
 
 
 def run(args: argparse.Namespace) -> int:
-    raise ForensicsError("this command is not available in this version yet.")
+    from forensics_gui.core.progress import ConsoleProgress
+    from forensics_gui.core.training import train_phi
+
+    progress = ConsoleProgress(enabled=not args.quiet)
+    if args.features is not None:
+        files = _feature_files(args.features)
+    else:
+        files = _features_from_videos(args.videos, progress)
+    err = sys.stderr
+
+    def on_epoch(stats) -> None:  # type: ignore[no-untyped-def]
+        val = "-" if stats.val_loss is None else f"{stats.val_loss:.4f}"
+        mark = " *" if stats.improved else ""
+        if not args.quiet:
+            err.write(f"\nepoch {stats.epoch}/{stats.epochs}: train {stats.train_loss:.4f}  "
+                      f"val {val}  lr {stats.lr:.1e}  ({stats.seconds:.1f} s){mark}\n")
+
+    result = train_phi(files, args.output, epochs=args.epochs, batch_size=args.batch_size,
+                       lr=args.lr, val_fraction=args.val_fraction, device=args.device,
+                       seed=args.seed, resume=args.resume, patience=args.patience,
+                       progress=progress, on_epoch=on_epoch)
+    err.write(
+        f"\n{result.stop_reason}: {result.epochs_run} epoch(s) on {result.device}, "
+        f"{result.train_videos} training / {result.val_videos} validation video(s), "
+        f"{result.train_frames} training frames.\n"
+    )
+    if result.checkpoint is None:
+        err.write("No epoch finished, so no model was written.\n")
+        return 1
+    err.write(f"best: epoch {result.best_epoch}, loss {result.best_val_loss:.4f} per frame -> "
+              f"{result.checkpoint}\nresume state: {result.resume_state}\n")
+    return 0

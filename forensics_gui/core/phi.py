@@ -1,0 +1,419 @@
+"""The alignment network Phi of AVH-Align (``FusionModel``) and its supervised sibling AVH-Align/sup.
+
+Layout (the published one, key names included)::
+
+    visual_proj  Linear(Dv -> P)          audio_proj  Linear(Da -> P)
+    mlp.0 Linear(2P -> 512)  mlp.1 LayerNorm(512)  mlp.2 ReLU
+    mlp.3 Linear(512 -> 256) mlp.4 LayerNorm(256)  mlp.5 ReLU
+    mlp.6 Linear(256 -> 128) mlp.7 LayerNorm(128)  mlp.8 ReLU
+    mlp.9 Linear(128 -> 1)
+
+(P = 512, Dv = Da = 1024 in the published checkpoint; every size is read from the state dict's
+shapes). The supervised ``linear`` variant is one ``head`` Linear(Dv + Da -> 1) on [v, a].
+
+Inputs are AV-HuBERT features, one row per 25 fps frame, L2-normalised per frame
+(:func:`l2_normalize`). Fakeness per frame is ``-Phi(v_t, a_t)`` for the unsupervised Phi and
+``+output`` for AVH-Align/sup (higher = more likely fake in both cases).
+
+The band: because ``visual_proj``, ``audio_proj`` and ``mlp.0`` are linear, ``mlp.0([v', a'])``
+splits into ``V_t + A_k`` with ``V_t = W0v visual_proj(v_t) + b0`` and ``A_k = W0a audio_proj(a_k)``.
+Phi(v_t, a_k) for all 31 offsets ``|k - t| <= 15`` then costs one projection per frame plus the
+small tail of the MLP per pair. Audio frames outside the clip are the ZERO vector (as in training),
+whose projection is ``W0a · audio_proj.bias``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, cast
+
+import numpy as np
+
+from forensics_gui.core.errors import CheckpointError, ForensicsError
+
+if TYPE_CHECKING:
+    import torch
+
+BAND_RADIUS = 15
+"""Offsets -15..+15 audio frames (0.6 s at 25 fps) around each visual frame, as in training."""
+
+LN_EPS = 1e-5
+PUBLISHED_HIDDEN = (512, 256, 128)
+PUBLISHED_PROJ = 512
+MLP_LINEAR_INDICES = (0, 3, 6, 9)
+MLP_NORM_INDICES = (1, 4, 7)
+
+Kind = Literal["unsupervised", "supervised"]
+
+
+def l2_normalize(features: np.ndarray) -> np.ndarray:
+    """Divide each row (frame) by its L2 norm, as AVH-Align does (no eps).
+
+    Unlike the published code, an all-zero row stays zero instead of becoming NaN (0/0). Returns
+    float32 [T, D].
+    """
+    x = np.asarray(features, dtype=np.float32)
+    norms = np.sqrt(np.sum(np.square(x, dtype=np.float64), axis=-1, keepdims=True))
+    safe = np.where(norms > 0.0, norms, 1.0)
+    return (x / safe).astype(np.float32, copy=False)
+
+
+def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
+    """SHA-256 of a file's bytes, hex."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _torch_modules() -> tuple[Any, Any, Any]:
+    import torch
+    from torch import nn
+
+    class FusionModel(nn.Module):
+        """The published Phi / AVH-Align/sup ``mlp`` network (same parameter names)."""
+
+        visual_proj: nn.Linear
+        audio_proj: nn.Linear
+        mlp: nn.Sequential
+
+        def __init__(self, visual_dim: int, audio_dim: int, proj_dim: int = PUBLISHED_PROJ,
+                     hidden: Sequence[int] = PUBLISHED_HIDDEN, audio_proj_dim: int | None = None):
+            super().__init__()
+            audio_proj_dim = proj_dim if audio_proj_dim is None else audio_proj_dim
+            self.visual_proj = nn.Linear(visual_dim, proj_dim)
+            self.audio_proj = nn.Linear(audio_dim, audio_proj_dim)
+            h0, h1, h2 = hidden
+            self.mlp = nn.Sequential(
+                nn.Linear(proj_dim + audio_proj_dim, h0), nn.LayerNorm(h0, eps=LN_EPS), nn.ReLU(),
+                nn.Linear(h0, h1), nn.LayerNorm(h1, eps=LN_EPS), nn.ReLU(),
+                nn.Linear(h1, h2), nn.LayerNorm(h2, eps=LN_EPS), nn.ReLU(),
+                nn.Linear(h2, 1),
+            )
+
+        def forward(self, visual: torch.Tensor, audio: torch.Tensor) -> torch.Tensor:
+            """Phi(v, a) for aligned pairs: [..., Dv], [..., Da] -> [...]."""
+            fused = torch.cat((self.visual_proj(visual), self.audio_proj(audio)), dim=-1)
+            return self.mlp(fused)[..., 0]
+
+        def halves(self, visual: torch.Tensor, audio: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            """``V = W0v·visual_proj(v) + b0`` and ``A = W0a·audio_proj(a)``: mlp.0 = V + A.
+
+            The two linear maps are folded first (``W0v·Wv`` is [H, Dv], as big as ``Wv``), so
+            each row costs one Dv->H product; autograd still yields the gradients of ``Wv``,
+            ``W0`` and the biases (through weight-sized products that do not grow with the batch).
+            """
+            first = cast(nn.Linear, self.mlp[0])
+            p = self.visual_proj.out_features
+            w0v, w0a = first.weight[:, :p], first.weight[:, p:]
+            mv = w0v @ self.visual_proj.weight
+            bv = w0v @ self.visual_proj.bias + first.bias
+            ma = w0a @ self.audio_proj.weight
+            ba = w0a @ self.audio_proj.bias
+            return torch.addmm(bv, visual.reshape(-1, visual.shape[-1]), mv.T).reshape(
+                *visual.shape[:-1], -1), torch.addmm(ba, audio.reshape(-1, audio.shape[-1]), ma.T
+                                                     ).reshape(*audio.shape[:-1], -1)
+
+        def zero_audio_half(self) -> torch.Tensor:
+            """``A`` of the zero audio vector (out-of-clip frames): ``W0a · audio_proj.bias``."""
+            p = self.visual_proj.out_features
+            return self.audio_proj.bias @ cast(nn.Linear, self.mlp[0]).weight[:, p:].T
+
+        def tail(self, hidden: torch.Tensor) -> torch.Tensor:
+            """The MLP after mlp.0, on pre-LN activations [..., h0] -> [...]."""
+            return self.mlp[1:](hidden)[..., 0]
+
+    class LinearHead(nn.Module):
+        """AVH-Align/sup ``linear``/``both``: ``head`` Linear(Dv + Da -> 1) on [v, a]."""
+
+        def __init__(self, visual_dim: int, audio_dim: int):
+            super().__init__()
+            self.visual_dim = visual_dim
+            self.head = nn.Linear(visual_dim + audio_dim, 1)
+
+        def forward(self, visual: torch.Tensor, audio: torch.Tensor) -> torch.Tensor:
+            return self.head(torch.cat((visual, audio), dim=-1))[..., 0]
+
+        def halves(self, visual: torch.Tensor, audio: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            w = self.head.weight
+            v = visual @ w[:, : self.visual_dim].T + self.head.bias
+            return v, audio @ w[:, self.visual_dim:].T
+
+        def zero_audio_half(self) -> torch.Tensor:
+            return self.head.weight.new_zeros(1)
+
+        def tail(self, hidden: torch.Tensor) -> torch.Tensor:
+            return hidden[..., 0]
+
+    return torch, FusionModel, LinearHead
+
+
+def build_fusion_model(visual_dim: int, audio_dim: int, proj_dim: int = PUBLISHED_PROJ,
+                       hidden: Sequence[int] = PUBLISHED_HIDDEN) -> Any:
+    """A fresh (randomly initialised) Phi ``nn.Module`` with the published parameter names."""
+    _, fusion_model, _ = _torch_modules()
+    return fusion_model(visual_dim, audio_dim, proj_dim, tuple(hidden))
+
+
+# --------------------------------------------------------------------------- loading
+
+_LIGHTNING_DICT_NAMES = (
+    "lightning.fabric.utilities.data.AttributeDict",
+    "lightning_fabric.utilities.data.AttributeDict",
+    "pytorch_lightning.utilities.parsing.AttributeDict",
+)
+
+
+def _safe_globals() -> list[Any]:
+    """Plain data classes a Phi/Lightning checkpoint may hold besides tensors and builtins.
+
+    argparse.Namespace (``args`` of the published file), pathlib paths, numpy scalars/dtypes (a
+    loss saved as ``np.float64``), and Lightning's AttributeDict read as a plain ``dict``. No
+    function or class from the file is ever called: ``torch.load(weights_only=True)`` only
+    reconstructs these listed types.
+    """
+    import argparse
+    import pathlib
+
+    allowed: list[Any] = [argparse.Namespace, pathlib.PosixPath, pathlib.WindowsPath,
+                          pathlib.PurePosixPath, pathlib.PureWindowsPath]
+    try:
+        scalar = np._core.multiarray.scalar  # type: ignore[attr-defined]
+    except AttributeError:  # numpy < 2
+        scalar = np.core.multiarray.scalar  # type: ignore[attr-defined]
+    # Files pickled under numpy 1 name it numpy.core..., under numpy 2 numpy._core...
+    allowed += [(scalar, "numpy.core.multiarray.scalar"), (scalar, "numpy._core.multiarray.scalar")]
+    allowed.append(np.dtype)
+    allowed.extend(type(np.dtype(t)) for t in ("f8", "f4", "i8", "i4", "bool"))
+    allowed.extend((dict, name) for name in _LIGHTNING_DICT_NAMES)
+    return allowed
+
+
+def safe_torch_load(path: str | Path) -> Any:
+    """``torch.load`` with ``weights_only=True`` plus :func:`_safe_globals`; errors become sentences."""
+    import pickle
+    import zipfile
+
+    import torch
+
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"The Phi checkpoint {path} does not exist.")
+    try:
+        with torch.serialization.safe_globals(_safe_globals()):
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        text = str(err)
+        if "global" in text.lower() or "GLOBAL" in text:
+            try:
+                names = torch.serialization.get_unsafe_globals_in_checkpoint(path)
+            except Exception:  # noqa: BLE001 - only used to word the message
+                names = []
+            which = ", ".join(sorted(names)[:4]) or "Python objects"
+            raise CheckpointError(
+                f"{path.name} is not a Phi checkpoint: it holds {which}, which a Phi checkpoint "
+                "never needs and which are not loaded for safety (an AV-HuBERT checkpoint goes to "
+                "--checkpoint; a Phi you trust can be re-saved as {'state_dict': ...} alone)."
+            ) from err
+        raise CheckpointError(f"{path.name} is not a readable PyTorch checkpoint ({text[:120]}).") from err
+    except (RuntimeError, EOFError, ValueError, zipfile.BadZipFile, OSError) as err:
+        raise CheckpointError(
+            f"{path.name} is not a readable PyTorch checkpoint; pass a Phi .pt/.ckpt file."
+        ) from err
+
+
+def _find_state_dict(obj: Any, path: Path) -> tuple[dict[str, Any], str]:
+    """The weights dict (prefix ``model.`` removed) and the prefix that was removed."""
+    if not isinstance(obj, dict):
+        raise CheckpointError(f"{path.name} is not a Phi checkpoint: it holds no state_dict.")
+    sd = obj.get("state_dict", obj)
+    if not isinstance(sd, dict):
+        raise CheckpointError(f"{path.name} is not a Phi checkpoint: its state_dict is not a dict.")
+    for prefix in ("", "model.", "module."):
+        if any(k == f"{prefix}visual_proj.weight" or k == f"{prefix}head.weight" for k in sd):
+            out = {k[len(prefix):]: v for k, v in sd.items() if k.startswith(prefix)}
+            return out, prefix
+    return sd, ""
+
+
+def _expected_mlp_keys() -> list[str]:
+    keys = [f"{m}.{p}" for m in ("visual_proj", "audio_proj") for p in ("weight", "bias")]
+    keys += [f"mlp.{i}.{p}" for i in MLP_LINEAR_INDICES + MLP_NORM_INDICES for p in ("weight", "bias")]
+    return sorted(keys)
+
+
+@dataclass
+class PhiModel:
+    """A loaded Phi (or AVH-Align/sup) network with what the viewer needs to know about it.
+
+    ``kind``: "unsupervised" (AVH-Align Phi; fakeness = -output) or "supervised" (AVH-Align/sup;
+    fakeness = +output). ``variant``: "mlp" or "linear". ``metadata``: every top-level entry of
+    the file other than weights/optimizer (epoch, best_val_loss, our training record, ...).
+    """
+
+    module: Any
+    kind: Kind
+    variant: str
+    visual_dim: int
+    audio_dim: int
+    sha256: str = ""
+    path: Path | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def sign(self) -> float:
+        """Fakeness = sign * output: -1 for Phi, +1 for AVH-Align/sup."""
+        return -1.0 if self.kind == "unsupervised" else 1.0
+
+    def _tensors(self, visual: np.ndarray, audio: np.ndarray) -> tuple[Any, Any, Any]:
+        import torch
+
+        visual = np.asarray(visual)
+        audio = np.asarray(audio)
+        if visual.ndim != 2 or audio.ndim != 2:
+            raise CheckpointError("Features must be 2-D arrays [frames, dims].")
+        if visual.shape[1] != self.visual_dim or audio.shape[1] != self.audio_dim:
+            raise CheckpointError(
+                f"The features are {visual.shape[1]}-dim visual / {audio.shape[1]}-dim audio but this "
+                f"Phi expects {self.visual_dim} / {self.audio_dim}; use features from the AV-HuBERT "
+                "model Phi was trained on."
+            )
+        t = min(len(visual), len(audio))
+        if not (np.isfinite(visual[:t]).all() and np.isfinite(audio[:t]).all()):
+            raise ForensicsError("The features contain NaN or infinite values; extract them again.")
+        v = torch.from_numpy(l2_normalize(visual[:t]))
+        a = torch.from_numpy(l2_normalize(audio[:t]))
+        return torch, v, a
+
+    def frame_outputs(self, visual: np.ndarray, audio: np.ndarray) -> np.ndarray:
+        """Raw network output per aligned frame pair, float32 [T] (features normalised here)."""
+        torch, v, a = self._tensors(visual, audio)
+        with torch.inference_mode():
+            return self.module(v, a).float().numpy().astype(np.float32)
+
+    def frame_scores(self, visual: np.ndarray, audio: np.ndarray) -> np.ndarray:
+        """Fakeness per 25 fps frame, float32 [T]: -Phi(v_t, a_t) (or +output for /sup)."""
+        return (self.sign * self.frame_outputs(visual, audio)).astype(np.float32)
+
+    def band_scores(self, visual: np.ndarray, audio: np.ndarray,
+                    radius: int = BAND_RADIUS) -> np.ndarray:
+        """Network output Phi(v_t, a_{t+o}) for o = -radius..radius, float32 [T, 2*radius+1].
+
+        Column ``radius`` is the aligned pair (``== -frame_scores`` for Phi). Audio frames outside
+        the clip are the zero vector, as in training.
+        """
+        torch, v, a = self._tensors(visual, audio)
+        with torch.inference_mode():
+            return band_outputs(self.module, v, a, radius).float().numpy().astype(np.float32)
+
+    def sync_offsets(self, visual: np.ndarray, audio: np.ndarray,
+                     radius: int = BAND_RADIUS) -> tuple[np.ndarray, np.ndarray]:
+        """Per frame: the audio offset in frames that aligns best (argmax over k - t, int [T]) and
+        the probability of the true alignment (softmax over the offsets, at offset 0; float [T])."""
+        return offsets_from_band(self.band_scores(visual, audio, radius), radius)
+
+
+def offsets_from_band(band: np.ndarray, radius: int = BAND_RADIUS) -> tuple[np.ndarray, np.ndarray]:
+    """(best offset in frames [T] int32, softmax probability of offset 0 [T] float32) from a band."""
+    band = np.asarray(band, dtype=np.float64)
+    if band.size == 0:
+        return np.zeros(0, np.int32), np.zeros(0, np.float32)
+    best = (np.argmax(band, axis=1) - radius).astype(np.int32)
+    shifted = band - band.max(axis=1, keepdims=True)
+    prob = np.exp(shifted[:, radius]) / np.exp(shifted).sum(axis=1)
+    return best, prob.astype(np.float32)
+
+
+def band_outputs(module: Any, visual: torch.Tensor, audio: torch.Tensor,
+                 radius: int = BAND_RADIUS, block: int = 128) -> torch.Tensor:
+    """Phi(v_t, a_{t+o}) for all |o| <= radius from normalised [T, D] tensors -> [T, 2r+1]."""
+    import torch
+
+    t = visual.shape[0]
+    vh, ah = module.halves(visual, audio)
+    zero = module.zero_audio_half().to(ah.dtype).expand(radius, ah.shape[-1])
+    padded = torch.cat((zero, ah, zero), dim=0)  # [T + 2r, H]
+    window = padded.unfold(0, 2 * radius + 1, 1).permute(0, 2, 1)  # [T, 2r+1, H] (a view)
+    # Blocks of frames keep the [block, 31, H] activations in cache (same result as one pass).
+    parts = [module.tail(vh[s:s + block, None, :] + window[s:s + block])
+             for s in range(0, t, block)]
+    return torch.cat(parts, dim=0) if parts else vh.new_zeros((0, 2 * radius + 1))
+
+
+def load_phi(path: str | Path, kind: Kind | None = None) -> PhiModel:
+    """Load a Phi checkpoint (published ``AVH-Align_AV1M.pt``, a bare ``{"state_dict": ...}``, one
+    this app trained, or an AVH-Align/sup Lightning ``.ckpt``) without running code from the file.
+
+    Sizes come from the state dict's shapes. ``kind`` is detected (Lightning keys or the ``linear``
+    head mean "supervised") unless given. Raises :class:`CheckpointError` for anything else.
+    """
+    path = Path(path)
+    obj = safe_torch_load(path)
+    sd, prefix = _find_state_dict(obj, path)
+    top = obj if isinstance(obj, dict) else {}
+    lightning = "pytorch-lightning_version" in top or "hyper_parameters" in top
+    _, fusion_model, linear_head = _torch_modules()
+    try:
+        if "head.weight" in sd:
+            w = sd["head.weight"]
+            hp = top.get("hyper_parameters") or {}
+            dv = int(_nested_get(hp, "visual_dim") or w.shape[1] // 2)
+            module = linear_head(dv, int(w.shape[1]) - dv)
+            variant, detected = "linear", "supervised"
+        else:
+            missing = [k for k in _expected_mlp_keys() if k not in sd]
+            if missing:
+                shown = ", ".join(missing[:6]) + (" ..." if len(missing) > 6 else "")
+                raise CheckpointError(
+                    f"{path.name} is not a Phi checkpoint: its state_dict lacks {shown} "
+                    f"({len(missing)} of {len(_expected_mlp_keys())} expected keys missing)."
+                )
+            vw, aw = sd["visual_proj.weight"], sd["audio_proj.weight"]
+            hidden = (int(sd["mlp.0.weight"].shape[0]), int(sd["mlp.3.weight"].shape[0]),
+                      int(sd["mlp.6.weight"].shape[0]))
+            module = fusion_model(int(vw.shape[1]), int(aw.shape[1]), int(vw.shape[0]), hidden,
+                                  audio_proj_dim=int(aw.shape[0]))
+            variant, detected = "mlp", ("supervised" if lightning else "unsupervised")
+        state = {k: v.float() for k, v in sd.items() if k in module.state_dict()}
+        module.load_state_dict(state, strict=True)
+    except CheckpointError:
+        raise
+    except (RuntimeError, KeyError, AttributeError, IndexError) as err:
+        raise CheckpointError(
+            f"{path.name} has Phi key names but shapes that do not fit together ({str(err)[:160]})."
+        ) from err
+    module.eval()
+    meta = {k: v for k, v in top.items()
+            if k not in ("state_dict", "optimizer", "scheduler", "optimizer_states", "lr_schedulers")}
+    if prefix:
+        meta["state_dict_prefix"] = prefix
+    final_kind: Kind = kind or ("supervised" if detected == "supervised" else "unsupervised")
+    return PhiModel(
+        module=module, kind=final_kind, variant=variant,
+        visual_dim=int(module.visual_proj.in_features if variant == "mlp" else module.visual_dim),
+        audio_dim=int(module.audio_proj.in_features if variant == "mlp"
+                      else module.head.in_features - module.visual_dim),
+        sha256=sha256_file(path), path=path, metadata=meta,
+    )
+
+
+def _nested_get(obj: Any, key: str) -> Any:
+    if isinstance(obj, dict):
+        if key in obj:
+            return obj[key]
+        for v in obj.values():
+            found = _nested_get(v, key)
+            if found is not None:
+                return found
+    return None
+
+
+def phi_from_module(module: Any, kind: Kind = "unsupervised") -> PhiModel:
+    """Wrap an in-memory FusionModel (e.g. during training) as a :class:`PhiModel`."""
+    return PhiModel(module=module.eval(), kind=kind, variant="mlp",
+                    visual_dim=int(module.visual_proj.in_features),
+                    audio_dim=int(module.audio_proj.in_features))

@@ -25,18 +25,10 @@ import numpy as np
 
 from forensics_gui.core import paths
 from forensics_gui.core.atomic import atomic_open, atomic_path
+from forensics_gui.core.hashing import sha256_file  # noqa: F401  (re-exported for callers)
 
 CACHE_VERSION = "forensics-gui-cache-1"
 _META_KEY = "__meta_json__"
-
-
-def sha256_file(path: str | os.PathLike[str], chunk_bytes: int = 1 << 20) -> str:
-    """Hex SHA-256 of a file's bytes (read in 1 MiB chunks)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk_bytes):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _canonical(obj: Any) -> Any:

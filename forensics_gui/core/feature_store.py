@@ -23,7 +23,8 @@ from typing import Any
 import numpy as np
 
 from forensics_gui.core.errors import ForensicsError, NoFaceError
-from forensics_gui.core.phi import l2_normalize, sha256_file
+from forensics_gui.core.hashing import sha256_file
+from forensics_gui.core.phi import l2_normalize
 from forensics_gui.core.progress import Progress, check_cancelled
 
 STORE_VERSION = 1

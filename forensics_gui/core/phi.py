@@ -24,7 +24,6 @@ whose projection is ``W0a · audio_proj.bias``.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +32,7 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 import numpy as np
 
 from forensics_gui.core.errors import CheckpointError, ForensicsError
+from forensics_gui.core.hashing import sha256_file
 
 if TYPE_CHECKING:
     import torch
@@ -59,15 +59,6 @@ def l2_normalize(features: np.ndarray) -> np.ndarray:
     norms = np.sqrt(np.sum(np.square(x, dtype=np.float64), axis=-1, keepdims=True))
     safe = np.where(norms > 0.0, norms, 1.0)
     return (x / safe).astype(np.float32, copy=False)
-
-
-def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
-    """SHA-256 of a file's bytes, hex."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _torch_modules() -> tuple[Any, Any, Any]:

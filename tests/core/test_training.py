@@ -16,7 +16,8 @@ import torch
 
 from forensics_gui.cli import main
 from forensics_gui.core.feature_store import build_feature_store
-from forensics_gui.core.phi import load_phi, sha256_file
+from forensics_gui.core.hashing import sha256_file
+from forensics_gui.core.phi import load_phi
 from forensics_gui.core.scoring import score_features
 from forensics_gui.core.training import (
     fast_loss,

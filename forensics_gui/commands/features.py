@@ -1,15 +1,86 @@
-"""`forensics-gui features` (not yet implemented)."""
+"""`forensics-gui features`: AV-HuBERT audio-only and video-only features of a clip, as an .npz.
+
+Either from a clip (``VIDEO``: the mouth ROI is extracted and passed through an mp4 round trip as
+the official pipeline does) or from a ready ROI video and audio file (``--roi ROI.mp4 --audio
+AUDIO.wav``, e.g. written by ``forensics-gui roi``). The .npz holds float32 ``visual`` and
+``audio`` [frames, dims] at 25 fps (AVH-Align layout) plus fps, trim and checkpoint SHA-256.
+"""
 
 from __future__ import annotations
 
 import argparse
-
-from forensics_gui.core.errors import ForensicsError
+import sys
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("args", nargs="*")
+    parser.add_argument("video", nargs="?", metavar="VIDEO",
+                        help="clip to extract features from (its face is tracked for the mouth ROI)")
+    parser.add_argument("--roi", metavar="ROI.mp4", help="mouth-ROI video (96x96, 25 fps) instead of VIDEO")
+    parser.add_argument("--audio", metavar="AUDIO.wav", help="audio to pair with --roi (any rate; "
+                        "decoded to 16 kHz mono)")
+    parser.add_argument("--checkpoint", metavar="CKPT",
+                        help="AV-HuBERT checkpoint (.pt); default: the installed one from the models folder")
+    parser.add_argument("-o", "--output", required=True, metavar="OUT.npz", help="features file to write")
+    parser.add_argument("--trim-leading-silence", action="store_true",
+                        help="drop the leading digital silence first, as AVH-Align's --trimmed does")
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
+                        help="compute device (default: auto = CUDA when available)")
+    parser.add_argument("--precision", choices=("float32", "bfloat16", "float16"), default="float32",
+                        help="float32 (default) matches the official features; the others are GPU only")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar on stderr")
 
 
 def run(args: argparse.Namespace) -> int:
-    raise ForensicsError("this command is not available in this version yet.")
+    from pathlib import Path
+
+    from forensics_gui.core.errors import CheckpointError, ForensicsError, MediaError
+    from forensics_gui.core.progress import ConsoleProgress
+
+    if (args.video is None) == (args.roi is None):
+        raise ForensicsError("Give either a VIDEO or --roi ROI.mp4 with --audio AUDIO.wav.")
+    if args.roi is not None and args.audio is None:
+        raise ForensicsError("--roi needs --audio AUDIO.wav (the clip's 16 kHz audio, e.g. from 'forensics-gui roi').")
+    if args.video is not None and args.audio is not None:
+        raise ForensicsError("--audio goes with --roi; for a VIDEO the audio is read from the clip itself.")
+    checkpoint = args.checkpoint
+    if checkpoint is None:
+        from forensics_gui.core.models_registry import (
+            describe_missing_models,
+            find_avhubert_checkpoint,
+        )
+
+        found = find_avhubert_checkpoint()
+        if found is None:
+            raise CheckpointError(describe_missing_models().splitlines()[0])
+        checkpoint = str(found)
+    progress = ConsoleProgress(enabled=not args.quiet)
+
+    from forensics_gui.core.features import FeatureExtractor, save_features
+    from forensics_gui.core.media import decode_audio
+    from forensics_gui.core.roi import extract_mouth_roi, load_roi_video, roi_roundtrip
+
+    extractor = FeatureExtractor(checkpoint, device=args.device, dtype=args.precision)
+    source = args.video if args.video is not None else args.audio
+    audio = decode_audio(source, sample_rate=16000, mono=True, progress=progress).samples[0]
+    video_frames = None
+    if args.roi is not None:
+        gray = load_roi_video(args.roi)
+        if len(gray) == 0:
+            raise MediaError(f"{Path(args.roi).name} has no video frames.")
+    else:
+        result = extract_mouth_roi(args.video, progress=progress)
+        if result.face_found:
+            gray = roi_roundtrip(result)
+        else:
+            gray = None
+            video_frames = len(result.times_s)
+            print(f"forensics-gui features: no face found in {Path(args.video).name}; writing the "
+                  "audio features only (no 'visual' array).", file=sys.stderr)
+    features = extractor.extract(gray, audio, trim_leading_silence=args.trim_leading_silence,
+                                 progress=progress, video_frames=video_frames)
+    save_features(args.output, features)
+    trim = (f", leading silence {features.leading_silence_s * 1000:.1f} ms"
+            + (f" (trimmed {features.trimmed_video_frames} frames)" if args.trim_leading_silence else ""))
+    print(f"Wrote {args.output}: {features.num_frames} frames x {extractor.dim} dims"
+          f"{'' if features.visual is not None else ' (audio only)'}{trim}.", file=sys.stderr)
+    return 0

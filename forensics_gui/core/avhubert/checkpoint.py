@@ -1,0 +1,216 @@
+"""Load official AV-HuBERT checkpoints (pretrained or fine-tuned) into :class:`AVHubertEncoder`.
+
+- The file is unpickled with an allow-list (:mod:`.unpickler`): no fairseq, no code from the file.
+- Pretrained checkpoints keep the encoder at the top of ``model``; fine-tuned ``av_hubert_seq2seq``
+  ones under ``encoder.w2v_model.``. Pretraining heads (``mask_emb``, ``label_embs_concat``,
+  ``final_proj.*``) and the decoder (``decoder.*``) are ignored.
+- Weights may be stored in fp16: every floating tensor is cast to fp32, and the weight-norm of
+  ``pos_conv`` (``weight_g``/``weight_v`` or ``parametrizations.weight.original0/1``, norm over
+  dims 0 and 1, i.e. ``dim=2``) is folded into a plain Conv1d weight in fp32.
+- Key matching is strict: a missing key or an unexpected encoder key raises
+  :class:`~forensics_gui.core.errors.CheckpointError` naming them.
+"""
+
+from __future__ import annotations
+
+import pickle
+import re
+import zipfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from forensics_gui.core.avhubert.config import AVHubertConfig, config_from_checkpoint
+from forensics_gui.core.avhubert.unpickler import safe_pickle_module
+from forensics_gui.core.errors import CheckpointError
+
+_POS_CONV = "encoder.pos_conv.0."
+_IGNORED = re.compile(r"^(mask_emb|label_embs_concat|final_proj\.|final_proj_list\.|label_embs\.)")
+_WEIGHT_NORM_NAMES = (("weight_g", "weight_v"),
+                      ("parametrizations.weight.original0", "parametrizations.weight.original1"))
+_MAX_LISTED = 6
+
+
+@dataclass(frozen=True)
+class LoadedCheckpoint:
+    """An encoder ready for inference (eval mode, fp32, CPU) and what was read with it."""
+
+    model: Any  # AVHubertEncoder (typed Any to keep torch out of module import time)
+    config: AVHubertConfig
+    path: Path
+    stored_dtype: str  # dtype of the stored weights, e.g. "float16"
+
+
+def _label(path: Path) -> str:
+    return f"'{path.name}'"
+
+
+def read_checkpoint(path: str | Path) -> dict[str, Any]:
+    """Unpickle a ``.pt`` file safely (allow-list) onto the CPU and return its top-level dict."""
+    import torch
+
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"The checkpoint {path} does not exist; check the path or the Models dialog.")
+    if path.stat().st_size == 0:
+        raise CheckpointError(f"The checkpoint {_label(path)} is empty; download it again.")
+    is_zip = zipfile.is_zipfile(path)
+    if is_zip:
+        try:
+            with zipfile.ZipFile(path) as zf:
+                names = zf.namelist()
+        except (zipfile.BadZipFile, OSError) as err:
+            raise CheckpointError(f"{_label(path)} is a damaged zip file; download it again.") from err
+        if any(n == "constants.pkl" or n.endswith("/constants.pkl") for n in names):
+            # torch.load would hand a TorchScript archive to torch.jit.load, which compiles code.
+            raise CheckpointError(
+                f"{_label(path)} is a TorchScript model, not an AV-HuBERT checkpoint; "
+                "forensics-gui does not load TorchScript files."
+            )
+    try:
+        # mmap (zip format only): tensors the encoder does not use (decoder, optimizer state)
+        # are never read into memory.
+        data = torch.load(path, map_location="cpu", pickle_module=safe_pickle_module(_label(path)),
+                          weights_only=False, mmap=is_zip)
+    except CheckpointError:
+        raise
+    except (pickle.UnpicklingError, EOFError, RuntimeError, ValueError, TypeError, KeyError,
+            AttributeError, ImportError, IndexError, UnicodeDecodeError, zipfile.BadZipFile,
+            OSError) as err:
+        raise CheckpointError(
+            f"{_label(path)} is not a readable PyTorch checkpoint ({type(err).__name__}); "
+            "it may be truncated or a different kind of file."
+        ) from err
+    if not isinstance(data, dict):
+        raise CheckpointError(
+            f"{_label(path)} is not an AV-HuBERT checkpoint: it holds a {type(data).__name__}, "
+            "not a fairseq checkpoint dictionary."
+        )
+    return data
+
+
+def _is_phi_like(data: Mapping[str, Any]) -> bool:
+    state = data.get("state_dict")
+    return isinstance(state, Mapping) and any(str(k).startswith(("visual_proj.", "mlp.")) for k in state)
+
+
+def _expected_keys(model: Any) -> list[str]:
+    return [k for k in model.state_dict() if not k.startswith(_POS_CONV)]
+
+
+def fold_weight_norm(g: Any, v: Any) -> Any:
+    """Weight of a weight-normed conv with ``dim=2``: ``w[:,:,k] = g[k] * v[:,:,k] / ||v[:,:,k]||``.
+
+    Computed in float32 whatever the stored dtype (``g [1,1,K]``, ``v [Cout,Cin/groups,K]``).
+    """
+    g32, v32 = g.float(), v.float()
+    return g32 * v32 / v32.norm(dim=(0, 1), keepdim=True)
+
+
+def _listing(keys: list[str]) -> str:
+    shown = ", ".join(keys[:_MAX_LISTED])
+    return shown + (f" and {len(keys) - _MAX_LISTED} more" if len(keys) > _MAX_LISTED else "")
+
+
+def convert_state_dict(state: Mapping[str, Any], config: AVHubertConfig, model: Any,
+                       label: str = "the checkpoint") -> dict[str, Any]:
+    """Map an official ``model`` state dict onto ``model``'s parameter names, strictly.
+
+    ``model`` only provides names and shapes (it may live on the meta device).
+    Returns fp32 tensors (``num_batches_tracked`` stays integer) with pos_conv's weight folded.
+    """
+    import torch
+
+    prefix = config.state_prefix
+    ours = {k[len(prefix):]: v for k, v in state.items() if str(k).startswith(prefix)}
+    out: dict[str, Any] = {}
+    missing: list[str] = []
+    own = model.state_dict()
+    for key in _expected_keys(model):
+        value = ours.get(key)
+        if value is None:
+            if key.endswith("num_batches_tracked"):
+                value = torch.tensor(0, dtype=torch.long)  # bookkeeping only; eval BN ignores it
+            else:
+                missing.append(prefix + key)
+                continue
+        # copies: nothing may keep the (memory-mapped) checkpoint file in use
+        out[key] = value.to(torch.float32, copy=True) if torch.is_floating_point(value) else value.clone()
+    bias = ours.get(_POS_CONV + "bias")
+    if bias is None:
+        missing.append(prefix + _POS_CONV + "bias")
+    else:
+        out[_POS_CONV + "bias"] = bias.to(torch.float32, copy=True)
+    pos_keys = {_POS_CONV + "bias"}
+    if _POS_CONV + "weight" in ours:  # already folded (re-saved without weight norm)
+        out[_POS_CONV + "weight"] = ours[_POS_CONV + "weight"].to(torch.float32, copy=True)
+        pos_keys.add(_POS_CONV + "weight")
+    else:
+        for g_name, v_name in _WEIGHT_NORM_NAMES:
+            g, v = ours.get(_POS_CONV + g_name), ours.get(_POS_CONV + v_name)
+            if g is not None and v is not None:
+                out[_POS_CONV + "weight"] = fold_weight_norm(g, v)
+                pos_keys |= {_POS_CONV + g_name, _POS_CONV + v_name}
+                break
+        else:
+            missing.append(prefix + _POS_CONV + "weight_g/weight_v")
+    if missing:
+        raise CheckpointError(
+            f"{label} does not match the AV-HuBERT {config.size_name} encoder its cfg describes: "
+            f"missing {len(missing)} weight(s): {_listing(missing)}."
+        )
+    known = set(out) | pos_keys
+    unexpected = [prefix + k for k in ours if k not in known and not _IGNORED.match(k)]
+    if unexpected:
+        raise CheckpointError(
+            f"{label} has encoder weights this implementation does not know, so its features would "
+            f"be wrong: {_listing(unexpected)}."
+        )
+    for key, value in out.items():
+        if tuple(value.shape) != tuple(own[key].shape):
+            raise CheckpointError(
+                f"{label} has {prefix + key} of shape {tuple(value.shape)}, but its cfg implies "
+                f"{tuple(own[key].shape)}."
+            )
+    return out
+
+
+def load_avhubert(path: str | Path) -> LoadedCheckpoint:
+    """Read an official AV-HuBERT checkpoint and return the encoder in eval mode, fp32, on CPU."""
+    import torch
+
+    from forensics_gui.core.avhubert.model import AVHubertEncoder
+
+    path = Path(path)
+    label = _label(path)
+    data = read_checkpoint(path)
+    if "model" not in data or not isinstance(data.get("model"), Mapping):
+        if _is_phi_like(data):
+            raise CheckpointError(
+                f"{label} is an AVH-Align (Phi) checkpoint, not an AV-HuBERT checkpoint; "
+                "pass it with --phi instead."
+            )
+        raise CheckpointError(
+            f"{label} is not an AV-HuBERT checkpoint: it has no 'model' weights "
+            f"(top-level keys: {_listing(sorted(map(str, data))) or 'none'})."
+        )
+    config = config_from_checkpoint(data, label)
+    state = data["model"]
+    if not config.finetuned and any(str(k).startswith("encoder.w2v_model.") for k in state):
+        config = _with_finetuned(config)
+    floats = [v for v in state.values() if torch.is_tensor(v) and torch.is_floating_point(v)]
+    stored = str(floats[0].dtype).replace("torch.", "") if floats else "unknown"
+    with torch.device("meta"):  # no random init of weights that are overwritten anyway
+        model = AVHubertEncoder(config)
+    converted = convert_state_dict(state, config, model, label)
+    model.load_state_dict({k: v.contiguous() for k, v in converted.items()}, strict=True, assign=True)
+    model.eval()
+    model.requires_grad_(False)
+    return LoadedCheckpoint(model=model, config=config, path=path, stored_dtype=stored)
+
+
+def _with_finetuned(config: AVHubertConfig) -> AVHubertConfig:
+    from dataclasses import replace
+
+    return replace(config, finetuned=True)

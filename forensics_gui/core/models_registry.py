@@ -1,0 +1,153 @@
+"""Known model checkpoints (``models/registry.json``), finding installed ones, and their SHA-256.
+
+Nothing is downloaded: the user puts the files into a folder of
+:func:`forensics_gui.core.paths.model_search_dirs`; :func:`describe_missing_models` says which file,
+where to get it and where to put it. SHA-256 digests of installed files are cached (in memory and
+in ``cache_dir()/model_sha256.json``) keyed by path, size and modification time, so the Models
+dialog does not re-hash gigabytes each time it opens.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from forensics_gui.core import paths
+from forensics_gui.core.atomic import write_text_atomic
+
+REGISTRY_FILE = paths.REPO_MODELS_DIR / "registry.json"
+_SHA_CACHE_NAME = "model_sha256.json"
+_memory_cache: dict[str, dict[str, Any]] = {}
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """One known checkpoint. ``kind`` is ``"avhubert"`` or ``"phi"``; ``sha256`` may be None."""
+
+    name: str
+    kind: str
+    role: str
+    description: str
+    approx_size: str
+    sha256: str | None
+    license: str
+    source: str
+
+
+def known_models(kind: str | None = None) -> list[ModelInfo]:
+    """Registry entries (defaults first), optionally only one ``kind``."""
+    try:
+        data = json.loads(REGISTRY_FILE.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    fields = ModelInfo.__dataclass_fields__
+    models = [ModelInfo(**{k: m.get(k) for k in fields}) for m in data.get("models", [])]
+    models = [m for m in models if kind is None or m.kind == kind]
+    return sorted(models, key=lambda m: m.role != "default")
+
+
+def _find(kind: str) -> Path | None:
+    for folder in paths.model_search_dirs():
+        for model in known_models(kind):
+            candidate = folder / model.name
+            if candidate.is_file():
+                return candidate
+    return None
+
+
+def find_avhubert_checkpoint() -> Path | None:
+    """The first registry AV-HuBERT checkpoint found (default model first, user folder first)."""
+    return _find("avhubert")
+
+
+def find_phi_checkpoint() -> Path | None:
+    """The first registry Phi checkpoint found, else the newest ``phi*.pt`` in the user folder."""
+    found = _find("phi")
+    if found is not None:
+        return found
+    user = paths.user_models_dir()
+    trained = sorted(user.glob("phi*.pt"), key=lambda p: p.stat().st_mtime, reverse=True) \
+        if user.is_dir() else []
+    return trained[0] if trained else None
+
+
+def describe_missing_models() -> str:
+    """Plain guidance naming each missing default model, where to get it and where to put it."""
+    folder = paths.user_models_dir()
+    lines = []
+    if find_avhubert_checkpoint() is None:
+        m = known_models("avhubert")[0]
+        lines.append(
+            f"The AV-HuBERT checkpoint is missing: download {m.name} ({m.approx_size}, "
+            f"{m.license}) from {m.source.rstrip('.')}, and put it into {folder}."
+        )
+    if find_phi_checkpoint() is None:
+        m = known_models("phi")[0]
+        lines.append(
+            f"The alignment network Phi is missing: download {m.name} from {m.source.rstrip('.')}, "
+            f"and put it into {folder} (or train your own with 'forensics-gui train')."
+        )
+    return "\n".join(lines)
+
+
+def _cache_file() -> Path:
+    return paths.cache_dir() / _SHA_CACHE_NAME
+
+
+def _load_disk_cache() -> dict[str, dict[str, Any]]:
+    try:
+        data = json.loads(_cache_file().read_text(encoding="utf-8"))
+        return data if isinstance(data, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def sha256_of(path: str | Path, chunk_bytes: int = 1 << 22) -> str:
+    """Hex SHA-256 of a model file, cached by (resolved path, size, mtime in ns)."""
+    path = Path(path).resolve()
+    st = os.stat(path)
+    stamp = {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
+    key = str(path)
+    entry = _memory_cache.get(key)
+    if entry is None:
+        entry = _load_disk_cache().get(key)
+    if entry and entry.get("size") == stamp["size"] and entry.get("mtime_ns") == stamp["mtime_ns"]:
+        _memory_cache[key] = entry
+        return str(entry["sha256"])
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk_bytes):
+            digest.update(block)
+    entry = {**stamp, "sha256": digest.hexdigest()}
+    _memory_cache[key] = entry
+    try:
+        disk = _load_disk_cache()
+        disk[key] = entry
+        write_text_atomic(_cache_file(), json.dumps(disk, indent=1, sort_keys=True))
+    except OSError:
+        pass  # the cache is an optimisation only
+    return str(entry["sha256"])
+
+
+def installed_models() -> list[dict[str, Any]]:
+    """Every registry model with its location (or None) and, when installed, size and SHA-256.
+
+    ``sha256_matches`` is True/False when the registry knows a digest, None otherwise.
+    """
+    rows = []
+    for model in known_models():
+        location = next((d / model.name for d in paths.model_search_dirs()
+                         if (d / model.name).is_file()), None)
+        row: dict[str, Any] = {"model": model, "path": location, "size_bytes": None,
+                               "sha256": None, "sha256_matches": None}
+        if location is not None:
+            row["size_bytes"] = location.stat().st_size
+            row["sha256"] = sha256_of(location)
+            if model.sha256:
+                row["sha256_matches"] = row["sha256"] == model.sha256
+        rows.append(row)
+    return rows

@@ -1,0 +1,221 @@
+"""Loading official-layout checkpoints: layouts, dtypes, strictness, and refusing unsafe pickles."""
+
+from __future__ import annotations
+
+import io
+import pickle
+import sys
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from forensics_gui.core.avhubert.checkpoint import load_avhubert, read_checkpoint
+from forensics_gui.core.avhubert.config import AVHubertConfig, config_from_checkpoint, plain
+from forensics_gui.core.errors import CheckpointError
+from forensics_gui.testing.checkpoints import write_fake_avhubert_checkpoint
+
+
+@pytest.fixture(scope="module")
+def ckpts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    torch.set_num_threads(2)
+    d = tmp_path_factory.mktemp("ckpt")
+    return {
+        "fp16": write_fake_avhubert_checkpoint(d / "fp16.pt", seed=7),
+        "fp32": write_fake_avhubert_checkpoint(d / "fp32.pt", seed=7, fp16=False),
+        "ft": write_fake_avhubert_checkpoint(d / "ft.pt", seed=7, finetuned=True),
+    }
+
+
+def _resave(src: Path, dst: Path, edit) -> Path:  # type: ignore[no-untyped-def]
+    data = torch.load(src, weights_only=False) if "fairseq" in sys.modules else None
+    if data is None:
+        from forensics_gui.testing.checkpoints import fake_modules
+
+        with fake_modules():
+            data = torch.load(src, weights_only=False)
+            edit(data)
+            torch.save(data, dst)
+    return dst
+
+
+def _features(path: Path) -> torch.Tensor:
+    model = load_avhubert(path).model
+    g = torch.Generator().manual_seed(0)
+    with torch.inference_mode():
+        return model.extract_features(audio=torch.randn(1, 9, 104, generator=g),
+                                      video=torch.randn(1, 1, 9, 88, 88, generator=g))
+
+
+def test_checkpoint_file_has_the_official_layout(ckpts: dict[str, Path]) -> None:
+    assert "fairseq" not in sys.modules and not any(m.startswith("fairseq.") for m in sys.modules)
+    data = read_checkpoint(ckpts["ft"])
+    assert data["args"] is None
+    assert {"cfg", "model", "criterion", "optimizer_history", "task_state", "extra_state"} <= set(data)
+    assert data["cfg"]["model"]["w2v_args"]["model"]["encoder_embed_dim"] == 64
+    assert type(data["task_state"]["target_dictionary"]).__name__ == "Dictionary"
+    assert data["task_state"]["target_dictionary"].symbols[-1] == "1"
+    assert "fairseq" not in sys.modules
+    state = data["model"]
+    assert state["encoder.w2v_model.encoder.pos_conv.0.weight_v"].dtype == torch.float16
+    assert state["encoder.w2v_model.feature_extractor_video.resnet.trunk.layer4.1.conv2.weight"].shape == (512, 512, 3, 3)
+    assert any(k.startswith("decoder.") for k in state)
+
+
+def test_fp16_weights_are_cast_exactly(ckpts: dict[str, Path]) -> None:
+    m16 = load_avhubert(ckpts["fp16"])
+    m32 = load_avhubert(ckpts["fp32"])
+    assert m16.stored_dtype == "float16" and m32.stored_dtype == "float32"
+    s16, s32 = m16.model.state_dict(), m32.model.state_dict()
+    raw32 = read_checkpoint(ckpts["fp32"])["model"]
+    for key, value in s16.items():
+        assert value.dtype == s32[key].dtype
+        if key == "encoder.pos_conv.0.weight":
+            g = raw32["encoder.pos_conv.0.weight_g"].half().float()
+            v = raw32["encoder.pos_conv.0.weight_v"].half().float()
+            assert torch.equal(value, g * v / v.norm(dim=(0, 1), keepdim=True))
+        elif torch.is_floating_point(value):
+            assert value.dtype == torch.float32
+            assert torch.equal(value, s32[key].half().float()), key
+
+
+def test_pretrained_and_finetuned_layouts_give_identical_features(ckpts: dict[str, Path]) -> None:
+    ft = load_avhubert(ckpts["ft"])
+    assert ft.config.finetuned and ft.config.state_prefix == "encoder.w2v_model."
+    assert torch.equal(_features(ckpts["fp16"]), _features(ckpts["ft"]))
+
+
+def test_parametrization_key_names_and_omegaconf_cfg_and_legacy_format(ckpts, tmp_path: Path) -> None:
+    def rename(data: dict) -> None:
+        p = "encoder.pos_conv.0."
+        data["model"][p + "parametrizations.weight.original0"] = data["model"].pop(p + "weight_g")
+        data["model"][p + "parametrizations.weight.original1"] = data["model"].pop(p + "weight_v")
+
+    renamed = _resave(ckpts["fp16"], tmp_path / "renamed.pt", rename)
+    reference = _features(ckpts["fp16"])
+    assert torch.equal(_features(renamed), reference)
+    omega = write_fake_avhubert_checkpoint(tmp_path / "omega.pt", seed=7, cfg_style="omegaconf")
+    assert load_avhubert(omega).config == load_avhubert(ckpts["fp16"]).config
+    assert torch.equal(_features(omega), reference)
+    legacy = write_fake_avhubert_checkpoint(tmp_path / "legacy.pt", seed=7, zip_format=False)
+    assert not zipfile.is_zipfile(legacy)
+    assert torch.equal(_features(legacy), reference)
+
+
+def test_missing_key_is_named(ckpts: dict[str, Path], tmp_path: Path) -> None:
+    key = "feature_extractor_video.resnet.trunk.layer2.0.relu1.weight"
+    path = _resave(ckpts["fp16"], tmp_path / "missing.pt", lambda d: d["model"].pop(key))
+    with pytest.raises(CheckpointError, match=r"missing 1 weight\(s\): " + key.replace(".", r"\.")):
+        load_avhubert(path)
+    ft_key = "encoder.w2v_model.encoder.layers.1.fc2.bias"
+    path = _resave(ckpts["ft"], tmp_path / "missing_ft.pt", lambda d: d["model"].pop(ft_key))
+    with pytest.raises(CheckpointError, match=ft_key.replace(".", r"\.")):
+        load_avhubert(path)
+
+
+def test_unexpected_encoder_key_and_wrong_shape_are_refused(ckpts: dict[str, Path], tmp_path: Path) -> None:
+    def extra_layer(d: dict) -> None:
+        d["model"]["encoder.layers.2.fc1.weight"] = torch.zeros(128, 64)
+
+    with pytest.raises(CheckpointError, match=r"encoder\.layers\.2\.fc1\.weight"):
+        load_avhubert(_resave(ckpts["fp16"], tmp_path / "extra.pt", extra_layer))
+
+    def wider(d: dict) -> None:
+        d["model"]["encoder.layers.0.fc1.weight"] = torch.zeros(256, 64)
+
+    with pytest.raises(CheckpointError, match=r"shape \(256, 64\)"):
+        load_avhubert(_resave(ckpts["fp16"], tmp_path / "wider.pt", wider))
+
+
+class _RunsCommand:
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        import os
+
+        return (os.system, (f"touch {self.marker}",))
+
+
+class _Evals:
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        return (eval, ("__import__('os').getcwd()",))
+
+
+def test_malicious_pickle_is_refused_and_never_runs(tmp_path: Path) -> None:
+    marker = tmp_path / "pwned"
+    zipped = tmp_path / "evil.pt"
+    torch.save({"model": {}, "cfg": {}, "x": _RunsCommand(marker)}, zipped)
+    with pytest.raises(CheckpointError, match=r"refuses to load 'evil\.pt': it asks to run (posix|os|nt)\.system, "
+                                              r"which a model checkpoint never needs"):
+        load_avhubert(zipped)
+    raw = tmp_path / "evil_raw.pt"
+    raw.write_bytes(pickle.dumps({"a": _RunsCommand(marker)}, protocol=2))
+    with pytest.raises(CheckpointError, match=r"(posix|os|nt)\.system"):
+        load_avhubert(raw)
+    raw.write_bytes(pickle.dumps([_Evals()], protocol=4))
+    with pytest.raises(CheckpointError, match=r"builtins\.eval"):
+        read_checkpoint(raw)
+    # a protocol-4 dotted name reaching through an allowed class is refused too
+    raw.write_bytes(b"\x80\x04\x8c\x0bcollections\x94\x8c\x14OrderedDict.fromkeys\x94\x93\x94.")
+    with pytest.raises(CheckpointError, match=r"collections\.OrderedDict\.fromkeys"):
+        read_checkpoint(raw)
+    assert not marker.exists()
+    # plain pickle really would run it: the test would notice if the payload were inert
+    pickle.loads(pickle.dumps(_RunsCommand(marker)))
+    assert marker.exists()
+
+
+@pytest.mark.parametrize("kind", ["random", "zip", "phi", "no_model", "empty", "absent", "list", "script"])
+def test_files_that_are_not_avhubert_checkpoints(kind: str, tmp_path: Path) -> None:
+    path = tmp_path / f"{kind}.pt"
+    expected = {
+        "random": "not a readable PyTorch checkpoint", "zip": "not a readable PyTorch checkpoint",
+        "phi": "AVH-Align \\(Phi\\) checkpoint", "no_model": "no 'model' weights",
+        "empty": "is empty", "absent": "does not exist", "list": "holds a list",
+        "script": "is a TorchScript model",
+    }[kind]
+    if kind == "random":
+        path.write_bytes(np.random.default_rng(0).integers(0, 256, 4096, dtype=np.uint8).tobytes())
+    elif kind == "zip":
+        with zipfile.ZipFile(path, "w") as zf:
+            zf.writestr("readme.txt", "hello")
+    elif kind == "phi":
+        torch.save({"epoch": 3, "state_dict": {"visual_proj.weight": torch.zeros(2, 2),
+                                               "mlp.0.weight": torch.zeros(2, 2)}}, path)
+    elif kind == "no_model":
+        torch.save({"weights": torch.zeros(3)}, path)
+    elif kind == "empty":
+        path.write_bytes(b"")
+    elif kind == "list":
+        torch.save([torch.zeros(1)], path)
+    elif kind == "script":  # the layout torch.jit.save writes (torch.load would jit-load it)
+        with zipfile.ZipFile(path, "w") as zf:
+            for name in ("data.pkl", "constants.pkl", "code/__torch__.py", "version"):
+                zf.writestr(f"model/{name}", b"x")
+    with pytest.raises(CheckpointError, match=expected):
+        load_avhubert(path)
+
+
+def test_config_reading() -> None:
+    large = {"model": {"encoder_embed_dim": 1024, "encoder_layers": 24, "encoder_attention_heads": 16,
+                       "encoder_ffn_embed_dim": 4096}, "task": {"image_mean": 0.5}}
+    cfg = config_from_checkpoint({"cfg": large})
+    assert cfg.size_name == "LARGE" and cfg.image_mean == 0.5 and cfg.image_std == 0.165
+    assert not cfg.finetuned
+    ft = config_from_checkpoint({"cfg": {"model": {"_name": "av_hubert_seq2seq", "decoder_embed_dim": 1,
+                                                    "w2v_args": {"model": {"encoder_embed_dim": 768}}}}})
+    assert ft.finetuned and ft.size_name == "BASE" and ft == AVHubertConfig(embed_dim=768, layers=12, heads=12,
+                                                                            ffn_dim=3072, finetuned=True)
+    with pytest.raises(CheckpointError, match="modality_fuse='add'"):
+        config_from_checkpoint({"cfg": {"model": {"modality_fuse": "add"}}})
+    with pytest.raises(CheckpointError, match="neither 'cfg' nor 'args'"):
+        config_from_checkpoint({"model": {}})
+    import argparse
+
+    legacy = config_from_checkpoint({"cfg": None, "args": argparse.Namespace(encoder_embed_dim=1024, encoder_attention_heads=16,
+                                                                            encoder_layers=24)})
+    assert legacy.embed_dim == 1024 and legacy.layers == 24
+    assert plain({"a": (1, io.BytesIO)}) == {"a": [1, io.BytesIO]}

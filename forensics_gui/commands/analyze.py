@@ -1,15 +1,51 @@
-"""`forensics-gui analyze` (not yet implemented)."""
+"""``forensics-gui analyze VIDEO``: the whole pipeline on one clip, result as JSON."""
 
 from __future__ import annotations
 
 import argparse
-
-from forensics_gui.core.errors import ForensicsError
+import json
+import sys
+from pathlib import Path
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("args", nargs="*")
+    parser.add_argument("video", help="the clip to analyse")
+    parser.add_argument("--checkpoint", type=Path, help="AV-HuBERT checkpoint (default: the installed one)")
+    parser.add_argument("--phi", type=Path, help="Phi checkpoint (default: the installed one)")
+    parser.add_argument("--supervised", type=Path, help="optional AVH-Align/sup checkpoint to compare")
+    parser.add_argument("--trim-leading-silence", action="store_true",
+                        help="score with the leading silence trimmed (AVH-Align --trimmed)")
+    parser.add_argument("--both", action="store_true", help="score both untrimmed and trimmed")
+    parser.add_argument("--pool", choices=("lse", "mean"), default="lse",
+                        help="video score pooling: log-sum-exp (published) or mean")
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    parser.add_argument("--no-cache", action="store_true", help="recompute everything")
+    parser.add_argument("-o", "--output", type=Path, help="write RESULT.json here (default: stdout)")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
 
 def run(args: argparse.Namespace) -> int:
-    raise ForensicsError("this command is not available in this version yet.")
+    from forensics_gui.core.atomic import write_text_atomic
+    from forensics_gui.core.pipeline import AnalysisOptions, Analyzer
+    from forensics_gui.core.progress import ConsoleProgress
+
+    if args.both:
+        variants: tuple[str, ...] = ("untrimmed", "trimmed")
+    else:
+        variants = ("trimmed",) if args.trim_leading_silence else ("untrimmed",)
+    options = AnalysisOptions(checkpoint=args.checkpoint, phi=args.phi, supervised=args.supervised,
+                              variants=variants, pool=args.pool, device=args.device,
+                              use_cache=not args.no_cache)
+    progress = ConsoleProgress(enabled=not args.quiet and sys.stderr.isatty())
+    analysis = Analyzer(options).analyze(args.video, progress=progress)
+    text = json.dumps(analysis.to_dict(), indent=1)
+    if args.output:
+        write_text_atomic(args.output, text + "\n")
+        main = analysis.main
+        if main is not None:
+            print(f"{Path(args.video).name}: video score {main.video_score:.3f} ({main.pool}), "
+                  f"{len(main.suspicious_segments)} suspicious segment(s); wrote {args.output}",
+                  file=sys.stderr)
+    else:
+        print(text)
+    return 0

@@ -1,0 +1,344 @@
+"""One pipeline for the GUI worker, the CLI and batch: media -> mouth ROI -> features -> scores.
+
+Stages (the names the progress object receives): "hashing", "audio", "landmarks",
+"mouth crop", "video front end", "encoder", "scoring". Long stages check for cancellation
+between units of work. Mouth ROIs and features are cached on disk keyed by the input's SHA-256,
+the checkpoint's SHA-256 and the options (see :mod:`forensics_gui.core.cache`), so a second
+analysis of the same clip only re-scores.
+
+Time: model frames are on the 25 fps grid starting at the media start (frame k covers
+[k/25, (k+1)/25) s). A trimmed analysis drops ``video_skip_frames`` frames first, so its curve is
+shifted by that many frames back onto the clip's time axis here, once, for every consumer.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from forensics_gui import __version__
+from forensics_gui.core.errors import CheckpointError, ForensicsError, MediaError
+from forensics_gui.core.progress import Progress, check_cancelled
+
+MODEL_FPS = 25.0
+ROI_CACHE_VERSION = "roi-2"
+FEATURES_CACHE_VERSION = "features-1"
+VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".flv", ".wmv")
+
+VARIANTS = ("untrimmed", "trimmed")
+
+
+@dataclass
+class AnalysisOptions:
+    """What to run. ``checkpoint``/``phi`` None = the installed defaults (models registry)."""
+
+    checkpoint: Path | None = None
+    phi: Path | None = None
+    supervised: Path | None = None
+    variants: tuple[str, ...] = ("untrimmed",)
+    pool: str = "lse"
+    device: str = "auto"
+    use_cache: bool = True
+    silence_threshold: float = 0.0005
+
+
+@dataclass
+class FaceTrack:
+    """The face track the viewer overlays: per 25 fps frame, landmarks, box, detected flag."""
+
+    times_s: np.ndarray
+    landmarks: np.ndarray
+    face_boxes: np.ndarray
+    detected: np.ndarray
+    face_found: bool
+
+
+@dataclass
+class ClipAnalysis:
+    """Everything one analysis produced; ``to_dict`` is the RESULT.json of ``analyze``."""
+
+    file: Path
+    sha256: str
+    info: Any  # media.MediaInfo
+    silence: Any | None  # silence.SilenceResult; None without audio
+    face: FaceTrack | None
+    roi_gray: np.ndarray | None  # uint8 [T, 96, 96] what the model saw (after the mp4 round trip)
+    scores: dict[str, Any] = field(default_factory=dict)  # variant -> scoring.ScoreResult
+    supervised: dict[str, Any] = field(default_factory=dict)  # variant -> scoring.ScoreResult
+    models: list[dict[str, Any]] = field(default_factory=list)
+    caveats: list[str] = field(default_factory=list)
+    trims: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def main(self) -> Any | None:
+        """The headline result: untrimmed if present, else the first variant."""
+        if "untrimmed" in self.scores:
+            return self.scores["untrimmed"]
+        return next(iter(self.scores.values()), None)
+
+    def to_dict(self) -> dict[str, Any]:
+        main = self.main
+        out: dict[str, Any] = {
+            "file": str(self.file),
+            "sha256": self.sha256,
+            "fps": MODEL_FPS,
+            "app_version": __version__,
+            "leading_silence_ms": None if self.silence is None else self.silence.leading_silence_ms,
+            "silence": None if self.silence is None else self.silence.to_dict(),
+            "face_found": bool(self.face and self.face.face_found),
+            "frames_without_face": None if self.face is None else int((~self.face.detected).sum()),
+            "models": self.models,
+            "caveats": self.caveats,
+        }
+        if main is not None:
+            out.update({
+                "frame_scores": main.to_dict()["frame_scores"],
+                "times_s": main.to_dict()["times_s"],
+                "video_score": main.to_dict()["video_score"],
+                "pool": main.pool,
+                "suspicious_segments": [[float(s), float(e)] for s, e in main.suspicious_segments],
+            })
+        out["variants"] = {name: {**res.to_dict(), **self.trims.get(name, {})}
+                           for name, res in self.scores.items()}
+        if self.supervised:
+            out["supervised"] = {name: res.to_dict() for name, res in self.supervised.items()}
+        return out
+
+
+PartialCallback = Callable[[str, str, Any], None]
+"""``on_partial(kind, variant, ScoreResult)`` with kind "unsupervised" or "supervised"."""
+
+
+def _stage(progress: Progress | None, stage: str, done: float, total: float | None) -> None:
+    if progress is not None:
+        progress.report(stage, done, total)
+    check_cancelled(progress)
+
+
+def resolve_models(options: AnalysisOptions) -> tuple[Path, Path]:
+    """The AV-HuBERT and Phi checkpoints to use, or a CheckpointError saying what to install."""
+    from forensics_gui.core import models_registry
+
+    ckpt = options.checkpoint or models_registry.find_avhubert_checkpoint()
+    phi = options.phi or models_registry.find_phi_checkpoint()
+    for given, what in ((options.checkpoint, "AV-HuBERT checkpoint"), (options.phi, "Phi checkpoint")):
+        if given is not None and not Path(given).is_file():
+            raise CheckpointError(f"The {what} {given} does not exist; check the path.")
+    if ckpt is None or phi is None:
+        raise CheckpointError(models_registry.describe_missing_models() or "Model weights are missing.")
+    return Path(ckpt), Path(phi)
+
+
+class Analyzer:
+    """Holds loaded models across clips (batch, GUI) and runs :meth:`analyze` on each."""
+
+    def __init__(self, options: AnalysisOptions | None = None) -> None:
+        self.options = options or AnalysisOptions()
+        self._extractor: Any = None
+        self._phi: Any = None
+        self._sup: Any = None
+        self._cache: Any = None
+
+    # -- models -----------------------------------------------------------------------------
+    def load_models(self, progress: Progress | None = None) -> None:
+        from forensics_gui.core.features import FeatureExtractor
+        from forensics_gui.core.phi import load_phi
+
+        ckpt, phi = resolve_models(self.options)
+        if self._extractor is None:
+            _stage(progress, "loading models", 0, None)
+            self._extractor = FeatureExtractor(ckpt, device=self.options.device)
+        if self._phi is None:
+            self._phi = load_phi(phi)
+        if self.options.supervised is not None and self._sup is None:
+            self._sup = load_phi(self.options.supervised)
+
+    def models_used(self) -> list[dict[str, Any]]:
+        out = []
+        if self._extractor is not None:
+            ex = self._extractor
+            out.append({"role": "features", "name": ex.checkpoint_path.name, "path": str(ex.checkpoint_path),
+                        "sha256": ex.checkpoint_sha256, "architecture": ex.config.size_name,
+                        "device": str(ex.device)})
+        for role, m in (("phi", self._phi), ("supervised", self._sup)):
+            if m is not None:
+                out.append({"role": role, "name": m.path.name if m.path else "", "path": str(m.path),
+                            "sha256": m.sha256, "kind": m.kind})
+        return out
+
+    @property
+    def cache(self) -> Any:
+        if self._cache is None:
+            from forensics_gui.core.cache import Cache
+
+            self._cache = Cache()
+        return self._cache
+
+    # -- stages -----------------------------------------------------------------------------
+    def mouth_roi(self, path: Path, sha: str, progress: Progress | None) -> tuple[FaceTrack, np.ndarray | None]:
+        """Face track and the grey ROI frames the model sees (None without a face); cached."""
+        from forensics_gui.core import roi
+
+        key = self.cache.key(ROI_CACHE_VERSION, sha)
+        cached = self.cache.get_npz(key) if self.options.use_cache else None
+        if cached is not None:
+            face = FaceTrack(cached["times_s"], cached["landmarks"], cached["face_boxes"],
+                             cached["detected"].astype(bool), bool(cached["face_found"]))
+            return face, (cached["gray"] if face.face_found else None)
+        result = roi.extract_mouth_roi(path, progress=progress)
+        face = FaceTrack(result.times_s, result.landmarks, result.face_boxes, result.detected,
+                         result.face_found)
+        gray = roi.roi_roundtrip(result) if result.face_found else None
+        if self.options.use_cache:
+            self.cache.put_npz(key, {
+                "times_s": face.times_s, "landmarks": face.landmarks, "face_boxes": face.face_boxes,
+                "detected": face.detected, "face_found": np.bool_(face.face_found),
+                "gray": gray if gray is not None else np.zeros((0, 96, 96), np.uint8),
+            })
+        return face, gray
+
+    def features(self, sha: str, gray: np.ndarray | None, audio_16k: np.ndarray, trimmed: bool,
+                 progress: Progress | None) -> Any:
+        from forensics_gui.core.features import FeatureSet
+
+        ex = self._extractor
+        key = self.cache.key(FEATURES_CACHE_VERSION, sha, ex.checkpoint_sha256,
+                             {"trimmed": trimmed, "dtype": str(ex.dtype), "face": gray is not None})
+        cached = self.cache.get_npz(key) if self.options.use_cache else None
+        if cached is not None:
+            return FeatureSet(visual=cached.get("visual"), audio=cached["audio"],
+                              trimmed_video_frames=int(cached["trimmed_video_frames"]),
+                              trimmed_audio_samples=int(cached["trimmed_audio_samples"]),
+                              leading_silence_s=float(cached["leading_silence_s"]),
+                              checkpoint_sha256=ex.checkpoint_sha256)
+        fs = ex.extract(gray, audio_16k, trim_leading_silence=trimmed, progress=progress)
+        if self.options.use_cache:
+            arrays = {"audio": fs.audio, "trimmed_video_frames": np.int64(fs.trimmed_video_frames),
+                      "trimmed_audio_samples": np.int64(fs.trimmed_audio_samples),
+                      "leading_silence_s": np.float64(fs.leading_silence_s)}
+            if fs.visual is not None:
+                arrays["visual"] = fs.visual
+            self.cache.put_npz(key, arrays)
+        return fs
+
+    # -- the whole thing --------------------------------------------------------------------
+    def analyze(self, path: str | os.PathLike[str], progress: Progress | None = None,
+                on_partial: PartialCallback | None = None, sha256: str | None = None) -> ClipAnalysis:
+        """Run every stage on one clip. Raises MediaError, CheckpointError, Cancelled."""
+        from forensics_gui.core import media, silence
+        from forensics_gui.core.hashing import sha256_file
+        from forensics_gui.core.scoring import score_features
+
+        path = Path(path)
+        info = media.probe(path)
+        if info.audio is None:
+            raise MediaError(f"{path.name} has no audio stream; the audio-visual detector needs both "
+                             "sound and picture (the viewer still shows the video).")
+        if info.video is None:
+            raise MediaError(f"{path.name} has no video stream; the audio-visual detector needs both "
+                             "sound and picture (the silence analysis still works).")
+        self.load_models(progress)
+        sha = sha256 or sha256_file(path, progress=progress)
+        _stage(progress, "audio", 0, None)
+        native = media.decode_audio(path)
+        sil = silence.leading_silence(native, threshold=self.options.silence_threshold)
+        audio16 = media.decode_audio(path, sample_rate=16000, mono=True).samples[0]
+        analysis = ClipAnalysis(file=path, sha256=sha, info=info, silence=sil, face=None, roi_gray=None)
+        if native.corrupt_packets:
+            analysis.caveats.append(f"{native.corrupt_packets} damaged audio packets were skipped.")
+
+        face, gray = self.mouth_roi(path, sha, progress)
+        analysis.face, analysis.roi_gray = face, gray
+        if not face.face_found:
+            raise ForensicsError(f"No face was found in {path.name}, so the audio-visual detector cannot "
+                                 "run; the leading-silence analysis still applies.")
+        analysis.caveats += caveats_for(info, face)
+
+        for variant in self.options.variants:
+            if variant not in VARIANTS:
+                raise ValueError(f"unknown variant {variant!r}")
+            fs = self.features(sha, gray, audio16, variant == "trimmed", progress)
+            if fs.visual is None:
+                continue
+            _stage(progress, "scoring", 0, 1)
+            shift = fs.trimmed_video_frames / MODEL_FPS
+            res = _shifted(score_features(fs.visual, fs.audio, self._phi, self.options.pool), shift)
+            analysis.scores[variant] = res
+            analysis.trims[variant] = {"trimmed_video_frames": fs.trimmed_video_frames,
+                                       "trimmed_audio_samples": fs.trimmed_audio_samples,
+                                       "curve_start_s": shift}
+            if on_partial is not None:
+                on_partial("unsupervised", variant, res)
+            if self._sup is not None:
+                sup = _shifted(score_features(fs.visual, fs.audio, self._sup, self.options.pool), shift)
+                analysis.supervised[variant] = sup
+                if on_partial is not None:
+                    on_partial("supervised", variant, sup)
+            _stage(progress, "scoring", 1, 1)
+        analysis.models = self.models_used()
+        return analysis
+
+
+def _shifted(result: Any, shift_s: float) -> Any:
+    """The same ScoreResult moved ``shift_s`` seconds later on the clip's time axis."""
+    if shift_s == 0:
+        return result
+    return dataclasses.replace(
+        result, times_s=result.times_s + shift_s,
+        suspicious_segments=[(s + shift_s, e + shift_s) for s, e in result.suspicious_segments])
+
+
+def caveats_for(info: Any, face: FaceTrack) -> list[str]:
+    """Plain-language caveats about how far the score can be trusted for this input."""
+    out = []
+    n = len(face.detected)
+    lost = int((~face.detected).sum())
+    if n and lost / n > 0.2:
+        out.append(f"The face was not detected in {lost} of {n} frames ({100 * lost / n:.0f} %); "
+                   "those frames use interpolated mouth positions and their scores are less reliable.")
+    if info.video is not None and abs(float(info.video.fps) - MODEL_FPS) > 0.01:
+        out.append(f"The video runs at {float(info.video.fps):.3f} fps; frames were taken on the model's "
+                   "25 fps grid, which repeats or skips source frames.")
+    if info.duration_s < 2.0:
+        out.append("The clip is shorter than 2 s; very short clips give unstable scores.")
+    out.append("AVH-Align was trained on frontal talking faces (LRS3, AV-Deepfake1M); other content "
+               "(profile views, several speakers, music, dubbing) is out of distribution.")
+    return out
+
+
+def iter_videos(folder: str | os.PathLike[str]) -> Iterable[Path]:
+    """Every video file under ``folder`` (recursive, sorted, hidden folders skipped)."""
+    root = Path(folder)
+    if not root.is_dir():
+        raise ForensicsError(f"{root} is not a folder.")
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in sorted(filenames):
+            if name.lower().endswith(VIDEO_SUFFIXES) and not name.startswith("."):
+                yield Path(dirpath) / name
+
+
+def extract_features_for_videos(videos: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
+                                out_dir: str | os.PathLike[str] | None = None, *,
+                                progress: Progress | None = None, **options: Any) -> list[Path]:
+    """Features .npz files for training Phi on a folder (or list) of real videos.
+
+    Delegates to :func:`forensics_gui.core.training_data.extract_features_for_videos` (same
+    ``options``: checkpoint, device, workers, trim, use_cache), prints each skipped clip with its
+    reason on stderr and raises a ForensicsError when no clip was usable.
+    """
+    import sys
+
+    from forensics_gui.core import training_data
+
+    report = training_data.extract_features_for_videos(videos, out_dir, progress=progress, **options)
+    for clip, reason in report.skipped:
+        print(f"skipped {clip}: {reason}", file=sys.stderr)
+    source = videos if isinstance(videos, (str, os.PathLike)) else None
+    return report.require_features(source)

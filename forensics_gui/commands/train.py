@@ -8,8 +8,6 @@ from pathlib import Path
 
 from forensics_gui.core.errors import ForensicsError
 
-_VIDEO_SUFFIXES = {".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".flv"}
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     src = parser.add_mutually_exclusive_group(required=True)
@@ -19,6 +17,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                      help="folder of features .npz files of REAL videos (searched recursively)")
     parser.add_argument("-o", "--output", type=Path, required=True, metavar="PHI.pt",
                         help="where the best model is written (published layout)")
+    parser.add_argument("--checkpoint", type=Path, metavar="CKPT",
+                        help="AV-HuBERT checkpoint for --videos (default: the installed one)")
     parser.add_argument("--epochs", type=int, default=100, help="at most this many epochs (100)")
     parser.add_argument("--batch-size", type=int, default=256,
                         help="frames per batch (256; published: 1024)")
@@ -44,7 +44,8 @@ def _feature_files(folder: Path) -> list[Path]:
     return files
 
 
-def _features_from_videos(folder: Path, progress: object) -> list[Path]:
+def _features_from_videos(folder: Path, progress: object, checkpoint: Path | None,
+                          device: str) -> list[Path]:
     if not folder.is_dir():
         raise ForensicsError(f"The videos folder {folder} does not exist.")
     try:
@@ -54,10 +55,13 @@ def _features_from_videos(folder: Path, progress: object) -> list[Path]:
             "Training from videos is not available in this version; extract features with "
             "'forensics-gui features' and use --features DIR."
         ) from None
-    videos = sorted(p for p in folder.rglob("*") if p.suffix.lower() in _VIDEO_SUFFIXES)
+    from forensics_gui.core.pipeline import iter_videos
+
+    videos = list(iter_videos(folder))
     if not videos:
         raise ForensicsError(f"No video files under {folder}.")
-    return [Path(p) for p in extract_features_for_videos(videos, progress=progress)]
+    return [Path(p) for p in extract_features_for_videos(videos, progress=progress,
+                                                          checkpoint=checkpoint, device=device)]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -68,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
     if args.features is not None:
         files = _feature_files(args.features)
     else:
-        files = _features_from_videos(args.videos, progress)
+        files = _features_from_videos(args.videos, progress, args.checkpoint, args.device)
     err = sys.stderr
 
     def on_epoch(stats) -> None:  # type: ignore[no-untyped-def]

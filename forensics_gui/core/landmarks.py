@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -92,17 +93,32 @@ def shape_predictor_path() -> Path:
     return path
 
 
-_MODELS: dict[str, Any] = {}
+_PREDICTOR: list[Any] = []  # the shape predictor, shared: dlib's predictor call is const
+_PREDICTOR_LOCK = threading.Lock()
+_DETECTORS = threading.local()  # one detector per thread: dlib's detector is not thread-safe
+
+
+def preload_models() -> None:
+    """Load the landmark models now (about 1 s, holding the GIL) rather than on the first frame."""
+    _models()
+
+
+def models_loaded() -> bool:
+    """True when this thread already holds a detector and the predictor is loaded."""
+    return bool(_PREDICTOR) and hasattr(_DETECTORS, "det")
 
 
 def _models() -> tuple[Any, Any]:
-    """(detector, shape predictor), loaded once per process."""
-    if not _MODELS:
-        import dlib
+    """(detector, shape predictor): the predictor loaded once per process, a detector per thread
+    (an analysis in the viewer and a feature extraction for training may run at once)."""
+    import dlib
 
-        _MODELS["det"] = dlib.get_frontal_face_detector()
-        _MODELS["sp"] = dlib.shape_predictor(str(shape_predictor_path()))
-    return _MODELS["det"], _MODELS["sp"]
+    with _PREDICTOR_LOCK:
+        if not _PREDICTOR:
+            _PREDICTOR.append(dlib.shape_predictor(str(shape_predictor_path())))
+    if not hasattr(_DETECTORS, "det"):
+        _DETECTORS.det = dlib.get_frontal_face_detector()
+    return _DETECTORS.det, _PREDICTOR[0]
 
 
 def _detector_gray(gray: np.ndarray, scale: float) -> np.ndarray:

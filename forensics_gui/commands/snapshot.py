@@ -24,20 +24,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threshold", type=float, default=0.0005, metavar="TAU",
                         help="silence amplitude threshold (full scale 1.0; default 0.0005)")
     parser.add_argument("--result", metavar="RESULT.json",
-                        help="an analysis result JSON (its name goes in the caption; curves later)")
+                        help="an analysis result JSON (forensics-gui analyze -o): its fakeness curves "
+                             "are drawn under the waveform and its video score goes in the caption")
 
 
-def _result_lines(path: str | None) -> list[str]:
+def _load_result(path: str | None) -> dict[str, Any] | None:
     if not path:
-        return []
+        return None
     try:
         with open(path, encoding="utf-8") as fh:
-            json.load(fh)
+            data = json.load(fh)
     except OSError as err:
         raise ForensicsError(f"Cannot read the result file {path} ({err.strerror or err}).") from err
     except ValueError as err:
         raise ForensicsError(f"The result file {path} is not valid JSON ({err}).") from err
-    return [f"Result: {Path(path).name}"]
+    if not isinstance(data, dict):
+        raise ForensicsError(f"The result file {path} is not an analysis result (expected a JSON "
+                             "object as written by 'forensics-gui analyze -o').")
+    return data
 
 
 def _ensure_gui_app() -> Any:
@@ -56,12 +60,26 @@ def run(args: argparse.Namespace) -> int:
         raise ForensicsError(f"{args.video} does not exist or is not a file.")
     if args.threshold <= 0:
         raise ForensicsError("--threshold must be a positive amplitude such as 0.0005.")
-    extra = _result_lines(args.result)
+    result = _load_result(args.result)
     _app = _ensure_gui_app()
-    from forensics_gui.ui.snapshot import build_snapshot_data, render_snapshot, save_png
+    from forensics_gui.ui.snapshot import (
+        build_snapshot_data,
+        curves_from_result,
+        render_snapshot,
+        save_png,
+    )
 
+    extra: list[str] = []
+    curves: list[Any] = []
+    if result is not None:
+        try:
+            curves, extra = curves_from_result(result)
+        except (TypeError, ValueError) as err:
+            raise ForensicsError(f"The result file {args.result} has malformed scores ({err}).") from err
+        extra.insert(0, f"Result: {Path(args.result).name}")
     data = build_snapshot_data(args.video, args.at, note=args.note, threshold=args.threshold,
                                extra_lines=extra, version=forensics_gui.__version__)
+    data.curves = curves
     out = save_png(render_snapshot(data), args.output)
     print(f"wrote {out}", file=sys.stderr)
     del _app

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 import forensics_gui
 from forensics_gui.core.errors import ForensicsError
 from forensics_gui.ui import snapshot as snap
+from forensics_gui.ui.analysis_controller import AnalysisController
 from forensics_gui.ui.info_panel import InfoPanel
 from forensics_gui.ui.player import SPEEDS, PlaybackClock, Transport, VideoView
 from forensics_gui.ui.session import AudioAnalysis, Session
@@ -45,6 +46,8 @@ def _format_time(t: float) -> str:
 class MainWindow(QMainWindow):
     """One clip at a time. ``open_path`` returns False (and keeps the previous clip) on errors."""
 
+    phi_checkpoint_changed = Signal(str)  # the Phi the analysis uses from now on (a file path)
+
     def __init__(self, settings: QSettings | None = None, use_audio: bool | None = None) -> None:
         super().__init__()
         self.setWindowTitle("forensics-gui")
@@ -58,6 +61,10 @@ class MainWindow(QMainWindow):
         self.analysis: AnalysisWorker | None = None
         self.frame_index: int | None = None
         self.frame_time_s: float | None = None
+        self.training_dialog: Any = None
+        stored_phi = self.settings.qsettings.value("models/phi_path")  # set by "Use this model"
+        self.phi_checkpoint: Path | None = (Path(str(stored_phi)) if stored_phi
+                                            and Path(str(stored_phi)).is_file() else None)
 
         self.video_view = VideoView()
         self.transport = Transport()
@@ -74,6 +81,7 @@ class MainWindow(QMainWindow):
         self._connect()
         self.resize(1280, 800)
         self._restore_settings()
+        self.avh = AnalysisController(self)  # Analysis menu, lanes, ROI preview, summary dock
 
     # -- construction --------------------------------------------------------------------
     def _build_layout(self) -> None:
@@ -132,6 +140,8 @@ class MainWindow(QMainWindow):
         self._action(play, "Slower (J)", self.slower, "J")
         self._action(play, "Pause (K)", self.pause, "K")
         self._action(play, "Faster (L)", self.faster, "L")
+        tools = self.menuBar().addMenu("&Tools")
+        self._action(tools, "&Train alignment network…", self.open_training_dialog)
         help_menu = self.menuBar().addMenu("&Help")
         self._action(help_menu, "&About", self._on_about)
         self._refresh_recent_menu()
@@ -402,6 +412,7 @@ class MainWindow(QMainWindow):
             t0, t1 = snap.waveform_window(s.time_s, s.duration_s)
             env = s.audio.pyramid.envelope(t0, t1, snap.WAVE_PIXELS)
         info = s.info
+        curves, curve_lines = self.avh.snapshot_curves(s.duration_s)
         return snap.SnapshotData(
             frame=self.video_view.frame,
             frame_notice="No video stream" if info is not None and info.video is None else "",
@@ -418,6 +429,8 @@ class MainWindow(QMainWindow):
             version=forensics_gui.__version__,
             created=_dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M:%S %Z"),
             note=note,
+            curves=curves,
+            extra_lines=curve_lines,
         )
 
     def export_screenshot(self, path: str | os.PathLike[str], note: str = "") -> Path:
@@ -484,6 +497,24 @@ class MainWindow(QMainWindow):
                 event.acceptProposedAction()
                 return
 
+    def open_training_dialog(self) -> Any:
+        """Tools -> Train alignment network…: the (single, non-modal) Train-Phi dialog."""
+        from forensics_gui.ui.training_dialog import TrainingDialog
+
+        if self.training_dialog is None:
+            self.training_dialog = TrainingDialog(self, self.settings.qsettings)
+            self.training_dialog.model_chosen.connect(self.set_phi_checkpoint)
+        self.training_dialog.show()
+        self.training_dialog.raise_()
+        return self.training_dialog
+
+    def set_phi_checkpoint(self, path: str) -> None:
+        """Analyse with this Phi from now on: QSettings "models/phi_path" + phi_checkpoint_changed."""
+        self.phi_checkpoint = Path(path)
+        self.settings.qsettings.setValue("models/phi_path", str(path))
+        self.statusBar().showMessage(f"Analyses now use the alignment network {Path(path).name}.", 8000)
+        self.phi_checkpoint_changed.emit(str(path))
+
     def _on_about(self) -> None:
         QMessageBox.about(self, "About forensics-gui",
                           f"forensics-gui {forensics_gui.__version__}\n"
@@ -502,5 +533,8 @@ class MainWindow(QMainWindow):
         for worker in self._retired:
             worker.stop()
         self._retired = []
+        self.avh.shutdown()
+        if self.training_dialog is not None:
+            self.training_dialog.shutdown()
         if self.decoder.isRunning():
             self.decoder.stop()

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QElapsedTimer, QObject, QRect, QRectF, Qt, QTimer, QUrl, Signal
-from PySide6.QtGui import QColor, QImage, QPainter, QPaintEvent
+from PySide6.QtGui import QColor, QImage, QPainter, QPaintEvent, QPen
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -48,6 +48,8 @@ class VideoView(QWidget):
         self._image: QImage | None = None
         self.frame: np.ndarray | None = None  # the RGB array on screen
         self.notice = "Open a clip: File > Open (Ctrl+O) or drop a file here."
+        self.face_box: tuple[float, float, float, float] | None = None  # x0, y0, x1, y1 source px
+        self.face_detected = True
 
     def set_frame(self, image: np.ndarray) -> None:
         self.frame = image
@@ -61,6 +63,23 @@ class VideoView(QWidget):
         self._image = None
         self.frame = None
         self.update()
+
+    def set_face_box(self, box: tuple[float, float, float, float] | None, detected: bool = True) -> None:
+        """Outline the face box (x0, y0, x1, y1 in source-frame pixels); a red dashed outline
+        when the detector missed this frame (the box is interpolated); None hides it."""
+        self.face_box = None if box is None else tuple(float(v) for v in box)  # type: ignore[assignment]
+        self.face_detected = bool(detected)
+        self.update()
+
+    def face_box_rect(self) -> QRectF:
+        """The face box in widget pixels (empty when none is shown)."""
+        rect = self.frame_rect()
+        if self.face_box is None or self._image is None or rect.isEmpty():
+            return QRectF()
+        sx = rect.width() / self._image.width()
+        sy = rect.height() / self._image.height()
+        x0, y0, x1, y1 = self.face_box
+        return QRectF(rect.left() + x0 * sx, rect.top() + y0 * sy, (x1 - x0) * sx, (y1 - y0) * sy)
 
     def frame_rect(self) -> QRect:
         """Where the frame is drawn, in widget pixels (empty when no frame)."""
@@ -77,6 +96,13 @@ class VideoView(QWidget):
         if self._image is not None:
             painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
             painter.drawImage(QRectF(self.frame_rect()), self._image)
+            box = self.face_box_rect()
+            if not box.isEmpty():
+                colour = QColor(theme.WAVEFORM if self.face_detected else theme.PLAYHEAD)
+                style = Qt.PenStyle.SolidLine if self.face_detected else Qt.PenStyle.DashLine
+                painter.setPen(QPen(colour, 2, style))
+                painter.setBrush(Qt.BrushStyle.NoBrush)
+                painter.drawRect(box)
         elif self.notice:
             painter.setPen(QColor(theme.MUTED))
             font = painter.font()

@@ -71,6 +71,55 @@ class SnapshotData:
     curves: list[Curve] = field(default_factory=list)
 
 
+def normalise(values: np.ndarray) -> tuple[np.ndarray, float, float]:
+    """``values`` mapped to [0, 1] (min -> 0, max -> 1; a flat curve -> 0.5) and the raw min, max.
+
+    Non-finite values stay NaN and are ignored for the range.
+    """
+    v = np.asarray(values, dtype=np.float64)
+    finite = v[np.isfinite(v)]
+    if finite.size == 0:
+        return np.full(v.shape, np.nan), float("nan"), float("nan")
+    lo, hi = float(finite.min()), float(finite.max())
+    if hi - lo <= 1e-12:
+        return np.where(np.isfinite(v), 0.5, np.nan), lo, hi
+    return (v - lo) / (hi - lo), lo, hi
+
+
+RESULT_COLOURS = {"untrimmed": "#4fa3ff", "trimmed": "#ff9f43"}
+
+
+def curves_from_result(result: dict[str, Any]) -> tuple[list[Curve], list[str]]:
+    """Curve strips and caption lines from an ``analyze`` RESULT.json dict.
+
+    Uses ``variants`` ({name: {frame_scores, times_s, video_score, pool}}) when present, else the
+    top-level ``frame_scores``/``times_s``/``video_score``. Each curve is normalised to 0..1 and
+    its raw range is stated in the strip title and the caption. A result without scores gives
+    no curve.
+    """
+    variants = result.get("variants")
+    if not isinstance(variants, dict) or not variants:
+        variants = {"untrimmed": result} if "frame_scores" in result else {}
+    curves: list[Curve] = []
+    lines: list[str] = []
+    for name, v in variants.items():
+        if not isinstance(v, dict) or "frame_scores" not in v:
+            continue
+        scores = np.asarray([np.nan if x is None else x for x in v["frame_scores"]], np.float64)
+        times = v.get("times_s")
+        times = (np.asarray(times, np.float64) if times is not None and len(times) == len(scores)
+                 else np.arange(len(scores)) / 25.0)
+        values, lo, hi = normalise(scores)
+        rng = f"raw {lo:.3f} … {hi:.3f}"
+        curves.append(Curve(f"fakeness −Φ {name} ({rng}, shown 0..1)", times, values,
+                            RESULT_COLOURS.get(str(name), "#4fa3ff")))
+        score = v.get("video_score")
+        score_text = "n/a" if score is None else f"{float(score):.3f}"
+        lines.append(f"Video score {name}: {score_text} ({v.get('pool', result.get('pool', '?'))}); "
+                     f"curve {rng} drawn as 0..1")
+    return curves, lines
+
+
 def waveform_window(t: float, duration_s: float, width_s: float = WINDOW_S) -> tuple[float, float]:
     """A ``width_s`` window around ``t`` seconds, kept inside [0, duration]."""
     width_s = min(width_s, max(duration_s, 1e-3))
@@ -234,7 +283,7 @@ def _draw_waveform(p: QPainter, data: SnapshotData, rect: QRect) -> None:
 def _draw_curve(p: QPainter, data: SnapshotData, rect: QRect, curve: Curve) -> None:
     p.fillRect(rect, PANEL)
     t0, t1 = data.window
-    sel = (curve.times >= t0) & (curve.times <= t1)
+    sel = (curve.times >= t0) & (curve.times <= t1) & np.isfinite(curve.values)
     xs = rect.left() + (curve.times[sel] - t0) / max(t1 - t0, 1e-9) * rect.width()
     ys = rect.bottom() - 4 - np.clip(curve.values[sel], 0, 1) * (rect.height() - 8)
     p.setPen(QPen(QColor(curve.colour), 2))

@@ -29,6 +29,7 @@ QToolButton, QPushButton {{ background: {PANEL}; border: 1px solid {BORDER}; bor
     padding: 4px 8px; }}
 QToolButton:hover, QPushButton:hover {{ border-color: {ACCENT}; }}
 QToolButton:checked {{ background: {ACCENT}; color: #101216; }}
+QToolButton:disabled, QPushButton:disabled {{ color: {MUTED}; border-color: {BACKGROUND}; }}
 QSlider::groove:horizontal {{ height: 4px; background: {BORDER}; border-radius: 2px; }}
 QSlider::handle:horizontal {{ background: {ACCENT}; width: 12px; margin: -5px 0; border-radius: 6px; }}
 QSlider::sub-page:horizontal {{ background: {ACCENT}; border-radius: 2px; }}

@@ -1,0 +1,230 @@
+"""The AVH-Align analysis off the GUI thread: a QThread that runs the core pipeline
+(:meth:`forensics_gui.core.pipeline.Analyzer.analyze`) and turns its progress/cancel contract into
+Qt signals, plus the status-bar progress widget (stage, bar, ETA, Cancel).
+
+The core never sees a signal: the worker hands it a small progress object whose ``report`` emits
+``progressed`` (throttled) and whose ``cancelled`` reads a thread-safe flag. The core checks that
+flag between frames and batches, so Cancel takes effect within about a second.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+import threading
+import time
+import traceback
+from typing import Any
+
+from PySide6.QtCore import QThread, Signal
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
+
+from forensics_gui.core.errors import Cancelled, CheckpointError, ForensicsError
+from forensics_gui.core.progress import StageClock, format_eta
+
+REPORT_INTERVAL_S = 0.1  # at most ~10 progress signals per second within one stage
+CPU_FALLBACK_NOTE = "The GPU ran out of memory, so this analysis ran on the CPU (slower, same result)."
+
+
+def is_out_of_memory(err: BaseException) -> bool:
+    """True for CUDA out-of-memory errors (``torch.cuda.OutOfMemoryError`` or a RuntimeError
+    whose message says "out of memory")."""
+    torch = sys.modules.get("torch")
+    oom_type = getattr(getattr(torch, "cuda", None), "OutOfMemoryError", None) if torch else None
+    if oom_type is not None and isinstance(err, oom_type):
+        return True
+    return isinstance(err, RuntimeError) and "out of memory" in str(err).lower()
+
+
+class _SignalProgress:
+    """The core's Progress protocol on top of the worker's signals and cancel flag."""
+
+    def __init__(self, worker: AvhAnalysisWorker) -> None:
+        self.worker = worker
+        self.clock = StageClock()
+        self._last_stage = ""
+        self._last_emit = 0.0
+
+    def report(self, stage: str, done: float, total: float | None = None) -> None:
+        eta = self.clock.eta_s(stage, done, total)
+        now = time.monotonic()
+        finished = total is not None and done >= total
+        if stage == self._last_stage and not finished and now - self._last_emit < REPORT_INTERVAL_S:
+            return
+        self._last_stage, self._last_emit = stage, now
+        self.worker.progressed.emit(stage, float(done), -1.0 if total is None else float(total),
+                                    -1.0 if eta is None else float(eta))
+
+    def cancelled(self) -> bool:
+        return self.worker.cancel_requested
+
+
+class AvhAnalysisWorker(QThread):
+    """Analyses one clip with AVH-Align in a background thread.
+
+    Signals (all queued to the GUI thread):
+    ``progressed(stage, done, total, eta_s)`` (total/eta -1 when unknown; eta in seconds),
+    ``partial_ready(kind, variant, ScoreResult)`` as each curve is scored (untrimmed first),
+    ``finished_ok(ClipAnalysis)``, ``failed(sentence)``, ``cancelled()``,
+    ``notice(sentence)`` for things the user should know (e.g. the CPU fallback) and
+    ``models_missing(guidance)`` when the weights are not installed.
+
+    ``analyzer`` (a core Analyzer, optional) lets a caller keep loaded models between clips;
+    after the run, :attr:`analyzer` is the one that produced the result (a CPU one after an
+    out-of-memory fallback).
+    """
+
+    progressed = Signal(str, float, float, float)
+    partial_ready = Signal(str, str, object)
+    finished_ok = Signal(object)
+    failed = Signal(str)
+    cancelled = Signal()
+    notice = Signal(str)
+    models_missing = Signal(str)
+
+    def __init__(self, path: str, options: Any, sha256: str | None = None, analyzer: Any = None,
+                 parent: Any = None) -> None:
+        super().__init__(parent)
+        self.path = str(path)
+        self.options = options
+        self.sha256 = sha256
+        self.analyzer = analyzer
+        self.fell_back_to_cpu = False
+        self.key: Any = None  # the owner's label for the models/options this run uses
+        self._cancel = threading.Event()
+
+    @property
+    def cancel_requested(self) -> bool:
+        return self._cancel.is_set()
+
+    def cancel(self) -> None:
+        """Ask the run to stop; the core notices within about a second."""
+        self._cancel.set()
+
+    def stop(self) -> None:
+        """Cancel and wait for the thread to end."""
+        self.cancel()
+        self.wait()
+
+    def _analyzer_for(self, options: Any) -> Any:
+        from forensics_gui.core.pipeline import Analyzer
+
+        if self.analyzer is None or self.analyzer.options.device != options.device:
+            self.analyzer = Analyzer(options)
+        else:
+            self.analyzer.options = options
+        return self.analyzer
+
+    def _analyze(self, options: Any) -> Any:
+        progress = _SignalProgress(self)
+        return self._analyzer_for(options).analyze(
+            self.path, progress=progress, sha256=self.sha256,
+            on_partial=lambda kind, variant, res: self.partial_ready.emit(kind, variant, res))
+
+    def _warm_up(self) -> None:
+        """Import torch and load dlib's face models first, under a "loading models" stage.
+
+        dlib deserialises its detector and 68-point predictor (about 1 s, once per process) while
+        holding the GIL, which stalls the GUI thread; doing it first, after the stage name has
+        had time to paint, makes that one-time pause visible and explained instead of random.
+        """
+        from forensics_gui.core import landmarks
+
+        if "torch" in sys.modules and landmarks.models_loaded():
+            return
+        self.progressed.emit("loading models", 0.0, -1.0, -1.0)
+        time.sleep(0.05)  # let the GUI thread paint the stage before the GIL is held
+        import torch  # noqa: F401  (the first import is slow; do it before the clip work)
+
+        landmarks.preload_models()
+
+    def run(self) -> None:
+        try:
+            try:
+                self._warm_up()
+                if self.cancel_requested:
+                    raise Cancelled()
+                analysis = self._analyze(self.options)
+            except Exception as err:
+                if not is_out_of_memory(err) or self.options.device == "cpu":
+                    raise
+                self._free_gpu()
+                self.fell_back_to_cpu = True
+                self.notice.emit("The GPU ran out of memory; analysing again on the CPU…")
+                self.analyzer = None
+                analysis = self._analyze(dataclasses.replace(self.options, device="cpu"))
+                analysis.caveats.insert(0, CPU_FALLBACK_NOTE)
+        except Cancelled:
+            self.cancelled.emit()
+            return
+        except CheckpointError as err:
+            self.models_missing.emit(str(err))
+            self.failed.emit(str(err))
+            return
+        except ForensicsError as err:
+            self.failed.emit(str(err))
+            return
+        except Exception as err:  # a bug must reach the user as a sentence, not kill the app
+            traceback.print_exc()
+            self.failed.emit(f"The analysis failed unexpectedly ({type(err).__name__}: {err}).")
+            return
+        if self.cancel_requested:
+            self.cancelled.emit()
+        else:
+            self.finished_ok.emit(analysis)
+
+    @staticmethod
+    def _free_gpu() -> None:
+        torch = sys.modules.get("torch")
+        try:
+            if torch is not None and torch.cuda.is_available():
+                torch.cuda.empty_cache()
+        except Exception:  # freeing memory is best effort
+            pass
+
+
+class ProgressStrip(QWidget):
+    """Status-bar widget: stage name, progress bar, ETA and a Cancel button (hidden when idle)."""
+
+    cancel_clicked = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.stage_label = QLabel("")
+        self.bar = QProgressBar()
+        self.bar.setFixedWidth(180)
+        self.bar.setTextVisible(True)
+        self.eta_label = QLabel("")
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setToolTip("Stop the analysis (takes effect within a second)")
+        self.cancel_button.clicked.connect(self._on_cancel)
+        row = QHBoxLayout(self)
+        row.setContentsMargins(0, 0, 0, 0)
+        for w in (self.stage_label, self.bar, self.eta_label, self.cancel_button):
+            row.addWidget(w)
+        self.setVisible(False)
+
+    def start(self, text: str = "Starting analysis…") -> None:
+        self.stage_label.setText(text)
+        self.bar.setRange(0, 0)
+        self.eta_label.setText("")
+        self.cancel_button.setEnabled(True)
+        self.setVisible(True)
+
+    def show_progress(self, stage: str, done: float, total: float, eta_s: float) -> None:
+        """``total`` <= 0 = unknown (busy bar); ``eta_s`` < 0 = unknown."""
+        self.stage_label.setText(stage)
+        if total > 0:
+            self.bar.setRange(0, 1000)
+            self.bar.setValue(int(round(1000 * min(1.0, done / total))))
+        else:
+            self.bar.setRange(0, 0)
+        self.eta_label.setText(f"ETA {format_eta(eta_s if eta_s >= 0 else None)}")
+
+    def _on_cancel(self) -> None:
+        self.stage_label.setText("Cancelling…")
+        self.cancel_button.setEnabled(False)
+        self.cancel_clicked.emit()
+
+    def finish(self) -> None:
+        self.setVisible(False)

@@ -1,0 +1,351 @@
+"""Analysis lanes on the timeline: the fakeness curve (-Phi per 25 fps frame), the sync-offset lane,
+the supervised curve and the ground-truth lanes. Each lane is a plot made with
+:meth:`forensics_gui.ui.timeline.Timeline.add_plot`, so it shares the time axis (seconds), the
+playhead and click-to-seek with the waveform and the video.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QPointF, Qt
+
+from forensics_gui.ui import theme
+from forensics_gui.ui.timeline import Timeline
+
+MODEL_FPS = 25.0
+VARIANT_COLOURS = {"untrimmed": "#4fa3ff", "trimmed": "#ff9f43"}
+SUPERVISED_COLOURS = {"untrimmed": "#c58cff", "trimmed": "#ff6fb5"}
+NO_FACE_COLOUR = "#ff5c5c"
+GT_LANES = (("audio", "audio fake", "#ff9f43"), ("visual", "visual fake", "#4fa3ff"),
+            ("both", "both / fake", "#ff5c5c"))
+
+
+def curve_colour(kind: str, variant: str) -> str:
+    table = SUPERVISED_COLOURS if kind == "supervised" else VARIANT_COLOURS
+    return table.get(variant, theme.ACCENT)
+
+
+def _translucent(colour: str, alpha: int) -> pg.QtGui.QBrush:
+    c = pg.mkColor(colour)
+    c.setAlpha(alpha)
+    return pg.mkBrush(c)
+
+
+def model_frame_at(times_s: np.ndarray, t: float) -> int | None:
+    """Index of the model frame (start times ``times_s``, seconds) that covers ``t`` seconds."""
+    if times_s is None or len(times_s) == 0:
+        return None
+    i = int(np.searchsorted(times_s, t + 1e-6, side="right")) - 1
+    return min(max(i, 0), len(times_s) - 1)
+
+
+def _only_last_axis_labelled(timeline: Timeline) -> None:
+    """Keep the "time (s)" label on the bottom plot only (the lanes above share its axis)."""
+    for plot in timeline.plots[:-1]:
+        plot.getAxis("bottom").showLabel(False)
+
+
+class CurvePanel:
+    """The fakeness lane (+ sync lane, + supervised lane when present) on a :class:`Timeline`.
+
+    Plots are created on first use (:meth:`ensure_plots`). Items the tests and the snapshot read:
+    ``curve_items[(kind, variant)]`` (PlotDataItem, x = frame start times in seconds, y = score),
+    ``segment_regions[variant]`` (LinearRegionItems of the suspicious segments),
+    ``threshold_lines[variant]``, ``sync_items[variant]``, ``no_face_ticks``.
+    """
+
+    def __init__(self, timeline: Timeline) -> None:
+        self.timeline = timeline
+        self.plot: pg.PlotItem | None = None
+        self.sync_plot: pg.PlotItem | None = None
+        self.supervised_plot: pg.PlotItem | None = None
+        self.results: dict[tuple[str, str], Any] = {}
+        self.curve_items: dict[tuple[str, str], pg.PlotDataItem] = {}
+        self.segment_regions: dict[str, list[pg.LinearRegionItem]] = {}
+        self.threshold_lines: dict[str, pg.InfiniteLine] = {}
+        self.sync_items: dict[str, pg.PlotDataItem] = {}
+        self.no_face_ticks: pg.ScatterPlotItem | None = None
+        self.no_face_times: np.ndarray = np.zeros(0)
+        self.hover_text = ""
+        self._legend: Any = None
+        self._sup_legend: Any = None
+        self._notice: pg.TextItem | None = None
+        self._readout: pg.TextItem | None = None
+
+    # -- structure ------------------------------------------------------------------------
+    def ensure_plots(self) -> None:
+        if self.plot is not None:
+            return
+        tl = self.timeline
+        self.plot = tl.add_plot("fakeness", y_label="−Φ", height=120)
+        self.plot.getAxis("left").enableAutoSIPrefix(False)
+        self._legend = self.plot.addLegend(offset=(-6, 4), labelTextSize="8pt")
+        self._notice = pg.TextItem("", color=theme.MUTED, anchor=(0.5, 0.5))
+        self.plot.addItem(self._notice, ignoreBounds=True)
+        self._readout = pg.TextItem("", color=theme.TEXT, anchor=(0, 0), fill=pg.mkBrush(38, 42, 49, 220))
+        self._readout.setZValue(40)
+        self._readout.setVisible(False)
+        self.plot.addItem(self._readout, ignoreBounds=True)
+        self.no_face_ticks = pg.ScatterPlotItem(symbol="t", size=7, pen=None,
+                                                brush=pg.mkBrush(NO_FACE_COLOUR))
+        self.no_face_ticks.setZValue(25)
+        self.plot.addItem(self.no_face_ticks)
+        self.sync_plot = tl.add_plot("sync", y_label="offset", height=64)
+        self.sync_plot.getAxis("left").enableAutoSIPrefix(False)
+        self.sync_plot.getAxis("left").setTicks([[(-15, "-15"), (0, "0"), (15, "+15")]])
+        self.sync_plot.setYRange(-15, 15, padding=0.05)
+        zero = pg.InfiniteLine(pos=0, angle=0, movable=False,
+                               pen=pg.mkPen(theme.BORDER, width=1, style=Qt.PenStyle.DashLine))
+        self.sync_plot.addItem(zero, ignoreBounds=True)
+        for plot in (self.plot, self.sync_plot):
+            plot.vb.setLimits(xMin=-0.05 * tl.duration_s, xMax=1.05 * tl.duration_s, minXRange=1e-4)
+        _only_last_axis_labelled(tl)
+        tl.graphics.scene().sigMouseMoved.connect(self._on_mouse_moved)
+        self.set_notice("Analysis > Analyze (Ctrl+R) draws the fakeness curve here.")
+
+    def _ensure_supervised_plot(self) -> pg.PlotItem:
+        if self.supervised_plot is None:
+            self.supervised_plot = self.timeline.add_plot("supervised", y_label="superv.", height=80)
+            self.supervised_plot.getAxis("left").enableAutoSIPrefix(False)
+            _only_last_axis_labelled(self.timeline)
+            self._sup_legend = self.supervised_plot.addLegend(offset=(-6, 4), labelTextSize="8pt")
+        return self.supervised_plot
+
+    def set_notice(self, text: str) -> None:
+        """A centred message in the fakeness lane ("Analysing…", errors)."""
+        self.ensure_plots()
+        assert self._notice is not None
+        self._notice.setText(text)
+        self._notice.setVisible(bool(text))
+        _, (y0, y1) = self.plot.vb.viewRange()  # type: ignore[union-attr]
+        self._notice.setPos(self.timeline.duration_s / 2, (y0 + y1) / 2)
+
+    # -- data -----------------------------------------------------------------------------
+    def clear(self) -> None:
+        """Drop every curve (new clip or new analysis); keeps the lanes."""
+        for (kind, _variant), item in self.curve_items.items():
+            target = self.supervised_plot if kind == "supervised" else self.plot
+            if target is not None:
+                target.removeItem(item)
+        for legend in (self._legend, self._sup_legend):
+            if legend is not None:
+                legend.clear()
+        if self.plot is not None:
+            for regions in self.segment_regions.values():
+                for r in regions:
+                    self.plot.removeItem(r)
+            for line in self.threshold_lines.values():
+                self.plot.removeItem(line)
+        if self.sync_plot is not None:
+            for item in self.sync_items.values():
+                self.sync_plot.removeItem(item)
+        self.results.clear()
+        self.curve_items.clear()
+        self.segment_regions.clear()
+        self.threshold_lines.clear()
+        self.sync_items.clear()
+        self.no_face_times = np.zeros(0)
+        if self.no_face_ticks is not None:
+            self.no_face_ticks.setData([], [])
+        if self._readout is not None:
+            self._readout.setVisible(False)
+        self.hover_text = ""
+
+    def set_duration(self, duration_s: float) -> None:
+        for plot in (self.plot, self.sync_plot, self.supervised_plot):
+            if plot is not None:
+                plot.vb.setLimits(xMin=-0.05 * duration_s, xMax=1.05 * duration_s, minXRange=1e-4)
+
+    def set_result(self, kind: str, variant: str, result: Any) -> None:
+        """Draw (or replace) the curve of one ScoreResult; unsupervised curves also get their
+        threshold line, suspicious-segment regions and sync-offset trace."""
+        self.ensure_plots()
+        self.set_notice("")
+        key = (kind, variant)
+        colour = curve_colour(kind, variant)
+        plot = self._ensure_supervised_plot() if kind == "supervised" else self.plot
+        assert plot is not None and self.sync_plot is not None
+        if key in self.curve_items:
+            plot.removeItem(self.curve_items[key])
+        times = np.asarray(result.times_s, dtype=np.float64)
+        scores = np.asarray(result.frame_scores, dtype=np.float64)
+        item = pg.PlotDataItem(times, scores, stepMode="left", pen=pg.mkPen(colour, width=2),
+                               name=f"{variant}" if kind != "supervised" else f"supervised {variant}")
+        item.setZValue(10)
+        plot.addItem(item)
+        self.curve_items[key] = item
+        self.results[key] = result
+        if kind == "supervised":
+            return
+        for r in self.segment_regions.pop(variant, []):
+            plot.removeItem(r)
+        regions = []
+        for s, e in result.suspicious_segments:
+            region = pg.LinearRegionItem(values=(float(s), float(e)), movable=False,
+                                         brush=_translucent(colour, 50),
+                                         pen=pg.mkPen(colour, width=1))
+            region.setZValue(1)
+            plot.addItem(region, ignoreBounds=True)
+            regions.append(region)
+        self.segment_regions[variant] = regions
+        if variant in self.threshold_lines:
+            plot.removeItem(self.threshold_lines[variant])
+        if np.isfinite(result.threshold):
+            line = pg.InfiniteLine(pos=float(result.threshold), angle=0, movable=False,
+                                   pen=pg.mkPen(colour, width=1, style=Qt.PenStyle.DashLine),
+                                   label=f"threshold {variant}",
+                                   labelOpts={"position": 0.02 if variant == "untrimmed" else 0.25,
+                                              "color": colour, "anchors": [(0, 1), (0, 1)]})
+            line.setZValue(8)
+            plot.addItem(line)
+            self.threshold_lines[variant] = line
+        if result.sync_offset_frames is not None:
+            if variant in self.sync_items:
+                self.sync_plot.removeItem(self.sync_items[variant])
+            sync = pg.PlotDataItem(times, np.asarray(result.sync_offset_frames, np.float64),
+                                   stepMode="left", pen=pg.mkPen(colour, width=1))
+            self.sync_plot.addItem(sync)
+            self.sync_items[variant] = sync
+        self._place_no_face_ticks()
+
+    def set_face_track(self, face: Any) -> None:
+        """Mark the model frames where no face was detected with small ticks under the curve."""
+        self.ensure_plots()
+        if face is None:
+            self.no_face_times = np.zeros(0)
+        else:
+            self.no_face_times = np.asarray(face.times_s, np.float64)[~np.asarray(face.detected, bool)]
+        self._place_no_face_ticks()
+
+    def _place_no_face_ticks(self) -> None:
+        if self.no_face_ticks is None:
+            return
+        lows = [float(np.nanmin(r.frame_scores)) for (k, _), r in self.results.items()
+                if k != "supervised" and len(r.frame_scores)]
+        highs = [float(np.nanmax(r.frame_scores)) for (k, _), r in self.results.items()
+                 if k != "supervised" and len(r.frame_scores)]
+        y = min(lows) - 0.05 * max(max(highs) - min(lows), 1e-3) if lows else 0.0
+        times = self.no_face_times + 0.5 / MODEL_FPS
+        self.no_face_ticks.setData(times, np.full(len(times), y))
+
+    # -- read-out -------------------------------------------------------------------------
+    def readout_at(self, t: float) -> str:
+        """Text of the hover read-out at ``t`` seconds: time, model frame, each curve's score."""
+        from forensics_gui.core.timebase import format_timecode
+
+        if not self.results:
+            return ""
+        parts = [format_timecode(max(t, 0.0)), f"frame {int(np.floor(max(t, 0.0) * MODEL_FPS + 1e-6))}"]
+        for (kind, variant), res in self.results.items():
+            i = model_frame_at(res.times_s, t)
+            if i is None or t < res.times_s[0] or t >= res.times_s[-1] + 1 / MODEL_FPS:
+                continue
+            name = variant if kind != "supervised" else f"supervised {variant}"
+            text = f"{name} {float(res.frame_scores[i]):.3f}"
+            if kind != "supervised" and res.sync_offset_frames is not None:
+                text += f" (offset {int(res.sync_offset_frames[i]):+d}, p {float(res.sync_prob[i]):.2f})"
+            parts.append(text)
+        return "   ".join(parts)
+
+    def _on_mouse_moved(self, scene_pos: QPointF) -> None:
+        if self.plot is None or self._readout is None:
+            return
+        if not self.plot.vb.sceneBoundingRect().contains(scene_pos):
+            self._readout.setVisible(False)
+            return
+        p = self.plot.vb.mapSceneToView(scene_pos)
+        self.hover_text = self.readout_at(float(p.x()))
+        self._readout.setText(self.hover_text)
+        (x0, _), (_, y1) = self.plot.vb.viewRange()
+        self._readout.setPos(x0, y1)
+        self._readout.setVisible(bool(self.hover_text))
+
+
+class GroundTruthLanes:
+    """One plot with three rows (audio / visual / both) of ground-truth segments, in seconds.
+
+    ``regions[lane]`` holds the LinearRegionItems; whole-clip labels without timestamps
+    (FakeAVCeleb) span the whole clip and the lane label says so.
+    """
+
+    def __init__(self, timeline: Timeline) -> None:
+        self.timeline = timeline
+        self.plot: pg.PlotItem | None = None
+        self.regions: dict[str, list[pg.LinearRegionItem]] = {lane: [] for lane, _, _ in GT_LANES}
+        self.labels: dict[str, pg.TextItem] = {}
+        self.groundtruth: Any = None
+        self.source = ""
+
+    def ensure_plot(self) -> pg.PlotItem:
+        if self.plot is None:
+            self.plot = self.timeline.add_plot("ground truth", y_label="truth", height=64)
+            _only_last_axis_labelled(self.timeline)
+            self.plot.setYRange(0, 3, padding=0)
+            self.plot.getAxis("left").setStyle(showValues=False)
+            self.plot.vb.setMouseEnabled(x=True, y=False)
+            for i, (lane, title, colour) in enumerate(GT_LANES):
+                label = pg.TextItem(title, color=colour, anchor=(0, 0.5))
+                label.setZValue(20)
+                label.setPos(0, 2.5 - i)
+                self.plot.addItem(label, ignoreBounds=True)
+                self.labels[lane] = label
+        return self.plot
+
+    def clear(self) -> None:
+        if self.plot is not None:
+            for regions in self.regions.values():
+                for r in regions:
+                    self.plot.removeItem(r)
+        self.regions = {lane: [] for lane, _, _ in GT_LANES}
+        self.groundtruth = None
+        self.source = ""
+        for lane, title, _ in GT_LANES:
+            if lane in self.labels:
+                self.labels[lane].setText(title)
+
+    def set_groundtruth(self, gt: Any, duration_s: float, source: str = "") -> None:
+        """Show ``gt`` (core GroundTruth) for a clip of ``duration_s`` seconds."""
+        plot = self.ensure_plot()
+        self.clear()
+        self.groundtruth, self.source = gt, source
+        plot.vb.setLimits(xMin=-0.05 * duration_s, xMax=1.05 * duration_s, minXRange=1e-4)
+        if gt.has_timestamps:
+            spans = {"audio": gt.audio_segments, "visual": gt.visual_segments,
+                     "both": gt.fake_segments}
+            suffix = {lane: "" for lane in spans}
+        else:
+            flags = gt.whole_clip_labels
+            whole = [(0.0, float(duration_s))]
+            spans = {"audio": whole if flags.get("audio_fake") else [],
+                     "visual": whole if flags.get("video_fake") else [],
+                     "both": whole if (flags.get("audio_fake") and flags.get("video_fake")) else []}
+            suffix = {lane: (" (whole clip)" if spans[lane] else " — real (whole clip)")
+                      for lane in spans}
+        for i, (lane, title, colour) in enumerate(GT_LANES):
+            lo, hi = (2 - i) / 3, (3 - i) / 3
+            for s, e in spans[lane]:
+                region = pg.LinearRegionItem(values=(float(s), float(e)), movable=False,
+                                             brush=_translucent(colour, 110),
+                                             pen=pg.mkPen(colour, width=1), span=(lo + 0.04, hi - 0.04))
+                region.setZValue(5)
+                plot.addItem(region, ignoreBounds=True)
+                self.regions[lane].append(region)
+            self.labels[lane].setText(title + suffix[lane])
+        if gt.label == "real" and gt.has_timestamps:
+            self.labels["both"].setText("real clip: no fake segments")
+
+    def spans(self, lane: str) -> list[tuple[float, float]]:
+        """The (start_s, end_s) of the regions drawn in ``lane``."""
+        return [tuple(float(v) for v in r.getRegion()) for r in self.regions[lane]]  # type: ignore[misc]
+
+    def fake_mask(self, times_s: np.ndarray) -> np.ndarray:
+        """1.0 where ``times_s`` fall in any drawn region of any lane, else 0.0 (for snapshots)."""
+        out = np.zeros(len(times_s))
+        for regions in self.regions.values():
+            for r in regions:
+                s, e = r.getRegion()
+                out[(times_s >= s) & (times_s < e)] = 1.0
+        return out

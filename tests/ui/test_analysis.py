@@ -1,0 +1,456 @@
+"""The AVH-Align analysis in the viewer: run from the GUI action with tiny random-weight models,
+curves/regions/ROI/face box/summary, cancel, missing weights, CUDA OOM fallback, ground-truth
+lanes, exports and the snapshot strip."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+DIM = 32
+CURVE_RGB = (0x4F, 0xA3, 0xFF)  # untrimmed curve colour (curves.VARIANT_COLOURS)
+
+
+@pytest.fixture(scope="module")
+def avh(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Tiny random-weight models installed under the registry names, a 2 s talking-face clip and
+    a cache shared by the module (the first analysis fills it; later ones only re-score)."""
+    from forensics_gui.testing.checkpoints import write_fake_avhubert_checkpoint
+    from forensics_gui.testing.phi import write_published_phi
+    from forensics_gui.testing.synth import make_clip
+
+    d = tmp_path_factory.mktemp("avh")
+    models = d / "models"
+    models.mkdir()
+    write_fake_avhubert_checkpoint(models / "self_large_vox_433h.pt", layers=1, dim=DIM, heads=2, ffn=64)
+    write_published_phi(models / "AVH-Align_AV1M.pt", visual_dim=DIM, audio_dim=DIM)
+    clip = make_clip(d / "clips" / "talk.mkv", duration_s=2.0, leading_silence_ms=50,
+                     width=224, height=224).path
+    return {"models": models, "clip": clip, "cache": d / "cache", "root": d}
+
+
+@pytest.fixture(autouse=True)
+def _models_env(avh, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FORENSICS_GUI_MODELS", str(avh["models"]))
+    monkeypatch.setenv("FORENSICS_GUI_CACHE", str(avh["cache"]))
+
+
+def _analyse(qtbot, window, timeout: int = 90000):  # type: ignore[no-untyped-def]
+    with qtbot.waitSignal(window.avh.analysis_finished, timeout=timeout) as blocker:
+        window.avh.analyze_action.trigger()
+        assert window.avh.worker is not None, window.last_error
+    return blocker.args[0]
+
+
+def _grab_rgb(widget) -> np.ndarray:  # type: ignore[no-untyped-def]
+    from PySide6.QtGui import QImage
+
+    img = widget.grab().toImage().convertToFormat(QImage.Format.Format_RGB888)
+    w, h, bpl = img.width(), img.height(), img.bytesPerLine()
+    return np.frombuffer(img.constBits(), np.uint8, count=bpl * h).reshape(h, bpl)[:, : 3 * w] \
+        .reshape(h, w, 3).copy()
+
+
+def _qimage_rgb(img) -> np.ndarray:  # type: ignore[no-untyped-def]
+    from PySide6.QtGui import QImage
+
+    img = img.convertToFormat(QImage.Format.Format_RGB888)
+    w, h, bpl = img.width(), img.height(), img.bytesPerLine()
+    return np.frombuffer(img.constBits(), np.uint8, count=bpl * h).reshape(h, bpl)[:, : 3 * w] \
+        .reshape(h, w, 3).copy()
+
+
+def test_analyze_action_draws_curves_segments_roi_face_box_and_summary(
+        qtbot, window, avh, open_and_wait, monkeypatch, tmp_path) -> None:
+    from forensics_gui.core import scoring
+    from forensics_gui.ui import snapshot as snap
+
+    # Random weights give a flat-ish curve: use the median as the segment threshold so the
+    # suspicious-segment path is exercised with real regions.
+    monkeypatch.setattr(scoring, "robust_threshold", lambda s, k=3.0: float(np.median(s)))
+    open_and_wait(window, avh["clip"])
+    window.avh.trimmed_action.setChecked(True)
+    partials: list[tuple[str, str]] = []
+    window.avh.curves.ensure_plots()
+    orig = window.avh.curves.set_result
+    monkeypatch.setattr(window.avh.curves, "set_result",
+                        lambda k, v, r: (partials.append((k, v)), orig(k, v, r)))
+    analysis = _analyse(qtbot, window)
+    assert partials[:2] == [("unsupervised", "untrimmed"), ("unsupervised", "trimmed")]
+    assert not window.avh.progress.isVisible()
+    for variant in ("untrimmed", "trimmed"):
+        res = analysis.scores[variant]
+        x, y = window.avh.curves.curve_items[("unsupervised", variant)].getData()
+        np.testing.assert_allclose(x, res.times_s)
+        np.testing.assert_allclose(y, res.frame_scores, rtol=1e-6)
+        regions = [r.getRegion() for r in window.avh.curves.segment_regions[variant]]
+        assert regions == [pytest.approx((s, e)) for s, e in res.suspicious_segments]
+        assert all(not r.movable for r in window.avh.curves.segment_regions[variant])
+        assert window.avh.curves.threshold_lines[variant].value() == pytest.approx(res.threshold)
+    main = analysis.scores["untrimmed"]
+    assert main.suspicious_segments, "the median threshold must give at least one segment"
+    assert x[0] == pytest.approx(0.08)  # trimmed curve: 50 ms silence drops 2 frames, shifted back
+    # The setting is remembered.
+    assert str(window.settings.qsettings.value("analysis/also_trimmed")).lower() == "true"
+
+    # Seek: the ROI preview shows the crop of model frame 25 pixel for pixel, the face box follows.
+    window.avh.seek(1.0)
+    qtbot.waitUntil(lambda: window.avh.roi_preview.index == 25, timeout=2000)
+    rgb = _grab_rgb(window.avh.roi_preview)
+    rect = window.avh.roi_preview.image_rect()
+    rows, cols = np.meshgrid(np.arange(0, 96, 7), np.arange(0, 96, 7), indexing="ij")
+    shown = rgb[rect.top() + 2 * rows, rect.left() + 2 * cols, 0].astype(int)
+    expected = analysis.roi_gray[25][rows, cols].astype(int)
+    assert np.abs(shown - expected).max() <= 1
+    assert not np.array_equal(analysis.roi_gray[25], analysis.roi_gray[0])
+    assert window.video_view.face_box == pytest.approx(tuple(analysis.face.face_boxes[25]))
+    assert not window.video_view.face_box_rect().isEmpty()
+    assert "frame 25" in window.avh.curves.readout_at(1.0)
+    assert f"{main.frame_scores[25]:.3f}" in window.avh.curves.readout_at(1.0)
+    # Hovering the fakeness lane shows the read-out; clicking it seeks.
+    lane = window.timeline.plots.index(window.avh.curves.plot)
+    pos = window.timeline.scene_pos_for_time(1.0, plot_index=lane)
+    window.timeline.graphics.scene().sigMouseMoved.emit(pos)
+    assert "frame 25" in window.avh.curves.hover_text
+    assert window.timeline.seek_at_scene_pos(window.timeline.scene_pos_for_time(1.2, plot_index=lane))
+    qtbot.waitUntil(lambda: abs(window.session.time_s - 1.2) < 0.02, timeout=2000)
+    # A frame where the detector missed the face: the ROI preview and the face box say so.
+    analysis.face.detected[35] = False
+    window.avh.seek(1.41)
+    assert window.avh.roi_preview.index == 35 and window.avh.roi_preview.face_marker_shown()
+    assert window.video_view.face_detected is False
+    window.avh.seek(1.0)
+    assert not window.avh.roi_preview.face_marker_shown() and window.video_view.face_detected
+
+    # Summary: score, honest verdict, clickable segments that seek.
+    summary = window.avh.summary
+    assert f"{main.video_score:.3f}" in summary.score_label.text()
+    assert "relative" in summary.verdict_label.text()
+    assert summary.segment_starts() == pytest.approx([s for s, _ in main.suspicious_segments])
+    summary.segments_list.itemClicked.emit(summary.segments_list.item(0))
+    assert window.session.time_s == pytest.approx(main.suspicious_segments[0][0])
+    assert "self_large_vox_433h.pt" in summary.models_label.text()
+
+    # Exports: CSV rows, JSON, Audacity labels.
+    out_csv = window.avh.export_frame_scores(tmp_path / "scores.csv")
+    rows_ = list(csv.DictReader(out_csv.open()))
+    untrimmed = [r for r in rows_ if r["variant"] == "untrimmed" and r["kind"] == "unsupervised"]
+    assert len(untrimmed) == main.num_frames == 50
+    assert float(untrimmed[10]["score"]) == pytest.approx(float(main.frame_scores[10]), rel=1e-6)
+    assert float(untrimmed[10]["time_s"]) == pytest.approx(0.4)
+    in_seg = [int(r["suspicious"]) for r in untrimmed]
+    s0, e0 = main.suspicious_segments[0]
+    assert in_seg[int(round(s0 * 25))] == 1 and sum(in_seg) == sum(
+        int(round((e - s) * 25)) for s, e in main.suspicious_segments)
+    trimmed_rows = [r for r in rows_ if r["variant"] == "trimmed"]
+    assert trimmed_rows[0]["frame"] == "2"
+    data = json.loads(window.avh.export_frame_scores(tmp_path / "scores.json").read_text())
+    assert data["frame_scores"] == pytest.approx(main.frame_scores.tolist(), rel=1e-6)
+    labels = window.avh.export_segments(tmp_path / "labels.txt").read_text().splitlines()
+    expected_labels = sorted(
+        [f"{s:.6f}\t{e:.6f}\tsuspicious ({v})" for v, r in analysis.scores.items()
+         for s, e in r.suspicious_segments], key=lambda line: float(line.split("\t")[0]))
+    assert sorted(labels) == sorted(expected_labels)
+
+    # The screenshot has the curve strips (curve colour pixels) and the video score in the caption.
+    data_snap = window.snapshot_data()
+    assert [c.name.split(" (")[0] for c in data_snap.curves][:2] == [
+        "fakeness −Φ untrimmed", "fakeness −Φ trimmed"]
+    assert any(f"video score {main.video_score:.3f}" in line for line in snap.caption_lines(data_snap))
+    img = _qimage_rgb(snap.render_snapshot(data_snap))
+    strip = snap.snapshot_layout(data_snap).curves[0]
+    area = img[strip.top(): strip.bottom(), strip.left(): strip.right()].astype(int)
+    hits = np.all(np.abs(area - np.array(CURVE_RGB)) <= 10, axis=-1).sum()
+    assert hits > 200
+
+
+def test_cancel_during_landmarks_stops_the_worker(qtbot, window, avh, open_and_wait, tmp_path,
+                                                  monkeypatch) -> None:
+    monkeypatch.setenv("FORENSICS_GUI_CACHE", str(tmp_path / "empty-cache"))  # no cached ROI
+    open_and_wait(window, avh["clip"])
+    clicked: list[float] = []
+
+    def on_progress(stage: str, *rest: float) -> None:
+        if stage == "landmarks" and not clicked:
+            clicked.append(time.monotonic())
+            window.avh.progress.cancel_button.click()
+
+    assert window.avh.analyze()
+    worker = window.avh.worker
+    worker.progressed.connect(on_progress)
+    with qtbot.waitSignal(worker.cancelled, timeout=15000):
+        pass
+    assert clicked and time.monotonic() - clicked[0] < 2.5
+    assert worker.wait(3000) and not worker.isRunning()
+    assert window.avh.curves.curve_items == {}
+    assert window.avh.analysis is None
+    assert "cancelled" in window.avh.summary.status_label.text().lower()
+    assert not window.avh.progress.isVisible()
+
+
+def test_missing_weights_show_guidance_and_keep_the_window_usable(qtbot, window, avh, open_and_wait,
+                                                                  tmp_path, monkeypatch) -> None:
+    from forensics_gui.core.models_registry import describe_missing_models
+
+    monkeypatch.setenv("FORENSICS_GUI_MODELS", str(tmp_path / "no-models"))
+    open_and_wait(window, avh["clip"])
+    window.avh.analyze_action.trigger()
+    guidance = describe_missing_models()
+    assert "self_large_vox_433h.pt" in guidance
+    box = window.avh.missing_box
+    assert box is not None and box.isVisible() and guidance in box.text()
+    assert window.avh.worker is None
+    assert guidance in window.avh.summary.status_label.text()
+    # Everything else keeps working: stepping frames moves the playhead.
+    window.step(3)
+    assert window.session.time_s == pytest.approx(0.12)
+    # The notice's button opens the Models dialog with the same guidance.
+    models_button = next(b for b in box.buttons() if b.text() == "Models…")
+    models_button.click()
+    dialog = window.avh.models_dialog
+    assert dialog.isVisible() and dialog.guidance_label.text() == guidance
+    assert dialog.cell(0, 3) == "missing"
+    dialog.close()
+
+
+def test_cuda_out_of_memory_retries_on_the_cpu(qtbot, window, avh, open_and_wait, monkeypatch) -> None:
+    import torch
+
+    from forensics_gui.core.pipeline import Analyzer
+    from forensics_gui.ui.analysis import CPU_FALLBACK_NOTE, is_out_of_memory
+
+    assert is_out_of_memory(RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB"))
+    assert not is_out_of_memory(RuntimeError("shape mismatch"))
+    devices: list[str] = []
+    original = Analyzer.analyze
+
+    def analyze(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        devices.append(self.options.device)
+        if self.options.device != "cpu":
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory.")
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(Analyzer, "analyze", analyze)
+    open_and_wait(window, avh["clip"])
+    analysis = _analyse(qtbot, window)
+    assert devices == ["auto", "cpu"]
+    assert analysis.caveats[0] == CPU_FALLBACK_NOTE
+    assert "CPU" in window.avh.summary.status_label.text()
+    assert CPU_FALLBACK_NOTE in window.avh.summary.caveats_label.text()
+    assert ("unsupervised", "untrimmed") in window.avh.curves.curve_items
+
+
+def test_groundtruth_lanes_from_sidecar_lavdf_and_fakeavceleb(qtbot, window, tmp_path,
+                                                             open_and_wait) -> None:
+    from forensics_gui.testing.synth import make_clip
+
+    clip = make_clip(tmp_path / "gt" / "fake1.mkv", duration_s=1.0, fps=25, width=96, height=64,
+                     face=False, pattern=True).path
+    (clip.parent / "fake1.json").write_text(json.dumps({
+        "file": "fake1.mkv", "modify_type": "both-modified", "fake_segments": [[0.2, 0.5]],
+        "audio_fake_segments": [[0.2, 0.5]], "visual_fake_segments": [[0.3, 0.7]]}))
+    with qtbot.waitSignal(window.avh.groundtruth_loaded, timeout=10000):
+        open_and_wait(window, clip)
+    lanes = window.avh.gt_lanes
+    assert lanes.spans("audio") == [pytest.approx((0.2, 0.5))]
+    assert lanes.spans("visual") == [pytest.approx((0.3, 0.7))]
+    assert lanes.spans("both") == [pytest.approx((0.2, 0.5))]
+    assert lanes.plot in window.timeline.plots
+
+    lavdf = tmp_path / "metadata.min.json"
+    lavdf.write_text(json.dumps([{"file": "train/fake1.mkv", "n_fakes": 1, "fake_periods": [[0.1, 0.4]],
+                                  "duration": 1.0, "modify_video": False, "modify_audio": True}]))
+    with qtbot.waitSignal(window.avh.groundtruth_loaded, timeout=10000):
+        window.avh.load_groundtruth_file(lavdf)
+    assert lanes.spans("audio") == [pytest.approx((0.1, 0.4))]
+    assert lanes.spans("visual") == []
+
+    favc = tmp_path / "meta_data.csv"
+    favc.write_text("source,target1,target2,method,category,type,race,gender,path\n"
+                    "id0,-,-,real,A,RealVideo-FakeAudio,x,y,fake1.mkv\n")
+    with qtbot.waitSignal(window.avh.groundtruth_loaded, timeout=10000):
+        window.avh.load_groundtruth_file(favc)
+    assert lanes.spans("audio") == [pytest.approx((0.0, window.session.duration_s))]
+    assert lanes.spans("visual") == [] and "whole clip" in lanes.labels["audio"].toPlainText()
+
+
+def test_curve_panel_regions_threshold_sync_and_no_face_ticks(qtbot) -> None:
+    from forensics_gui.core.pipeline import FaceTrack
+    from forensics_gui.core.scoring import ScoreResult
+    from forensics_gui.ui.curves import CurvePanel
+    from forensics_gui.ui.timeline import Timeline
+
+    tl = Timeline()
+    qtbot.addWidget(tl)
+    tl.set_clip(2.0)
+    panel = CurvePanel(tl)
+    t = np.arange(50) / 25.0
+    scores = np.sin(t * 3).astype(np.float32)
+    res = ScoreResult(scores, 1.5, "lse", t, [(0.4, 0.8), (1.2, 1.6)], 0.5, "unsupervised", "ab",
+                      np.arange(50, dtype=np.int32) % 5 - 2, np.full(50, 0.3, np.float32))
+    panel.set_result("unsupervised", "untrimmed", res)
+    assert [r.getRegion() for r in panel.segment_regions["untrimmed"]] == [
+        pytest.approx((0.4, 0.8)), pytest.approx((1.2, 1.6))]
+    assert panel.threshold_lines["untrimmed"].value() == pytest.approx(0.5)
+    sx, sy = panel.sync_items["untrimmed"].getData()
+    np.testing.assert_array_equal(sy, res.sync_offset_frames)
+    detected = np.ones(50, bool)
+    detected[[3, 4, 40]] = False
+    panel.set_face_track(FaceTrack(t, np.zeros((50, 68, 2)), np.zeros((50, 4)), detected, True))
+    tx, ty = panel.no_face_ticks.getData()
+    np.testing.assert_allclose(tx, t[[3, 4, 40]] + 0.02)
+    assert np.all(ty < scores.min())
+    assert "offset +0" in panel.readout_at(0.08)  # frame 2: 2 % 5 - 2 = 0
+    panel.clear()
+    assert panel.curve_items == {} and panel.segment_regions == {}
+    assert panel.no_face_ticks.getData()[0].size == 0
+
+
+def test_models_dialog_lists_installed_models_and_opens_folder(qtbot, avh, tmp_path, monkeypatch) -> None:
+    import hashlib
+
+    from PySide6.QtGui import QDesktopServices
+
+    from forensics_gui.ui.models_dialog import ModelsDialog
+
+    opened: list[str] = []
+    monkeypatch.setattr(QDesktopServices, "openUrl", lambda url: opened.append(url.toLocalFile()) or True)
+    monkeypatch.setenv("FORENSICS_GUI_CACHE", str(tmp_path / "cache"))
+    dialog = ModelsDialog()
+    qtbot.addWidget(dialog)
+    names = [dialog.cell(r, 0) for r in range(dialog.table.rowCount())]
+    row = names.index("self_large_vox_433h.pt")
+    digest = hashlib.sha256((avh["models"] / "self_large_vox_433h.pt").read_bytes()).hexdigest()
+    assert dialog.cell(row, 2) == digest
+    assert dialog.cell(row, 3).startswith("installed")
+    assert dialog.cell(names.index("AVH-Align_AV1M.pt"), 3).startswith("installed")
+    assert dialog.guidance_label.text() == "All default models are installed."
+    monkeypatch.setenv("FORENSICS_GUI_MODELS", str(tmp_path / "fresh" / "models"))
+    dialog.refresh()
+    assert "self_large_vox_433h.pt" in dialog.guidance_label.text()
+    assert dialog.open_models_folder()
+    assert opened == [str(tmp_path / "fresh" / "models")] and Path(opened[0]).is_dir()
+
+
+def test_snapshot_command_draws_curves_from_result_json(qapp, clips, tmp_path) -> None:
+    import argparse
+
+    from PySide6.QtGui import QImage
+
+    from forensics_gui.commands import snapshot as cmd
+    from forensics_gui.ui import snapshot as snap
+
+    t = (np.arange(50) / 25.0).tolist()
+    scores = np.cos(np.arange(50) / 5.0).tolist()
+    result = {"frame_scores": scores, "times_s": t, "video_score": 4.25, "pool": "lse",
+              "variants": {"untrimmed": {"frame_scores": scores, "times_s": t, "video_score": 4.25,
+                                         "pool": "lse"}}}
+    (tmp_path / "r.json").write_text(json.dumps(result))
+    out = tmp_path / "s.png"
+    parser = argparse.ArgumentParser()
+    cmd.add_arguments(parser)
+    args = parser.parse_args([str(clips["av"].path), "--at", "1.0", "-o", str(out),
+                              "--result", str(tmp_path / "r.json")])
+    assert cmd.run(args) == 0
+    curves, lines = snap.curves_from_result(result)
+    assert len(curves) == 1 and curves[0].values.min() == 0.0 and curves[0].values.max() == 1.0
+    assert any("4.250" in line for line in lines)
+    img = _qimage_rgb(QImage(str(out)))
+    # The strip sits right under the waveform: find curve-coloured pixels below the waveform.
+    data = snap.build_snapshot_data(clips["av"].path, 1.0)
+    data.curves, data.extra_lines = curves, ["Result: r.json", *lines]
+    strip = snap.snapshot_layout(data).curves[0]
+    assert img.shape[0] == snap.snapshot_layout(data).size[1]
+    area = img[strip.top(): strip.bottom(), strip.left(): strip.right()].astype(int)
+    assert np.all(np.abs(area - np.array(CURVE_RGB)) <= 10, axis=-1).sum() > 200
+    from forensics_gui.core.errors import ForensicsError
+
+    with pytest.raises(ForensicsError, match="not an analysis result"):
+        (tmp_path / "bad.json").write_text("[1, 2]")
+        cmd.run(parser.parse_args([str(clips["av"].path), "--at", "1.0", "-o", str(out),
+                                   "--result", str(tmp_path / "bad.json")]))
+
+
+def test_export_helpers_write_audacity_lines_atomically(tmp_path) -> None:
+    from forensics_gui.core.errors import ForensicsError
+    from forensics_gui.ui.exports import audacity_label_lines, write_audacity_labels
+
+    assert audacity_label_lines([(0.5, 1.25)], "fake\tpart") == ["0.500000\t1.250000\tfake part"]
+    out = write_audacity_labels([(0.5, 1.25), (2.0, 2.2)], tmp_path / "l.txt")
+    assert out.read_text() == "0.500000\t1.250000\tsuspicious\n2.000000\t2.200000\tsuspicious\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["l.txt"]  # no temporary file left behind
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(ForensicsError, match="Could not write"):
+        write_audacity_labels([(0, 1)], blocker / "sub" / "l.txt")
+
+
+def test_supervised_curve_and_reference_percentile(qtbot, window, avh, open_and_wait, tmp_path) -> None:
+    from forensics_gui.testing.phi import write_supervised_phi
+
+    sup = write_supervised_phi(tmp_path / "sup.pt", visual_dim=DIM, audio_dim=DIM)
+    window.avh.set_supervised_checkpoint(sup)
+    assert window.settings.qsettings.value("analysis/supervised_checkpoint") == str(sup)
+    open_and_wait(window, avh["clip"])
+    analysis = _analyse(qtbot, window)
+    res = analysis.supervised["untrimmed"]
+    item = window.avh.curves.curve_items[("supervised", "untrimmed")]
+    assert item in window.avh.curves.supervised_plot.items
+    np.testing.assert_allclose(item.getData()[1], res.frame_scores, rtol=1e-6)
+    assert "supervised untrimmed" in window.avh.summary.score_label.text()
+    # A reference folder holding this same clip: its score equals the clip's, so 0 % are lower.
+    ref = tmp_path / "real"
+    ref.mkdir()
+    shutil.copy(avh["clip"], ref / "real1.mkv")
+    assert window.avh.set_reference_folder(ref)
+    qtbot.waitUntil(lambda: window.avh.reference is not None, timeout=60000)
+    assert window.avh.reference.scores == [pytest.approx(analysis.main.video_score, rel=1e-5)]
+    assert "Higher than 0 % of the 1 real reference videos" in window.avh.summary.verdict_label.text()
+
+
+def test_face_box_overlay_is_red_dashed_when_the_face_was_not_detected(qtbot) -> None:
+    from forensics_gui.ui.player import VideoView
+
+    view = VideoView()
+    qtbot.addWidget(view)
+    view.resize(320, 240)
+    view.set_frame(np.full((120, 160, 3), 40, np.uint8))
+    view.set_face_box((40.0, 20.0, 120.0, 100.0), detected=False)
+    rect = view.face_box_rect()
+    assert (rect.left(), rect.top(), rect.width(), rect.height()) == pytest.approx((80, 40, 160, 160))
+    rgb = _grab_rgb(view)
+    edge = rgb[int(rect.top()) - 1: int(rect.top()) + 2, int(rect.left()): int(rect.right())]
+    red = np.all(np.abs(edge.astype(int) - np.array((0xFF, 0x5C, 0x5C))) <= 12, axis=-1)
+    assert 0.2 < red.mean() < 0.95  # dashed: red with gaps
+    view.set_face_box(None)
+    assert view.face_box_rect().isEmpty()
+
+
+def test_big_metadata_is_parsed_in_a_child_process(qtbot, tmp_path, monkeypatch) -> None:
+    from forensics_gui.ui import groundtruth_worker as gw
+
+    monkeypatch.setattr(gw, "CHILD_MIN_BYTES", 0)  # treat every metadata file as big
+    meta = tmp_path / "metadata.json"
+    meta.write_text(json.dumps([{"file": "a/x.mp4", "modify_type": "visual_modified",
+                                 "fake_segments": [[1.0, 1.5]]},
+                                {"file": "a/y.mp4", "modify_type": "real", "fake_segments": []}]))
+    video = tmp_path / "a" / "x.mp4"
+    worker = gw.GroundTruthWorker(7, "find", str(video))
+    with qtbot.waitSignal(worker.done, timeout=30000) as blocker:
+        worker.start()
+    assert worker.wait(5000) and worker.used_child
+    token, gt, _source, _note = blocker.args
+    assert token == 7 and gt.file == "a/x.mp4" and gt.visual_segments == [(1.0, 1.5)]
+    assert gt.audio_segments == [] and gt.label == "fake"
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    worker = gw.GroundTruthWorker(8, "lookup", str(video), str(bad))
+    with qtbot.waitSignal(worker.failed, timeout=30000) as blocker:
+        worker.start()
+    assert worker.wait(5000) and "bad.json" in blocker.args[1]

@@ -36,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
     options = AnalysisOptions(checkpoint=args.checkpoint, phi=args.phi, supervised=args.supervised,
                               variants=variants, pool=args.pool, device=args.device,
                               use_cache=not args.no_cache)
-    progress = ConsoleProgress(enabled=not args.quiet and sys.stderr.isatty())
+    progress = ConsoleProgress(enabled=not args.quiet)
     analysis = Analyzer(options).analyze(args.video, progress=progress)
     text = json.dumps(analysis.to_dict(), indent=1)
     if args.output:

@@ -80,7 +80,8 @@ def run(args: argparse.Namespace) -> int:
                                  progress=progress, video_frames=video_frames)
     save_features(args.output, features)
     trim = (f", leading silence {features.leading_silence_s * 1000:.1f} ms"
-            + (f" (trimmed {features.trimmed_video_frames} frames)" if args.trim_leading_silence else ""))
+            + (f" (trimmed {features.trimmed_video_frames} frame"
+               f"{'' if features.trimmed_video_frames == 1 else 's'})" if args.trim_leading_silence else ""))
     print(f"Wrote {args.output}: {features.num_frames} frames x {extractor.dim} dims"
           f"{'' if features.visual is not None else ' (audio only)'}{trim}.", file=sys.stderr)
     return 0

@@ -103,7 +103,7 @@ def format_text(data: dict[str, Any]) -> str:
 def run(args: argparse.Namespace) -> int:
     from forensics_gui.core.progress import ConsoleProgress
 
-    progress = ConsoleProgress(enabled=sys.stderr.isatty() and not args.json)
+    progress = ConsoleProgress(enabled=not args.json)
     data = analyse(args.video, args.threshold, progress=progress)
     if args.json:
         json.dump(data, sys.stdout, indent=2)

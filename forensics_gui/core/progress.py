@@ -66,11 +66,15 @@ def format_eta(seconds: float | None) -> str:
 
 
 class ConsoleProgress:
-    """A one-line progress bar on stderr (for the CLI). Silent when ``enabled`` is False."""
+    """A one-line progress bar on stderr (for the CLI).
+
+    Silent when ``enabled`` is False or the stream is not a terminal (logs and pipes get no
+    carriage-return noise).
+    """
 
     def __init__(self, stream: TextIO | None = None, enabled: bool = True, min_interval_s: float = 0.2):
         self.stream = stream or sys.stderr
-        self.enabled = enabled
+        self.enabled = enabled and _isatty(self.stream)
         self.clock = StageClock()
         self.min_interval_s = min_interval_s
         self._last = 0.0
@@ -88,11 +92,19 @@ class ConsoleProgress:
         if total:
             frac = min(1.0, done / total)
             bar = "#" * int(frac * 30)
-            line = f"\r{stage:<12} [{bar:<30}] {frac * 100:5.1f}%  ETA {format_eta(eta)}"
+            tail = f"in {format_eta(now - self.clock.started)}" if finished else f"ETA {format_eta(eta)}"
+            line = f"\r{stage:<16} [{bar:<30}] {frac * 100:5.1f}%  {tail}"
         else:
-            line = f"\r{stage:<12} {done:g}"
+            line = f"\r{stage:<16} {done:g}"
         self.stream.write(line + ("\n" if finished else ""))
         self.stream.flush()
 
     def cancelled(self) -> bool:
+        return False
+
+
+def _isatty(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
         return False

@@ -2,16 +2,16 @@
 (:meth:`forensics_gui.core.pipeline.Analyzer.analyze`) and turns its progress/cancel contract into
 Qt signals, plus the status-bar progress widget (stage, bar, ETA, Cancel).
 
-The core never sees a signal: the worker hands it a small progress object whose ``report`` emits
-``progressed`` (throttled) and whose ``cancelled`` reads a thread-safe flag. The core checks that
-flag between frames and batches, so Cancel takes effect within about a second.
+The core never sees a signal: the worker hands it a :class:`~forensics_gui.ui.workers.
+SignalProgress` whose ``report`` emits ``progressed`` (throttled, with the ETA) and whose
+``cancelled`` reads the worker's :class:`~forensics_gui.ui.workers.CancelFlag`. The core checks
+that flag between frames and batches, so Cancel takes effect within about a second.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import sys
-import threading
 import time
 import traceback
 from typing import Any
@@ -20,9 +20,9 @@ from PySide6.QtCore import QThread, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
 
 from forensics_gui.core.errors import Cancelled, CheckpointError, ForensicsError
-from forensics_gui.core.progress import StageClock, format_eta
+from forensics_gui.core.progress import format_eta
+from forensics_gui.ui.workers import CancelFlag, SignalProgress
 
-REPORT_INTERVAL_S = 0.1  # at most ~10 progress signals per second within one stage
 CPU_FALLBACK_NOTE = "The GPU ran out of memory, so this analysis ran on the CPU (slower, same result)."
 
 
@@ -34,29 +34,6 @@ def is_out_of_memory(err: BaseException) -> bool:
     if oom_type is not None and isinstance(err, oom_type):
         return True
     return isinstance(err, RuntimeError) and "out of memory" in str(err).lower()
-
-
-class _SignalProgress:
-    """The core's Progress protocol on top of the worker's signals and cancel flag."""
-
-    def __init__(self, worker: AvhAnalysisWorker) -> None:
-        self.worker = worker
-        self.clock = StageClock()
-        self._last_stage = ""
-        self._last_emit = 0.0
-
-    def report(self, stage: str, done: float, total: float | None = None) -> None:
-        eta = self.clock.eta_s(stage, done, total)
-        now = time.monotonic()
-        finished = total is not None and done >= total
-        if stage == self._last_stage and not finished and now - self._last_emit < REPORT_INTERVAL_S:
-            return
-        self._last_stage, self._last_emit = stage, now
-        self.worker.progressed.emit(stage, float(done), -1.0 if total is None else float(total),
-                                    -1.0 if eta is None else float(eta))
-
-    def cancelled(self) -> bool:
-        return self.worker.cancel_requested
 
 
 class AvhAnalysisWorker(QThread):
@@ -91,15 +68,15 @@ class AvhAnalysisWorker(QThread):
         self.analyzer = analyzer
         self.fell_back_to_cpu = False
         self.key: Any = None  # the owner's label for the models/options this run uses
-        self._cancel = threading.Event()
+        self._flag = CancelFlag()
 
     @property
     def cancel_requested(self) -> bool:
-        return self._cancel.is_set()
+        return self._flag.cancelled()
 
     def cancel(self) -> None:
         """Ask the run to stop; the core notices within about a second."""
-        self._cancel.set()
+        self._flag.cancel()
 
     def stop(self) -> None:
         """Cancel and wait for the thread to end."""
@@ -116,7 +93,7 @@ class AvhAnalysisWorker(QThread):
         return self.analyzer
 
     def _analyze(self, options: Any) -> Any:
-        progress = _SignalProgress(self)
+        progress = SignalProgress(self.progressed.emit, self._flag)
         return self._analyzer_for(options).analyze(
             self.path, progress=progress, sha256=self.sha256,
             on_partial=lambda kind, variant, res: self.partial_ready.emit(kind, variant, res))

@@ -34,6 +34,7 @@ from forensics_gui.ui.curves import CurvePanel, GroundTruthLanes, curve_colour, 
 from forensics_gui.ui.groundtruth_worker import GroundTruthWorker
 from forensics_gui.ui.roi_preview import RoiPreview
 from forensics_gui.ui.summary_panel import ReferenceScores, SummaryPanel
+from forensics_gui.ui.workers import CancelFlag
 
 GT_FILTER = "Ground truth (*.json *.csv);;All files (*)"
 KEY_TRIMMED = "analysis/also_trimmed"
@@ -54,16 +55,10 @@ class ReferenceWorker(QThread):
     def __init__(self, folder: str, options: Any, parent: Any = None) -> None:
         super().__init__(parent)
         self.folder, self.options = folder, options
-        self._stop = False
+        self._flag = CancelFlag()  # also the core's progress object: per-clip stages are not shown
 
     def cancel(self) -> None:
-        self._stop = True
-
-    def cancelled(self) -> bool:
-        return self._stop
-
-    def report(self, stage: str, done: float, total: float | None = None) -> None:
-        """Per-clip stages are not shown; only the clip count is."""
+        self._flag.cancel()
 
     def run(self) -> None:
         from forensics_gui.core.errors import Cancelled
@@ -81,11 +76,11 @@ class ReferenceWorker(QThread):
         scores: list[float] = []
         failures = 0
         for i, video in enumerate(videos):
-            if self._stop:
+            if self._flag.cancelled():
                 return
             self.progressed.emit(i, len(videos))
             try:
-                main = analyzer.analyze(video, progress=self).main
+                main = analyzer.analyze(video, progress=self._flag).main
                 if main is not None and np.isfinite(main.video_score):
                     scores.append(float(main.video_score))
             except Cancelled:
@@ -142,6 +137,8 @@ class AnalysisController(QObject):
         self._build_actions()
         window.session.media_opened.connect(self._on_media_opened)
         window.session.time_changed.connect(self._on_time_changed)
+        window.session.silence_changed.connect(self.summary.set_measured_silence)
+        self.update_actions()
 
     # -- construction --------------------------------------------------------------------
     def _build_dock(self) -> None:
@@ -224,7 +221,7 @@ class AnalysisController(QObject):
         self.analyze_button.setToolTip("Run AVH-Align on this clip (Ctrl+R)")
         self.analyze_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.analyze_button.clicked.connect(self.analyze)
-        w.transport.layout().insertWidget(3, self.analyze_button)
+        w.transport.controls.insertWidget(3, self.analyze_button)
 
     # -- settings ------------------------------------------------------------------------
     def variants(self) -> tuple[str, ...]:
@@ -276,6 +273,31 @@ class AnalysisController(QObject):
     def running(self) -> bool:
         return self.worker is not None and self.worker.isRunning()
 
+    def why_not_analysable(self) -> str:
+        """"" when Analyze can start now, else the sentence that says why not."""
+        info = self.window.session.info
+        if info is None:
+            return "Open a clip first."
+        if self.running:
+            return "An analysis is running; cancel it first."
+        if info.audio is None or info.video is None:
+            what = "audio" if info.audio is None else "video"
+            return (f"{Path(info.path).name} has no {what} stream; the audio-visual detector "
+                    "needs both sound and picture.")
+        return ""
+
+    def update_actions(self) -> None:
+        """Enable what can be done now: Analyze (a clip with sound and picture, nothing running),
+        Cancel (while running), the score/segment exports (after an analysis)."""
+        why = self.why_not_analysable()
+        for widget in (self.analyze_action, self.analyze_button):
+            widget.setEnabled(not why)
+        self.analyze_button.setToolTip(why or "Run AVH-Align on this clip (Ctrl+R)")
+        self.cancel_action.setEnabled(self.running or self.reference_worker is not None)
+        for action in (self.export_scores_action, self.export_segments_action):
+            action.setEnabled(self.analysis is not None)
+        self.gt_action.setEnabled(self.window.session.info is not None)
+
     def analyze(self) -> bool:
         """Start the analysis of the open clip; False (with a message) when it cannot start."""
         w = self.window
@@ -323,8 +345,8 @@ class AnalysisController(QObject):
         worker.models_missing.connect(self.show_missing_models)
         self.worker = worker
         self.progress.start()
-        self.cancel_action.setEnabled(True)
         worker.start()
+        self.update_actions()
         return True
 
     def cancel(self) -> None:
@@ -371,7 +393,7 @@ class AnalysisController(QObject):
             self._retired.append(worker)
         self.worker = None
         self.progress.finish()
-        self.cancel_action.setEnabled(self.reference_worker is not None)
+        self.update_actions()
         return worker
 
     def _on_finished(self, analysis: Any) -> None:
@@ -389,6 +411,7 @@ class AnalysisController(QObject):
         self.roi_preview.set_track(analysis.roi_gray, None if face is None else face.times_s,
                                    None if face is None else face.detected, t)
         self.summary.set_analysis(analysis)
+        self.update_actions()
         note = ""
         if worker is not None and worker.fell_back_to_cpu:
             note = "The GPU ran out of memory; this analysis ran on the CPU."
@@ -483,8 +506,8 @@ class AnalysisController(QObject):
         worker.finished_ok.connect(self._on_reference_done)
         worker.failed.connect(self._on_reference_failed)
         self.reference_worker = worker
-        self.cancel_action.setEnabled(True)
         worker.start()
+        self.update_actions()
         return True
 
     def _on_reference_progress(self, done: int, total: int) -> None:
@@ -496,6 +519,7 @@ class AnalysisController(QObject):
             return
         self._retired.append(self.reference_worker)
         self.reference_worker = None
+        self.update_actions()
         self.reference = reference
         self.summary.set_reference(reference)
         failed = f" ({reference.failures} could not be scored)" if reference.failures else ""
@@ -507,6 +531,7 @@ class AnalysisController(QObject):
             return
         self._retired.append(self.reference_worker)
         self.reference_worker = None
+        self.update_actions()
         self.window.show_error("Reference folder", sentence)
 
     # -- clip, time, face box --------------------------------------------------------------
@@ -518,14 +543,20 @@ class AnalysisController(QObject):
         self._prune_retired()
         self.progress.finish()
         self.analysis = None
+        self.summary.set_measured_silence(None)
         self.curves.clear()
         self.curves.set_duration(float(info.duration_s or 0.0))
+        why = self.why_not_analysable()
         if self.curves.plot is not None:
-            self.curves.set_notice("Analysis > Analyze (Ctrl+R) draws the fakeness curve here.")
+            self.curves.set_notice(f"No fakeness curve: {why}" if why else
+                                   "Analysis > Analyze (Ctrl+R) draws the fakeness curve here.")
         self.gt_lanes.clear()
         self.roi_preview.clear()
         self._set_face_box(None)
-        self.summary.clear("Analysis > Analyze (Ctrl+R) scores this clip with AVH-Align.")
+        self.summary.clear(why or "Analysis > Analyze (Ctrl+R) scores this clip with AVH-Align.")
+        if info.audio is None:
+            self.summary.silence_label.setText("no audio stream")
+        self.update_actions()
         if self.reference is not None:
             self.summary.set_reference(self.reference)
         self._start_gt("find", str(info.path))

@@ -6,6 +6,7 @@ playhead and click-to-seek with the waveform and the video.
 
 from __future__ import annotations
 
+import html
 from typing import Any
 
 import numpy as np
@@ -20,7 +21,10 @@ VARIANT_COLOURS = {"untrimmed": "#4fa3ff", "trimmed": "#ff9f43"}
 SUPERVISED_COLOURS = {"untrimmed": "#c58cff", "trimmed": "#ff6fb5"}
 NO_FACE_COLOUR = "#ff5c5c"
 GT_LANES = (("audio", "audio fake", "#ff9f43"), ("visual", "visual fake", "#4fa3ff"),
-            ("both", "both / fake", "#ff5c5c"))
+            ("both", "fake (any)", "#ff5c5c"))
+LEGEND_BRUSH = (30, 33, 39, 200)  # lane legends: translucent panel colour over the curves
+LANE_FONT_PT = 8
+NO_GT_TEXT = "no ground truth for this clip (File > Load ground truth…)"
 
 
 def curve_colour(kind: str, variant: str) -> str:
@@ -40,12 +44,6 @@ def model_frame_at(times_s: np.ndarray, t: float) -> int | None:
         return None
     i = int(np.searchsorted(times_s, t + 1e-6, side="right")) - 1
     return min(max(i, 0), len(times_s) - 1)
-
-
-def _only_last_axis_labelled(timeline: Timeline) -> None:
-    """Keep the "time (s)" label on the bottom plot only (the lanes above share its axis)."""
-    for plot in timeline.plots[:-1]:
-        plot.getAxis("bottom").showLabel(False)
 
 
 class CurvePanel:
@@ -80,10 +78,13 @@ class CurvePanel:
         if self.plot is not None:
             return
         tl = self.timeline
-        self.plot = tl.add_plot("fakeness", y_label="−Φ", height=120)
+        self.plot = tl.add_plot("fakeness", y_label="fakeness −Φ", height=100)
         self.plot.getAxis("left").enableAutoSIPrefix(False)
-        self._legend = self.plot.addLegend(offset=(-6, 4), labelTextSize="8pt")
+        self._legend = self.plot.addLegend(offset=(-6, 4), labelTextSize="8pt",
+                                           brush=pg.mkBrush(*LEGEND_BRUSH))
+        self._legend.setVisible(False)
         self._notice = pg.TextItem("", color=theme.MUTED, anchor=(0.5, 0.5))
+        self.plot.vb.sigResized.connect(self._wrap_notice)
         self.plot.addItem(self._notice, ignoreBounds=True)
         self._readout = pg.TextItem("", color=theme.TEXT, anchor=(0, 0), fill=pg.mkBrush(38, 42, 49, 220))
         self._readout.setZValue(40)
@@ -93,35 +94,41 @@ class CurvePanel:
                                                 brush=pg.mkBrush(NO_FACE_COLOUR))
         self.no_face_ticks.setZValue(25)
         self.plot.addItem(self.no_face_ticks)
-        self.sync_plot = tl.add_plot("sync", y_label="offset", height=64)
+        self.sync_plot = tl.add_plot("sync", y_label="sync", height=50)
         self.sync_plot.getAxis("left").enableAutoSIPrefix(False)
-        self.sync_plot.getAxis("left").setTicks([[(-15, "-15"), (0, "0"), (15, "+15")]])
-        self.sync_plot.setYRange(-15, 15, padding=0.05)
+        self.sync_plot.getAxis("left").setTicks([[(-15, "−15 fr"), (0, "0"), (15, "+15 fr")]])
+        self.sync_plot.setYRange(-15, 15, padding=0.25)
         zero = pg.InfiniteLine(pos=0, angle=0, movable=False,
                                pen=pg.mkPen(theme.BORDER, width=1, style=Qt.PenStyle.DashLine))
         self.sync_plot.addItem(zero, ignoreBounds=True)
         for plot in (self.plot, self.sync_plot):
             plot.vb.setLimits(xMin=-0.05 * tl.duration_s, xMax=1.05 * tl.duration_s, minXRange=1e-4)
-        _only_last_axis_labelled(tl)
         tl.graphics.scene().sigMouseMoved.connect(self._on_mouse_moved)
         self.set_notice("Analysis > Analyze (Ctrl+R) draws the fakeness curve here.")
 
     def _ensure_supervised_plot(self) -> pg.PlotItem:
         if self.supervised_plot is None:
-            self.supervised_plot = self.timeline.add_plot("supervised", y_label="superv.", height=80)
+            self.supervised_plot = self.timeline.add_plot("supervised", y_label="superv.", height=70)
             self.supervised_plot.getAxis("left").enableAutoSIPrefix(False)
-            _only_last_axis_labelled(self.timeline)
-            self._sup_legend = self.supervised_plot.addLegend(offset=(-6, 4), labelTextSize="8pt")
+            self._sup_legend = self.supervised_plot.addLegend(
+                offset=(-6, 4), labelTextSize="8pt", brush=pg.mkBrush(*LEGEND_BRUSH))
+            self._sup_legend.setVisible(False)
         return self.supervised_plot
 
     def set_notice(self, text: str) -> None:
         """A centred message in the fakeness lane ("Analysing…", errors)."""
         self.ensure_plots()
         assert self._notice is not None
-        self._notice.setText(text)
+        self._notice.setHtml(f'<div align="center">{html.escape(text)}</div>')
         self._notice.setVisible(bool(text))
+        self._wrap_notice()
         _, (y0, y1) = self.plot.vb.viewRange()  # type: ignore[union-attr]
         self._notice.setPos(self.timeline.duration_s / 2, (y0 + y1) / 2)
+
+    def _wrap_notice(self, *args: Any) -> None:
+        """Wrap the notice to the lane width (pixels) so a long sentence is never cut off."""
+        if self._notice is not None and self.plot is not None:
+            self._notice.setTextWidth(max(120.0, self.plot.vb.width() - 24.0))
 
     # -- data -----------------------------------------------------------------------------
     def clear(self) -> None:
@@ -133,6 +140,7 @@ class CurvePanel:
         for legend in (self._legend, self._sup_legend):
             if legend is not None:
                 legend.clear()
+                legend.setVisible(False)  # an empty legend would be a stray dark box
         if self.plot is not None:
             for regions in self.segment_regions.values():
                 for r in regions:
@@ -142,6 +150,8 @@ class CurvePanel:
         if self.sync_plot is not None:
             for item in self.sync_items.values():
                 self.sync_plot.removeItem(item)
+        if self.plot is not None:  # no stale score axis from the previous clip
+            self.plot.setYRange(0.0, 1.0, padding=0.0)
         self.results.clear()
         self.curve_items.clear()
         self.segment_regions.clear()
@@ -176,6 +186,10 @@ class CurvePanel:
                                name=f"{variant}" if kind != "supervised" else f"supervised {variant}")
         item.setZValue(10)
         plot.addItem(item)
+        plot.enableAutoRange(axis=pg.ViewBox.YAxis)
+        legend = self._sup_legend if kind == "supervised" else self._legend
+        if legend is not None:
+            legend.setVisible(True)
         self.curve_items[key] = item
         self.results[key] = result
         if kind == "supervised":
@@ -197,8 +211,8 @@ class CurvePanel:
             line = pg.InfiniteLine(pos=float(result.threshold), angle=0, movable=False,
                                    pen=pg.mkPen(colour, width=1, style=Qt.PenStyle.DashLine),
                                    label=f"threshold {variant}",
-                                   labelOpts={"position": 0.02 if variant == "untrimmed" else 0.25,
-                                              "color": colour, "anchors": [(0, 1), (0, 1)]})
+                                   labelOpts={"position": 0.01 if variant == "untrimmed" else 0.4,
+                                              "color": colour, "anchors": [(0, 0), (0, 0)]})
             line.setZValue(8)
             plot.addItem(line)
             self.threshold_lines[variant] = line
@@ -281,13 +295,15 @@ class GroundTruthLanes:
 
     def ensure_plot(self) -> pg.PlotItem:
         if self.plot is None:
-            self.plot = self.timeline.add_plot("ground truth", y_label="truth", height=64)
-            _only_last_axis_labelled(self.timeline)
+            self.plot = self.timeline.add_plot("ground truth", y_label="truth", height=48)
             self.plot.setYRange(0, 3, padding=0)
             self.plot.getAxis("left").setStyle(showValues=False)
             self.plot.vb.setMouseEnabled(x=True, y=False)
             for i, (lane, title, colour) in enumerate(GT_LANES):
                 label = pg.TextItem(title, color=colour, anchor=(0, 0.5))
+                font = label.textItem.font()
+                font.setPointSize(LANE_FONT_PT)
+                label.setFont(font)
                 label.setZValue(20)
                 label.setPos(0, 2.5 - i)
                 self.plot.addItem(label, ignoreBounds=True)
@@ -302,9 +318,12 @@ class GroundTruthLanes:
         self.regions = {lane: [] for lane, _, _ in GT_LANES}
         self.groundtruth = None
         self.source = ""
-        for lane, title, _ in GT_LANES:
-            if lane in self.labels:
-                self.labels[lane].setText(title)
+        for lane, _, _ in GT_LANES:
+            if lane in self.labels:  # empty lanes titled "audio fake" would read as "not fake"
+                self.labels[lane].setText("")
+        if "visual" in self.labels:
+            self.labels["visual"].setText(NO_GT_TEXT)
+            self.labels["visual"].setColor(theme.MUTED)
 
     def set_groundtruth(self, gt: Any, duration_s: float, source: str = "") -> None:
         """Show ``gt`` (core GroundTruth) for a clip of ``duration_s`` seconds."""
@@ -334,6 +353,7 @@ class GroundTruthLanes:
                 plot.addItem(region, ignoreBounds=True)
                 self.regions[lane].append(region)
             self.labels[lane].setText(title + suffix[lane])
+            self.labels[lane].setColor(colour)
         if gt.label == "real" and gt.has_timestamps:
             self.labels["both"].setText("real clip: no fake segments")
 

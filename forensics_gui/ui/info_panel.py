@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 
 from forensics_gui.ui import theme
 
+PANEL_WIDTH = 300  # px: the tables and the wrapped SHA-256 fit; the timeline gets the rest
 TAU_STEPS = tuple(m * 10.0**e for e in range(-6, 0) for m in (1.0, 2.0, 5.0)) + (1.0,)
 
 
@@ -82,7 +83,7 @@ class InfoPanel(QWidget):
         super().__init__(parent)
         self.setObjectName("panel")
         self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
-        self.setFixedWidth(360)
+        self.setFixedWidth(PANEL_WIDTH)
         outer = QVBoxLayout(self)
         outer.setContentsMargins(10, 8, 10, 8)
 

@@ -82,6 +82,10 @@ class MainWindow(QMainWindow):
         self.resize(1280, 800)
         self._restore_settings()
         self.avh = AnalysisController(self)  # Analysis menu, lanes, ROI preview, summary dock
+        layout = self.settings.window_state()
+        if layout is not None:  # after the docks exist, so their places are restored too
+            self.restoreState(layout)
+        self._update_actions()
 
     # -- construction --------------------------------------------------------------------
     def _build_layout(self) -> None:
@@ -128,6 +132,7 @@ class MainWindow(QMainWindow):
         file_menu.addSeparator()
         self.export_action = self._action(file_menu, "&Export annotated screenshot…",
                                           self._on_export_dialog, "Ctrl+E")
+        self.export_action.setEnabled(False)
         file_menu.addSeparator()
         self._action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
         play = self.menuBar().addMenu("&Playback")
@@ -201,6 +206,7 @@ class MainWindow(QMainWindow):
         self.analysis.failed.connect(self._on_analysis_failed)
         self.analysis.progressed.connect(self._on_analysis_progressed)
         self.analysis.start()
+        self._update_actions()
         self.setWindowTitle(f"{Path(path).name} — forensics-gui")
         self.statusBar().showMessage(f"Opened {path}")
         self._remember(path)
@@ -253,7 +259,10 @@ class MainWindow(QMainWindow):
     def _on_sha256_ready(self, token: int, digest: str) -> None:
         if token == self.token:
             self.session.set_sha256(digest)
-            self.statusBar().showMessage(f"{Path(self.session.path or '').name}: analysis done")
+            info = self.session.info
+            ready = ("waveform, leading silence and SHA-256 ready"
+                     if info is not None and info.audio is not None else "SHA-256 ready")
+            self.statusBar().showMessage(f"{Path(self.session.path or '').name}: {ready}")
 
     def _on_analysis_progressed(self, token: int, stage: str, fraction: float) -> None:
         if token == self.token and fraction < 1.0:
@@ -457,6 +466,10 @@ class MainWindow(QMainWindow):
             self.show_error("Cannot save the screenshot", str(err))
 
     # -- settings, recent files, drag and drop --------------------------------------------
+    def _update_actions(self) -> None:
+        """File > Export annotated screenshot needs an open clip."""
+        self.export_action.setEnabled(self.session.info is not None)
+
     def _on_open_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Open clip", self.settings.last_folder(), MEDIA_FILTER)
         if path:
@@ -528,6 +541,7 @@ class MainWindow(QMainWindow):
         """Stop playback and join every worker thread (idempotent)."""
         self.pause()
         self.settings.set_geometry(self.saveGeometry())
+        self.settings.set_window_state(self.saveState())
         self.settings.sync()
         self._retire_analysis()
         for worker in self._retired:

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QSlider,
     QStyle,
     QToolButton,
+    QVBoxLayout,
     QWidget,
 )
 
@@ -153,13 +154,20 @@ class Transport(QWidget):
         self.speed_box.currentIndexChanged.connect(
             lambda i: self.speed_changed.emit(float(self.speed_box.itemData(i))))
 
-        row = QHBoxLayout(self)
-        row.setContentsMargins(4, 2, 4, 2)
+        # The scrub slider gets the full width on its own row: beside the buttons, the time and
+        # frame read-out left it a few dozen pixels in a 1280 px window.
+        column = QVBoxLayout(self)
+        column.setContentsMargins(4, 2, 4, 2)
+        column.setSpacing(2)
+        column.addWidget(self.slider)
+        self.controls = QHBoxLayout()
+        self.controls.setContentsMargins(0, 0, 0, 0)
         for w in (self.back_button, self.play_button, self.step_button):
-            row.addWidget(w)
-        row.addWidget(self.slider, 1)
-        row.addWidget(self.time_label)
-        row.addWidget(self.speed_box)
+            self.controls.addWidget(w)
+        self.controls.addStretch(1)
+        self.controls.addWidget(self.time_label)
+        self.controls.addWidget(self.speed_box)
+        column.addLayout(self.controls)
 
     def _button(self, icon: Any, tip: str) -> QToolButton:
         b = QToolButton()

@@ -1,6 +1,6 @@
 """Persistent viewer settings (QSettings, organisation "forensics-gui"): recent files, last
-folder, silence threshold, window geometry. ``$FORENSICS_GUI_SETTINGS`` (an .ini path) isolates
-tests and portable installs."""
+folder, silence threshold, window geometry and dock layout. ``$FORENSICS_GUI_SETTINGS`` (an .ini
+path) isolates tests and portable installs."""
 
 from __future__ import annotations
 
@@ -60,6 +60,14 @@ class ViewerSettings:
 
     def set_geometry(self, geometry: QByteArray) -> None:
         self.qsettings.setValue("window/geometry", geometry)
+
+    def window_state(self) -> QByteArray | None:
+        """The dock layout saved by :meth:`QMainWindow.saveState` (None before the first quit)."""
+        value = self.qsettings.value("window/state")
+        return value if isinstance(value, QByteArray) else None
+
+    def set_window_state(self, state: QByteArray) -> None:
+        self.qsettings.setValue("window/state", state)
 
     def sync(self) -> None:
         self.qsettings.sync()

@@ -44,6 +44,15 @@ def _fmt_time(t: float) -> str:
     return format_timecode(t)
 
 
+def _silence_text(sil: Any) -> str:
+    """One line about a SilenceResult (None: the clip has no audio)."""
+    if sil is None:
+        return "no audio"
+    return (f"{sil.leading_silence_ms:.1f} ms at tau {sil.threshold:g} (fake clips of FakeAVCeleb "
+            "and AV-Deepfake1M start with ~25-30 ms of digital silence; silence alone proves "
+            "nothing)")
+
+
 def verdict_lines(analysis: Any, reference: ReferenceScores | None = None) -> list[str]:
     """The verdict as plain sentences (no markup)."""
     main = analysis.main
@@ -97,6 +106,7 @@ class SummaryPanel(QWidget):
         self.segments_list = QListWidget()
         self.segments_list.setFont(theme.monospace_font(9))
         self.segments_list.setMaximumHeight(110)
+        self.segments_list.setToolTip("Click a segment to move the playhead to its start")
         self.segments_list.itemClicked.connect(self._on_segment_clicked)
         self.segments_list.itemActivated.connect(self._on_segment_clicked)
         self.silence_label = self._label("—")
@@ -104,7 +114,7 @@ class SummaryPanel(QWidget):
         self.caveats_label = self._label("—", rich=True)
         for title, widget in (("", self.status_label), ("AVH-Align score", self.score_label),
                               ("Verdict", self.verdict_label),
-                              ("Suspicious segments (click to seek)", self.segments_list),
+                              ("Suspicious segments", self.segments_list),
                               ("Leading silence", self.silence_label),
                               ("Models", self.models_label), ("Caveats", self.caveats_label)):
             if title:
@@ -115,6 +125,7 @@ class SummaryPanel(QWidget):
         layout.addStretch(1)
         self.analysis: Any = None
         self.reference: ReferenceScores | None = None
+        self.measured_silence: Any = None  # the viewer's own SilenceResult for the open clip
         self.clear("Analysis > Analyze (Ctrl+R) scores this clip with AVH-Align.")
 
     @staticmethod
@@ -132,9 +143,17 @@ class SummaryPanel(QWidget):
         self.score_label.setText("—")
         self.verdict_label.setText("")
         self.segments_list.clear()
-        self.silence_label.setText("—")
+        self.silence_label.setText(_silence_text(self.measured_silence)
+                                   if self.measured_silence is not None else "—")
         self.models_label.setText("—")
         self.caveats_label.setText("—")
+
+    def set_measured_silence(self, silence: Any) -> None:
+        """Show the leading silence the viewer measured (core SilenceResult, None = not yet) while
+        no analysis is shown: it is known before, and without, any AVH-Align run."""
+        self.measured_silence = silence
+        if self.analysis is None:
+            self.silence_label.setText("—" if silence is None else _silence_text(silence))
 
     def set_status(self, text: str) -> None:
         self.status_label.setText(text)
@@ -169,11 +188,7 @@ class SummaryPanel(QWidget):
                 item = QListWidgetItem("none")
                 item.setFlags(Qt.ItemFlag.NoItemFlags)
                 self.segments_list.addItem(item)
-        sil = analysis.silence
-        self.silence_label.setText(
-            "no audio" if sil is None else
-            f"{sil.leading_silence_ms:.1f} ms at tau {sil.threshold:g} (fake clips of FakeAVCeleb and "
-            "AV-Deepfake1M start with ~25-30 ms of digital silence; silence alone proves nothing)")
+        self.silence_label.setText(_silence_text(analysis.silence))
         models = []
         for m in analysis.models:
             extra = f", {m['device']}" if m.get("device") else ""

@@ -38,6 +38,7 @@ class Timeline(QWidget):
 
         self.plots: list[pg.PlotItem] = []
         self.playheads: list[pg.InfiniteLine] = []
+        self._view_heights: list[int | None] = []
         self.waveform_plot = self.add_plot("waveform", y_label="amplitude")
         self.waveform_plot.setYRange(-1.0, 1.0, padding=0.02)
         self.curve = pg.PlotCurveItem(pen=pg.mkPen(theme.WAVEFORM, width=1), connect="all")
@@ -81,7 +82,12 @@ class Timeline(QWidget):
 
     # -- structure -----------------------------------------------------------------------
     def add_plot(self, name: str, y_label: str = "", height: int | None = None) -> pg.PlotItem:
-        """Append a plot under the others, x-linked to the waveform, with its own playhead."""
+        """Append a plot under the others, x-linked to the waveform, with its own playhead.
+
+        Only the bottom-most plot shows the time axis values and its "time (s)" label; the plots
+        above keep the x grid only. ``height`` is the height of the plotting area in pixels (the
+        bottom plot grows by its time axis so every lane keeps that area).
+        """
         row = len(self.plots)
         plot = self.graphics.addPlot(row=row, col=0, name=name)
         plot.showGrid(x=True, y=False, alpha=0.15)
@@ -89,20 +95,35 @@ class Timeline(QWidget):
         plot.hideButtons()
         if y_label:
             plot.setLabel("left", y_label)
-        plot.getAxis("left").setWidth(56)
+        left = plot.getAxis("left")
+        left.setWidth(56)
+        left.setStyle(hideOverlappingLabels=True)  # no tick text spilling into the next lane
+        plot.setLabel("bottom", "time", units="s")
         if self.plots:
             plot.setXLink(self.plots[0])
-            self.plots[-1].getAxis("bottom").setStyle(showValues=False)
-        plot.setLabel("bottom", "time", units="s")
-        if height is not None:
-            plot.setFixedHeight(height)
+            above = self.plots[-1].getAxis("bottom")
+            above.setStyle(showValues=False)
+            above.showLabel(False)
         playhead = pg.InfiniteLine(pos=self.time_s if self.plots else 0.0, angle=90, movable=False,
                                    pen=pg.mkPen(theme.PLAYHEAD, width=2))
         playhead.setZValue(30)
         plot.addItem(playhead, ignoreBounds=True)
         self.plots.append(plot)
         self.playheads.append(playhead)
+        self._view_heights.append(height)
+        self._fix_heights()
         return plot
+
+    def _fix_heights(self) -> None:
+        """Fixed lanes: plotting-area height + their bottom axis (only the last one has values)."""
+        for plot, height in zip(self.plots, self._view_heights, strict=True):
+            if height is not None:
+                plot.setFixedHeight(height + plot.getAxis("bottom").minimumHeight())
+
+    def time_axis_plots(self) -> list[pg.PlotItem]:
+        """The plots whose time axis shows values and the "time (s)" label (the bottom one)."""
+        return [p for p in self.plots
+                if p.getAxis("bottom").style["showValues"] and p.getAxis("bottom").label.isVisible()]
 
     # -- data ----------------------------------------------------------------------------
     def set_clip(self, duration_s: float) -> None:

@@ -15,7 +15,6 @@ emits :attr:`TrainingDialog.model_chosen` (the main window switches its analysis
 from __future__ import annotations
 
 import math
-import threading
 import time
 import traceback
 from dataclasses import dataclass
@@ -45,10 +44,10 @@ from PySide6.QtWidgets import (
 from forensics_gui.core.errors import Cancelled, ForensicsError
 from forensics_gui.core.progress import format_eta
 from forensics_gui.ui import theme
+from forensics_gui.ui.workers import CancelFlag, SignalProgress
 
 PHI_SETTINGS_KEY = "models/phi_path"
 DEFAULT_MODEL_NAME = "phi_trained.pt"
-REPORT_INTERVAL_S = 0.1
 VAL_COLOR = "#ffb86b"
 CHANCE_LOSS = math.log(31)  # -log(1/31): the 31 audio offsets of AVH-Align's +-15 frame band
 
@@ -104,37 +103,18 @@ class StageEta:
         return max(0.0, (now - self.t0) * (total - done) / (done - self.done0))
 
 
-class _SignalProgress:
-    """The core's Progress protocol: throttled ``progressed`` signals and the cancel flag."""
-
-    def __init__(self, worker: TrainingWorker) -> None:
-        self.worker = worker
-        self._last_stage = ""
-        self._last_emit = 0.0
-
-    def report(self, stage: str, done: float, total: float | None = None) -> None:
-        now = time.monotonic()
-        finished = total is not None and done >= total
-        if stage == self._last_stage and not finished and now - self._last_emit < REPORT_INTERVAL_S:
-            return
-        self._last_stage, self._last_emit = stage, now
-        self.worker.progressed.emit(stage, float(done), -1.0 if total is None else float(total))
-
-    def cancelled(self) -> bool:
-        return self.worker.cancel_requested
-
-
 class TrainingWorker(QObject):
     """Extracts features (if needed) and trains Phi; lives in a QThread, started by :meth:`run`.
 
-    Signals (queued to the GUI thread): ``progressed(stage, done, total)`` (total -1 = unknown),
+    Signals (queued to the GUI thread): ``progressed(stage, done, total, eta_s)`` (total and
+    eta -1 when unknown; the ETA counts only this run's progress, see :class:`StageEta`),
     ``extracted(ExtractionReport)``, ``history_restored(list of (epoch, train_loss, val_loss))``
     (the epochs of the run being resumed), ``epoch_finished(EpochStats)``, ``finished(TrainResult)``
     (also after a Cancel during training: ``stop_reason == "cancelled"``), ``cancelled()`` (Cancel
     before any training), ``failed(sentence)``. Exactly one of the last three ends a run.
     """
 
-    progressed = Signal(str, float, float)
+    progressed = Signal(str, float, float, float)
     extracted = Signal(object)
     history_restored = Signal(object)
     epoch_finished = Signal(object)
@@ -145,17 +125,17 @@ class TrainingWorker(QObject):
     def __init__(self, params: TrainingParams) -> None:
         super().__init__()
         self.params = params
-        self._cancel = threading.Event()
+        self._flag = CancelFlag()
 
     @property
     def cancel_requested(self) -> bool:
-        return self._cancel.is_set()
+        return self._flag.cancelled()
 
     def cancel(self) -> None:
         """Thread-safe: the core stops at the next batch (or frame, while extracting)."""
-        self._cancel.set()
+        self._flag.cancel()
 
-    def _feature_files(self, progress: _SignalProgress) -> list[Path]:
+    def _feature_files(self, progress: SignalProgress) -> list[Path]:
         from forensics_gui.core.training_data import extract_features_for_videos
 
         p = self.params
@@ -190,7 +170,7 @@ class TrainingWorker(QObject):
         from forensics_gui.core.training import train_phi
 
         p = self.params
-        progress = _SignalProgress(self)
+        progress = SignalProgress(self.progressed.emit, self._flag, clock=StageEta())
         try:
             files = self._feature_files(progress)
             if p.resume:
@@ -244,7 +224,6 @@ class TrainingDialog(QDialog):
         self.extraction: Any = None
         self._thread: QThread | None = None
         self._worker: TrainingWorker | None = None
-        self._clock = StageEta()
         self._build()
         self._fill_defaults()
         self._update_buttons()
@@ -294,7 +273,7 @@ class TrainingDialog(QDialog):
         self.plot.setMinimumHeight(180)
         self.plot.setLabel("bottom", "epoch")
         self.plot.setLabel("left", "loss per frame (nats)")
-        self.plot.addLegend(offset=(-10, 10))
+        self.plot.addLegend(offset=(-10, 10), brush=pg.mkBrush(30, 33, 39, 200))
         self.plot.showGrid(x=True, y=True, alpha=0.2)
         self.train_curve = self.plot.plot([], [], name="train", symbol="o", symbolSize=5,
                                           pen=pg.mkPen(theme.ACCENT, width=2), symbolBrush=theme.ACCENT)
@@ -415,7 +394,6 @@ class TrainingDialog(QDialog):
         self.result = self.extraction = None
         self._redraw()
         self._show_status("")
-        self._clock = StageEta()
         self.progress_bar.setValue(0)
         self.stage_label.setText("starting")
         self.eta_label.setText("")
@@ -456,9 +434,10 @@ class TrainingDialog(QDialog):
             self._on_thread_finished()
 
     # -- worker signals ---------------------------------------------------------------------
-    @Slot(str, float, float)
-    def _on_progressed(self, stage: str, done: float, total: float) -> None:
-        eta = self._clock.eta_s(stage, done, total if total > 0 else None)
+    @Slot(str, float, float, float)
+    def _on_progressed(self, stage: str, done: float, total: float, eta_s: float) -> None:
+        """``total`` <= 0: unknown (busy bar); ``eta_s`` < 0: unknown (seconds otherwise)."""
+        eta = eta_s if eta_s >= 0 else None
         self.stage_label.setText(stage)
         if total > 0:
             self.progress_bar.setRange(0, 1000)

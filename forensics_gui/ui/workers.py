@@ -1,6 +1,8 @@
 """Background work: the frame decoder thread and the audio/silence/SHA-256 analysis worker.
 
-Both are QThreads started once and stopped + joined by their owner (:meth:`stop`). The decoder
+Both are QThreads started once and stopped + joined by their owner (:meth:`stop`).
+:class:`CancelFlag` and :class:`SignalProgress` adapt the core's progress/cancel contract to Qt
+signals for every worker of the viewer (audio, AVH-Align analysis, training). The decoder
 serves only the latest seek request: requests that arrive while a frame is being decoded
 replace each other, so scrubbing never queues up stale work.
 """
@@ -8,8 +10,10 @@ replace each other, so scrubbing never queues up stale work.
 from __future__ import annotations
 
 import threading
+import time
 import traceback
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Protocol
 
 import numpy as np
 from PySide6.QtCore import QThread, Signal
@@ -122,19 +126,64 @@ class FrameDecoder(QThread):
             reader.close()
 
 
-class _CancelFlag:
-    """Progress object (core contract): a cancel flag plus an optional report callback."""
+REPORT_INTERVAL_S = 0.1  # at most ~10 progress signals per second within one stage
 
-    def __init__(self, on_report: Any = None) -> None:
-        self.event = threading.Event()
-        self.on_report = on_report
 
-    def report(self, stage: str, done: float, total: float | None = None) -> None:
-        if self.on_report is not None:
-            self.on_report(stage, done, total)
+class CancelFlag:
+    """A thread-safe "please stop" that the GUI thread sets and the core polls.
+
+    It is also a complete core Progress object (reports nowhere), for work that only needs Cancel.
+    """
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def cancel(self) -> None:
+        self._event.set()
 
     def cancelled(self) -> bool:
-        return self.event.is_set()
+        return self._event.is_set()
+
+    def report(self, stage: str, done: float, total: float | None = None) -> None:
+        """Progress is not shown."""
+
+
+class EtaClock(Protocol):
+    def eta_s(self, stage: str, done: float, total: float | None) -> float | None: ...
+
+
+class SignalProgress:
+    """The core's Progress protocol (``report``/``cancelled``) for a worker thread.
+
+    ``report`` computes the stage's ETA (seconds, with ``clock``: a core StageClock unless given)
+    and calls ``emit(stage, done, total, eta_s)`` — usually a signal's ``emit`` — at most every
+    ``interval_s`` seconds within a stage, always for a new stage and for the last unit of work;
+    ``total`` and ``eta_s`` are -1.0 when unknown. ``cancelled`` reads ``flag``.
+    """
+
+    def __init__(self, emit: Callable[[str, float, float, float], Any], flag: CancelFlag,
+                 clock: EtaClock | None = None, interval_s: float = REPORT_INTERVAL_S) -> None:
+        from forensics_gui.core.progress import StageClock
+
+        self.emit = emit
+        self.flag = flag
+        self.clock: EtaClock = clock if clock is not None else StageClock()
+        self.interval_s = interval_s
+        self._last_stage = ""
+        self._last_emit = 0.0
+
+    def report(self, stage: str, done: float, total: float | None = None) -> None:
+        eta = self.clock.eta_s(stage, done, total)
+        now = time.monotonic()
+        finished = total is not None and done >= total
+        if stage == self._last_stage and not finished and now - self._last_emit < self.interval_s:
+            return
+        self._last_stage, self._last_emit = stage, now
+        self.emit(stage, float(done), -1.0 if total is None else float(total),
+                  -1.0 if eta is None else float(eta))
+
+    def cancelled(self) -> bool:
+        return self.flag.cancelled()
 
 
 def analyse_audio(path: str, progress: Any = None) -> Any:
@@ -170,17 +219,14 @@ class AnalysisWorker(QThread):
         self.path = path
         self.token = token
         self.with_audio = with_audio
-        self._flag = _CancelFlag(self._report)
-        self._last_fraction = -1.0
+        self._flag = CancelFlag()
+        self._progress = SignalProgress(self._emit_progress, self._flag)
 
-    def _report(self, stage: str, done: float, total: float | None) -> None:
-        fraction = min(1.0, done / total) if total else -1.0
-        if fraction < 0 or fraction >= 1.0 or fraction - self._last_fraction >= 0.02:
-            self._last_fraction = fraction
-            self.progressed.emit(self.token, stage, fraction)
+    def _emit_progress(self, stage: str, done: float, total: float, eta_s: float) -> None:
+        self.progressed.emit(self.token, stage, min(1.0, done / total) if total > 0 else -1.0)
 
     def cancel(self) -> None:
-        self._flag.event.set()
+        self._flag.cancel()
 
     def stop(self) -> None:
         self.cancel()
@@ -193,7 +239,7 @@ class AnalysisWorker(QThread):
             return
         if self.with_audio:
             try:
-                analysis = analyse_audio(self.path, self._flag)
+                analysis = analyse_audio(self.path, self._progress)
                 if self._flag.cancelled():
                     return
                 self.audio_ready.emit(self.token, analysis)
@@ -207,7 +253,7 @@ class AnalysisWorker(QThread):
         if self._flag.cancelled():
             return
         try:
-            digest = sha256_file(self.path, progress=self._flag)
+            digest = sha256_file(self.path, progress=self._progress)
         except Cancelled:
             return
         except (ForensicsError, OSError) as err:

@@ -66,6 +66,25 @@ def _qimage_rgb(img) -> np.ndarray:  # type: ignore[no-untyped-def]
         .reshape(h, w, 3).copy()
 
 
+def test_analyze_and_cancel_are_enabled_only_when_they_apply(qtbot, window, avh,
+                                                             open_and_wait) -> None:
+    """Analyze used to stay enabled while running (a second click only wrote to the status bar)
+    and Export scores before any analysis (it opened an error box)."""
+    a = window.avh
+    open_and_wait(window, avh["clip"])
+    assert a.analyze_action.isEnabled() and not a.cancel_action.isEnabled()
+    with qtbot.waitSignal(a.analysis_finished, timeout=90000):
+        assert a.analyze()
+        assert not a.analyze_action.isEnabled() and not a.analyze_button.isEnabled()
+        assert a.cancel_action.isEnabled() and a.progress.cancel_button.isEnabled()
+        assert not a.export_scores_action.isEnabled()
+    assert a.analyze_action.isEnabled() and a.analyze_button.isEnabled()
+    assert not a.cancel_action.isEnabled()
+    assert a.export_scores_action.isEnabled() and a.export_segments_action.isEnabled()
+    # The legend appears with the curves (and only then).
+    assert a.curves._legend.isVisible()
+
+
 def test_analyze_action_draws_curves_segments_roi_face_box_and_summary(
         qtbot, window, avh, open_and_wait, monkeypatch, tmp_path) -> None:
     from forensics_gui.core import scoring

@@ -75,9 +75,9 @@ def test_trains_plots_each_epoch_and_uses_the_model(qtbot, dialog, corpus: Path,
     original = dialog._on_progressed
 
     class Spy(QObject):  # a GUI-thread QObject slot, so the worker's signal is queued to it
-        @Slot(str, float, float)
-        def on_progressed(self, stage: str, done: float, total: float) -> None:
-            original(stage, done, total)
+        @Slot(str, float, float, float)
+        def on_progressed(self, stage: str, done: float, total: float, eta_s: float) -> None:
+            original(stage, done, total, eta_s)
             seen.append((stage, done / total if total > 0 else -1.0, dialog.eta_label.text()))
 
     spy = Spy()

@@ -62,3 +62,30 @@ def test_analysis_worker_results_and_cancel(qtbot, clips) -> None:
     cancelled.stop()
     qtbot.wait(50)
     assert results == []
+
+
+def test_signal_progress_throttles_reports_eta_and_cancel(monkeypatch) -> None:
+    from forensics_gui.core import progress as core_progress
+    from forensics_gui.ui import workers
+
+    now = [10.0]
+    monkeypatch.setattr(workers.time, "monotonic", lambda: now[0])
+    monkeypatch.setattr(core_progress.time, "monotonic", lambda: now[0])
+    seen: list[tuple[str, float, float, float]] = []
+    flag = workers.CancelFlag()
+    progress = workers.SignalProgress(lambda *a: seen.append(a), flag)
+    progress.report("decode", 0, None)  # new stage: always sent; unknown total/ETA are -1
+    progress.report("decode", 1, None)  # same stage within 0.1 s: dropped
+    now[0] += 0.05
+    progress.report("landmarks", 0, 10)  # a new stage is never dropped
+    now[0] += 2.0
+    progress.report("landmarks", 4, 10)  # 4 frames in 2 s: 6 left take 3 s
+    now[0] += 0.01
+    progress.report("landmarks", 10, 10)  # the last unit is always sent
+    assert [s[:3] for s in seen] == [("decode", 0.0, -1.0), ("landmarks", 0.0, 10.0),
+                                     ("landmarks", 4.0, 10.0), ("landmarks", 10.0, 10.0)]
+    assert seen[0][3] == -1.0 and seen[1][3] == -1.0
+    assert seen[2][3] == pytest.approx(3.0)
+    assert not progress.cancelled() and not flag.cancelled()
+    flag.cancel()
+    assert progress.cancelled()

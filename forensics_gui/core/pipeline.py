@@ -1,10 +1,18 @@
 """One pipeline for the GUI worker, the CLI and batch: media -> mouth ROI -> features -> scores.
 
-Stages (the names the progress object receives): "hashing", "audio", "landmarks",
-"mouth crop", "video front end", "encoder", "scoring". Long stages check for cancellation
-between units of work. Mouth ROIs and features are cached on disk keyed by the input's SHA-256,
-the checkpoint's SHA-256 and the options (see :mod:`forensics_gui.core.cache`), so a second
-analysis of the same clip only re-scores.
+Stages (the names the progress object receives): "hash", "audio", "landmarks", "mouth crop",
+"ROI round trip", "video front end", "encoder", "scoring" ("loading models" first when the
+models are not loaded yet). Long stages check for cancellation between units of work. Mouth ROIs
+and features are cached on disk keyed by the input's SHA-256, the checkpoint's SHA-256 and the
+options (see :mod:`forensics_gui.core.cache`), so a second analysis of the same clip only
+re-scores.
+
+One clip: :meth:`Analyzer.analyze` = :meth:`Analyzer.prepare` (everything before the model:
+media checks, hash, audio, face track, mouth ROI) + :meth:`Analyzer.finish` (features, scores).
+Many clips: :func:`prefetch` runs ``prepare`` of the next clip(s) in ONE background thread while
+the caller runs the model on the current one; ``batch`` (:meth:`Analyzer.analyze_many`) and the
+training-data extraction (:mod:`forensics_gui.core.training_data`) both use it. The overlapped
+results equal one analysis per clip (same code, same order of operations on the same data).
 
 Time: model frames are on the 25 fps grid starting at the media start (frame k covers
 [k/25, (k+1)/25) s). A trimmed analysis drops ``video_skip_frames`` frames first, so its curve is
@@ -13,17 +21,20 @@ shifted by that many frames back onto the clip's time axis here, once, for every
 
 from __future__ import annotations
 
+import concurrent.futures as cf
+import contextlib
 import dataclasses
 import os
-from collections.abc import Callable, Iterable
+import threading
+from collections.abc import Callable, Generator, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import numpy as np
 
 from forensics_gui import __version__
-from forensics_gui.core.errors import CheckpointError, ForensicsError, MediaError
+from forensics_gui.core.errors import Cancelled, CheckpointError, ForensicsError, MediaError
 from forensics_gui.core.progress import Progress, check_cancelled
 
 MODEL_FPS = 25.0
@@ -32,6 +43,8 @@ FEATURES_CACHE_VERSION = "features-1"
 VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".flv", ".wmv")
 
 VARIANTS = ("untrimmed", "trimmed")
+CLIP_ERRORS = (ForensicsError, OSError, ValueError, RuntimeError)
+"""What a bad clip raises in a multi-clip run (listed for that clip; the run goes on)."""
 
 
 @dataclass
@@ -109,6 +122,20 @@ class ClipAnalysis:
         if self.supervised:
             out["supervised"] = {name: res.to_dict() for name, res in self.supervised.items()}
         return out
+
+
+@dataclass
+class PreparedClip:
+    """A clip after every stage before the model (see :meth:`Analyzer.prepare`)."""
+
+    path: Path
+    sha256: str
+    info: Any  # media.MediaInfo
+    silence: Any  # silence.SilenceResult
+    audio_16k: np.ndarray  # float32 [N] mono 16 kHz samples
+    face: FaceTrack
+    gray: np.ndarray  # uint8 [T, 96, 96] the ROI after the mp4 round trip
+    caveats: list[str] = field(default_factory=list)
 
 
 PartialCallback = Callable[[str, str, Any], None]
@@ -191,10 +218,14 @@ class Analyzer:
             face = FaceTrack(cached["times_s"], cached["landmarks"], cached["face_boxes"],
                              cached["detected"].astype(bool), bool(cached["face_found"]))
             return face, (cached["gray"] if face.face_found else None)
+        _stage(progress, "landmarks", 0, None)
         result = roi.extract_mouth_roi(path, progress=progress)
         face = FaceTrack(result.times_s, result.landmarks, result.face_boxes, result.detected,
                          result.face_found)
-        gray = roi.roi_roundtrip(result) if result.face_found else None
+        gray = None
+        if result.face_found:
+            _stage(progress, "ROI round trip", 0, None)
+            gray = roi.roi_roundtrip(result)
         if self.options.use_cache:
             self.cache.put_npz(key, {
                 "times_s": face.times_s, "landmarks": face.landmarks, "face_boxes": face.face_boxes,
@@ -217,6 +248,7 @@ class Analyzer:
                               trimmed_audio_samples=int(cached["trimmed_audio_samples"]),
                               leading_silence_s=float(cached["leading_silence_s"]),
                               checkpoint_sha256=ex.checkpoint_sha256)
+        _stage(progress, "video front end", 0, None if gray is None else len(gray))
         fs = ex.extract(gray, audio_16k, trim_leading_silence=trimmed, progress=progress)
         if self.options.use_cache:
             arrays = {"audio": fs.audio, "trimmed_video_frames": np.int64(fs.trimmed_video_frames),
@@ -228,12 +260,16 @@ class Analyzer:
         return fs
 
     # -- the whole thing --------------------------------------------------------------------
-    def analyze(self, path: str | os.PathLike[str], progress: Progress | None = None,
-                on_partial: PartialCallback | None = None, sha256: str | None = None) -> ClipAnalysis:
-        """Run every stage on one clip. Raises MediaError, CheckpointError, Cancelled."""
+    def prepare(self, path: str | os.PathLike[str], progress: Progress | None = None,
+                sha256: str | None = None, *, load_models: bool = False) -> PreparedClip:
+        """Every stage before the model: stream checks, hash, audio, face track and mouth ROI.
+
+        Needs no model unless ``load_models`` (then they are loaded after the stream checks, as
+        :meth:`analyze` does). Safe in a background thread (see :func:`prefetch_rois`). Raises
+        MediaError, ForensicsError (no face), Cancelled.
+        """
         from forensics_gui.core import media, silence
         from forensics_gui.core.hashing import sha256_file
-        from forensics_gui.core.scoring import score_features
 
         path = Path(path)
         info = media.probe(path)
@@ -243,27 +279,39 @@ class Analyzer:
         if info.video is None:
             raise MediaError(f"{path.name} has no video stream; the audio-visual detector needs both "
                              "sound and picture (the silence analysis still works).")
-        self.load_models(progress)
+        if load_models:
+            self.load_models(progress)
         sha = sha256 or sha256_file(path, progress=progress)
         _stage(progress, "audio", 0, None)
         native = media.decode_audio(path)
         sil = silence.leading_silence(native, threshold=self.options.silence_threshold)
         audio16 = media.decode_audio(path, sample_rate=16000, mono=True).samples[0]
-        analysis = ClipAnalysis(file=path, sha256=sha, info=info, silence=sil, face=None, roi_gray=None)
+        caveats = []
         if native.corrupt_packets:
-            analysis.caveats.append(f"{native.corrupt_packets} damaged audio packets were skipped.")
-
+            caveats.append(f"{native.corrupt_packets} damaged audio packets were skipped.")
         face, gray = self.mouth_roi(path, sha, progress)
-        analysis.face, analysis.roi_gray = face, gray
-        if not face.face_found:
+        if not face.face_found or gray is None:
             raise ForensicsError(f"No face was found in {path.name}, so the audio-visual detector cannot "
                                  "run; the leading-silence analysis still applies.")
-        analysis.caveats += caveats_for(info, face)
+        return PreparedClip(path=path, sha256=sha, info=info, silence=sil, audio_16k=audio16,
+                            face=face, gray=gray, caveats=caveats + caveats_for(info, face))
 
+    def finish(self, clip: PreparedClip, progress: Progress | None = None,
+               on_partial: PartialCallback | None = None) -> ClipAnalysis:
+        """Features (cached) and scores of a prepared clip, for every variant asked for.
+
+        Needs :meth:`load_models` first. Raises ForensicsError (nothing left to score), Cancelled.
+        """
+        from forensics_gui.core.scoring import score_features
+
+        if self._extractor is None or self._phi is None:
+            raise RuntimeError("Analyzer.finish needs load_models() first")
+        analysis = ClipAnalysis(file=clip.path, sha256=clip.sha256, info=clip.info, silence=clip.silence,
+                                face=clip.face, roi_gray=clip.gray, caveats=list(clip.caveats))
         for variant in self.options.variants:
             if variant not in VARIANTS:
                 raise ValueError(f"unknown variant {variant!r}")
-            fs = self.features(sha, gray, audio16, variant == "trimmed", progress)
+            fs = self.features(clip.sha256, clip.gray, clip.audio_16k, variant == "trimmed", progress)
             if fs.visual is None:
                 continue
             _stage(progress, "scoring", 0, 1)
@@ -283,6 +331,48 @@ class Analyzer:
             _stage(progress, "scoring", 1, 1)
         analysis.models = self.models_used()
         return analysis
+
+    def analyze(self, path: str | os.PathLike[str], progress: Progress | None = None,
+                on_partial: PartialCallback | None = None, sha256: str | None = None) -> ClipAnalysis:
+        """Run every stage on one clip. Raises MediaError, CheckpointError, Cancelled."""
+        clip = self.prepare(path, progress, sha256, load_models=True)
+        return self.finish(clip, progress, on_partial)
+
+    def analyze_many(self, paths: Sequence[str | os.PathLike[str]], *, lookahead: int = 1,
+                     progress: Progress | None = None,
+                     on_wait: Callable[[int, float], None] | None = None,
+                     clip_progress: Callable[[int], Progress | None] | None = None,
+                     ) -> Generator[Prefetched[Path, ClipAnalysis], None, None]:
+        """Analyse clips in order, preparing the next ``lookahead`` ones in a background thread
+        (:func:`prefetch_rois`) while this thread runs the encoder on the current one.
+
+        Yields one :class:`Prefetched` per clip, in input order: ``value`` the ClipAnalysis, or
+        ``error`` the exception that clip raised (the run goes on). ``lookahead=0`` does
+        everything in this thread. ``clip_progress(i)`` gives the progress object for clip i's
+        model stages (default ``progress``). Loads the models first. Cancelled (via
+        ``progress``) and KeyboardInterrupt propagate; close the generator (``with
+        contextlib.closing(...)``) to stop the background thread at once when leaving early.
+        """
+        self.load_models(progress)
+        _ = self.cache  # created here, not concurrently in the background thread
+        items = [Path(p) for p in paths]
+        with contextlib.closing(prefetch_rois(items, self, lookahead=lookahead, progress=progress,
+                                              on_wait=on_wait)) as prepared:
+            for item in prepared:
+                if item.error is not None or item.value is None:
+                    if not isinstance(item.error, CLIP_ERRORS):
+                        raise item.error or RuntimeError("prepare returned nothing")
+                    yield Prefetched(item.index, item.item, None, item.error)
+                    continue
+                prog = clip_progress(item.index) if clip_progress is not None else progress
+                try:
+                    analysis = self.finish(item.value, prog)
+                except Cancelled:
+                    raise
+                except CLIP_ERRORS as err:
+                    yield Prefetched(item.index, item.item, None, err)
+                    continue
+                yield Prefetched(item.index, item.item, analysis, None)
 
 
 def _shifted(result: Any, shift_s: float) -> Any:
@@ -322,6 +412,110 @@ def iter_videos(folder: str | os.PathLike[str]) -> Iterable[Path]:
         for name in sorted(filenames):
             if name.lower().endswith(VIDEO_SUFFIXES) and not name.startswith("."):
                 yield Path(dirpath) / name
+
+
+S = TypeVar("S")
+T = TypeVar("T")
+
+
+@dataclass
+class Prefetched(Generic[S, T]):
+    """One input of :func:`prefetch` with what preparing it gave: ``value``, or ``error``."""
+
+    index: int
+    item: S
+    value: T | None
+    error: Exception | None = None
+
+
+class _Background:
+    """Progress for the background thread: stops when the consumer has gone (``stop``) or the
+    caller's progress is cancelled; keeps the landmark fraction of the clip being prepared."""
+
+    def __init__(self, outer: Progress | None, stop: threading.Event) -> None:
+        self.outer, self.stop = outer, stop
+        self.fraction = 0.0
+
+    def report(self, stage: str, done: float, total: float | None = None) -> None:
+        if stage == "landmarks" and total:
+            self.fraction = min(1.0, done / total)
+
+    def cancelled(self) -> bool:
+        return self.stop.is_set() or (self.outer is not None and self.outer.cancelled())
+
+
+def prefetch(items: Sequence[S], prepare: Callable[[S, Progress | None], T], *, lookahead: int = 1,
+             progress: Progress | None = None,
+             on_wait: Callable[[int, float], None] | None = None
+             ) -> Generator[Prefetched[S, T], None, None]:
+    """``prepare(item, progress)`` of each item, in order, up to ``lookahead`` items ahead of the
+    consumer in ONE background thread (so the consumer's model work overlaps the next clip's
+    decoding and face tracking; dlib and FFmpeg drop the GIL).
+
+    An exception from ``prepare`` (other than Cancelled / KeyboardInterrupt) is yielded as that
+    item's ``error``; Cancelled (the caller's ``progress``) propagates. ``prepare`` gets a
+    progress object that only checks for Cancel (the caller's, or the consumer having gone) and
+    keeps the landmark fraction; ``on_wait(index, landmark_fraction)`` is called when the
+    consumer starts waiting for an item and about every 0.2 s while it waits. ``lookahead=0``
+    runs everything in this thread. Closing the generator (``contextlib.closing``, or an
+    exception in it) stops the background thread at its next cancellation check and waits for
+    it; items already yielded are not affected.
+    """
+    stop = threading.Event()
+    background = _Background(progress, stop)
+
+    def job(i: int) -> Prefetched[S, T]:
+        background.fraction = 0.0
+        try:
+            return Prefetched(i, items[i], prepare(items[i], background))
+        except Cancelled:
+            raise
+        except Exception as err:  # handed to the consumer with its item
+            return Prefetched(i, items[i], None, err)
+
+    if lookahead <= 0:
+        for i in range(len(items)):
+            check_cancelled(progress)
+            if on_wait is not None:
+                on_wait(i, 0.0)
+            yield job(i)
+        return
+
+    pool = cf.ThreadPoolExecutor(max_workers=1, thread_name_prefix="fg-prefetch")
+    pending: dict[int, cf.Future[Prefetched[S, T]]] = {}
+    try:
+        for i in range(len(items)):
+            check_cancelled(progress)
+            for j in range(i, min(len(items), i + 1 + lookahead)):
+                if j not in pending:
+                    pending[j] = pool.submit(job, j)
+            fut = pending.pop(i)
+            if on_wait is not None:
+                on_wait(i, background.fraction if fut.running() else 0.0)
+            while True:
+                try:
+                    result = fut.result(timeout=0.2)
+                    break
+                except cf.TimeoutError:
+                    if on_wait is not None:
+                        on_wait(i, background.fraction)
+                    check_cancelled(progress)
+            yield result
+    finally:
+        stop.set()
+        for fut in pending.values():
+            fut.cancel()
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def prefetch_rois(paths: Sequence[Path], analyzer: Analyzer, *, lookahead: int = 1,
+                  progress: Progress | None = None,
+                  on_wait: Callable[[int, float], None] | None = None
+                  ) -> Generator[Prefetched[Path, PreparedClip], None, None]:
+    """:meth:`Analyzer.prepare` of each clip (hash, audio, face track, mouth ROI, all cached),
+    ``lookahead`` clips ahead in a background thread: see :func:`prefetch`."""
+    return prefetch(paths, lambda path, prog: analyzer.prepare(path, prog), lookahead=lookahead,
+                    progress=progress, on_wait=on_wait)
 
 
 def extract_features_for_videos(videos: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],

@@ -12,8 +12,8 @@ checkpoint SHA-256 and trim option match is kept and the clip is not touched aga
 
 Overlap: with ``workers >= 2`` one background thread hashes, decodes and tracks the face of the
 next clips (dlib drops the GIL while it detects) while this thread runs the encoder on the
-current one. Only ONE thread tracks faces at a time, because the dlib detector object is shared
-and not safe to call from two threads at once.
+current one; it is the same mechanism as ``batch`` uses
+(:func:`forensics_gui.core.pipeline.prefetch`).
 
 Clips that cannot be used (unreadable, no audio or video stream, no face in any frame, too short)
 are skipped and listed in :attr:`ExtractionReport.skipped` with a one-sentence reason; a summary
@@ -22,11 +22,10 @@ are skipped and listed in :attr:`ExtractionReport.skipped` with a one-sentence r
 
 from __future__ import annotations
 
-import concurrent.futures as cf
+import contextlib
 import hashlib
 import json
 import os
-import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,7 +41,7 @@ from forensics_gui.core.errors import (
     MediaError,
     NoFaceError,
 )
-from forensics_gui.core.progress import Progress, check_cancelled
+from forensics_gui.core.progress import Progress
 
 STAGE = "extracting features"
 REPORT_NAME = "extraction.json"
@@ -155,21 +154,6 @@ def is_up_to_date(path: Path, source_sha256: str, checkpoint_sha256: str, trim: 
 # --------------------------------------------------------------------------- the work
 
 
-class _Watch:
-    """Progress object for the background clip: the caller's cancel flag, plus its fraction."""
-
-    def __init__(self, outer: Progress | None) -> None:
-        self.outer = outer
-        self.fraction = 0.0
-
-    def report(self, stage: str, done: float, total: float | None = None) -> None:
-        if stage == "landmarks" and total:
-            self.fraction = min(1.0, done / total)
-
-    def cancelled(self) -> bool:
-        return self.outer is not None and self.outer.cancelled()
-
-
 @dataclass
 class _Prepared:
     """A clip after hashing, audio decoding and face tracking (what the encoder needs)."""
@@ -184,7 +168,7 @@ class _Prepared:
 
 
 def _prepare(analyzer: Any, video: Path, out: Path, ckpt_sha: str, trim: bool,
-             watch: _Watch) -> _Prepared:
+             watch: Progress | None) -> _Prepared:
     """Hash, check the existing output, decode the 16 kHz audio and track the mouth of one clip."""
     from forensics_gui.core import media
     from forensics_gui.core.hashing import sha256_file
@@ -260,6 +244,7 @@ def extract_features_for_videos(videos_dir_or_list: str | os.PathLike[str] | Ite
     clips are skipped, not raised (see :meth:`ExtractionReport.require_features`).
     """
     from forensics_gui.core.features import save_features
+    from forensics_gui.core.pipeline import prefetch
 
     videos, root = list_videos(videos_dir_or_list)
     out_root = Path(out_dir) if out_dir is not None else default_features_dir(videos_dir_or_list)
@@ -271,29 +256,26 @@ def extract_features_for_videos(videos_dir_or_list: str | os.PathLike[str] | Ite
     report.checkpoint_sha256 = ckpt_sha
     _ = analyzer.cache  # create it here, not concurrently in the worker
     outs = [out_root / name for name in output_names(videos, root)]
-    watch = _Watch(progress)
+    total = len(videos)
+
+    def prepare(i: int, prog: Progress | None) -> _Prepared:
+        return _prepare(analyzer, videos[i], outs[i], ckpt_sha, trim, prog)
+
+    def waiting(i: int, fraction: float) -> None:
+        if progress is not None:
+            progress.report(STAGE, i + 0.5 * fraction, total)
+
     lookahead = 2 if workers >= 2 else 0
-    lock = threading.Lock()  # one face tracker at a time (the dlib detector is shared)
-
-    def job(i: int) -> _Prepared:
-        with lock:
-            watch.fraction = 0.0
-            return _prepare(analyzer, videos[i], outs[i], ckpt_sha, trim, watch)
-
-    pool = cf.ThreadPoolExecutor(max_workers=1, thread_name_prefix="fg-train-roi") if lookahead else None
-    pending: dict[int, cf.Future[_Prepared]] = {}
-    try:
-        for i in range(len(videos)):
-            check_cancelled(progress)
+    clips = prefetch(range(total), prepare, lookahead=lookahead, progress=progress, on_wait=waiting)
+    with contextlib.closing(clips):
+        for item in clips:
+            i = item.index
             if progress is not None:
-                progress.report(STAGE, i, len(videos))
-            if pool is not None:
-                for j in range(i, min(len(videos), i + 1 + lookahead)):
-                    if j not in pending:
-                        pending[j] = pool.submit(job, j)
-                prepared = _wait(pending.pop(i), progress, watch, i, len(videos))
-            else:
-                prepared = job(i)
+                progress.report(STAGE, i + 0.5, total)
+            if item.error is not None:
+                raise item.error  # _prepare turns every expected problem into a reason
+            prepared = item.value
+            assert prepared is not None
             if prepared.up_to_date:
                 report.feature_files.append(prepared.out)
                 report.reused.append(prepared.out)
@@ -303,7 +285,7 @@ def extract_features_for_videos(videos_dir_or_list: str | os.PathLike[str] | Ite
                 continue
             try:
                 fs = analyzer.features(prepared.sha256, prepared.gray, prepared.audio_16k, trim,
-                                       _EncoderProgress(progress, i, len(videos)))
+                                       _EncoderProgress(progress, i, total))
             except Cancelled:
                 raise
             except ForensicsError as err:
@@ -313,27 +295,10 @@ def extract_features_for_videos(videos_dir_or_list: str | os.PathLike[str] | Ite
                        "source_sha256": prepared.sha256, "trim_leading_silence": bool(trim)}
             save_features(prepared.out, fs)
             report.feature_files.append(prepared.out)
-        if progress is not None:
-            progress.report(STAGE, len(videos), len(videos))
-    finally:
-        if pool is not None:
-            for fut in pending.values():
-                fut.cancel()
-            pool.shutdown(wait=True, cancel_futures=True)
+    if progress is not None:
+        progress.report(STAGE, total, total)
     _write_summary(out_root, report)
     return report
-
-
-def _wait(fut: cf.Future[_Prepared], progress: Progress | None, watch: _Watch, index: int,
-          total: int) -> _Prepared:
-    """The prepared clip, reporting its face-tracking progress while waiting for it."""
-    while True:
-        try:
-            return fut.result(timeout=0.2)
-        except cf.TimeoutError:
-            if progress is not None:
-                progress.report(STAGE, index + 0.5 * watch.fraction, total)
-            check_cancelled(progress)
 
 
 def _write_summary(out_root: Path, report: ExtractionReport) -> None:

@@ -85,12 +85,24 @@ def _run_reporting_errors(func, args: argparse.Namespace) -> int:  # type: ignor
 
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except OSError as err:
+        # e.g. an output folder that cannot be created or written: a sentence, not a traceback
+        print(f"forensics-gui {args.command}: {_os_error_sentence(err)}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print(f"forensics-gui {args.command}: interrupted.", file=sys.stderr)
         return 130
     except MemoryError:
         print(f"forensics-gui {args.command}: out of memory; try a shorter clip.", file=sys.stderr)
         return 2
+
+
+def _os_error_sentence(err: OSError) -> str:
+    """One sentence for a failed file operation, naming the path when the error has one."""
+    what = (err.strerror or str(err) or type(err).__name__).rstrip(".")
+    if err.filename is None:
+        return f"a file operation failed ({what}); check the paths, permissions and free disk space."
+    return f"cannot use {err.filename} ({what}); check the path, its permissions and free disk space."
 
 
 if __name__ == "__main__":

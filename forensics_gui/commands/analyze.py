@@ -7,18 +7,13 @@ import json
 import sys
 from pathlib import Path
 
+from forensics_gui.commands._scoring import add_scoring_arguments, variants
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("video", help="the clip to analyse")
-    parser.add_argument("--checkpoint", type=Path, help="AV-HuBERT checkpoint (default: the installed one)")
-    parser.add_argument("--phi", type=Path, help="Phi checkpoint (default: the installed one)")
+    add_scoring_arguments(parser, both_help="score both untrimmed and trimmed")
     parser.add_argument("--supervised", type=Path, help="optional AVH-Align/sup checkpoint to compare")
-    parser.add_argument("--trim-leading-silence", action="store_true",
-                        help="score with the leading silence trimmed (AVH-Align --trimmed)")
-    parser.add_argument("--both", action="store_true", help="score both untrimmed and trimmed")
-    parser.add_argument("--pool", choices=("lse", "mean"), default="lse",
-                        help="video score pooling: log-sum-exp (published) or mean")
-    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     parser.add_argument("--no-cache", action="store_true", help="recompute everything")
     parser.add_argument("-o", "--output", type=Path, help="write RESULT.json here (default: stdout)")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
@@ -29,12 +24,8 @@ def run(args: argparse.Namespace) -> int:
     from forensics_gui.core.pipeline import AnalysisOptions, Analyzer
     from forensics_gui.core.progress import ConsoleProgress
 
-    if args.both:
-        variants: tuple[str, ...] = ("untrimmed", "trimmed")
-    else:
-        variants = ("trimmed",) if args.trim_leading_silence else ("untrimmed",)
     options = AnalysisOptions(checkpoint=args.checkpoint, phi=args.phi, supervised=args.supervised,
-                              variants=variants, pool=args.pool, device=args.device,
+                              variants=variants(args), pool=args.pool, device=args.device,
                               use_cache=not args.no_cache)
     progress = ConsoleProgress(enabled=not args.quiet)
     analysis = Analyzer(options).analyze(args.video, progress=progress)

@@ -20,6 +20,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from forensics_gui.commands._scoring import add_scoring_arguments, variants
+
 FIELDS = ["file", "video_score", "pool", "variant", "num_frames", "leading_silence_ms",
           "suspicious_segments", "sha256", "status", "error", "frame_scores"]
 
@@ -27,12 +29,7 @@ FIELDS = ["file", "video_score", "pool", "variant", "num_frames", "leading_silen
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("folder", type=Path, help="folder of clips (searched recursively)")
     parser.add_argument("-o", "--output", type=Path, required=True, help="RESULTS.csv (appended to)")
-    parser.add_argument("--checkpoint", type=Path, help="AV-HuBERT checkpoint (default: installed)")
-    parser.add_argument("--phi", type=Path, help="Phi checkpoint (default: installed)")
-    parser.add_argument("--trim-leading-silence", action="store_true")
-    parser.add_argument("--both", action="store_true", help="one row per clip for untrimmed and trimmed")
-    parser.add_argument("--pool", choices=("lse", "mean"), default="lse")
-    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    add_scoring_arguments(parser, both_help="one row per clip for untrimmed and trimmed")
     parser.add_argument("--retry-failed", action="store_true", help="re-run clips whose row is an error")
     parser.add_argument("--sequential", action="store_true",
                         help="no overlap: prepare the next clip only after this one is scored")
@@ -50,36 +47,6 @@ def _done_files(csv_path: Path, retry_failed: bool) -> set[str]:
     return {r["file"] for r in rows if r.get("file") and not (retry_failed and r.get("status") == "error")}
 
 
-class _ClipBar:
-    """The batch progress bar: clip i runs from i to i+1 (first half face tracking, second half
-    the encoder), with the ETA of the whole folder."""
-
-    def __init__(self, bar: Any, total: int) -> None:
-        self.bar, self.total = bar, total
-        self.finished = False
-
-    def show(self, clips_done: float) -> None:
-        if not self.finished:
-            self.finished = clips_done >= self.total
-            self.bar.report("batch", clips_done, self.total)
-
-    def waiting(self, index: int, landmark_fraction: float) -> None:
-        self.show(index + 0.5 * landmark_fraction)
-
-    def for_clip(self, index: int) -> Any:
-        outer = self
-
-        class ClipProgress:
-            def report(self, stage: str, done: float, total: float | None = None) -> None:
-                if stage == "encoder" and total:
-                    outer.show(index + 0.5 + 0.5 * min(1.0, done / total))
-
-            def cancelled(self) -> bool:
-                return False
-
-        return ClipProgress()
-
-
 def _row(rel: str, variant: str, res: Any, analysis: Any) -> dict[str, Any]:
     return {
         "file": rel, "video_score": f"{res.video_score:.6f}", "pool": res.pool,
@@ -95,24 +62,20 @@ def _row(rel: str, variant: str, res: Any, analysis: Any) -> dict[str, Any]:
 def run(args: argparse.Namespace) -> int:
     from forensics_gui.core.errors import ForensicsError
     from forensics_gui.core.pipeline import AnalysisOptions, Analyzer, iter_videos
-    from forensics_gui.core.progress import ConsoleProgress
+    from forensics_gui.core.progress import ClipRunProgress, ConsoleProgress
 
     videos = list(iter_videos(args.folder))
     if not videos:
         raise ForensicsError(f"No video files were found under {args.folder}.")
     done = _done_files(args.output, args.retry_failed)
     todo = [v for v in videos if v.relative_to(args.folder).as_posix() not in done]
-    if args.both:
-        variants: tuple[str, ...] = ("untrimmed", "trimmed")
-    else:
-        variants = ("trimmed",) if args.trim_leading_silence else ("untrimmed",)
     if args.threads is not None:
         if args.threads < 1:
             raise ForensicsError("--threads must be 1 or more.")
         import torch
 
         torch.set_num_threads(args.threads)
-    analyzer = Analyzer(AnalysisOptions(checkpoint=args.checkpoint, phi=args.phi, variants=variants,
+    analyzer = Analyzer(AnalysisOptions(checkpoint=args.checkpoint, phi=args.phi, variants=variants(args),
                                         pool=args.pool, device=args.device))
     analyzer.load_models()
     print(f"{len(videos)} clips, {len(videos) - len(todo)} already in {args.output}, "
@@ -121,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
     new_file = not args.output.is_file() or args.output.stat().st_size == 0
     failures: list[tuple[str, str]] = []
     scored = 0
-    bar = _ClipBar(ConsoleProgress(enabled=sys.stderr.isatty()), len(todo))
+    bar = ClipRunProgress(ConsoleProgress(enabled=sys.stderr.isatty()), "batch", len(todo))
     with open(args.output, "a", newline="", encoding="utf-8") as fh:
         writer = csv.DictWriter(fh, fieldnames=FIELDS)
         if new_file:

@@ -33,7 +33,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from forensics_gui.core.errors import CheckpointError, ForensicsError, MediaError
+    from forensics_gui.core.errors import ForensicsError, MediaError
     from forensics_gui.core.progress import ConsoleProgress
 
     if (args.video is None) == (args.roi is None):
@@ -42,17 +42,9 @@ def run(args: argparse.Namespace) -> int:
         raise ForensicsError("--roi needs --audio AUDIO.wav (the clip's 16 kHz audio, e.g. from 'forensics-gui roi').")
     if args.video is not None and args.audio is not None:
         raise ForensicsError("--audio goes with --roi; for a VIDEO the audio is read from the clip itself.")
-    checkpoint = args.checkpoint
-    if checkpoint is None:
-        from forensics_gui.core.models_registry import (
-            describe_missing_models,
-            find_avhubert_checkpoint,
-        )
+    from forensics_gui.core.models_registry import require_checkpoint
 
-        found = find_avhubert_checkpoint()
-        if found is None:
-            raise CheckpointError(describe_missing_models().splitlines()[0])
-        checkpoint = str(found)
+    checkpoint = require_checkpoint("avhubert", args.checkpoint)
     progress = ConsoleProgress(enabled=not args.quiet)
 
     from forensics_gui.core.features import FeatureExtractor, save_features

@@ -25,14 +25,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def default_phi_path() -> Path:
     """The installed Phi checkpoint, via the models registry."""
-    try:
-        from forensics_gui.core.models_registry import find_phi_checkpoint
-    except ImportError:
-        find_phi_checkpoint = None
-    found = find_phi_checkpoint() if find_phi_checkpoint is not None else None
-    if not found:
+    from forensics_gui.core.models_registry import find_phi_checkpoint
+
+    found = find_phi_checkpoint()
+    if found is None:
         raise CheckpointError("No Phi checkpoint is installed; pass one with --phi PHI.pt.")
-    return Path(found)
+    return found
 
 
 def run(args: argparse.Namespace) -> int:

@@ -46,22 +46,19 @@ def _feature_files(folder: Path) -> list[Path]:
 
 def _features_from_videos(folder: Path, progress: object, checkpoint: Path | None,
                           device: str) -> list[Path]:
+    """Extract (or reuse) the features of every clip under ``folder``.
+
+    The folder itself (not its file list) goes to the extraction, so the features land in the
+    same resumable folder as when the viewer's training dialog is given this folder.
+    """
+    from forensics_gui.core.pipeline import extract_features_for_videos, iter_videos
+
     if not folder.is_dir():
         raise ForensicsError(f"The videos folder {folder} does not exist.")
-    try:
-        from forensics_gui.core.pipeline import extract_features_for_videos
-    except ImportError:
-        raise ForensicsError(
-            "Training from videos is not available in this version; extract features with "
-            "'forensics-gui features' and use --features DIR."
-        ) from None
-    from forensics_gui.core.pipeline import iter_videos
-
-    videos = list(iter_videos(folder))
-    if not videos:
+    if next(iter(iter_videos(folder)), None) is None:
         raise ForensicsError(f"No video files under {folder}.")
-    return [Path(p) for p in extract_features_for_videos(videos, progress=progress,
-                                                          checkpoint=checkpoint, device=device)]
+    return extract_features_for_videos(folder, progress=progress,
+                                       checkpoint=checkpoint, device=device)
 
 
 def run(args: argparse.Namespace) -> int:

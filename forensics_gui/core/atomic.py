@@ -7,10 +7,28 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
+
+
+def _create_temp(target: Path, suffix: str) -> Path:
+    """Create an empty ``.<name>.<random><suffix>`` next to ``target``.
+
+    Created with mode 0o666 so the kernel applies the umask, as for a plain open(): mkstemp's 0600
+    would have to be widened with chmod, and reading the umask means setting it, which races
+    with files other threads create meanwhile.
+    """
+    for _ in range(100):
+        tmp = target.parent / f".{target.name}.{secrets.token_hex(4)}{suffix}"
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        except FileExistsError:
+            continue
+        os.close(fd)
+        return tmp
+    raise FileExistsError(f"no free temporary name next to {target}")
 
 
 @contextlib.contextmanager
@@ -22,14 +40,7 @@ def atomic_path(target: str | os.PathLike[str], suffix: str | None = None) -> It
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix if suffix is not None else target.suffix,
-                               dir=target.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
-    # mkstemp creates 0600; give the final file the permissions a plain open() would have.
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp_path, 0o666 & ~umask)
+    tmp_path = _create_temp(target, suffix if suffix is not None else target.suffix)
     try:
         yield tmp_path
         os.replace(tmp_path, target)

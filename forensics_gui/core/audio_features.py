@@ -33,6 +33,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from forensics_gui.core.silence import DEFAULT_THRESHOLD
+from forensics_gui.core.timebase import MODEL_FPS
+
 SAMPLE_RATE = 16000
 FRAME_LEN = 400  # samples (25 ms at 16 kHz)
 FRAME_STEP = 160  # samples (10 ms at 16 kHz)
@@ -41,7 +44,7 @@ NFILT = 26
 PREEMPH = 0.97
 STACK_ORDER = 4
 FEATURE_DIM = NFILT * STACK_ORDER  # 104
-VIDEO_FPS = 25
+VIDEO_FPS = MODEL_FPS
 LN_EPS = 1e-5
 _CHUNK_FRAMES = 8192  # fbank frames per vectorised block (bounds memory on hour-long audio)
 
@@ -171,7 +174,8 @@ def trim_frame_index(first_sound_sample: np.ndarray | int, sample_rate: int = SA
     return np.trunc(s * VIDEO_FPS).astype(np.int64)
 
 
-def _to_float_scale(audio: np.ndarray) -> np.ndarray:
+def to_float_scale(audio: np.ndarray) -> np.ndarray:
+    """Samples on the [-1, 1] scale: integer PCM is divided by 32768 (to float32), float is kept."""
     a = np.asarray(audio)
     if np.issubdtype(a.dtype, np.integer):
         return a.astype(np.float32) / 32768.0
@@ -179,7 +183,7 @@ def _to_float_scale(audio: np.ndarray) -> np.ndarray:
 
 
 def leading_silence_trim(
-    audio_16k: np.ndarray, threshold: float = 0.0005, sample_rate: int = SAMPLE_RATE
+    audio_16k: np.ndarray, threshold: float = DEFAULT_THRESHOLD, sample_rate: int = SAMPLE_RATE
 ) -> TrimInfo:
     """Compute AVH-Align's ``--trimmed`` skips for mono audio (float in [-1, 1]; ints are /32768).
 
@@ -189,7 +193,7 @@ def leading_silence_trim(
     All-silent audio gives ``s = len/sample_rate``; the skips then usually remove everything, so
     the caller gets empty (or nearly empty) streams and must report that to the user.
     """
-    a = _to_float_scale(audio_16k)
+    a = to_float_scale(audio_16k)
     if a.ndim != 1:
         raise ValueError(f"leading_silence_trim expects mono 1-D audio, got shape {a.shape}")
     loud = np.abs(a) > threshold

@@ -25,7 +25,6 @@ import numpy as np
 
 from forensics_gui.core import paths
 from forensics_gui.core.atomic import atomic_open, atomic_path
-from forensics_gui.core.hashing import sha256_file  # noqa: F401  (re-exported for callers)
 
 CACHE_VERSION = "forensics-gui-cache-1"
 _META_KEY = "__meta_json__"
@@ -66,31 +65,32 @@ class Cache:
         with contextlib.suppress(OSError):
             path.unlink()
 
-    def get_npz(self, key: str) -> dict[str, np.ndarray] | None:
-        """Arrays stored under ``key`` (loaded into memory), or None if absent or unreadable."""
+    def _read_npz(self, key: str, arrays: bool = True
+                  ) -> tuple[dict[str, np.ndarray], dict[str, Any]] | None:
+        """(arrays, meta) of the entry (arrays empty unless ``arrays``), or None when absent; an
+        unreadable entry is deleted."""
         path = self._path(key, ".npz")
         if not path.is_file():
             return None
         try:
             with np.load(path, allow_pickle=False) as data:
-                return {name: data[name] for name in data.files if name != _META_KEY}
+                loaded = {name: data[name] for name in data.files
+                          if arrays and name != _META_KEY}
+                meta = json.loads(str(data[_META_KEY])) if _META_KEY in data.files else {}
+                return loaded, meta
         except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error):
             self._discard(path)
             return None
 
+    def get_npz(self, key: str) -> dict[str, np.ndarray] | None:
+        """Arrays stored under ``key`` (loaded into memory), or None if absent or unreadable."""
+        entry = self._read_npz(key)
+        return None if entry is None else entry[0]
+
     def get_npz_meta(self, key: str) -> dict[str, Any] | None:
         """The ``meta`` dict stored with :meth:`put_npz`, or None."""
-        path = self._path(key, ".npz")
-        if not path.is_file():
-            return None
-        try:
-            with np.load(path, allow_pickle=False) as data:
-                if _META_KEY not in data.files:
-                    return {}
-                return json.loads(str(data[_META_KEY]))
-        except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error):
-            self._discard(path)
-            return None
+        entry = self._read_npz(key, arrays=False)
+        return None if entry is None else entry[1]
 
     def put_npz(self, key: str, arrays: dict[str, np.ndarray], meta: dict[str, Any] | None = None) -> Path:
         """Store ``arrays`` (and a JSON-able ``meta`` dict) atomically; returns the entry path."""

@@ -32,8 +32,9 @@ import numpy as np
 from forensics_gui.core.atomic import atomic_open
 from forensics_gui.core.errors import ForensicsError
 from forensics_gui.core.progress import Progress, check_cancelled
+from forensics_gui.core.timebase import MODEL_FPS
 
-VIDEO_FPS = 25.0
+VIDEO_FPS = float(MODEL_FPS)
 MAX_SINGLE_PASS_FRAMES = 3000
 WINDOW_FRAMES = 1500
 WINDOW_OVERLAP_FRAMES = 250
@@ -106,12 +107,12 @@ def window_plan(num_frames: int, max_single: int = MAX_SINGLE_PASS_FRAMES, windo
 
 
 def _as_mono_float(audio_16k: np.ndarray) -> np.ndarray:
+    from forensics_gui.core.audio_features import to_float_scale
+
     a = np.asarray(audio_16k)
     if a.ndim != 1:
         raise ForensicsError(f"Audio must be mono 16 kHz samples (1-D), got shape {a.shape}.")
-    if np.issubdtype(a.dtype, np.integer):
-        return a.astype(np.float32) / 32768.0
-    return a.astype(np.float32, copy=False)
+    return to_float_scale(a).astype(np.float32, copy=False)
 
 
 class FeatureExtractor:

@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from forensics_gui.core.errors import ForensicsError
+from forensics_gui.core.pipeline import VIDEO_SUFFIXES
 
 Segment = tuple[float, float]
 V = TypeVar("V")
@@ -46,7 +47,6 @@ FORMATS_SENTENCE = (
     "LAV-DF metadata.min.json (objects with 'file' and 'fake_periods') or "
     "FakeAVCeleb meta_data.csv (with a 'type' column)"
 )
-VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".flv", ".mpg", ".mpeg", ".wmv")
 METADATA_NAMES = (
     "metadata.json", "metadata.min.json", "meta_data.csv",
     "train_metadata.json", "val_metadata.json", "test_metadata.json",
@@ -290,7 +290,7 @@ def _parse_json_data(data: Any, where: str, default_file: str | None) -> GroundT
 def _favc_file(row: dict[str, str], extra: list[str]) -> str | None:
     cells = [row.get("path") or "", row.get("filename") or "", row.get("file") or ""] + extra
     cells = [c.strip() for c in cells if c and c.strip()]
-    names = [c for c in cells if c.lower().endswith(VIDEO_EXTENSIONS)]
+    names = [c for c in cells if c.lower().endswith(VIDEO_SUFFIXES)]
     if not names:
         return None
     name = names[0]

@@ -26,6 +26,7 @@ from collections.abc import Iterable, Mapping, Sequence
 import numpy as np
 
 from forensics_gui.core.errors import ForensicsError
+from forensics_gui.core.timebase import MODEL_FPS
 
 Segment = tuple[float, float]
 Proposal = tuple[float, float, float]  # (confidence, start_s, end_s)
@@ -186,16 +187,16 @@ def ar_at_n(
     return out
 
 
-def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
-    """Contiguous True runs as (first, last_exclusive) frame indices."""
-    m = np.concatenate([[False], mask, [False]]).astype(np.int8)
+def true_runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """Contiguous True runs of a boolean [T] array as (first, last_exclusive) frame indices."""
+    m = np.concatenate([[False], np.asarray(mask, bool), [False]]).astype(np.int8)
     d = np.diff(m)
     return list(zip(np.flatnonzero(d == 1).tolist(), np.flatnonzero(d == -1).tolist(), strict=True))
 
 
 def proposals_from_curve(
     frame_scores: Sequence[float] | np.ndarray,
-    fps: float = 25.0,
+    fps: float = MODEL_FPS,
     thresholds: Sequence[float] | None = None,
     confidence: str = "mean",
     min_frames: int = 1,
@@ -224,7 +225,7 @@ def proposals_from_curve(
     for t in thresholds:
         with np.errstate(invalid="ignore"):
             mask = finite & (x > t)
-        for a, b in _runs(mask):
+        for a, b in true_runs(mask):
             if b - a < min_frames:
                 continue
             run = x[a:b]

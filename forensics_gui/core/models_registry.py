@@ -9,7 +9,6 @@ dialog does not re-hash gigabytes each time it opens.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from typing import Any
 
 from forensics_gui.core import paths
 from forensics_gui.core.atomic import write_text_atomic
+from forensics_gui.core.hashing import sha256_file
 
 REGISTRY_FILE = paths.REPO_MODELS_DIR / "registry.json"
 _SHA_CACHE_NAME = "model_sha256.json"
@@ -75,23 +75,45 @@ def find_phi_checkpoint() -> Path | None:
     return trained[0] if trained else None
 
 
+def _missing_sentence(kind: str, folder: Path) -> str:
+    known = known_models(kind)
+    if not known:  # an install without the source tree's models/registry.json
+        what = "AV-HuBERT checkpoint" if kind == "avhubert" else "alignment network Phi"
+        return (f"The {what} is missing and the list of known models ({REGISTRY_FILE}) was not "
+                f"found; see models/README.md in the forensics-gui sources and put the file into "
+                f"{folder}.")
+    m = known[0]
+    if kind == "avhubert":
+        return (f"The AV-HuBERT checkpoint is missing: download {m.name} ({m.approx_size}, "
+                f"{m.license}) from {m.source.rstrip('.')}, and put it into {folder}.")
+    return (f"The alignment network Phi is missing: download {m.name} from {m.source.rstrip('.')}, "
+            f"and put it into {folder} (or train your own with 'forensics-gui train').")
+
+
 def describe_missing_models() -> str:
     """Plain guidance naming each missing default model, where to get it and where to put it."""
     folder = paths.user_models_dir()
-    lines = []
-    if find_avhubert_checkpoint() is None:
-        m = known_models("avhubert")[0]
-        lines.append(
-            f"The AV-HuBERT checkpoint is missing: download {m.name} ({m.approx_size}, "
-            f"{m.license}) from {m.source.rstrip('.')}, and put it into {folder}."
-        )
-    if find_phi_checkpoint() is None:
-        m = known_models("phi")[0]
-        lines.append(
-            f"The alignment network Phi is missing: download {m.name} from {m.source.rstrip('.')}, "
-            f"and put it into {folder} (or train your own with 'forensics-gui train')."
-        )
-    return "\n".join(lines)
+    found = {"avhubert": find_avhubert_checkpoint(), "phi": find_phi_checkpoint()}
+    return "\n".join(_missing_sentence(kind, folder) for kind, path in found.items() if path is None)
+
+
+def require_checkpoint(kind: str, given: str | os.PathLike[str] | None = None) -> Path:
+    """``given`` if set, else the installed checkpoint of ``kind`` ("avhubert" or "phi").
+
+    Raises CheckpointError (one sentence): a ``given`` path that is not a file, or nothing
+    installed (naming the file, where to get it and where to put it).
+    """
+    from forensics_gui.core.errors import CheckpointError
+
+    if given is not None:
+        if not Path(given).is_file():
+            what = "AV-HuBERT checkpoint" if kind == "avhubert" else "Phi checkpoint"
+            raise CheckpointError(f"The {what} {given} does not exist; check the path.")
+        return Path(given)
+    found = find_avhubert_checkpoint() if kind == "avhubert" else find_phi_checkpoint()
+    if found is None:
+        raise CheckpointError(_missing_sentence(kind, paths.user_models_dir()))
+    return found
 
 
 def _cache_file() -> Path:
@@ -118,11 +140,7 @@ def sha256_of(path: str | Path, chunk_bytes: int = 1 << 22) -> str:
     if entry and entry.get("size") == stamp["size"] and entry.get("mtime_ns") == stamp["mtime_ns"]:
         _memory_cache[key] = entry
         return str(entry["sha256"])
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk_bytes):
-            digest.update(block)
-    entry = {**stamp, "sha256": digest.hexdigest()}
+    entry = {**stamp, "sha256": sha256_file(path, chunk=chunk_bytes)}
     _memory_cache[key] = entry
     try:
         disk = _load_disk_cache()

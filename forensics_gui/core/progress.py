@@ -38,6 +38,49 @@ def check_cancelled(progress: Progress | None) -> None:
         raise Cancelled()
 
 
+class ClipRunProgress:
+    """Progress of a run over ``total`` clips, reported to ``outer`` as ``(stage, clips_done, total)``.
+
+    Clip ``i`` spans ``i .. i+1``: the first half is its preparation (face tracking, reported by
+    :meth:`waiting` as a fraction 0..1), the second half the encoder (:meth:`for_clip` gives the
+    Progress to pass to it). Nothing is reported after the run reached ``total``, so a console
+    bar ends once. Cancel requests come from ``outer``.
+    """
+
+    def __init__(self, outer: Progress | None, stage: str, total: int) -> None:
+        self.outer, self.stage, self.total = outer, stage, total
+        self.finished = False
+
+    def show(self, clips_done: float) -> None:
+        """Report ``clips_done`` (fractional) of ``total`` clips."""
+        if self.outer is not None and not self.finished:
+            self.finished = clips_done >= self.total
+            self.outer.report(self.stage, clips_done, self.total)
+
+    def waiting(self, index: int, fraction: float) -> None:
+        """Clip ``index`` is being prepared, ``fraction`` (0..1) of it done."""
+        self.show(index + 0.5 * fraction)
+
+    def for_clip(self, index: int) -> Progress:
+        """The Progress for the encoder on clip ``index`` (its "encoder" stage fills the 2nd half)."""
+        return _EncoderHalf(self, index)
+
+    def cancelled(self) -> bool:
+        return self.outer is not None and self.outer.cancelled()
+
+
+class _EncoderHalf:
+    def __init__(self, run: ClipRunProgress, index: int) -> None:
+        self.run, self.index = run, index
+
+    def report(self, stage: str, done: float, total: float | None = None) -> None:
+        if stage == "encoder" and total:
+            self.run.show(self.index + 0.5 + 0.5 * min(1.0, done / total))
+
+    def cancelled(self) -> bool:
+        return self.run.cancelled()
+
+
 class StageClock:
     """Estimates the remaining seconds of the current stage from its rate so far."""
 

@@ -46,6 +46,7 @@ from forensics_gui.core.atomic import atomic_path
 from forensics_gui.core.errors import MediaError, NoFaceError
 from forensics_gui.core.landmarks import FaceTracker, interpolate_track, rgb_to_gray_cv2
 from forensics_gui.core.progress import Progress, check_cancelled
+from forensics_gui.core.timebase import MODEL_FPS
 
 __all__ = [
     "RoiResult", "LandmarkTrack", "extract_mouth_roi", "write_roi_video", "load_roi_video",
@@ -53,7 +54,7 @@ __all__ = [
     "roi_transforms", "crop_origins", "warp_crop", "MEAN_FACE_STABLE", "ROI_PIX_FMT",
 ]
 
-FPS = 25.0
+FPS = float(MODEL_FPS)
 STD_SIZE = 256  # side of the reference frame, pixels
 CROP = 96  # side of the mouth crop, pixels
 HALF = CROP // 2

@@ -7,7 +7,7 @@ clips, per the paper).
 
 Suspicious segments (default rule, documented here because the viewer shows them): a frame is
 suspicious when its score exceeds ``median + 3 * 1.4826 * MAD`` of the clip's OWN curve (a robust
-z-score above 3), runs closer than 3 frames (0.12 s) are merged, and runs shorter than 5 frames
+z-score above 3), runs at most 3 frames (0.12 s) apart are merged, and runs shorter than 5 frames
 (0.2 s) are dropped. The rule is relative to the clip: it marks where a clip is least aligned, not
 whether it is fake (a real clip may still get a short segment; read it with the video score).
 """
@@ -19,9 +19,11 @@ from typing import Any, Literal
 
 import numpy as np
 
+from forensics_gui.core.metrics import true_runs
 from forensics_gui.core.phi import BAND_RADIUS, PhiModel, offsets_from_band
+from forensics_gui.core.timebase import MODEL_FPS
 
-FPS = 25.0
+FPS = float(MODEL_FPS)
 """The model grid: one feature row per 1/25 s."""
 
 DEFAULT_MAD_K = 3.0
@@ -60,13 +62,8 @@ def find_segments(frame_scores: np.ndarray, threshold: float,
                   fps: float = FPS) -> list[tuple[float, float]]:
     """Runs of frames with score > threshold as (start_s, end_s), merged across gaps of at most
     ``merge_gap_frames`` frames and kept when at least ``min_frames`` frames long."""
-    above = np.asarray(frame_scores) > threshold
-    if not above.any():
-        return []
-    edges = np.diff(np.concatenate(([0], above.astype(np.int8), [0])))
-    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)  # ends exclusive
     runs: list[list[int]] = []
-    for s, e in zip(starts.tolist(), ends.tolist(), strict=True):
+    for s, e in true_runs(np.asarray(frame_scores) > threshold):
         if runs and s - runs[-1][1] <= merge_gap_frames:
             runs[-1][1] = e
         else:

@@ -150,6 +150,12 @@ def _at_least_fp32(x: Any) -> Any:
     return x.float() if x.element_size() < 4 else x
 
 
+def _mean_nll(logp_true: Any, frame_mask: Any) -> Any:
+    """Mean of ``-logp_true`` over the frames where ``frame_mask`` is set (0 when none is)."""
+    mask = frame_mask.to(logp_true.dtype)
+    return -(logp_true * mask).sum() / mask.sum().clamp_min(1.0)
+
+
 def fast_loss(module: Any, visual: Any, audio_window: Any, frame_mask: Any,
               radius: int = BAND_RADIUS) -> Any:
     """Mean -log p(offset 0) over valid frames, projecting each frame once (see module doc).
@@ -162,8 +168,7 @@ def fast_loss(module: Any, visual: Any, audio_window: Any, frame_mask: Any,
     window = a.unfold(1, 2 * radius + 1, 1).transpose(-1, -2)  # [n, C, 2r+1, H]
     logits = _at_least_fp32(module.tail(v[:, :, None, :] + window))  # [n, C, 2r+1]
     logp = torch.log_softmax(logits, dim=-1)[..., radius]
-    mask = frame_mask.to(logp.dtype)
-    return -(logp * mask).sum() / mask.sum().clamp_min(1.0)
+    return _mean_nll(logp, frame_mask)
 
 
 def naive_loss(module: Any, visual: Any, audio_window: Any, frame_mask: Any,
@@ -176,8 +181,7 @@ def naive_loss(module: Any, visual: Any, audio_window: Any, frame_mask: Any,
     pairs_v = visual[:, :, None, :].expand(-1, -1, k, -1)
     logits = module(pairs_v.reshape(-1, visual.shape[-1]), pairs_a.reshape(-1, audio_window.shape[-1]))
     logp = torch.log_softmax(_at_least_fp32(logits.reshape(*visual.shape[:2], k)), dim=-1)[..., radius]
-    mask = frame_mask.to(logp.dtype)
-    return -(logp * mask).sum() / mask.sum().clamp_min(1.0)
+    return _mean_nll(logp, frame_mask)
 
 
 # --------------------------------------------------------------------------- helpers

@@ -36,12 +36,11 @@ import numpy as np
 from forensics_gui.core.atomic import write_text_atomic
 from forensics_gui.core.errors import (
     Cancelled,
-    CheckpointError,
     ForensicsError,
     MediaError,
     NoFaceError,
 )
-from forensics_gui.core.progress import Progress
+from forensics_gui.core.progress import ClipRunProgress, Progress
 
 STAGE = "extracting features"
 REPORT_NAME = "extraction.json"
@@ -195,34 +194,15 @@ def _prepare(analyzer: Any, video: Path, out: Path, ckpt_sha: str, trim: bool,
         return _Prepared(video, out, "", reason=f"{video.name} could not be processed ({err}).")
 
 
-class _EncoderProgress:
-    """Maps the encoder's progress within clip ``index`` onto the whole folder."""
-
-    def __init__(self, outer: Progress | None, index: int, total: int) -> None:
-        self.outer, self.index, self.total = outer, index, total
-
-    def report(self, stage: str, done: float, total: float | None = None) -> None:
-        if self.outer is not None and stage == "encoder" and total:
-            self.outer.report(STAGE, self.index + 0.5 + 0.5 * min(1.0, done / total), self.total)
-
-    def cancelled(self) -> bool:
-        return self.outer is not None and self.outer.cancelled()
-
-
 def _load_analyzer(checkpoint: str | os.PathLike[str] | None, device: str, use_cache: bool) -> Any:
     """An Analyzer with only the AV-HuBERT extractor loaded (no Phi is needed to extract)."""
     from forensics_gui.core import models_registry
     from forensics_gui.core.features import FeatureExtractor
     from forensics_gui.core.pipeline import AnalysisOptions, Analyzer
 
-    if checkpoint is None:
-        checkpoint = models_registry.find_avhubert_checkpoint()
-        if checkpoint is None:
-            raise CheckpointError(models_registry.describe_missing_models().splitlines()[0])
-    elif not Path(checkpoint).is_file():
-        raise CheckpointError(f"The AV-HuBERT checkpoint {checkpoint} does not exist; check the path.")
-    analyzer = Analyzer(AnalysisOptions(checkpoint=Path(checkpoint), device=device, use_cache=use_cache))
-    analyzer._extractor = FeatureExtractor(Path(checkpoint), device=device)
+    path = models_registry.require_checkpoint("avhubert", checkpoint)
+    analyzer = Analyzer(AnalysisOptions(checkpoint=path, device=device, use_cache=use_cache))
+    analyzer._extractor = FeatureExtractor(path, device=device)
     return analyzer
 
 
@@ -261,17 +241,14 @@ def extract_features_for_videos(videos_dir_or_list: str | os.PathLike[str] | Ite
     def prepare(i: int, prog: Progress | None) -> _Prepared:
         return _prepare(analyzer, videos[i], outs[i], ckpt_sha, trim, prog)
 
-    def waiting(i: int, fraction: float) -> None:
-        if progress is not None:
-            progress.report(STAGE, i + 0.5 * fraction, total)
-
+    bar = ClipRunProgress(progress, STAGE, total)
     lookahead = 2 if workers >= 2 else 0
-    clips = prefetch(range(total), prepare, lookahead=lookahead, progress=progress, on_wait=waiting)
+    clips = prefetch(range(total), prepare, lookahead=lookahead, progress=progress,
+                     on_wait=bar.waiting)
     with contextlib.closing(clips):
         for item in clips:
             i = item.index
-            if progress is not None:
-                progress.report(STAGE, i + 0.5, total)
+            bar.show(i + 0.5)
             if item.error is not None:
                 raise item.error  # _prepare turns every expected problem into a reason
             prepared = item.value
@@ -285,7 +262,7 @@ def extract_features_for_videos(videos_dir_or_list: str | os.PathLike[str] | Ite
                 continue
             try:
                 fs = analyzer.features(prepared.sha256, prepared.gray, prepared.audio_16k, trim,
-                                       _EncoderProgress(progress, i, total))
+                                       bar.for_clip(i))
             except Cancelled:
                 raise
             except ForensicsError as err:
@@ -295,8 +272,7 @@ def extract_features_for_videos(videos_dir_or_list: str | os.PathLike[str] | Ite
                        "source_sha256": prepared.sha256, "trim_leading_silence": bool(trim)}
             save_features(prepared.out, fs)
             report.feature_files.append(prepared.out)
-    if progress is not None:
-        progress.report(STAGE, total, total)
+    bar.show(total)
     _write_summary(out_root, report)
     return report
 

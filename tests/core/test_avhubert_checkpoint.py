@@ -168,6 +168,21 @@ def test_malicious_pickle_is_refused_and_never_runs(tmp_path: Path) -> None:
     assert marker.exists()
 
 
+def test_protocol_2_spellings_of_allowed_builtins_load(tmp_path: Path) -> None:
+    # torch.save pickles with protocol 2, which names builtins.set "__builtin__ set" and
+    # copyreg._reconstructor "copy_reg _reconstructor"; both are on the allow-list.
+    path = tmp_path / "sets.pt"
+    cfg = {"langs": {"en", "de"}, "span": slice(1, 3), "frozen": frozenset({2})}
+    torch.save({"model": {}, "cfg": cfg}, path)
+    assert b"__builtin__" in zipfile.ZipFile(path).read("sets/data.pkl")
+    assert read_checkpoint(path)["cfg"] == cfg
+    raw = tmp_path / "evil_p2.pt"
+    raw.write_bytes(pickle.dumps([_Evals()], protocol=2))
+    assert b"__builtin__\neval" in raw.read_bytes()
+    with pytest.raises(CheckpointError, match=r"builtins\.eval"):
+        read_checkpoint(raw)
+
+
 @pytest.mark.parametrize("kind", ["random", "zip", "phi", "no_model", "empty", "absent", "list", "script"])
 def test_files_that_are_not_avhubert_checkpoints(kind: str, tmp_path: Path) -> None:
     path = tmp_path / f"{kind}.pt"

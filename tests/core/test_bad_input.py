@@ -126,3 +126,22 @@ def test_damaged_video_packets_do_not_stop_decoding(tmp_path: Path) -> None:
     with VideoReader(clip.path) as reader:
         assert decode_pattern_index(reader.frame_by_index(49).image) == 49
         reader.frame_by_index(18)  # a damaged frame: whatever the decoder makes of it, no crash
+
+
+def test_cli_reports_a_failed_file_operation_as_one_sentence(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    import argparse
+
+    from forensics_gui import cli
+
+    blocker = tmp_path / "file.txt"
+    blocker.write_text("x")
+
+    def writes_below_a_file(_args: argparse.Namespace) -> int:
+        (blocker / "out").mkdir(parents=True)
+        return 0
+
+    rc = cli._run_reporting_errors(writes_below_a_file, argparse.Namespace(command="roi"))
+    err = capsys.readouterr().err
+    assert rc == 2 and "Traceback" not in err and err.count("\n") == 1
+    assert err == (f"forensics-gui roi: cannot use {blocker / 'out'} (Not a directory); check the "
+                   "path, its permissions and free disk space.\n")

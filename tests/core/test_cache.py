@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from forensics_gui.core.cache import CACHE_VERSION, Cache, sha256_file
+from forensics_gui.core.cache import CACHE_VERSION, Cache
+from forensics_gui.core.hashing import sha256_file
 
 
 def test_key_is_canonical_and_sensitive() -> None:

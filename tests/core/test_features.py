@@ -227,7 +227,7 @@ def test_registry_finds_models_and_caches_sha(tmp_path: Path, monkeypatch: pytes
     assert rows["base_vox_iter5.pt"]["path"] is None and rows["base_vox_iter5.pt"]["sha256"] is None
     expected = hashlib.sha256(b"abc").hexdigest()
     reg._memory_cache.clear()
-    monkeypatch.setattr(reg.hashlib, "sha256", None)  # a cache hit (from disk) must not hash again
+    monkeypatch.setattr(reg, "sha256_file", None)  # a cache hit (from disk) must not hash again
     assert reg.sha256_of(target) == expected
     monkeypatch.undo()
 
@@ -321,3 +321,14 @@ def test_cli_features_from_a_clip_without_face(tmp_path: Path, ckpt: Path,
     assert "no face found" in capsys.readouterr().err
     fs = load_features(out)
     assert fs.visual is None and fs.audio.shape == (25, 64)  # cut to the 25 video frames
+
+
+def test_guidance_without_the_registry_file(tmp_path, monkeypatch) -> None:
+    """An install without models/registry.json still says what is missing and where it goes."""
+    import forensics_gui.core.models_registry as reg
+
+    monkeypatch.setenv("FORENSICS_GUI_MODELS", str(tmp_path / "models"))
+    monkeypatch.setattr(reg, "REGISTRY_FILE", tmp_path / "absent.json")
+    text = reg.describe_missing_models()
+    assert "AV-HuBERT checkpoint is missing" in text and "Phi is missing" in text
+    assert str(tmp_path / "models") in text

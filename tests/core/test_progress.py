@@ -44,3 +44,31 @@ def test_format_eta_and_cancel() -> None:
 
     with pytest.raises(Cancelled):
         check_cancelled(Stop())
+
+
+class _Log:
+    def __init__(self, cancel: bool = False) -> None:
+        self.reports: list[tuple[str, float, float | None]] = []
+        self.cancel = cancel
+
+    def report(self, stage: str, done: float, total: float | None = None) -> None:
+        self.reports.append((stage, done, total))
+
+    def cancelled(self) -> bool:
+        return self.cancel
+
+
+def test_clip_run_progress_halves_and_ends_once() -> None:
+    from forensics_gui.core.progress import ClipRunProgress
+
+    log = _Log()
+    run = ClipRunProgress(log, "batch", 2)
+    run.waiting(0, 0.5)  # preparing clip 0: a quarter of it
+    enc = run.for_clip(0)
+    enc.report("video front end", 3, 4)  # not the encoder: ignored
+    enc.report("encoder", 1, 4)
+    run.for_clip(1).report("encoder", 4, 4)
+    run.show(2)  # already at the end: not reported again
+    assert log.reports == [("batch", 0.25, 2), ("batch", 0.625, 2), ("batch", 2.0, 2)]
+    assert not enc.cancelled() and ClipRunProgress(_Log(cancel=True), "x", 1).for_clip(0).cancelled()
+    ClipRunProgress(None, "x", 1).for_clip(0).report("encoder", 1, 1)  # no outer: no error

@@ -20,6 +20,7 @@ mode cannot be used: it needs every fairseq class name registered in advance.)
 
 from __future__ import annotations
 
+import _compat_pickle
 import pickle
 from types import SimpleNamespace
 from typing import Any
@@ -90,6 +91,14 @@ def _stand_in(module: str, name: str) -> type:
     return cls
 
 
+def python3_name(module: str, name: str) -> tuple[str, str]:
+    """The Python 3 (module, name) of a Python 2 global (``__builtin__.set`` -> ``builtins.set``),
+    with the same mapping :meth:`pickle.Unpickler.find_class` applies to protocol < 3 pickles."""
+    if (module, name) in _compat_pickle.NAME_MAPPING:
+        return _compat_pickle.NAME_MAPPING[(module, name)]
+    return _compat_pickle.IMPORT_MAPPING.get(module, module), name
+
+
 def refuse_message(file_label: str, module: str, name: str) -> str:
     return (
         f"forensics-gui refuses to load {file_label}: it asks to run {module}.{name}, which a model "
@@ -103,6 +112,10 @@ class SafeUnpickler(pickle.Unpickler):
     file_label = "this file"
 
     def find_class(self, module: str, name: str) -> Any:  # noqa: D401
+        # torch.save writes protocol 2, which spells builtins.set as __builtin__.set: check (and
+        # load) the Python 3 name. No allow-listed name is itself a Python 2 name, so mapping is
+        # a no-op for protocol 3+ pickles and pickle's own mapping finds nothing more to change.
+        module, name = python3_name(module, name)
         if module.split(".")[0] in INERT_MODULE_PREFIXES:
             return _stand_in(module, name)
         if "." in name:  # protocol 4 dotted names reach attributes of allowed classes: refuse

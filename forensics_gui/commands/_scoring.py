@@ -1,0 +1,26 @@
+"""Options shared by the commands that run the whole pipeline (``analyze``, ``batch``)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def add_scoring_arguments(parser: argparse.ArgumentParser, *, both_help: str) -> None:
+    """Models, leading-silence variant, pooling and device options."""
+    parser.add_argument("--checkpoint", type=Path,
+                        help="AV-HuBERT checkpoint (default: the installed one)")
+    parser.add_argument("--phi", type=Path, help="Phi checkpoint (default: the installed one)")
+    parser.add_argument("--trim-leading-silence", action="store_true",
+                        help="score with the leading silence trimmed (AVH-Align --trimmed)")
+    parser.add_argument("--both", action="store_true", help=both_help)
+    parser.add_argument("--pool", choices=("lse", "mean"), default="lse",
+                        help="video score pooling: log-sum-exp (published) or mean")
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+
+
+def variants(args: argparse.Namespace) -> tuple[str, ...]:
+    """The scorings asked for: ("untrimmed",), ("trimmed",) or both (``--both``)."""
+    if args.both:
+        return ("untrimmed", "trimmed")
+    return ("trimmed",) if args.trim_leading_silence else ("untrimmed",)

@@ -168,31 +168,66 @@ class Analyzer:
     def __init__(self, options: AnalysisOptions | None = None) -> None:
         self.options = options or AnalysisOptions()
         self._extractor: Any = None
+        self._checkpoint: Path | None = None  # the AV-HuBERT to use; loaded on a features-cache miss
+        self._checkpoint_sha: str = ""
+        self._architecture: str = ""  # e.g. "LARGE": from the loaded model or a features-cache entry
         self._phi: Any = None
         self._sup: Any = None
         self._cache: Any = None
 
     # -- models -----------------------------------------------------------------------------
     def load_models(self, progress: Progress | None = None) -> None:
-        from forensics_gui.core.features import FeatureExtractor
+        """Load Phi (and the supervised model) and resolve the AV-HuBERT checkpoint and its
+        SHA-256 (cached by size and time). The AV-HuBERT itself (seconds for LARGE) is loaded
+        lazily, on the first features-cache miss, so re-analysing a cached clip only re-scores."""
+        from forensics_gui.core import models_registry
         from forensics_gui.core.phi import load_phi
 
         ckpt, phi = resolve_models(self.options)
-        if self._extractor is None:
+        if self._extractor is None and self._checkpoint != ckpt:
             _stage(progress, "loading models", 0, None)
-            self._extractor = FeatureExtractor(ckpt, device=self.options.device)
+            self._checkpoint_sha = models_registry.sha256_of(ckpt)
+            self._checkpoint, self._architecture = ckpt, ""
         if self._phi is None:
             self._phi = load_phi(phi)
         if self.options.supervised is not None and self._sup is None:
             self._sup = load_phi(self.options.supervised)
 
+    def extractor(self, progress: Progress | None = None) -> Any:
+        """The AV-HuBERT FeatureExtractor, loaded now if it is not yet (needs :meth:`load_models`)."""
+        if self._extractor is None:
+            from forensics_gui.core.features import FeatureExtractor
+
+            if self._checkpoint is None:
+                raise RuntimeError("Analyzer.extractor needs load_models() first")
+            _stage(progress, "loading models", 0, None)
+            self._extractor = FeatureExtractor(self._checkpoint, device=self.options.device)
+        return self._extractor
+
+    def _features_key_parts(self) -> tuple[str, str]:
+        """(checkpoint SHA-256, dtype name) of the features cache key, without loading the model."""
+        ex = self._extractor
+        if ex is not None:
+            return ex.checkpoint_sha256, str(ex.dtype)
+        from forensics_gui.core.devices import resolve_device, resolve_dtype
+
+        return self._checkpoint_sha, str(resolve_dtype("float32", resolve_device(self.options.device)))
+
     def models_used(self) -> list[dict[str, Any]]:
         out = []
-        if self._extractor is not None:
-            ex = self._extractor
+        ex = self._extractor
+        if ex is None and self._checkpoint is not None and not self._architecture:
+            ex = self.extractor()  # an old cache entry without the architecture name
+        if ex is not None:
             out.append({"role": "features", "name": ex.checkpoint_path.name, "path": str(ex.checkpoint_path),
                         "sha256": ex.checkpoint_sha256, "architecture": ex.config.size_name,
                         "device": str(ex.device)})
+        elif self._checkpoint is not None:
+            from forensics_gui.core.devices import resolve_device
+
+            out.append({"role": "features", "name": self._checkpoint.name, "path": str(self._checkpoint),
+                        "sha256": self._checkpoint_sha, "architecture": self._architecture,
+                        "device": str(resolve_device(self.options.device))})
         for role, m in (("phi", self._phi), ("supervised", self._sup)):
             if m is not None:
                 out.append({"role": role, "name": m.path.name if m.path else "", "path": str(m.path),
@@ -238,22 +273,26 @@ class Analyzer:
                  progress: Progress | None) -> Any:
         from forensics_gui.core.features import FeatureSet
 
-        ex = self._extractor
-        key = self.cache.key(FEATURES_CACHE_VERSION, sha, ex.checkpoint_sha256,
-                             {"trimmed": trimmed, "dtype": str(ex.dtype), "face": gray is not None})
+        ckpt_sha, dtype = self._features_key_parts()
+        key = self.cache.key(FEATURES_CACHE_VERSION, sha, ckpt_sha,
+                             {"trimmed": trimmed, "dtype": dtype, "face": gray is not None})
         cached = self.cache.get_npz(key) if self.options.use_cache else None
         if cached is not None:
+            if self._extractor is None and "architecture" in cached:
+                self._architecture = str(cached["architecture"])
             return FeatureSet(visual=cached.get("visual"), audio=cached["audio"],
                               trimmed_video_frames=int(cached["trimmed_video_frames"]),
                               trimmed_audio_samples=int(cached["trimmed_audio_samples"]),
                               leading_silence_s=float(cached["leading_silence_s"]),
-                              checkpoint_sha256=ex.checkpoint_sha256)
+                              checkpoint_sha256=ckpt_sha)
+        ex = self.extractor(progress)
         _stage(progress, "video front end", 0, None if gray is None else len(gray))
         fs = ex.extract(gray, audio_16k, trim_leading_silence=trimmed, progress=progress)
         if self.options.use_cache:
             arrays = {"audio": fs.audio, "trimmed_video_frames": np.int64(fs.trimmed_video_frames),
                       "trimmed_audio_samples": np.int64(fs.trimmed_audio_samples),
-                      "leading_silence_s": np.float64(fs.leading_silence_s)}
+                      "leading_silence_s": np.float64(fs.leading_silence_s),
+                      "architecture": np.asarray(str(ex.config.size_name))}
             if fs.visual is not None:
                 arrays["visual"] = fs.visual
             self.cache.put_npz(key, arrays)
@@ -304,7 +343,7 @@ class Analyzer:
         """
         from forensics_gui.core.scoring import score_features
 
-        if self._extractor is None or self._phi is None:
+        if (self._extractor is None and self._checkpoint is None) or self._phi is None:
             raise RuntimeError("Analyzer.finish needs load_models() first")
         analysis = ClipAnalysis(file=clip.path, sha256=clip.sha256, info=clip.info, silence=clip.silence,
                                 face=clip.face, roi_gray=clip.gray, caveats=list(clip.caveats))

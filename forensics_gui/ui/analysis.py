@@ -1,6 +1,13 @@
 """The AVH-Align analysis off the GUI thread: a QThread that runs the core pipeline
-(:meth:`forensics_gui.core.pipeline.Analyzer.analyze`) and turns its progress/cancel contract into
+(:meth:`~forensics_gui.core.pipeline.Analyzer.prepare` then
+:meth:`~forensics_gui.core.pipeline.Analyzer.finish`) and turns its progress/cancel contract into
 Qt signals, plus the status-bar progress widget (stage, bar, ETA, Cancel).
+
+The model-free part (decoding, dlib face tracking, mouth ROI) runs in a child process
+(:class:`~forensics_gui.core.subprocess_prepare.PrepareProcess`) when the owner passes one: dlib
+holds the GIL for about 0.8 s while it loads its models and for a while on every frame, which
+would stall the event loop; the encoder and scoring run in this thread (PyTorch releases the GIL
+in its ops). Without a child process (or when it cannot start) everything runs in this thread.
 
 The core never sees a signal: the worker hands it a :class:`~forensics_gui.ui.workers.
 SignalProgress` whose ``report`` emits ``progressed`` (throttled, with the ETA) and whose
@@ -36,6 +43,41 @@ def is_out_of_memory(err: BaseException) -> bool:
     return isinstance(err, RuntimeError) and "out of memory" in str(err).lower()
 
 
+TORCH_LIBRARIES = ("libtorch_global_deps.so", "libc10.so", "libtorch_cpu.so")
+"""PyTorch's big shared libraries (Linux names), opened with ctypes before ``import torch``."""
+
+
+def import_torch_gently() -> None:
+    """``import torch`` from a worker thread, holding the GIL as little as possible.
+
+    Importing ``torch._C`` loads libtorch_cpu (about 0.2 s of dynamic linking and static
+    initialisers) inside the import machinery, holding the GIL. ctypes releases the GIL while it
+    opens a library, so the libraries are opened that way first (RTLD_GLOBAL, as PyTorch does
+    itself); the import then finds them loaded. Best effort: any failure falls through to the
+    plain import. What remains is ``torch._C``'s module initialisation (pybind11 registers
+    thousands of bindings holding the GIL): about 150 ms during which the GUI thread cannot run
+    Python; only importing torch before the event loop starts avoids that (see
+    benchmarks/bench_gui_analysis.py --torch-at-startup).
+    """
+    if "torch" in sys.modules:
+        return
+    import ctypes
+    import importlib.util
+    import os
+
+    try:
+        spec = importlib.util.find_spec("torch")
+        lib_dir = os.path.join(os.path.dirname(spec.origin or ""), "lib") if spec else ""
+        if sys.platform.startswith("linux") and os.path.isdir(lib_dir):
+            for name in TORCH_LIBRARIES:
+                lib = os.path.join(lib_dir, name)
+                if os.path.isfile(lib):
+                    ctypes.CDLL(lib, mode=ctypes.RTLD_GLOBAL)
+    except (OSError, ImportError, ValueError):
+        pass
+    import torch  # noqa: F401
+
+
 class AvhAnalysisWorker(QThread):
     """Analyses one clip with AVH-Align in a background thread.
 
@@ -60,9 +102,12 @@ class AvhAnalysisWorker(QThread):
     models_missing = Signal(str)
 
     def __init__(self, path: str, options: Any, sha256: str | None = None, analyzer: Any = None,
-                 parent: Any = None) -> None:
+                 parent: Any = None, prepare_process: Any = None) -> None:
+        """``prepare_process``: a core PrepareProcess to run ``prepare`` in (None: this thread)."""
         super().__init__(parent)
         self.path = str(path)
+        self.prepare_process = prepare_process
+        self.used_child_process = False
         self.options = options
         self.sha256 = sha256
         self.analyzer = analyzer
@@ -94,31 +139,54 @@ class AvhAnalysisWorker(QThread):
 
     def _analyze(self, options: Any) -> Any:
         progress = SignalProgress(self.progressed.emit, self._flag)
-        return self._analyzer_for(options).analyze(
-            self.path, progress=progress, sha256=self.sha256,
-            on_partial=lambda kind, variant, res: self.partial_ready.emit(kind, variant, res))
+        def on_partial(kind: str, variant: str, res: Any) -> None:
+            self.partial_ready.emit(kind, variant, res)
 
-    def _warm_up(self) -> None:
-        """Import torch and load dlib's face models first, under a "loading models" stage.
+        analyzer = self._analyzer_for(options)
+        if self.prepare_process is None:
+            return analyzer.analyze(self.path, progress=progress, sha256=self.sha256,
+                                    on_partial=on_partial)
+        from forensics_gui.core.pipeline import resolve_models
+        from forensics_gui.core.subprocess_prepare import ChildUnavailable
 
+        resolve_models(options)  # missing weights: say so before any clip work
+        try:
+            # The models load here while the child decodes and tracks the face.
+            clip = self.prepare_process.prepare(self.path, options, self.sha256, progress,
+                                                while_waiting=lambda: analyzer.load_models(progress))
+            self.used_child_process = True
+        except ChildUnavailable:
+            self._warm_up(dlib=True)
+            clip = analyzer.prepare(self.path, progress, self.sha256, load_models=True)
+        analyzer.load_models(progress)  # no-op unless the child finished first
+        return analyzer.finish(clip, progress, on_partial)
+
+    def _warm_up(self, dlib: bool) -> None:
+        """Import torch (and, with ``dlib``, load dlib's face models) first, under a "loading
+        models" stage.
+
+        PyTorch's libraries are opened with the GIL released first (:func:`import_torch_gently`).
         dlib deserialises its detector and 68-point predictor (about 1 s, once per process) while
-        holding the GIL, which stalls the GUI thread; doing it first, after the stage name has
-        had time to paint, makes that one-time pause visible and explained instead of random.
+        holding the GIL, which stalls the GUI thread: that is why the owner normally passes a
+        child process; here, doing it first, after the stage name has had time to paint, makes
+        that one-time pause visible and explained instead of random.
         """
         from forensics_gui.core import landmarks
 
-        if "torch" in sys.modules and landmarks.models_loaded():
+        if "torch" in sys.modules and (not dlib or landmarks.models_loaded()):
             return
         self.progressed.emit("loading models", 0.0, -1.0, -1.0)
         time.sleep(0.05)  # let the GUI thread paint the stage before the GIL is held
-        import torch  # noqa: F401  (the first import is slow; do it before the clip work)
-
-        landmarks.preload_models()
+        import_torch_gently()
+        if dlib:
+            landmarks.preload_models()
 
     def run(self) -> None:
         try:
             try:
-                self._warm_up()
+                # torch first, before the child starts: its libraries' loading stalls the GUI
+                # thread less when the CPU is not also busy starting the child.
+                self._warm_up(dlib=self.prepare_process is None)
                 if self.cancel_requested:
                     raise Cancelled()
                 analysis = self._analyze(self.options)

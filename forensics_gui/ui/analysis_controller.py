@@ -124,6 +124,12 @@ class AnalysisController(QObject):
         self._analyzer: Any = None
         self._analyzer_key: Any = None
         self._lanes_sized = False
+        # The child process that decodes and tracks faces (started on the first analysis, reused;
+        # stopped by shutdown() when owned). None = prepare in the worker thread.
+        from forensics_gui.core.subprocess_prepare import PrepareProcess, child_process_supported
+
+        self.prepare_process: Any = PrepareProcess() if child_process_supported() else None
+        self.owns_prepare_process = True
 
         self.curves = CurvePanel(window.timeline)
         self.gt_lanes = GroundTruthLanes(window.timeline)
@@ -334,7 +340,7 @@ class AnalysisController(QObject):
         self._set_face_box(None)
         self.summary.clear("Analysing…")
         worker = AvhAnalysisWorker(str(info.path), options, sha256=w.session.sha256,
-                                   analyzer=analyzer)
+                                   analyzer=analyzer, prepare_process=self.prepare_process)
         worker.key = key
         worker.progressed.connect(self._on_progressed)
         worker.partial_ready.connect(self._on_partial)
@@ -724,7 +730,7 @@ class AnalysisController(QObject):
 
     # -- shutdown --------------------------------------------------------------------------
     def shutdown(self) -> None:
-        """Cancel and join every worker thread (idempotent)."""
+        """Cancel and join every worker thread and stop the owned prepare process (idempotent)."""
         for worker in (self.worker, self.reference_worker):
             if worker is not None:
                 worker.cancel()
@@ -736,6 +742,8 @@ class AnalysisController(QObject):
         for thread in self._retired:
             thread.wait()
         self._retired = []
+        if self.prepare_process is not None and self.owns_prepare_process:
+            self.prepare_process.shutdown()
         if self.missing_box is not None:
             self.missing_box.close()
 

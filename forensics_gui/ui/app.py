@@ -42,6 +42,8 @@ def run_app(video: str | None, demo: bool = False) -> int:
         app.setWindowIcon(QIcon(str(ICON_PATH)))
     window = MainWindow()
     window.show()
+    app.processEvents()
+    _import_torch_now()
     if demo:
         window.open_demo()
     elif video:
@@ -49,3 +51,17 @@ def run_app(video: str | None, demo: bool = False) -> int:
     code = app.exec()
     window.shutdown()
     return int(code)
+
+
+def _import_torch_now() -> None:
+    """Import PyTorch once the window has painted, before the event loop runs.
+
+    Importing torch holds the GIL for about 0.2-1 s (its C++ module initialises). Done here, the
+    pause falls in the first second after launch instead of stalling the window in the middle of
+    the first analysis (benchmarks/bench_gui_analysis.py --torch-at-startup measures the effect).
+    """
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        pass  # analysis will say that PyTorch is missing; everything else works without it
+

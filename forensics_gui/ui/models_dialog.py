@@ -1,12 +1,16 @@
 """Help > Models…: which AV-HuBERT and Phi checkpoints are installed, their SHA-256, where to put
-missing ones (with a button that creates and opens the folder) and the exact guidance text."""
+missing ones (with a button that creates and opens the folder) and the exact guidance text.
+
+The table appears at once from a folder scan; SHA-256 digests (seconds for a 1-2 GB checkpoint
+the first time, then cached by path, size and time) are computed in a background thread and
+filled in when ready ("computing…" meanwhile)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, QUrl
+from PySide6.QtCore import Qt, QThread, QUrl, Signal
 from PySide6.QtGui import QDesktopServices, QGuiApplication
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -24,6 +28,44 @@ from PySide6.QtWidgets import (
 from forensics_gui.ui import theme
 
 COLUMNS = ("Model", "Kind", "SHA-256", "Status")
+COMPUTING = "computing…"
+
+_RUNNING: set[QThread] = set()  # hash threads outlive a closed dialog until they finish
+
+
+class HashWorker(QThread):
+    """Computes the registry rows (with SHA-256) and the digests of ``extra`` paths off the GUI
+    thread; ``ready(generation, rows, extra_digests)`` with ``extra_digests[i]`` "" if missing."""
+
+    ready = Signal(int, object, object)
+
+    def __init__(self, generation: int, extra: list[tuple[str, str]]) -> None:
+        super().__init__()
+        self.generation, self.extra = generation, extra
+
+    def run(self) -> None:
+        from forensics_gui.core import models_registry
+
+        try:
+            rows = models_registry.installed_models()
+            digests = [models_registry.sha256_of(p) if Path(p).is_file() else ""
+                       for _, p in self.extra]
+        except OSError:  # a file vanished or is unreadable: the next refresh shows it
+            return
+        self.ready.emit(self.generation, rows, digests)
+
+
+def _scan_rows() -> list[dict[str, Any]]:
+    """Registry rows like ``models_registry.installed_models()`` but without hashing (fast)."""
+    from forensics_gui.core import models_registry, paths
+
+    rows = []
+    for model in models_registry.known_models():
+        location = next((d / model.name for d in paths.model_search_dirs()
+                         if (d / model.name).is_file()), None)
+        rows.append({"model": model, "path": location, "sha256": None, "sha256_matches": None,
+                     "size_bytes": location.stat().st_size if location is not None else None})
+    return rows
 
 
 def _status(row: dict[str, Any]) -> str:
@@ -74,6 +116,8 @@ class ModelsDialog(QDialog):
             buttons.addButton(b, QDialogButtonBox.ButtonRole.ActionRole)
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
+        self.generation = 0
+        self.hashing = False
         self.refresh()
 
     def models_folder(self) -> Path:
@@ -82,34 +126,49 @@ class ModelsDialog(QDialog):
         return user_models_dir()
 
     def refresh(self) -> None:
-        """Re-scan the model folders (SHA-256 digests are cached by path, size and time)."""
+        """Re-scan the model folders now; SHA-256 digests follow from a background thread
+        (cached by path, size and time, so usually at once)."""
         from forensics_gui.core import models_registry
         from forensics_gui.core.paths import model_search_dirs
 
-        QGuiApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
-        try:
-            rows = models_registry.installed_models()
-            extra_rows = []
-            for role, path in self.extra:
-                p = Path(path)
-                sha = models_registry.sha256_of(p) if p.is_file() else ""
-                extra_rows.append((p.name, role, f"installed: {p}" if sha else f"missing: {p}", sha))
-            guidance = models_registry.describe_missing_models()
-        finally:
-            QGuiApplication.restoreOverrideCursor()
+        self.generation += 1
+        rows = _scan_rows()
+        guidance = models_registry.describe_missing_models()
         folders = ", ".join(str(d) for d in model_search_dirs())
         self.folder_label.setText(
             f"Put model files into {self.models_folder()} (searched in order: {folders}). "
             "Nothing is downloaded by this app.")
+        self._fill(rows, [COMPUTING if Path(p).is_file() else "" for _, p in self.extra],
+                   computing=True)
+        self.guidance_label.setText(guidance or "All default models are installed.")
+        self.guidance = guidance
+        if any(r["path"] is not None for r in rows) or any(Path(p).is_file() for _, p in self.extra):
+            worker = HashWorker(self.generation, list(self.extra))
+            worker.ready.connect(self._on_hashed)
+            _RUNNING.add(worker)
+            worker.finished.connect(lambda w=worker: _RUNNING.discard(w))
+            self.hashing = True
+            worker.start()
+        else:
+            self.hashing = False
+
+    def _fill(self, rows: list[dict[str, Any]], extra_digests: list[str], computing: bool) -> None:
         self.table.setRowCount(0)
         for row in rows:
             m = row["model"]
-            self._add_row(m.name, f"{m.kind} ({m.role})", row["sha256"] or "—", _status(row),
+            sha = row["sha256"] or (COMPUTING if computing and row["path"] is not None else "—")
+            self._add_row(m.name, f"{m.kind} ({m.role})", sha, _status(row),
                           tooltip=f"{m.description}\nLicence: {m.license}\nSource: {m.source}")
-        for name, role, status, sha in extra_rows:
-            self._add_row(name, role, sha or "—", status)
-        self.guidance_label.setText(guidance or "All default models are installed.")
-        self.guidance = guidance
+        for (role, path), sha in zip(self.extra, extra_digests, strict=True):
+            p = Path(path)
+            self._add_row(p.name, role, sha or "—",
+                          f"installed: {p}" if p.is_file() else f"missing: {p}")
+
+    def _on_hashed(self, generation: int, rows: list[dict[str, Any]], digests: list[str]) -> None:
+        if generation != self.generation:
+            return  # a newer refresh is under way
+        self._fill(rows, digests, computing=False)
+        self.hashing = False
 
     def _add_row(self, *cells: str, tooltip: str = "") -> None:
         r = self.table.rowCount()

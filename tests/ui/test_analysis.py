@@ -41,6 +41,26 @@ def _models_env(avh, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FORENSICS_GUI_CACHE", str(avh["cache"]))
 
 
+@pytest.fixture(scope="module")
+def prepare_process():  # type: ignore[no-untyped-def]
+    """ONE face-tracking child process for the whole module (spawning one costs 1-2 s)."""
+    from forensics_gui.core.subprocess_prepare import PrepareProcess
+
+    proc = PrepareProcess()
+    yield proc
+    proc.shutdown()
+    assert not proc.is_alive()
+
+
+@pytest.fixture
+def window(window, prepare_process):  # type: ignore[no-untyped-def]
+    """The main window, analysing with the module's shared child process (not owned: the
+    window's shutdown leaves it running for the next test)."""
+    window.avh.prepare_process.shutdown()  # its own, never started
+    window.avh.prepare_process, window.avh.owns_prepare_process = prepare_process, False
+    return window
+
+
 def _analyse(qtbot, window, timeout: int = 90000):  # type: ignore[no-untyped-def]
     with qtbot.waitSignal(window.avh.analysis_finished, timeout=timeout) as blocker:
         window.avh.analyze_action.trigger()
@@ -190,7 +210,9 @@ def test_analyze_action_draws_curves_segments_roi_face_box_and_summary(
 
 
 def test_cancel_during_landmarks_stops_the_worker(qtbot, window, avh, open_and_wait, tmp_path,
-                                                  monkeypatch) -> None:
+                                                  monkeypatch, prepare_process) -> None:
+    import multiprocessing
+
     monkeypatch.setenv("FORENSICS_GUI_CACHE", str(tmp_path / "empty-cache"))  # no cached ROI
     open_and_wait(window, avh["clip"])
     clicked: list[float] = []
@@ -211,6 +233,67 @@ def test_cancel_during_landmarks_stops_the_worker(qtbot, window, avh, open_and_w
     assert window.avh.analysis is None
     assert "cancelled" in window.avh.summary.status_label.text().lower()
     assert not window.avh.progress.isVisible()
+    # The landmarks ran in the child, which stopped at its next cancellation check and stays
+    # for the next analysis; no other process is left behind.
+    assert worker.prepare_process is prepare_process and prepare_process.is_alive()
+    assert [c.pid for c in multiprocessing.active_children()] == [prepare_process.pid]
+
+
+def test_child_process_gives_the_same_curves_as_in_thread(qtbot, window, avh, open_and_wait,
+                                                          tmp_path, monkeypatch) -> None:
+    """Face tracking in the child process and in the worker thread: same ROI, same curves."""
+    open_and_wait(window, avh["clip"])
+    runs = {}
+    for label, child in (("child", True), ("thread", False)):
+        monkeypatch.setenv("FORENSICS_GUI_CACHE", str(tmp_path / f"cache-{label}"))  # all stages
+        process = window.avh.prepare_process
+        if not child:
+            window.avh.prepare_process = None
+        analysis = _analyse(qtbot, window)
+        worker = window.avh._retired[-1]
+        assert worker.used_child_process is child
+        window.avh.prepare_process = process
+        runs[label] = analysis
+    a, b = runs["child"], runs["thread"]
+    np.testing.assert_array_equal(a.roi_gray, b.roi_gray)
+    np.testing.assert_array_equal(a.face.landmarks, b.face.landmarks)
+    np.testing.assert_array_equal(a.scores["untrimmed"].frame_scores, b.scores["untrimmed"].frame_scores)
+    assert a.sha256 == b.sha256 and a.caveats == b.caveats and len(a.roi_gray) == 50
+
+
+def test_analysis_falls_back_to_the_worker_thread_without_a_child_process(
+        qtbot, window, avh, open_and_wait, monkeypatch) -> None:
+    from forensics_gui.core import subprocess_prepare as sp
+
+    monkeypatch.setattr(sp, "child_process_supported", lambda: False)  # e.g. a frozen build
+    window.avh.prepare_process = sp.PrepareProcess()
+    open_and_wait(window, avh["clip"])
+    analysis = _analyse(qtbot, window)
+    assert window.avh._retired[-1].used_child_process is False
+    assert analysis.main is not None and not window.avh.prepare_process.is_alive()
+
+
+def test_window_shutdown_stops_its_own_child_process(qtbot, window, avh, open_and_wait,
+                                                     tmp_path, monkeypatch) -> None:
+    import os
+
+    from forensics_gui.core.errors import Cancelled
+    from forensics_gui.core.subprocess_prepare import PrepareProcess
+    from forensics_gui.ui.workers import CancelFlag
+
+    own = PrepareProcess()
+    window.avh.prepare_process, window.avh.owns_prepare_process = own, True
+    # A job cancelled before it starts still starts the child (the app's first analysis does).
+    flag = CancelFlag()
+    flag.cancel()
+    with pytest.raises(Cancelled):
+        own.prepare(avh["clip"], window.avh.options(), progress=flag)
+    pid = own.pid
+    assert pid is not None and own.is_alive()
+    window.shutdown()
+    assert not own.is_alive()
+    with pytest.raises(ProcessLookupError):  # reaped: the pid no longer exists
+        os.kill(pid, 0)
 
 
 def test_missing_weights_show_guidance_and_keep_the_window_usable(qtbot, window, avh, open_and_wait,
@@ -247,15 +330,15 @@ def test_cuda_out_of_memory_retries_on_the_cpu(qtbot, window, avh, open_and_wait
     assert is_out_of_memory(RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB"))
     assert not is_out_of_memory(RuntimeError("shape mismatch"))
     devices: list[str] = []
-    original = Analyzer.analyze
+    original = Analyzer.finish  # the model part runs in the worker thread (prepare in the child)
 
-    def analyze(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def finish(self, *args, **kwargs):  # type: ignore[no-untyped-def]
         devices.append(self.options.device)
         if self.options.device != "cpu":
             raise torch.cuda.OutOfMemoryError("CUDA out of memory.")
         return original(self, *args, **kwargs)
 
-    monkeypatch.setattr(Analyzer, "analyze", analyze)
+    monkeypatch.setattr(Analyzer, "finish", finish)
     open_and_wait(window, avh["clip"])
     analysis = _analyse(qtbot, window)
     assert devices == ["auto", "cpu"]
@@ -341,11 +424,15 @@ def test_models_dialog_lists_installed_models_and_opens_folder(qtbot, avh, tmp_p
     opened: list[str] = []
     monkeypatch.setattr(QDesktopServices, "openUrl", lambda url: opened.append(url.toLocalFile()) or True)
     monkeypatch.setenv("FORENSICS_GUI_CACHE", str(tmp_path / "cache"))
-    dialog = ModelsDialog()
+    from forensics_gui.ui.models_dialog import COMPUTING
+
+    dialog = ModelsDialog()  # empty digest cache: the table comes first, the hashes follow
     qtbot.addWidget(dialog)
     names = [dialog.cell(r, 0) for r in range(dialog.table.rowCount())]
     row = names.index("self_large_vox_433h.pt")
+    assert dialog.cell(row, 2) == COMPUTING and dialog.hashing
     digest = hashlib.sha256((avh["models"] / "self_large_vox_433h.pt").read_bytes()).hexdigest()
+    qtbot.waitUntil(lambda: not dialog.hashing, timeout=10000)
     assert dialog.cell(row, 2) == digest
     assert dialog.cell(row, 3).startswith("installed")
     assert dialog.cell(names.index("AVH-Align_AV1M.pt"), 3).startswith("installed")
@@ -353,6 +440,7 @@ def test_models_dialog_lists_installed_models_and_opens_folder(qtbot, avh, tmp_p
     monkeypatch.setenv("FORENSICS_GUI_MODELS", str(tmp_path / "fresh" / "models"))
     dialog.refresh()
     assert "self_large_vox_433h.pt" in dialog.guidance_label.text()
+    assert not dialog.hashing and dialog.cell(row, 2) == "—"  # nothing installed: nothing to hash
     assert dialog.open_models_folder()
     assert opened == [str(tmp_path / "fresh" / "models")] and Path(opened[0]).is_dir()
 

@@ -213,6 +213,8 @@ def main() -> None:
         window.avh.prepare_process.shutdown()
         window.avh.prepare_process = None
     window.show()
+    if args.torch_at_startup:
+        window.avh.start_prepare_process()  # what run_app does after importing torch
     window.open_path(clip)
     deadline = time.monotonic() + 30
     while window.session.sha256 is None and time.monotonic() < deadline:

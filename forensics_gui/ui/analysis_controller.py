@@ -729,6 +729,18 @@ class AnalysisController(QObject):
         return curves, lines
 
     # -- shutdown --------------------------------------------------------------------------
+    def start_prepare_process(self) -> None:
+        """Start the face-tracking child process now (at launch) rather than on the first Analyze:
+        forking from a process that has loaded PyTorch stalls the GUI thread ~50 ms."""
+        from forensics_gui.core.subprocess_prepare import ChildUnavailable
+
+        if self.prepare_process is None:
+            return
+        try:
+            self.prepare_process.start()
+        except ChildUnavailable:
+            self.prepare_process = None  # analyses prepare in their worker thread instead
+
     def shutdown(self) -> None:
         """Cancel and join every worker thread and stop the owned prepare process (idempotent)."""
         for worker in (self.worker, self.reference_worker):

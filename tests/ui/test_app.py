@@ -52,6 +52,8 @@ def test_run_app_opens_clip_and_quits(qtbot, clips) -> None:
         if live and live[-1].video_view.frame is not None:
             seen["name"] = live[-1].session.info.path.name
             seen["title"] = live[-1].windowTitle()
+            proc = live[-1].avh.prepare_process
+            seen["child"] = proc is not None and proc.is_alive()
             live[-1].close()
             QApplication.instance().quit()
         else:
@@ -67,6 +69,11 @@ def test_run_app_opens_clip_and_quits(qtbot, clips) -> None:
     finally:
         safety.stop()  # a late quit() would end the event loops of the following tests
     assert seen["name"] == "pattern.mkv" and "pattern.mkv" in str(seen["title"])
+    # The face-tracking child starts with the app (not on the first Analyze) and ends with it.
+    import multiprocessing
+
+    assert seen["child"] is True
+    assert multiprocessing.active_children() == []
 
 
 def test_demo_clip_generated_once(tmp_path) -> None:

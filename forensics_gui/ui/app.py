@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 DEMO_NAME = "demo_talking_face.mp4"
 ICON_PATH = Path(__file__).resolve().parents[2] / "resources" / "forensics-gui.svg"
@@ -49,6 +50,7 @@ def run_app(video: str | None, demo: bool = False) -> int:
         window.open_demo()
     elif video:
         window.open_path(video)
+    _quit_on_signals(app)
     code = app.exec()
     window.shutdown()
     return int(code)
@@ -65,4 +67,21 @@ def _import_torch_now() -> None:
         import torch  # noqa: F401
     except ImportError:
         pass  # analysis will say that PyTorch is missing; everything else works without it
+
+
+def _quit_on_signals(app: Any) -> None:
+    """Ctrl+C or a TERM signal closes the viewer cleanly (workers joined, child process ended).
+
+    Python runs signal handlers only between bytecodes, so a timer wakes the interpreter while
+    the Qt event loop waits.
+    """
+    import signal
+
+    from PySide6.QtCore import QTimer
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: app.quit())
+    wake = QTimer(app)
+    wake.timeout.connect(lambda: None)
+    wake.start(250)
 

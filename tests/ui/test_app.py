@@ -91,3 +91,25 @@ def test_demo_clip_generated_once(tmp_path) -> None:
         pytest.approx(30.0, abs=0.05)
     mtime = path.stat().st_mtime_ns
     assert ensure_demo_clip() == path and path.stat().st_mtime_ns == mtime
+
+
+def test_term_signal_closes_the_viewer_cleanly(clips, tmp_path) -> None:
+    """A TERM signal (or Ctrl+C) quits through the normal shutdown: exit 0, no traceback, no
+    leaked child-process resources."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen",
+           "FORENSICS_GUI_SETTINGS": str(tmp_path / "s.ini"),
+           "FORENSICS_GUI_CACHE": str(tmp_path / "cache")}
+    proc = subprocess.Popen([sys.executable, "-m", "forensics_gui", str(clips["av"].path)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(4.0)
+    assert proc.poll() is None, proc.communicate()[1]
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=20)
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err and "leaked" not in err

@@ -74,11 +74,22 @@ class CurvePanel:
         self._readout: pg.TextItem | None = None
 
     # -- structure ------------------------------------------------------------------------
+    LANE_PLOTS = (("fakeness", "fakeness −Φ"), ("sync", "sync"))
+    """(name, y label) of the lanes :meth:`ensure_plots` adds to the timeline."""
+
+    def prebuild(self) -> bool:
+        """Construct one not-yet-built lane plot off screen (see ``Timeline.prebuild_plot``) so the
+        first Analyze does not pay it; True while more remain. Call at idle time."""
+        if self.plot is not None:
+            return False
+        return any(self.timeline.prebuild_plot(name, y_label) for name, y_label in self.LANE_PLOTS)
+
     def ensure_plots(self) -> None:
         if self.plot is not None:
             return
         tl = self.timeline
-        self.plot = tl.add_plot("fakeness", y_label="fakeness −Φ", height=100)
+        (fake_name, fake_label), (sync_name, sync_label) = self.LANE_PLOTS
+        self.plot = tl.add_plot(fake_name, y_label=fake_label, height=100)
         self.plot.getAxis("left").enableAutoSIPrefix(False)
         self._legend = self.plot.addLegend(offset=(-6, 4), labelTextSize="8pt",
                                            brush=pg.mkBrush(*LEGEND_BRUSH))
@@ -94,7 +105,7 @@ class CurvePanel:
                                                 brush=pg.mkBrush(NO_FACE_COLOUR))
         self.no_face_ticks.setZValue(25)
         self.plot.addItem(self.no_face_ticks)
-        self.sync_plot = tl.add_plot("sync", y_label="sync", height=50)
+        self.sync_plot = tl.add_plot(sync_name, y_label=sync_label, height=50)
         self.sync_plot.getAxis("left").enableAutoSIPrefix(False)
         self.sync_plot.getAxis("left").setTicks([[(-15, "−15 fr"), (0, "0"), (15, "+15 fr")]])
         self.sync_plot.setYRange(-15, 15, padding=0.25)

@@ -39,6 +39,7 @@ class Timeline(QWidget):
         self.plots: list[pg.PlotItem] = []
         self.playheads: list[pg.InfiniteLine] = []
         self._view_heights: list[int | None] = []
+        self._spares: dict[tuple[str, str], pg.PlotItem] = {}  # prebuilt, keyed (name, y_label)
         self.waveform_plot = self.add_plot("waveform", y_label="amplitude")
         self.waveform_plot.setYRange(-1.0, 1.0, padding=0.02)
         self.curve = pg.PlotCurveItem(pen=pg.mkPen(theme.WAVEFORM, width=1), connect="all")
@@ -89,16 +90,10 @@ class Timeline(QWidget):
         bottom plot grows by its time axis so every lane keeps that area).
         """
         row = len(self.plots)
-        plot = self.graphics.addPlot(row=row, col=0, name=name)
-        plot.showGrid(x=True, y=False, alpha=0.15)
-        plot.setMenuEnabled(False)
-        plot.hideButtons()
-        if y_label:
-            plot.setLabel("left", y_label)
-        left = plot.getAxis("left")
-        left.setWidth(56)
-        left.setStyle(hideOverlappingLabels=True)  # no tick text spilling into the next lane
-        plot.setLabel("bottom", "time", units="s")
+        plot = self._spares.pop((name, y_label), None)
+        if plot is None:
+            plot = self._new_plot(name, y_label)
+        self.graphics.addItem(plot, row=row, col=0)
         if self.plots:
             plot.setXLink(self.plots[0])
             above = self.plots[-1].getAxis("bottom")
@@ -112,6 +107,34 @@ class Timeline(QWidget):
         self.playheads.append(playhead)
         self._view_heights.append(height)
         self._fix_heights()
+        return plot
+
+    def prebuild_plot(self, name: str, y_label: str = "") -> bool:
+        """Construct (not show) the plot a later ``add_plot(name, y_label)`` will use; True when
+        one was built now (False: already built, or already in the timeline).
+
+        A pyqtgraph PlotItem costs ~10-20 ms of GUI-thread time to build (axes, context menus);
+        calling this at idle time keeps that cost out of the action that makes the lane appear.
+        """
+        key = (name, y_label)
+        if key in self._spares or any(p.vb.name == name for p in self.plots):
+            return False
+        self._spares[key] = self._new_plot(name, y_label)
+        return True
+
+    @staticmethod
+    def _new_plot(name: str, y_label: str) -> pg.PlotItem:
+        """A configured plot, not yet in the layout (x grid, no menu/buttons, "time (s)" axis)."""
+        plot = pg.PlotItem(name=name)
+        plot.showGrid(x=True, y=False, alpha=0.15)
+        plot.setMenuEnabled(False)
+        plot.hideButtons()
+        if y_label:
+            plot.setLabel("left", y_label)
+        left = plot.getAxis("left")
+        left.setWidth(56)
+        left.setStyle(hideOverlappingLabels=True)  # no tick text spilling into the next lane
+        plot.setLabel("bottom", "time", units="s")
         return plot
 
     def _fix_heights(self) -> None:

@@ -14,19 +14,7 @@ import pytest
 
 from forensics_gui.core.errors import Cancelled, CheckpointError, ForensicsError
 from forensics_gui.core.pipeline import AnalysisOptions, Analyzer, iter_videos
-from forensics_gui.testing.checkpoints import write_fake_avhubert_checkpoint
-from forensics_gui.testing.phi import write_published_phi
 from forensics_gui.testing.synth import make_clip, make_text_as_video
-
-DIM = 32
-
-
-@pytest.fixture(scope="module")
-def models(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    d = tmp_path_factory.mktemp("models")
-    ckpt = write_fake_avhubert_checkpoint(d / "tiny_avhubert.pt", layers=1, dim=DIM, heads=2, ffn=64)
-    phi = write_published_phi(d / "phi.pt", visual_dim=DIM, audio_dim=DIM)
-    return ckpt, phi
 
 
 @pytest.fixture(scope="module")

@@ -20,6 +20,7 @@ from forensics_gui.core.features import (
     window_plan,
 )
 from forensics_gui.testing.checkpoints import write_fake_avhubert_checkpoint
+from forensics_gui.testing.progress import RecordingProgress
 
 
 @pytest.fixture(scope="module")
@@ -140,22 +141,11 @@ def test_long_clips_use_windows(extractor: FeatureExtractor, monkeypatch: pytest
 def test_progress_and_cancel(extractor: FeatureExtractor) -> None:
     roi, audio = _clip(frames=10)
 
-    class Recorder:
-        def __init__(self, stop_after: int | None) -> None:
-            self.seen: list[tuple[str, float, float | None]] = []
-            self.stop_after = stop_after
-
-        def report(self, stage: str, done: float, total: float | None = None) -> None:
-            self.seen.append((stage, done, total))
-
-        def cancelled(self) -> bool:
-            return self.stop_after is not None and len(self.seen) >= self.stop_after
-
-    rec = Recorder(None)
+    rec = RecordingProgress(None)
     extractor.extract(roi, audio, progress=rec)
-    assert ("video front end", 10, 10) in rec.seen and rec.seen[-1] == ("encoder", 2, 2)
+    assert ("video front end", 10, 10) in rec.calls and rec.calls[-1] == ("encoder", 2, 2)
     with pytest.raises(Cancelled):
-        extractor.extract(roi, audio, progress=Recorder(2))
+        extractor.extract(roi, audio, progress=RecordingProgress(2))
 
 
 def test_save_and_load_roundtrip(tmp_path: Path) -> None:

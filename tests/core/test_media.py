@@ -11,6 +11,7 @@ import pytest
 
 from forensics_gui.core.media import VideoReader, decode_audio, iter_frames_on_grid, probe
 from forensics_gui.core.timebase import Timebase
+from forensics_gui.testing.progress import RecordingProgress
 from forensics_gui.testing.synth import SynthClip, decode_pattern_index, make_clip
 
 W, H = 160, 120
@@ -216,22 +217,11 @@ def test_sha256_file_matches_hashlib_and_cancels(tmp_path: Path) -> None:
     path = tmp_path / "f.bin"
     path.write_bytes(data)
 
-    class Recorder:
-        def __init__(self, stop_after: int | None = None) -> None:
-            self.calls: list[tuple[str, float, float | None]] = []
-            self.stop_after = stop_after
-
-        def report(self, stage: str, done: float, total: float | None = None) -> None:
-            self.calls.append((stage, done, total))
-
-        def cancelled(self) -> bool:
-            return self.stop_after is not None and len(self.calls) >= self.stop_after
-
-    rec = Recorder()
+    rec = RecordingProgress()
     assert sha256_file(path, rec) == hashlib.sha256(data).hexdigest()
     assert rec.calls == [("hash", 1 << 20, len(data)), ("hash", len(data), len(data))]
     with pytest.raises(Cancelled):
-        sha256_file(path, Recorder(stop_after=1))
+        sha256_file(path, RecordingProgress(stop_after=1))
     empty = tmp_path / "e.bin"
     empty.write_bytes(b"")
     assert sha256_file(empty) == hashlib.sha256(b"").hexdigest()

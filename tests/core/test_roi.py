@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from forensics_gui.core import roi
+from forensics_gui.testing.progress import RecordingProgress
 from forensics_gui.testing.synth import make_clip, talking_face_frame
 
 
@@ -303,21 +304,10 @@ def test_roi_command_without_face(tmp_path: Path, capsys: pytest.CaptureFixture[
 def test_progress_and_cancel(face_clip: Path) -> None:
     from forensics_gui.core.errors import Cancelled
 
-    class Rec:
-        def __init__(self, stop_after: int | None) -> None:
-            self.calls: list[tuple[str, float, float | None]] = []
-            self.stop_after = stop_after
-
-        def report(self, stage: str, done: float, total: float | None = None) -> None:
-            self.calls.append((stage, done, total))
-
-        def cancelled(self) -> bool:
-            return self.stop_after is not None and len(self.calls) >= self.stop_after
-
-    rec = Rec(None)
+    rec = RecordingProgress(None)
     roi.extract_mouth_roi(face_clip, progress=rec, workers=1)
     stages = [c[0] for c in rec.calls]
     assert stages[0] == "landmarks" and stages[-1] == "mouth crop"
     assert rec.calls[-1][1:] == (50, 50)
     with pytest.raises(Cancelled):
-        roi.extract_mouth_roi(face_clip, progress=Rec(5))
+        roi.extract_mouth_roi(face_clip, progress=RecordingProgress(5))

@@ -36,8 +36,9 @@ import numpy as np
 from forensics_gui import __version__
 from forensics_gui.core.errors import Cancelled, CheckpointError, ForensicsError, MediaError
 from forensics_gui.core.progress import Progress, check_cancelled
+from forensics_gui.core.silence import DEFAULT_THRESHOLD
+from forensics_gui.core.timebase import MODEL_FPS
 
-MODEL_FPS = 25.0
 ROI_CACHE_VERSION = "roi-2"
 FEATURES_CACHE_VERSION = "features-1"
 VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".flv", ".wmv")
@@ -58,7 +59,7 @@ class AnalysisOptions:
     pool: str = "lse"
     device: str = "auto"
     use_cache: bool = True
-    silence_threshold: float = 0.0005
+    silence_threshold: float = DEFAULT_THRESHOLD
 
 
 @dataclass
@@ -100,7 +101,7 @@ class ClipAnalysis:
         out: dict[str, Any] = {
             "file": str(self.file),
             "sha256": self.sha256,
-            "fps": MODEL_FPS,
+            "fps": float(MODEL_FPS),
             "app_version": __version__,
             "leading_silence_ms": None if self.silence is None else self.silence.leading_silence_ms,
             "silence": None if self.silence is None else self.silence.to_dict(),

@@ -434,6 +434,7 @@ class AnalysisController(QObject):
             return
         self._finish_worker()
         self.curves.set_notice(sentence)
+        self.roi_preview.clear(sentence)  # not "appears after an analysis": this one failed
         self.summary.clear(sentence)
         if sentence != self.last_guidance:
             self.window.show_error("Analysis failed", sentence)

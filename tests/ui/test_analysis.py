@@ -209,6 +209,22 @@ def test_analyze_action_draws_curves_segments_roi_face_box_and_summary(
     assert hits > 200
 
 
+def test_failed_analysis_says_why_in_every_panel(qtbot, window, open_and_wait, tmp_path,
+                                                  monkeypatch) -> None:
+    """A clip without a face: the curve lane, the mouth-crop preview and the summary all show
+    the reason; nothing suggests an analysis is still to come."""
+    from forensics_gui.testing.synth import make_clip
+
+    monkeypatch.setattr(window, "show_error", lambda *a: None)  # no modal box in the test
+    clip = make_clip(tmp_path / "noface.mkv", duration_s=1.0, face=False, width=160, height=120).path
+    open_and_wait(window, clip)
+    assert window.avh.analyze()
+    qtbot.waitUntil(lambda: window.avh.worker is None, timeout=60000)
+    assert "No face was found" in window.avh.roi_preview.notice
+    assert "No face was found" in window.avh.summary.status_label.text()
+    assert window.avh.roi_preview.pixels is None
+
+
 def test_cancel_during_landmarks_stops_the_worker(qtbot, window, avh, open_and_wait, tmp_path,
                                                   monkeypatch, prepare_process) -> None:
     import multiprocessing

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import os
 import threading
 from dataclasses import dataclass, field
@@ -166,15 +167,46 @@ class GroundTruthIndex(PathIndex[GroundTruth]):
     """``{normalised file key: GroundTruth}`` as returned by :func:`load_metadata`."""
 
 
+def check_segment(start_s: float, end_s: float, where: str) -> None:
+    """Raise :class:`GroundTruthError` (naming ``where``) unless ``0 <= start_s <= end_s`` and
+    both are finite: NaN, infinite, negative or inverted segments would skew every metric."""
+    if not (math.isfinite(start_s) and math.isfinite(end_s)):
+        problem = "is not a finite number"
+    elif start_s < 0:
+        problem = "starts before 0 s"
+    elif end_s < start_s:
+        problem = "ends before it starts"
+    else:
+        return
+    raise GroundTruthError(f"{where}: the segment [{start_s:g}, {end_s:g}] {problem}; "
+                           "segments are [start_s, end_s] with 0 <= start_s <= end_s.")
+
+
 def _segments(value: Any, where: str) -> list[Segment]:
     if value is None:
         return []
     try:
-        return [(float(s), float(e)) for s, e in value]
+        out = [(float(s), float(e)) for s, e in value]
     except (TypeError, ValueError) as err:
         raise GroundTruthError(
             f"{where}: segments must be a list of [start_s, end_s] pairs, got {str(value)[:60]}."
         ) from err
+    for s, e in out:
+        check_segment(s, e, where)
+    return out
+
+
+def _duration(value: Any, where: str) -> float | None:
+    if value is None:
+        return None
+    try:
+        duration = float(value)
+    except (TypeError, ValueError):
+        duration = math.nan
+    if isinstance(value, bool) or not math.isfinite(duration) or duration < 0:
+        raise GroundTruthError(f"{where}: 'duration' must be a number of seconds, got "
+                               f"{str(value)[:40]!r}.")
+    return duration
 
 
 def _opt_int(value: Any) -> int | None:
@@ -195,13 +227,14 @@ def _parse_av1m(entry: dict[str, Any], where: str, default_file: str | None = No
             f"{where}: unknown modify_type '{mt_raw}' for {file}; expected one of "
             "real, visual_modified, audio_modified, both_modified."
         )
-    fake = _segments(entry.get("fake_segments"), where)
+    here = f"{where} ({file})"
+    fake = _segments(entry.get("fake_segments"), here)
     audio_fake = None if mt is None else mt in ("audio_modified", "both_modified")
     video_fake = None if mt is None else mt in ("visual_modified", "both_modified")
     a = entry.get("audio_fake_segments")
     v = entry.get("visual_fake_segments")
-    audio = _segments(a, where) if a is not None else (list(fake) if audio_fake else [])
-    visual = _segments(v, where) if v is not None else (list(fake) if video_fake else [])
+    audio = _segments(a, here) if a is not None else (list(fake) if audio_fake else [])
+    visual = _segments(v, here) if v is not None else (list(fake) if video_fake else [])
     if not fake:
         fake = sorted(set(audio) | set(visual))
     if mt is None:
@@ -221,7 +254,7 @@ def _parse_lavdf(entry: dict[str, Any], where: str) -> GroundTruth:
     file = entry.get("file")
     if not file:
         raise GroundTruthError(f"{where}: a LAV-DF entry has no 'file' field.")
-    periods = _segments(entry.get("fake_periods"), where)
+    periods = _segments(entry.get("fake_periods"), f"{where} ({file})")
     mod_a = entry.get("modify_audio")
     mod_v = entry.get("modify_video")
     n_fakes = _opt_int(entry.get("n_fakes"))
@@ -236,7 +269,7 @@ def _parse_lavdf(entry: dict[str, Any], where: str) -> GroundTruth:
         audio_frames=_opt_int(entry.get("audio_frames")), source_format="lav-df",
         whole_clip_labels={"audio_fake": None if mod_a is None else bool(mod_a),
                            "video_fake": None if mod_v is None else bool(mod_v)},
-        duration_s=None if duration is None else float(duration), split=entry.get("split"),
+        duration_s=_duration(duration, f"{where} ({file})"), split=entry.get("split"),
     )
 
 
@@ -281,7 +314,7 @@ def _parse_json_data(data: Any, where: str, default_file: str | None) -> GroundT
         for n, entry in enumerate(data):
             if not isinstance(entry, dict):
                 raise GroundTruthError(f"{where}: entry {n} is not a JSON object.")
-            gt = parse(entry, where)
+            gt = parse(entry, f"{where} entry {n}")
             out[gt.file] = gt
         return out
     raise GroundTruthError(f"{where} is not in a supported format; expected {FORMATS_SENTENCE}.")
@@ -336,6 +369,11 @@ def _parse_favc_csv(path: Path) -> GroundTruthIndex:
                 )
     except UnicodeDecodeError as err:
         raise GroundTruthError(f"{where} is not a UTF-8 text CSV file.") from err
+    except csv.Error as err:  # e.g. a field over csv's 128 KiB limit: no FakeAVCeleb row has one
+        what = ("a field is longer than csv's limit of 128 KiB" if "field limit" in str(err)
+                else f"it is not valid CSV ({err})")
+        raise GroundTruthError(
+            f"{where} line {reader.line_num + 1}: {what}; expected {FORMATS_SENTENCE}.") from err
     return out
 
 
@@ -359,6 +397,9 @@ def load_metadata(path: str | os.PathLike[str]) -> GroundTruthIndex:
             f"expected {FORMATS_SENTENCE}.") from err
     except UnicodeDecodeError as err:
         raise GroundTruthError(f"{p.name} is not a UTF-8 text file; expected {FORMATS_SENTENCE}.") from err
+    except RecursionError as err:
+        raise GroundTruthError(f"{p.name} nests JSON arrays or objects too deeply to be metadata; "
+                               f"expected {FORMATS_SENTENCE}.") from err
     return _parse_json_data(data, p.name, default_file=p.with_suffix(".mp4").name)
 
 
@@ -382,20 +423,29 @@ def load_metadata_cached(path: str | os.PathLike[str]) -> GroundTruthIndex:
 
 
 def find_groundtruth_for(video_path: str | os.PathLike[str], max_parents: int = 3) -> GroundTruth | None:
-    """Ground truth for a clip found next to it, or None.
+    """Ground truth for a clip found next to it, or None (see :func:`find_groundtruth`)."""
+    return find_groundtruth(video_path, max_parents)[0]
+
+
+def find_groundtruth(video_path: str | os.PathLike[str],
+                     max_parents: int = 3) -> tuple[GroundTruth | None, list[str]]:
+    """``(ground truth or None, problems)`` for a clip, from files next to it.
 
     Looks for a per-clip ``<stem>.json`` (AV-Deepfake1M) beside the clip, then for a metadata
     file (:data:`METADATA_NAMES`) in the clip's folder and up to ``max_parents`` parent folders,
     matching by the clip's path relative to that folder, then by trailing path / basename.
-    Files that are unreadable or not ground truth (e.g. a result JSON) are skipped silently.
+    A ``<stem>.json`` that is not ground truth (e.g. a result JSON) is skipped silently; a
+    metadata file that cannot be read is skipped, its sentence goes to ``problems``, and the
+    search goes on.
     """
     video = Path(video_path).resolve()
+    problems: list[str] = []
     sidecar = video.with_suffix(".json")
     if sidecar.is_file():
         try:
             index = load_metadata_cached(sidecar)
             if len(index) == 1:
-                return next(iter(index.values()))
+                return next(iter(index.values())), problems
         except (ForensicsError, OSError):
             pass
     folder = video.parent
@@ -406,15 +456,19 @@ def find_groundtruth_for(video_path: str | os.PathLike[str], max_parents: int = 
                 continue
             try:
                 index = load_metadata_cached(meta)
-            except (ForensicsError, OSError):
+            except ForensicsError as err:
+                problems.append(f"{meta} was skipped: {err}")
+                continue
+            except OSError as err:
+                problems.append(f"{meta} was skipped: it cannot be read ({err.strerror or err}).")
                 continue
             gt = index.lookup(video.relative_to(folder).as_posix())
             if gt is not None:
-                return gt
+                return gt, problems
         if folder.parent == folder:
             break
         folder = folder.parent
-    return None
+    return None, problems
 
 
 def load_detection_predictions(path: str | os.PathLike[str]) -> dict[str, float]:
@@ -441,7 +495,14 @@ def load_detection_predictions(path: str | os.PathLike[str]) -> dict[str, float]
                 f"{p.name} line {n}: expected 'file;score', got '{line[:60]}'.") from None
         if not sep:
             raise GroundTruthError(f"{p.name} line {n}: expected 'file;score', got '{line[:60]}'.")
-        out[normalise_key(file.strip())] = value
+        if not math.isfinite(value):
+            raise GroundTruthError(
+                f"{p.name} line {n}: the score of {file.strip()} is {score.strip()}, not a finite number.")
+        key = normalise_key(file.strip())
+        if key in out:
+            raise GroundTruthError(
+                f"{p.name} line {n}: {file.strip()} is scored twice; keep one line per clip.")
+        out[key] = value
     return out
 
 
@@ -450,7 +511,7 @@ def load_localisation_predictions(path: str | os.PathLike[str]) -> dict[str, lis
     p = Path(path)
     try:
         data = json.loads(p.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as err:
         raise GroundTruthError(f"Cannot read localisation predictions {p.name}: {err}.") from err
     if not isinstance(data, dict):
         raise GroundTruthError(
@@ -458,9 +519,15 @@ def load_localisation_predictions(path: str | os.PathLike[str]) -> dict[str, lis
     out: dict[str, list[tuple[float, float, float]]] = {}
     for file, props in data.items():
         try:
-            out[normalise_key(file)] = [(float(c), float(s), float(e)) for c, s, e in props]
+            triples = [(float(c), float(s), float(e)) for c, s, e in props]
         except (TypeError, ValueError) as err:
             raise GroundTruthError(
                 f"{p.name}: proposals of {file} must be [conf, start_s, end_s] triples.") from err
+        for c, s, e in triples:
+            if not math.isfinite(c):
+                raise GroundTruthError(
+                    f"{p.name}: a proposal of {file} has confidence {c}, not a finite number.")
+            check_segment(s, e, f"{p.name} ({file})")
+        out[normalise_key(file)] = triples
     return out
 

@@ -33,7 +33,8 @@ mode, meta, video = sys.argv[1:4]
 note = ""
 try:
     if mode == "find":
-        gt = g.find_groundtruth_for(video)
+        gt, problems = g.find_groundtruth(video)
+        note = " ".join(problems)
     else:
         index = g.load_metadata(meta)
         gt = index.lookup(video)
@@ -88,7 +89,8 @@ def lookup_in_thread(mode: str, meta: str, video: str) -> tuple[Any, str]:
     from forensics_gui.core import groundtruth as g
 
     if mode == "find":
-        return g.find_groundtruth_for(video), ""
+        gt, problems = g.find_groundtruth(video)
+        return gt, " ".join(problems)
     index = g.load_metadata(meta)
     gt = index.lookup(video)
     if gt is None and len(index) == 1:
@@ -98,7 +100,12 @@ def lookup_in_thread(mode: str, meta: str, video: str) -> tuple[Any, str]:
 
 class GroundTruthWorker(QThread):
     """Looks up the ground truth of ``video``; ``done(token, gt_or_None, source, note)`` or
-    ``failed(token, sentence)``. :meth:`cancel` kills a child process at once."""
+    ``failed(token, sentence)``. :meth:`cancel` kills a child process at once.
+
+    In "find" mode, metadata files next to the clip that cannot be read are skipped and the
+    search goes on; their sentences come in ``note`` when a match is found elsewhere, or in
+    ``failed`` when nothing matched. Every exception ends in ``failed``: the thread never dies
+    without a word."""
 
     done = Signal(int, object, str, str)
     failed = Signal(int, str)
@@ -149,5 +156,14 @@ class GroundTruthWorker(QThread):
             if not self._cancelled:
                 self.failed.emit(self.token, str(err))
             return
-        if not self._cancelled:
+        except Exception as err:  # noqa: BLE001 - a thread must not die without a word
+            if not self._cancelled:
+                self.failed.emit(self.token, f"Reading the ground truth failed ({type(err).__name__}: "
+                                             f"{str(err)[:200]}).")
+            return
+        if self._cancelled:
+            return
+        if gt is None and self.mode == "find" and note:
+            self.failed.emit(self.token, note)
+        else:
             self.done.emit(self.token, gt, self.meta, note)

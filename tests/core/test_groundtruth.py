@@ -196,3 +196,93 @@ def test_large_list_parses_quickly(tmp_path: Path) -> None:
     assert len(index) == n
     assert index.lookup("/x/train/id012345/v/fake.mp4").fake_segments == [(0.5, 1.0)]
     assert elapsed < 5.0  # ~1M entries then take well under two minutes
+
+
+@pytest.mark.parametrize(("segment", "problem"), [
+    ("[NaN, 1.0]", "not a finite number"), ("[0.5, 1e999]", "not a finite number"),
+    ("[-0.5, 1.0]", "starts before 0 s"), ("[1.5, 1.0]", "ends before it starts"),
+])
+def test_impossible_segments_name_the_file_and_entry(tmp_path: Path, segment: str, problem: str) -> None:
+    good = '{"file": "a.mp4", "modify_type": "real", "fake_segments": []}'
+    bad = f'{{"file": "b.mp4", "modify_type": "visual_modified", "fake_segments": [{segment}]}}'
+    meta = tmp_path / "metadata.json"
+    meta.write_text(f"[{good}, {bad}]", encoding="utf-8")
+    with pytest.raises(gtm.GroundTruthError) as info:
+        gtm.load_metadata(meta)
+    assert str(info.value).startswith("metadata.json entry 1 (b.mp4): the segment [")
+    assert problem in str(info.value)
+    lavdf = tmp_path / "metadata.min.json"
+    lavdf.write_text(f'[{{"file": "c.mp4", "n_fakes": 1, "fake_periods": [{segment}]}}]')
+    with pytest.raises(gtm.GroundTruthError, match=rf"metadata.min.json entry 0 \(c.mp4\).*{problem}"):
+        gtm.load_metadata(lavdf)
+    loc = tmp_path / "loc.json"
+    loc.write_text(f'{{"b.mp4": [[0.9, {segment[1:-1]}]]}}')
+    with pytest.raises(gtm.GroundTruthError, match=rf"loc.json \(b.mp4\).*{problem}"):
+        gtm.load_localisation_predictions(loc)
+
+
+def test_bad_scores_in_prediction_files_are_refused(tmp_path: Path) -> None:
+    det = tmp_path / "pred.txt"
+    det.write_text("test/a.mp4;0.25\ntest/b.mp4;nan\n", encoding="utf-8")
+    with pytest.raises(gtm.GroundTruthError, match="line 2: the score of test/b.mp4 is nan"):
+        gtm.load_detection_predictions(det)
+    det.write_text("test/a.mp4;0.25\ntest/b.mp4;0.5\n./test/a.mp4;0.75\n", encoding="utf-8")
+    with pytest.raises(gtm.GroundTruthError, match="line 3: ./test/a.mp4 is scored twice"):
+        gtm.load_detection_predictions(det)
+    loc = _write(tmp_path / "loc.json", {"a.mp4": [[float("inf"), 0.1, 0.2]]})
+    with pytest.raises(gtm.GroundTruthError, match="confidence inf"):
+        gtm.load_localisation_predictions(loc)
+
+
+def _bad_metadata(folder: Path, kind: str) -> Path:
+    """One metadata file next to a clip that used to end in a traceback."""
+    if kind == "duration":
+        return _write(folder / "metadata.min.json", [
+            {"file": "x.mp4", "n_fakes": 0, "fake_periods": [], "duration": "3.2 s",
+             "modify_video": False, "modify_audio": False}])
+    if kind == "nested":
+        p = folder / "metadata.json"
+        p.write_text("[" * 100_000 + "]" * 100_000, encoding="utf-8")
+        return p
+    p = folder / "meta_data.csv"
+    p.write_text("source,type,path\nid1,RealVideo-RealAudio,\"" + "a" * 140_000 + ".mp4\"\n")
+    return p
+
+
+@pytest.mark.parametrize(("kind", "message"), [
+    ("duration", r"metadata.min.json entry 0 \(x.mp4\): 'duration' must be a number of seconds, "
+                 r"got '3.2 s'\."),
+    ("nested", r"metadata.json nests JSON arrays or objects too deeply to be metadata"),
+    ("csv", r"meta_data.csv line 2: a field is longer than csv's limit of 128 KiB"),
+])
+def test_bad_metadata_is_one_sentence_and_the_search_goes_on(tmp_path: Path, kind: str,
+                                                             message: str) -> None:
+    clip = tmp_path / "ds" / "test" / "x.mp4"
+    clip.parent.mkdir(parents=True)
+    clip.write_bytes(b"")
+    bad = _bad_metadata(clip.parent, kind)
+    with pytest.raises(gtm.GroundTruthError, match=message) as info:
+        gtm.load_metadata(bad)
+    assert "\n" not in str(info.value) and str(info.value).endswith(".")
+    # A good metadata file two folders up is still found; the bad one is named in the problems.
+    _write(tmp_path / "metadata.json", [{"file": "ds/test/x.mp4", "modify_type": "real"}])
+    gt, problems = gtm.find_groundtruth(clip)
+    assert gt is not None and gt.file == "ds/test/x.mp4" and gt.label == "real"
+    assert len(problems) == 1 and problems[0].startswith(f"{bad} was skipped: ")
+    assert gtm.find_groundtruth_for(clip) == gt
+
+
+@pytest.mark.parametrize("kind", ["duration", "nested", "csv"])
+def test_eval_with_bad_metadata_exits_2_with_one_sentence(tmp_path: Path, kind: str) -> None:
+    import subprocess
+    import sys
+
+    bad = _bad_metadata(tmp_path, kind)
+    scores = tmp_path / "results.csv"
+    scores.write_text("file,video_score\nx.mp4,0.5\n", encoding="utf-8")
+    out = subprocess.run([sys.executable, "-m", "forensics_gui", "eval", "--metadata", str(bad),
+                          "--scores", str(scores)], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2 and out.stdout == ""
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"forensics-gui eval: {bad.name}")
+    assert "Traceback" not in out.stderr

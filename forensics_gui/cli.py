@@ -26,6 +26,7 @@ COMMANDS: dict[str, str] = {
     "batch": "score every clip under a folder into a CSV (resumable)",
     "train": "train Phi on real videos or on feature files",
     "eval": "compute AUC/AP of a score CSV against dataset metadata",
+    "models": "list the known models, or check what a model file is without running it",
 }
 
 

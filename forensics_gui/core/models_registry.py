@@ -18,6 +18,7 @@ from typing import Any
 from forensics_gui.core import paths
 from forensics_gui.core.atomic import write_text_atomic
 from forensics_gui.core.hashing import sha256_file
+from forensics_gui.core.progress import Progress
 
 REGISTRY_FILE = paths.REPO_MODELS_DIR / "registry.json"
 _SHA_CACHE_NAME = "model_sha256.json"
@@ -128,8 +129,11 @@ def _load_disk_cache() -> dict[str, dict[str, Any]]:
         return {}
 
 
-def sha256_of(path: str | Path, chunk_bytes: int = 1 << 22) -> str:
-    """Hex SHA-256 of a model file, cached by (resolved path, size, mtime in ns)."""
+def sha256_of(path: str | Path, chunk_bytes: int = 1 << 22, progress: Progress | None = None) -> str:
+    """Hex SHA-256 of a model file, cached by (resolved path, size, mtime in ns).
+
+    ``progress`` gets ("hash", bytes done, bytes total) when the file is read (not on a cache hit).
+    """
     path = Path(path).resolve()
     st = os.stat(path)
     stamp = {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
@@ -140,7 +144,7 @@ def sha256_of(path: str | Path, chunk_bytes: int = 1 << 22) -> str:
     if entry and entry.get("size") == stamp["size"] and entry.get("mtime_ns") == stamp["mtime_ns"]:
         _memory_cache[key] = entry
         return str(entry["sha256"])
-    entry = {**stamp, "sha256": sha256_file(path, chunk=chunk_bytes)}
+    entry = {**stamp, "sha256": sha256_file(path, progress, chunk=chunk_bytes)}
     _memory_cache[key] = entry
     try:
         disk = _load_disk_cache()

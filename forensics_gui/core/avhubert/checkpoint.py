@@ -13,16 +13,14 @@
 
 from __future__ import annotations
 
-import pickle
+import os
 import re
-import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from forensics_gui.core.avhubert.config import AVHubertConfig, config_from_checkpoint
-from forensics_gui.core.avhubert.unpickler import safe_pickle_module
 from forensics_gui.core.errors import CheckpointError
 
 _POS_CONV = "encoder.pos_conv.0."
@@ -47,41 +45,17 @@ def _label(path: Path) -> str:
 
 
 def read_checkpoint(path: str | Path) -> dict[str, Any]:
-    """Unpickle a ``.pt`` file safely (allow-list) onto the CPU and return its top-level dict."""
-    import torch
+    """Read a ``.pt`` file safely (allow-list, no torch.load) onto the CPU; return its top-level dict.
+
+    See :func:`forensics_gui.core.torchfile.read_torch_file`: nothing from the file runs, and the
+    memory it can make the app allocate is bounded by its own size.
+    """
+    from forensics_gui.core.torchfile import read_torch_file
 
     path = Path(path)
-    if not path.is_file():
+    if not os.path.lexists(path):
         raise CheckpointError(f"The checkpoint {path} does not exist; check the path or the Models dialog.")
-    if path.stat().st_size == 0:
-        raise CheckpointError(f"The checkpoint {_label(path)} is empty; download it again.")
-    is_zip = zipfile.is_zipfile(path)
-    if is_zip:
-        try:
-            with zipfile.ZipFile(path) as zf:
-                names = zf.namelist()
-        except (zipfile.BadZipFile, OSError) as err:
-            raise CheckpointError(f"{_label(path)} is a damaged zip file; download it again.") from err
-        if any(n == "constants.pkl" or n.endswith("/constants.pkl") for n in names):
-            # torch.load would hand a TorchScript archive to torch.jit.load, which compiles code.
-            raise CheckpointError(
-                f"{_label(path)} is a TorchScript model, not an AV-HuBERT checkpoint; "
-                "forensics-gui does not load TorchScript files."
-            )
-    try:
-        # mmap (zip format only): tensors the encoder does not use (decoder, optimizer state)
-        # are never read into memory.
-        data = torch.load(path, map_location="cpu", pickle_module=safe_pickle_module(_label(path)),
-                          weights_only=False, mmap=is_zip)
-    except CheckpointError:
-        raise
-    except (pickle.UnpicklingError, EOFError, RuntimeError, ValueError, TypeError, KeyError,
-            AttributeError, ImportError, IndexError, UnicodeDecodeError, zipfile.BadZipFile,
-            OSError) as err:
-        raise CheckpointError(
-            f"{_label(path)} is not a readable PyTorch checkpoint ({type(err).__name__}); "
-            "it may be truncated or a different kind of file."
-        ) from err
+    data = read_torch_file(path, _label(path))
     if not isinstance(data, dict):
         raise CheckpointError(
             f"{_label(path)} is not an AV-HuBERT checkpoint: it holds a {type(data).__name__}, "
@@ -113,44 +87,50 @@ def _listing(keys: list[str]) -> str:
     return shown + (f" and {len(keys) - _MAX_LISTED} more" if len(keys) > _MAX_LISTED else "")
 
 
+def _shape_error(label: str, key: str, value: Any, expected: tuple[int, ...]) -> CheckpointError:
+    return CheckpointError(
+        f"{label} has {key} of shape {tuple(value.shape)}, but its cfg implies {expected}.")
+
+
 def convert_state_dict(state: Mapping[str, Any], config: AVHubertConfig, model: Any,
                        label: str = "the checkpoint") -> dict[str, Any]:
     """Map an official ``model`` state dict onto ``model``'s parameter names, strictly.
 
-    ``model`` only provides names and shapes (it may live on the meta device).
-    Returns fp32 tensors (``num_batches_tracked`` stays integer) with pos_conv's weight folded.
+    ``model`` only provides names and shapes (it may live on the meta device). Every name, type
+    and shape is checked before anything is copied, so a file cannot make this allocate more
+    than the declared architecture. Returns fp32 tensors (``num_batches_tracked`` stays integer)
+    with pos_conv's weight folded; refuses NaN or infinite weights.
     """
     import torch
 
     prefix = config.state_prefix
-    ours = {k[len(prefix):]: v for k, v in state.items() if str(k).startswith(prefix)}
-    out: dict[str, Any] = {}
+    ours = {str(k)[len(prefix):]: v for k, v in state.items() if str(k).startswith(prefix)}
+    own = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    sources: dict[str, Any] = {}
     missing: list[str] = []
-    own = model.state_dict()
     for key in _expected_keys(model):
         value = ours.get(key)
+        if value is None and key.endswith("num_batches_tracked"):
+            value = torch.tensor(0, dtype=torch.long)  # bookkeeping only; eval BN ignores it
         if value is None:
-            if key.endswith("num_batches_tracked"):
-                value = torch.tensor(0, dtype=torch.long)  # bookkeeping only; eval BN ignores it
-            else:
-                missing.append(prefix + key)
-                continue
-        # copies: nothing may keep the (memory-mapped) checkpoint file in use
-        out[key] = value.to(torch.float32, copy=True) if torch.is_floating_point(value) else value.clone()
-    bias = ours.get(_POS_CONV + "bias")
-    if bias is None:
-        missing.append(prefix + _POS_CONV + "bias")
-    else:
-        out[_POS_CONV + "bias"] = bias.to(torch.float32, copy=True)
+            missing.append(prefix + key)
+        else:
+            sources[key] = value
+    weight_key = _POS_CONV + "weight"
     pos_keys = {_POS_CONV + "bias"}
-    if _POS_CONV + "weight" in ours:  # already folded (re-saved without weight norm)
-        out[_POS_CONV + "weight"] = ours[_POS_CONV + "weight"].to(torch.float32, copy=True)
-        pos_keys.add(_POS_CONV + "weight")
+    if _POS_CONV + "bias" in ours:
+        sources[_POS_CONV + "bias"] = ours[_POS_CONV + "bias"]
+    else:
+        missing.append(prefix + _POS_CONV + "bias")
+    norm_pair: tuple[Any, Any] | None = None
+    if weight_key in ours:  # already folded (re-saved without weight norm)
+        sources[weight_key] = ours[weight_key]
+        pos_keys.add(weight_key)
     else:
         for g_name, v_name in _WEIGHT_NORM_NAMES:
             g, v = ours.get(_POS_CONV + g_name), ours.get(_POS_CONV + v_name)
             if g is not None and v is not None:
-                out[_POS_CONV + "weight"] = fold_weight_norm(g, v)
+                norm_pair = (g, v)
                 pos_keys |= {_POS_CONV + g_name, _POS_CONV + v_name}
                 break
         else:
@@ -160,20 +140,52 @@ def convert_state_dict(state: Mapping[str, Any], config: AVHubertConfig, model: 
             f"{label} does not match the AV-HuBERT {config.size_name} encoder its cfg describes: "
             f"missing {len(missing)} weight(s): {_listing(missing)}."
         )
-    known = set(out) | pos_keys
+    known = set(sources) | pos_keys
     unexpected = [prefix + k for k in ours if k not in known and not _IGNORED.match(k)]
     if unexpected:
         raise CheckpointError(
             f"{label} has encoder weights this implementation does not know, so its features would "
             f"be wrong: {_listing(unexpected)}."
         )
+    for key, value in sources.items():
+        if not torch.is_tensor(value):
+            raise CheckpointError(f"{label} has {prefix + key} that is a {type(value).__name__}, "
+                                  "not a tensor; the file is damaged.")
+        if tuple(value.shape) != own[key]:
+            raise _shape_error(label, prefix + key, value, own[key])
+    if norm_pair is not None:
+        g, v = norm_pair
+        kernel = own[weight_key][-1]
+        for name, value, expected in (("g", g, (1, 1, kernel)), ("v", v, own[weight_key])):
+            if not torch.is_tensor(value) or tuple(value.shape) != expected:
+                raise _shape_error(label, f"{prefix}{_POS_CONV}weight_{name}", value, expected)
+    out: dict[str, Any] = {}
+    for key, value in sources.items():
+        # copies: nothing may keep the (memory-mapped) checkpoint file in use
+        out[key] = value.to(torch.float32, copy=True) if torch.is_floating_point(value) else value.clone()
+    if norm_pair is not None:
+        out[weight_key] = fold_weight_norm(*norm_pair)
     for key, value in out.items():
-        if tuple(value.shape) != tuple(own[key].shape):
+        if torch.is_floating_point(value) and not bool(torch.isfinite(value).all()):
             raise CheckpointError(
-                f"{label} has {prefix + key} of shape {tuple(value.shape)}, but its cfg implies "
-                f"{tuple(own[key].shape)}."
+                f"{label} has NaN or infinite values in {prefix + key}; the file is damaged and "
+                "its features would be meaningless."
             )
     return out
+
+
+def check_architecture_fits(config: AVHubertConfig, file_size: int, label: str) -> None:
+    """Refuse a cfg whose encoder needs more weights than the file can hold (>= 2 bytes each).
+
+    Runs before the model is built, so a cfg of 20,000 layers costs nothing.
+    """
+    needed = 2 * config.parameter_count
+    if needed > file_size:
+        raise CheckpointError(
+            f"{label}'s cfg describes an encoder of {config.parameter_count:,} weights "
+            f"({config.size_name}), more than its {file_size:,} bytes can hold; the file is "
+            "damaged or not what it claims."
+        )
 
 
 def load_avhubert(path: str | Path) -> LoadedCheckpoint:
@@ -199,6 +211,7 @@ def load_avhubert(path: str | Path) -> LoadedCheckpoint:
     state = data["model"]
     if not config.finetuned and any(str(k).startswith("encoder.w2v_model.") for k in state):
         config = _with_finetuned(config)
+    check_architecture_fits(config, path.stat().st_size, label)
     floats = [v for v in state.values() if torch.is_tensor(v) and torch.is_floating_point(v)]
     stored = str(floats[0].dtype).replace("torch.", "") if floats else "unknown"
     with torch.device("meta"):  # no random init of weights that are overwritten anyway

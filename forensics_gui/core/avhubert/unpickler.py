@@ -1,28 +1,38 @@
 """An allow-listing unpickler for model checkpoints: loads data, never runs code from the file.
 
 A ``.pt`` checkpoint is a pickle, and a pickle may name any importable callable (``os.system``,
-``builtins.eval``, ...) for the loader to call. :class:`SafeUnpickler.find_class` returns only:
+``builtins.eval``, ``builtins.bytearray`` with a size of 3 GiB, ...) for the loader to call.
+:meth:`SafeUnpickler.find_class` never returns such a callable. What it returns for a name:
 
-- torch's tensor/storage rebuild helpers, ``torch.Size``/``torch.device``/dtypes;
-- ``collections.OrderedDict``, ``argparse.Namespace``, a few inert builtins (set, slice, ...),
-  ``_codecs.encode`` (protocol 2 spells bytes with it);
-- numpy array/scalar/dtype reconstruction;
-- for any class under ``fairseq.*``, ``omegaconf.*``, ``sentencepiece.*``, ``hydra.*`` or
-  ``avhubert.*`` (task state: dictionaries, BPE, configs): :class:`InertObject`, a stand-in that only
-  stores the pickled state and whose construction ignores its arguments.
+- a class under ``fairseq.*``, ``omegaconf.*``, ``sentencepiece.*``, ``hydra.*`` or ``avhubert.*``
+  (task state: dictionaries, BPE, configs, enums): an :class:`InertObject` subclass that only
+  stores the pickled state; constructing it ignores its arguments;
+- a harmless type or typing name used as a value (``int``, ``str``, ``dict``, ``NoneType``,
+  ``typing.Any``, ``enum.Enum``, ...): a :class:`GlobalReference`, an inert marker whose call is
+  refused, so ``bytes(10**10)`` or ``list(range(10**10))`` can never run;
+- a few data constructors, each wrapped so that what it builds is no bigger than its arguments,
+  i.e. bounded by the file's own size: ``set``, ``frozenset``, ``slice``, ``complex``,
+  ``bytearray`` (from bytes only, never from a size), ``OrderedDict``, ``defaultdict`` (its
+  factory dropped), ``_codecs.encode`` (latin-1 only: how protocol 2 spells bytes), numpy
+  arrays/scalars/dtypes, ``torch.Size``/``torch.device``/dtypes, and torch's tensor rebuild
+  helpers, which refuse any view that reaches past its storage or repeats elements (stride 0);
+- anything else raises :class:`~forensics_gui.core.errors.CheckpointError` before it is called.
 
-Everything else raises :class:`~forensics_gui.core.errors.CheckpointError` before it is called.
-Use it through ``torch.load(f, pickle_module=safe_pickle_module(name), weights_only=False)``:
-torch subclasses ``pickle_module.Unpickler`` for both the zip format (``data.pkl``) and the legacy
-format, so the allow-list applies to every object in either layout. (Torch's own ``weights_only``
-mode cannot be used: it needs every fairseq class name registered in advance.)
+Before unpickling, :func:`check_opcodes` scans the pickle: memo indices beyond the pickle's own
+length (a 9-byte pickle can otherwise make the unpickler allocate 16 GiB) and pickles of more
+than protocol 5 are refused. Tensor storages come from the caller's ``persistent_load``
+(:mod:`forensics_gui.core.torchfile`), never from torch's own loader.
 """
 
 from __future__ import annotations
 
 import _compat_pickle
+import collections
+import functools
+import io
 import pickle
-from types import SimpleNamespace
+import pickletools
+from collections.abc import Callable
 from typing import Any
 
 from forensics_gui.core.errors import CheckpointError
@@ -30,26 +40,22 @@ from forensics_gui.core.errors import CheckpointError
 #: Modules whose classes become :class:`InertObject` stand-ins.
 INERT_MODULE_PREFIXES = ("fairseq", "omegaconf", "sentencepiece", "hydra", "avhubert")
 
-_ALLOWED: dict[str, set[str]] = {
-    "collections": {"OrderedDict", "defaultdict", "deque", "Counter"},
-    "argparse": {"Namespace"},
-    "builtins": {"set", "frozenset", "slice", "complex", "range", "bytearray", "object"},
-    "copyreg": {"_reconstructor"},
-    "_codecs": {"encode"},  # how protocol-2 pickles spell bytes objects
-    "torch._utils": {
-        "_rebuild_tensor", "_rebuild_tensor_v2", "_rebuild_tensor_v3", "_rebuild_parameter",
-        "_rebuild_parameter_with_state", "_rebuild_device_tensor_from_numpy",
-        "_rebuild_qtensor",
-    },
-    "torch": {"Size", "device", "float32", "float16", "bfloat16", "float64", "int64", "int32",
-              "uint8", "int8", "bool"},
-    "torch._tensor": {"_rebuild_from_type_v2"},
-    "torch.nn.parameter": {"Parameter"},
-    "numpy": {"ndarray", "dtype"},
-    "numpy.core.multiarray": {"_reconstruct", "scalar"},
-    "numpy._core.multiarray": {"_reconstruct", "scalar"},
+#: Names that are data when they appear in a checkpoint (a config's ``object_type``, a
+#: sentencepiece ``_return_type``, a typing annotation): returned as inert markers.
+_TYPE_NAMES: dict[str, set[str]] = {
+    "builtins": {"int", "float", "str", "bool", "bytes", "dict", "list", "tuple", "type", "object",
+                 "complex", "NoneType", "set", "frozenset", "bytearray", "Ellipsis",
+                 "NotImplemented"},
+    "types": {"NoneType"},
+    "typing": {"Any", "Optional", "Union", "List", "Dict", "Tuple", "Set", "Callable", "Type",
+               "Sequence", "Mapping", "FrozenSet", "Literal", "ClassVar", "Final"},
+    "enum": {"Enum", "IntEnum", "Flag", "IntFlag", "StrEnum"},
+    "pathlib": {"Path", "PosixPath", "WindowsPath", "PurePath", "PurePosixPath",
+                "PureWindowsPath"},
 }
-_NUMPY_DTYPE_MODULES = ("numpy.dtypes",)
+
+#: Largest tensor rank accepted (AV-HuBERT's largest is 5: the video front-end's Conv3d).
+MAX_TENSOR_DIMS = 8
 
 
 class InertObject:
@@ -79,6 +85,34 @@ class InertObject:
         return f"<inert {self._qualname}>"
 
 
+class GlobalReference:
+    """A type or typing name a checkpoint holds as a value (``builtins.int``, ``typing.Any``).
+
+    Compares equal to another reference of the same name; calling it is refused, so the pickle
+    cannot use it to build anything.
+    """
+
+    def __init__(self, module: str, name: str, args: tuple[Any, ...] = ()) -> None:
+        self.module, self.name, self.args = module, name, args
+
+    @property
+    def qualname(self) -> str:
+        return f"{self.module}.{self.name}"
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        raise CheckpointError(refuse_message("this file", self.module, self.name))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, GlobalReference) and (self.qualname, self.args) == (
+            other.qualname, other.args)
+
+    def __hash__(self) -> int:
+        return hash(self.qualname)
+
+    def __repr__(self) -> str:
+        return f"<type {self.qualname}{list(self.args) if self.args else ''}>"
+
+
 _STAND_INS: dict[str, type] = {}
 
 
@@ -92,7 +126,7 @@ def _stand_in(module: str, name: str) -> type:
 
 
 def python3_name(module: str, name: str) -> tuple[str, str]:
-    """The Python 3 (module, name) of a Python 2 global (``__builtin__.set`` -> ``builtins.set``),
+    """The Python 3 (module, name) of a Python 2 global (``__builtin__.long`` -> ``builtins.int``),
     with the same mapping :meth:`pickle.Unpickler.find_class` applies to protocol < 3 pickles."""
     if (module, name) in _compat_pickle.NAME_MAPPING:
         return _compat_pickle.NAME_MAPPING[(module, name)]
@@ -106,53 +140,219 @@ def refuse_message(file_label: str, module: str, name: str) -> str:
     )
 
 
-class SafeUnpickler(pickle.Unpickler):
-    """``pickle.Unpickler`` whose ``find_class`` only returns allow-listed, inert callables."""
+def _invalid(what: str) -> CheckpointError:
+    return CheckpointError(
+        f"forensics-gui refuses to load this file: {what}; the file may be malicious or damaged.")
 
-    file_label = "this file"
+
+# --------------------------------------------------------------------------- bounded builders
+
+_ITERABLE_DATA = (list, tuple, set, frozenset, dict, str, bytes)
+
+
+def _iterable(value: Any, what: str) -> Any:
+    if not isinstance(value, _ITERABLE_DATA):
+        raise _invalid(f"it builds a {what} from a {type(value).__name__}")
+    return value
+
+
+def _make_set(items: Any = ()) -> set[Any]:
+    return set(_iterable(items, "set"))
+
+
+def _make_frozenset(items: Any = ()) -> frozenset[Any]:
+    return frozenset(_iterable(items, "frozenset"))
+
+
+def _make_slice(*args: Any) -> slice:
+    if len(args) > 3 or not all(a is None or isinstance(a, int) for a in args):
+        raise _invalid("it builds a slice from something other than integers")
+    return slice(*args)
+
+
+def _make_complex(real: Any = 0.0, imag: Any = 0.0) -> complex:
+    if not all(isinstance(v, (int, float)) for v in (real, imag)):
+        raise _invalid("it builds a complex number from something other than numbers")
+    return complex(real, imag)
+
+
+def _make_bytearray(source: Any = b"", encoding: Any = None) -> bytearray:
+    # protocol 2 writes bytearray(b) as bytearray(<latin-1 text>, 'latin-1'); never from a size
+    if isinstance(source, str) and encoding in ("latin-1", "latin1"):
+        return bytearray(source, "latin-1")
+    if isinstance(source, (bytes, bytearray)) and encoding is None:
+        return bytearray(source)
+    raise _invalid("it asks for a bytearray of a given size instead of given bytes")
+
+
+def _codecs_encode(text: Any, encoding: Any = "utf-8") -> bytes:
+    if isinstance(text, str) and encoding in ("latin1", "latin-1"):
+        return text.encode("latin-1")
+    raise _invalid("it encodes text with a codec other than latin-1")
+
+
+def _make_ordered_dict(items: Any = ()) -> collections.OrderedDict[Any, Any]:
+    return collections.OrderedDict(_iterable(items, "dictionary"))
+
+
+def _make_defaultdict(factory: Any = None, *rest: Any) -> collections.defaultdict[Any, Any]:
+    # the factory would be called by a lookup of a missing key: keep the data, drop the factory
+    if factory is not None and not isinstance(factory, GlobalReference):
+        raise _invalid("it gives a defaultdict a factory that is not a plain type")
+    return collections.defaultdict(None, *rest) if not rest else collections.defaultdict(
+        None, _iterable(rest[0], "dictionary"))
+
+
+def _make_type(*args: Any) -> GlobalReference:
+    if len(args) == 1 and args[0] is None:  # type(None), how typing pickles Optional[...]
+        return GlobalReference("builtins", "NoneType")
+    raise _invalid("it calls type() to build a class")
+
+
+def _getitem(container: Any, key: Any) -> GlobalReference:
+    # typing.Optional[int] pickles as operator.getitem(typing.Union, (int, NoneType))
+    if isinstance(container, GlobalReference) and container.module == "typing":
+        keys = key if isinstance(key, tuple) else (key,)
+        if all(isinstance(k, GlobalReference) for k in keys):
+            return GlobalReference(container.module, container.name, keys)
+    raise _invalid("it indexes an object while loading")
+
+
+def _copyreg_reconstructor(cls: Any, base: Any, state: Any) -> Any:
+    if isinstance(cls, type) and issubclass(cls, InertObject):
+        obj = cls()
+        if state is not None:
+            obj.__dict__["state"] = state
+        return obj
+    raise _invalid("it rebuilds an object of a class that is not plain data")
+
+
+@functools.lru_cache(maxsize=1)
+def _numpy_modules() -> dict[str, dict[str, Any]]:
+    import numpy as np
+
+    ndarray_ref = GlobalReference("numpy", "ndarray")
+
+    def reconstruct(subtype: Any, shape: Any, dtype_code: Any) -> Any:
+        # numpy pickles arrays as _reconstruct(ndarray, (0,), b'b') + __setstate__ with the data,
+        # and __setstate__ checks that the data fills the shape: never allocate a shape here.
+        if subtype != ndarray_ref or not isinstance(shape, tuple) or 0 not in shape:
+            raise _invalid("it asks numpy for an array of a given shape before giving its data")
+        return np.ndarray((0,), dtype=np.uint8)
+
+    def dtype(spec: Any, align: Any = False, copy: Any = True) -> Any:
+        if not isinstance(spec, str) or len(spec) > 8:
+            raise _invalid("it names a numpy dtype that is not a plain one")
+        return np.dtype(spec, bool(align), bool(copy))
+
+    def scalar(dt: Any, data: Any = None) -> Any:
+        if not isinstance(dt, np.dtype) or dt.hasobject or not isinstance(data, bytes):
+            raise _invalid("it builds a numpy scalar that is not plain data")
+        return np.frombuffer(data, dtype=dt, count=1)[0] if len(data) == dt.itemsize else _fail(
+            "it builds a numpy scalar from the wrong number of bytes")
+
+    multiarray = {"_reconstruct": reconstruct, "scalar": scalar}
+    dtypes = {name: getattr(np.dtypes, name) for name in dir(np.dtypes) if name.endswith("DType")}
+    return {"numpy": {"ndarray": ndarray_ref, "dtype": dtype},
+            "numpy.core.multiarray": multiarray, "numpy._core.multiarray": multiarray,
+            "numpy.dtypes": {k: _dtype_class(v) for k, v in dtypes.items()}}
+
+
+def _dtype_class(cls: type) -> Callable[..., Any]:
+    import numpy as np
+
+    def make(*args: Any) -> Any:
+        if args:
+            raise _invalid("it builds a numpy dtype class with arguments")
+        return np.dtype(cls.type)  # type: ignore[attr-defined]
+
+    return make
+
+
+def _fail(what: str) -> Any:
+    raise _invalid(what)
+
+
+_SAFE: dict[str, dict[str, Any]] = {
+    "builtins": {"set": _make_set, "frozenset": _make_frozenset, "slice": _make_slice,
+                 "complex": _make_complex, "bytearray": _make_bytearray, "type": _make_type},
+    "collections": {"OrderedDict": _make_ordered_dict, "defaultdict": _make_defaultdict},
+    "argparse": {"Namespace": "argparse.Namespace"},  # resolved lazily below (a plain class)
+    "copyreg": {"_reconstructor": _copyreg_reconstructor},
+    "_codecs": {"encode": _codecs_encode},
+    "_operator": {"getitem": _getitem},
+    "operator": {"getitem": _getitem},
+}
+
+
+class SafeUnpickler(pickle.Unpickler):
+    """``pickle.Unpickler`` whose ``find_class`` only returns inert or bounded callables.
+
+    ``tensor_globals`` maps torch names (``torch._utils._rebuild_tensor_v2``, ``torch.HalfStorage``
+    ...) to the caller's bounded replacements; without it no torch name is accepted.
+    """
+
+    def __init__(self, file: Any, file_label: str = "this file",
+                 tensor_globals: dict[tuple[str, str], Any] | None = None,
+                 persistent_load: Callable[[Any], Any] | None = None) -> None:
+        super().__init__(file)
+        self.file_label = file_label
+        self._tensor_globals = tensor_globals or {}
+        if persistent_load is not None:
+            self.persistent_load = persistent_load  # type: ignore[method-assign]
 
     def find_class(self, module: str, name: str) -> Any:  # noqa: D401
-        # torch.save writes protocol 2, which spells builtins.set as __builtin__.set: check (and
-        # load) the Python 3 name. No allow-listed name is itself a Python 2 name, so mapping is
-        # a no-op for protocol 3+ pickles and pickle's own mapping finds nothing more to change.
+        # Protocol 2 spells builtins.int as "__builtin__ long": check the Python 3 name.
         module, name = python3_name(module, name)
         if module.split(".")[0] in INERT_MODULE_PREFIXES:
             return _stand_in(module, name)
-        if "." in name:  # protocol 4 dotted names reach attributes of allowed classes: refuse
+        if "." in name:  # protocol 4 dotted names reach attributes of allowed objects: refuse
             raise CheckpointError(refuse_message(self.file_label, module, name))
-        if name in _ALLOWED.get(module, ()) or (
-            module in _NUMPY_DTYPE_MODULES and name.endswith("DType")
-        ):
-            return super().find_class(module, name)
-        if module == "torch" and name.endswith("Storage"):
-            import torch
+        tensor_global = self._tensor_globals.get((module, name))
+        if tensor_global is not None:
+            return tensor_global
+        found = _SAFE.get(module, {}).get(name)
+        if found is None and module.startswith("numpy"):
+            found = _numpy_modules().get(module, {}).get(name)
+        if found == "argparse.Namespace":
+            import argparse
 
-            storage = getattr(torch, name, None)
-            if isinstance(storage, type):
-                return storage
+            return argparse.Namespace
+        if found is not None:
+            return found
+        if name in _TYPE_NAMES.get(module, ()):
+            return GlobalReference(module, name)
         raise CheckpointError(refuse_message(self.file_label, module, name))
 
 
-def safe_pickle_module(file_label: str) -> Any:
-    """A module-like object for ``torch.load(pickle_module=...)`` that unpickles safely.
+def check_opcodes(data: bytes, file_label: str) -> None:
+    """Refuse a pickle whose opcodes could make the unpickler allocate more than the pickle's size.
 
-    ``file_label`` names the file in the refusal message.
+    Memo indices are at most the number of opcodes in real pickles; a huge one makes the C
+    unpickler grow its memo table to that index.
     """
+    limit = len(data) + 16
+    try:
+        for opcode, arg, _ in pickletools.genops(io.BytesIO(data)):
+            if opcode.name in ("PUT", "BINPUT", "LONG_BINPUT", "GET", "BINGET", "LONG_BINGET"):
+                index = int(arg or 0)
+                if index < 0 or index > limit:
+                    raise CheckpointError(
+                        f"forensics-gui refuses to load {file_label}: its pickle uses a memo index "
+                        f"({index}) far beyond its own size, a way to exhaust memory; the file may "
+                        "be malicious or damaged.")
+            elif opcode.name == "PROTO" and int(arg or 0) > pickle.HIGHEST_PROTOCOL:
+                raise CheckpointError(f"{file_label} uses pickle protocol {arg}, which this Python "
+                                      "cannot read.")
+    except (ValueError, TypeError) as err:
+        raise CheckpointError(
+            f"{file_label} is not a readable PyTorch checkpoint (its pickle is damaged: "
+            f"{str(err)[:80]}).") from err
 
-    class _Unpickler(SafeUnpickler):
-        pass
 
-    _Unpickler.file_label = file_label
-
-    def load(file: Any, **kwargs: Any) -> Any:
-        return _Unpickler(file, **kwargs).load()
-
-    def loads(data: bytes, **kwargs: Any) -> Any:
-        import io
-
-        return load(io.BytesIO(data), **kwargs)
-
-    return SimpleNamespace(
-        __name__="forensics_gui_safe_pickle", Unpickler=_Unpickler, load=load, loads=loads,
-        UnpicklingError=pickle.UnpicklingError, Pickler=pickle.Pickler, dump=pickle.dump,
-    )
+def safe_loads(data: bytes, file_label: str, tensor_globals: dict[tuple[str, str], Any] | None = None,
+               persistent_load: Callable[[Any], Any] | None = None) -> Any:
+    """Unpickle ``data`` (a complete pickle) with :class:`SafeUnpickler` after :func:`check_opcodes`."""
+    check_opcodes(data, file_label)
+    unpickler = SafeUnpickler(io.BytesIO(data), file_label, tensor_globals, persistent_load)
+    return unpickler.load()

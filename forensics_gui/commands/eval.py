@@ -2,9 +2,14 @@
 
 Score files: a CSV with a header row holding at least ``file`` and ``video_score`` (``score`` is
 accepted too; ``path``/``video``/``filename`` for the file column), or AV-Deepfake1M ``file;score``
-lines. Rows with an empty or non-numeric score (clips that failed) are counted as unscored.
-Frame-level curves for localisation come from a ``frame_scores`` CSV column (a JSON list or
-space/semicolon separated numbers) or from ``--curves DIR``: result JSON files holding
+lines. Rows with an empty score (clips that failed) are counted as unscored. A score that is NaN,
+infinite or not a number, two rows for one clip and variant, and a ``batch`` row whose ``check``
+does not match are refused with a sentence naming the file and row. A CSV with a ``variant``
+column holding several variants (``batch --both``) is evaluated per variant.
+Frame-level curves for localisation come from ``batch``'s curve files (the ``curve`` column, see
+:mod:`forensics_gui.core.batch_results`), a ``frame_scores`` CSV column of earlier versions (a
+JSON list or space/semicolon separated numbers; cells of any size) or from ``--curves DIR``:
+result JSON files holding
 ``frame_scores`` and the clip's path in ``file``/``video``/``input``/``path`` (else the JSON's
 own name is matched by stem), optionally ``fps`` (default 25) and ``curve_start_s`` (seconds of
 the first curve frame, e.g. after a leading-silence trim; default 0). AV-Deepfake1M localisation
@@ -35,7 +40,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--metadata", required=True, metavar="META",
                         help="AV-Deepfake1M / LAV-DF metadata JSON or FakeAVCeleb meta_data.csv")
     parser.add_argument("--scores", required=True, metavar="RESULTS.csv",
-                        help="scores: CSV with 'file' and 'video_score' columns, or 'file;score' lines")
+                        help="scores: CSV with 'file' and 'video_score' columns (e.g. from batch, "
+                             "whose curve files are read for localisation), or 'file;score' lines")
     parser.add_argument("--scores-trimmed", metavar="RESULTS2.csv",
                         help="a second score file (e.g. with leading silence trimmed), shown side by side")
     parser.add_argument("--curves", metavar="DIR",
@@ -48,14 +54,33 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 class ScoreSet:
-    """Scores (and optional curves) read from one file. Keys are normalised file paths."""
+    """Scores (and optional curves) of one variant read from one file. Keys are normalised paths."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, variant: str = "") -> None:
         self.path = path
+        self.variant = variant
         self.scores: dict[str, float] = {}
         self.curves: dict[str, tuple[list[float], float, float]] = {}  # key -> (scores, fps, t0)
+        self.curve_files: dict[str, tuple[Path, str]] = {}  # key -> (curve file, "FILE row N")
         self.rows = 0
         self.unscored = 0
+        self.score_rows: dict[str, int] = {}  # key -> line of the row that scored it
+
+    def curve(self, key: str) -> tuple[list[float], float, float] | None:
+        """The curve of ``key``: from a ``frame_scores`` cell, else its batch curve file."""
+        from forensics_gui.core.batch_results import read_curve
+
+        if key in self.curves:
+            return self.curves[key]
+        if key in self.curve_files:
+            f, where = self.curve_files[key]
+            c = read_curve(f, where)
+            self.curves[key] = (c.frame_scores, c.fps, c.curve_start_s)
+            return self.curves[key]
+        return None
+
+    def curve_keys(self) -> set[str]:
+        return set(self.curves) | set(self.curve_files)
 
 
 def _parse_curve(text: str) -> list[float] | None:
@@ -68,12 +93,24 @@ def _parse_curve(text: str) -> list[float] | None:
         else:
             values = text.replace(";", " ").replace(",", " ").split()
         return [float(v) for v in values]
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, RecursionError):
         return None
 
 
 def load_scores(path: str | os.PathLike[str]) -> ScoreSet:
-    """Read a score CSV (header with file + video_score) or ``file;score`` lines."""
+    """The one score set of a file that holds a single variant (see :func:`load_score_sets`)."""
+    return load_score_sets(path)[0]
+
+
+def load_score_sets(path: str | os.PathLike[str]) -> list[ScoreSet]:
+    """Read a score CSV (header with file + video_score) or ``file;score`` lines: one
+    :class:`ScoreSet` per ``variant`` (a batch run with ``--both`` holds two).
+
+    Refused with a sentence naming the file and row: a score that is NaN, infinite or not a
+    number, two rows scoring one clip and variant, a batch row whose ``check`` does not match.
+    An empty score (a clip that failed) counts as unscored.
+    """
+    from forensics_gui.core import batch_results as br
     from forensics_gui.core.errors import ForensicsError
     from forensics_gui.core.groundtruth import load_detection_predictions, normalise_key
 
@@ -84,44 +121,81 @@ def load_scores(path: str | os.PathLike[str]) -> ScoreSet:
         raise ForensicsError(f"Score file {p} does not exist.") from None
     except (OSError, UnicodeDecodeError) as err:
         raise ForensicsError(f"Cannot read score file {p}: {err}.") from err
-    out = ScoreSet(p)
     first = next((ln for ln in text.splitlines() if ln.strip()), "")
     if not first:
         raise ForensicsError(f"Score file {p.name} is empty.")
     if ";" in first and "," not in first:
+        out = ScoreSet(p)
         out.scores = load_detection_predictions(p)
         out.rows = len(out.scores)
-        return out
+        return [out]
     reader = csv.DictReader(io.StringIO(text))
-    fields = {(h or "").strip().lower(): h for h in (reader.fieldnames or [])}
-    file_col = next((fields[c] for c in FILE_COLUMNS if c in fields), None)
-    score_col = next((fields[c] for c in SCORE_COLUMNS if c in fields), None)
-    found = ", ".join(h for h in (reader.fieldnames or []) if h) or "none"
-    if file_col is None or score_col is None:
-        missing = "'file'" if file_col is None else "'video_score'"
-        raise ForensicsError(
-            f"{p.name} has no {missing} column (columns found: {found}); write a header row with "
-            "'file' and 'video_score', or use 'file;score' lines.")
-    curve_col = fields.get("frame_scores")
-    for row in reader:
-        file = (row.get(file_col) or "").strip()
-        if not file:
-            continue
-        out.rows += 1
-        key = normalise_key(file)
-        try:
-            value = float((row.get(score_col) or "").strip())
-        except ValueError:
-            value = math.nan
-        if math.isfinite(value):
+    with br.big_csv_fields():  # results of earlier versions kept whole curves in one cell
+        fieldnames = reader.fieldnames or []
+        fields = {(h or "").strip().lower(): h for h in fieldnames}
+        file_col = next((fields[c] for c in FILE_COLUMNS if c in fields), None)
+        score_col = next((fields[c] for c in SCORE_COLUMNS if c in fields), None)
+        found = ", ".join(h for h in fieldnames if h) or "none"
+        if file_col is None or score_col is None:
+            missing = "'file'" if file_col is None else "'video_score'"
+            raise ForensicsError(
+                f"{p.name} has no {missing} column (columns found: {found}); write a header row "
+                "with 'file' and 'video_score', or use 'file;score' lines.")
+        batch_layout = list(fieldnames) == br.FIELDS
+        curve_col = fields.get("frame_scores")
+        variant_col = fields.get("variant")
+        sets: dict[str, ScoreSet] = {}
+        row_start = reader.line_num + 1
+        for row in reader:
+            line, row_start = row_start, reader.line_num + 1
+            if batch_layout and br.row_check(row) != row.get("check"):
+                raise ForensicsError(
+                    f"{p.name} row {line} is damaged (an interrupted write or an edit); run the "
+                    "same batch command again to redo that clip.")
+            file = (row.get(file_col) or "").strip()
+            if not file:
+                continue
+            if batch_layout:
+                file = br.unescape_name(file)
+            variant = (row.get(variant_col) or "").strip() if variant_col else ""
+            status = (row.get("status") or "").strip() if batch_layout else ""
+            out = sets.setdefault(variant, ScoreSet(p, variant))
+            out.rows += 1
+            key = normalise_key(file)
+            cell = (row.get(score_col) or "").strip()
+            if not cell or status == "error":
+                out.unscored += 1
+                continue
+            try:
+                value = float(cell)
+            except ValueError:
+                value = math.nan
+            if not math.isfinite(value):
+                raise ForensicsError(
+                    f"{p.name} row {line}: the score of {file} is {cell[:40]!r}, not a finite "
+                    "number; fix or remove that row.")
+            if key in out.scores:
+                which = f" (variant {variant})" if variant else ""
+                raise ForensicsError(
+                    f"{p.name} rows {out.score_rows[key]} and {line} both score {file}{which}; "
+                    "keep one row per clip and variant.")
             out.scores[key] = value
-        else:
-            out.unscored += 1
-        if curve_col is not None:
-            curve = _parse_curve(row.get(curve_col) or "")
-            if curve:
-                out.curves[key] = (curve, 25.0, 0.0)
-    return out
+            out.score_rows[key] = line
+            if curve_col is not None:
+                curve = _parse_curve(row.get(curve_col) or "")
+                if curve:
+                    out.curves[key] = (curve, 25.0, 0.0)
+            if batch_layout and row.get("curve"):
+                out.curve_files[key] = (p.parent / row["curve"], f"{p.name} row {line}")
+    if not sets:
+        return [ScoreSet(p)]
+    # Rows without a variant (failed clips of a batch run) belong to every variant's set.
+    blank = sets.pop("") if len(sets) > 1 and "" in sets and not sets[""].scores else None
+    for s in sets.values():
+        if blank is not None:
+            s.rows += blank.rows
+            s.unscored += blank.unscored
+    return list(sets.values())
 
 
 def _curve_identity(data: dict[str, Any]) -> str | None:
@@ -146,7 +220,7 @@ def load_curve_dir(folder: str | os.PathLike[str]) -> dict[str, tuple[list[float
     for f in sorted(d.rglob("*.json")):
         try:
             data = json.loads(f.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, ValueError):
+        except (OSError, UnicodeDecodeError, ValueError, RecursionError):
             continue
         if not isinstance(data, dict) or not isinstance(data.get("frame_scores"), list):
             continue
@@ -184,7 +258,7 @@ def evaluate(index: Any, scores: ScoreSet, curves: dict[str, Any] | None,
 
     matched: dict[str, tuple[str, Any]] = {}  # score key -> (metadata key, gt)
     unmatched: list[str] = []
-    for key in list(scores.scores) + [k for k in scores.curves if k not in scores.scores]:
+    for key in list(scores.scores) + sorted(k for k in scores.curve_keys() if k not in scores.scores):
         mk = index.match_key(key)
         if mk is None:
             unmatched.append(key)
@@ -217,8 +291,7 @@ def evaluate(index: Any, scores: ScoreSet, curves: dict[str, Any] | None,
     elif scores.scores:
         res["notes"].append("No scored file matches a labelled metadata entry.")
     # Localisation: explicit proposals, else proposals derived from frame curves.
-    all_curves = PathIndex(scores.curves)
-    all_curves.update(curves or {})
+    dir_curves = PathIndex(curves or {})
     gt_segs: dict[str, list[tuple[float, float]]] = {}
     props: dict[str, list[tuple[float, float, float]]] = {}
     if proposals:
@@ -232,12 +305,14 @@ def evaluate(index: Any, scores: ScoreSet, curves: dict[str, Any] | None,
             if mk is not None and index[mk].has_timestamps:
                 gt_segs[mk] = list(index[mk].fake_segments)
                 props[mk] = plist
-    elif all_curves:
+    elif dir_curves or scores.curve_keys():
         # Only clips with a curve count (a missing curve is unknown, not a miss).
         for key, (mk, gt) in matched.items():
             if not gt.has_timestamps:
                 continue
-            hit = _find_curve(all_curves, key)
+            hit = _find_curve(dir_curves, key) if dir_curves else None
+            if hit is None:
+                hit = scores.curve(key)
             if hit is None:
                 continue
             curve, fps, t0 = hit
@@ -312,15 +387,20 @@ def run(args: argparse.Namespace) -> int:
         sets["trimmed"] = (args.scores_trimmed, args.curves_trimmed)
     results = {}
     for name, (score_path, curve_dir) in sets.items():
-        scores = load_scores(score_path)
         curves = load_curve_dir(curve_dir) if curve_dir else None
-        res = evaluate(index, scores, curves, proposals if name == "original" else None)
-        if res["matched"] == 0 and res["localisation"] is None:
-            raise ForensicsError(
-                f"None of the {scores.rows} files in {Path(score_path).name} matches an entry of "
-                f"{Path(args.metadata).name}; check that both refer to the same dataset "
-                "(files are matched by relative path, then by file name).")
-        results[name] = res
+        variant_sets = load_score_sets(score_path)
+        for scores in variant_sets:
+            res = evaluate(index, scores, curves, proposals if name == "original" else None)
+            if res["matched"] == 0 and res["localisation"] is None:
+                raise ForensicsError(
+                    f"None of the {scores.rows} files in {Path(score_path).name} matches an entry "
+                    f"of {Path(args.metadata).name}; check that both refer to the same dataset "
+                    "(files are matched by relative path, then by file name).")
+            # A batch run with --both holds two variants: each is a column of its own.
+            label = name if len(variant_sets) == 1 else (
+                scores.variant if name == "original" else f"{name} {scores.variant}")
+            res["variant"] = scores.variant or None
+            results[label] = res
     report = {"metadata": str(args.metadata), "format": ",".join(formats),
               "metadata_clips": len(index), "results": results}
     if all(r["auc"] is None and r["localisation"] is None for r in results.values()):

@@ -105,6 +105,23 @@ def interpolated_ap(precision: np.ndarray, recall: np.ndarray) -> float:
     return float(np.sum((mrec[idx] - mrec[idx - 1]) * mprec[idx]))
 
 
+def _check_segments(ground_truth: Mapping[str, Sequence[Segment]],
+                    proposals: Mapping[str, Sequence[Proposal]]) -> None:
+    """Refuse NaN, infinite, negative or inverted segments (they would skew AP/AR silently)."""
+    for what, table, cols in (("ground-truth segment", ground_truth, slice(0, 2)),
+                              ("proposal", proposals, slice(1, 3))):
+        for key, rows in table.items():
+            if len(rows) == 0:
+                continue
+            arr = np.asarray(rows, dtype=np.float64).reshape(len(rows), -1)
+            seg = arr[:, cols]
+            bad = ~np.isfinite(arr).all(axis=1) | (seg[:, 0] < 0) | (seg[:, 1] < seg[:, 0])
+            if bad.any():
+                row = arr[int(np.flatnonzero(bad)[0])].tolist()
+                raise MetricError(f"The {what} {row} of {key} is impossible (NaN, infinite, "
+                                  "negative or ending before it starts).")
+
+
 def _total_gt(ground_truth: Mapping[str, Sequence[Segment]]) -> int:
     n = sum(len(v) for v in ground_truth.values())
     if n == 0:
@@ -124,6 +141,7 @@ def ap_at_iou(
     ignored. Returns ``{threshold: AP}``.
     """
     thresholds = list(thresholds)
+    _check_segments(ground_truth, proposals)
     n_gt = _total_gt(ground_truth)
     rows = []  # (conf, video index, start, end)
     keys = list(ground_truth)
@@ -168,6 +186,7 @@ def ar_at_n(
 ) -> dict[int, float]:
     """Average recall with at most N proposals per video, averaged over IoU thresholds."""
     thresholds_arr = np.asarray(list(thresholds), dtype=np.float64)
+    _check_segments(ground_truth, proposals)
     n_gt = _total_gt(ground_truth)
     out: dict[int, float] = {}
     best: dict[str, tuple[np.ndarray, np.ndarray]] = {}

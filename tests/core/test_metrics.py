@@ -202,3 +202,149 @@ def test_eval_errors(tmp_path: Path) -> None:
     one.write_text("file,video_score\ntest/000002.mp4,0.3\n", encoding="utf-8")
     out = _run_eval("--metadata", str(meta), "--scores", str(one))
     assert out.returncode == 2 and "both real and fake" in out.stderr
+
+
+def test_metrics_refuse_impossible_segments() -> None:
+    gt = {"a": [(0.5, 1.0)]}
+    for bad in ([(np.nan, 1.0)], [(0.2, np.inf)], [(-0.1, 0.3)], [(0.9, 0.4)]):
+        with pytest.raises(m.MetricError, match="of a is impossible"):
+            m.ap_at_iou({"a": bad}, {"a": [(0.9, 0.5, 1.0)]})
+        with pytest.raises(m.MetricError, match="of a is impossible"):
+            m.ar_at_n(gt, {"a": [(0.9, *bad[0])]})
+    with pytest.raises(m.MetricError, match=r"proposal \[nan, 0.5, 1.0\] of a"):
+        m.ap_at_iou(gt, {"a": [(np.nan, 0.5, 1.0)]})
+
+
+def _sha(path: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.mark.parametrize(("cell", "shown"), [("nan", "'nan'"), ("inf", "'inf'"), ("-Infinity", "'-Infinity'"),
+                                             ("0.3x", "'0.3x'")])
+def test_eval_refuses_scores_that_are_not_finite_numbers(tmp_path: Path, cell: str, shown: str) -> None:
+    meta = _dataset(tmp_path)
+    scores = tmp_path / "results.csv"
+    scores.write_text("file,video_score\ntest/000001.mp4,0.1\ntest/000002.mp4,0.9\n"
+                      f"test/000003.mp4,{cell}\ntest/000004.mp4,0.2\ntest/failed.mp4,\n", encoding="utf-8")
+    before = _sha(scores), _sha(meta)
+    out = _run_eval("--metadata", str(meta), "--scores", str(scores))
+    assert out.returncode == 2 and out.stdout == ""
+    assert out.stderr == (f"forensics-gui eval: results.csv row 4: the score of test/000003.mp4 is "
+                          f"{shown}, not a finite number; fix or remove that row.\n")
+    assert (_sha(scores), _sha(meta)) == before
+
+
+def test_eval_refuses_duplicate_rows_for_one_clip_and_variant(tmp_path: Path) -> None:
+    meta = _dataset(tmp_path)
+    scores = tmp_path / "results.csv"
+    # Duplicated rows used to take AUC from 1.0 to 0.5 without a word.
+    scores.write_text("file,video_score\ntest/000001.mp4,0.1\ntest/000002.mp4,0.9\n"
+                      "test/000003.mp4,0.8\ntest/000004.mp4,0.2\n./test/000002.mp4,0.05\n",
+                      encoding="utf-8")
+    out = _run_eval("--metadata", str(meta), "--scores", str(scores))
+    assert out.returncode == 2
+    assert out.stderr == ("forensics-gui eval: results.csv rows 3 and 6 both score ./test/000002.mp4; "
+                          "keep one row per clip and variant.\n")
+    det = tmp_path / "pred.txt"
+    det.write_text("test/000001.mp4;0.1\ntest/000002.mp4;0.9\ntest/000002.mp4;0.05\n")
+    out = _run_eval("--metadata", str(meta), "--scores", str(det))
+    assert out.returncode == 2 and "pred.txt line 3: test/000002.mp4 is scored twice" in out.stderr
+
+
+def test_eval_refuses_impossible_segments_naming_file_and_entry(tmp_path: Path) -> None:
+    meta = _dataset(tmp_path)
+    data = json.loads(meta.read_text())
+    data[2]["fake_periods"] = [[1.2, 1.0]]
+    meta.write_text(json.dumps(data))
+    scores = tmp_path / "results.csv"
+    scores.write_text("file,video_score\ntest/000001.mp4,0.1\ntest/000002.mp4,0.9\n")
+    out = _run_eval("--metadata", str(meta), "--scores", str(scores))
+    assert out.returncode == 2
+    assert out.stderr.startswith("forensics-gui eval: metadata.min.json entry 2 (test/000003.mp4): the "
+                                 "segment [1.2, 1] ends before it starts;")
+    props = tmp_path / "loc.json"
+    props.write_text('{"test/000002.mp4": [[0.9, -0.4, 0.8]]}')
+    meta.write_text(json.dumps(json.loads(_dataset(tmp_path).read_text())))
+    out = _run_eval("--metadata", str(meta), "--scores", str(scores), "--proposals", str(props))
+    assert out.returncode == 2 and "loc.json (test/000002.mp4): the segment [-0.4, 0.8] starts " \
+                                   "before 0 s" in out.stderr
+
+
+def _batch_csv(tmp_path: Path, rows: list[dict[str, object]]) -> Path:
+    """A RESULTS.csv + RESULTS.curves/ in batch's layout, written the way batch writes them."""
+    from forensics_gui.core import batch_results as br
+
+    out = tmp_path / "results.csv"
+    with open(out, "wb") as fh:
+        fh.write(br.header_line())
+        for r in rows:
+            r = dict(r)
+            curve = r.pop("frame_scores", None)
+            if curve is not None:
+                r["curve"] = br.write_curve(out, file=str(r["file"]), sha256=str(r["sha256"]),
+                                            variant=str(r["variant"]), pool="lse",
+                                            frame_scores=curve, curve_start_s=0.0, fps=25.0)
+            br.append_rows(fh, [r])
+    return out
+
+
+def test_eval_reads_batch_results_with_long_curves_and_both_variants(tmp_path: Path) -> None:
+    from forensics_gui.core import batch_results as br
+
+    meta = _dataset(tmp_path)
+    n = 20_000  # a 13-minute curve: over csv's 128 KiB field limit as one cell
+    long2 = [0.0] * n
+    long2[10:20] = [5.0] * 10  # 0.4..0.8 s, the fake segment of 000002
+    flat = [0.0] * n
+    rows: list[dict[str, object]] = []
+    for variant, scores in (("untrimmed", (0.1, 0.9, 0.8, 0.2)), ("trimmed", (0.9, 0.1, 0.8, 0.2))):
+        for i, s in enumerate(scores, start=1):
+            rows.append({"file": f"test/00000{i}.mp4", "video_score": s, "variant": variant,
+                         "sha256": f"{i:064x}", "status": "ok",
+                         "frame_scores": long2 if i == 2 else flat})
+    rows.append({"file": "test/broken.mp4", "status": "error", "error": "not a video"})
+    out = _batch_csv(tmp_path, rows)
+    res = _run_eval("--metadata", str(meta), "--scores", str(out), "--json")
+    assert res.returncode == 0, res.stderr
+    report = json.loads(res.stdout)["results"]
+    assert list(report) == ["untrimmed", "trimmed"]
+    assert report["untrimmed"]["auc"] == pytest.approx(1.0)
+    assert report["trimmed"]["auc"] == pytest.approx(0.25)  # only fake 0.8 beats real 0.2
+    assert report["untrimmed"]["unscored_rows"] == 1 and report["untrimmed"]["rows"] == 5
+    loc = report["untrimmed"]["localisation"]
+    assert loc["videos"] == 4 and loc["segments"] == 2  # 000003 (flat curve) is missed
+    assert loc["ap_at_iou"]["0.5"] == pytest.approx(0.5)
+    # The curve folder also works as --curves.
+    plain = tmp_path / "plain.csv"
+    plain.write_text("file,video_score\n" + "".join(
+        f"test/00000{i}.mp4,{s}\n" for i, s in enumerate((0.1, 0.9, 0.8, 0.2), start=1)))
+    res = _run_eval("--metadata", str(meta), "--scores", str(plain), "--curves",
+                    str(br.curves_dir(out)), "--json")
+    assert res.returncode == 0, res.stderr
+    # A damaged batch row is refused (batch repairs it on its next run).
+    lines = out.read_bytes().split(b"\n")
+    lines[3] = lines[3].replace(b",0.8,", b",0.7,")
+    out.write_bytes(b"\n".join(lines))
+    res = _run_eval("--metadata", str(meta), "--scores", str(out))
+    assert res.returncode == 2 and res.stderr == (
+        "forensics-gui eval: results.csv row 4 is damaged (an interrupted write or an edit); run "
+        "the same batch command again to redo that clip.\n")
+
+
+def test_eval_still_reads_old_results_with_huge_frame_score_cells(tmp_path: Path) -> None:
+    meta = _dataset(tmp_path)
+    n = 20_000
+    curve2 = [0.0] * n
+    curve2[10:20] = [5.0] * 10
+    old = tmp_path / "old.csv"
+    cells = {2: " ".join(f"{v:.4f}" for v in curve2)}
+    old.write_text("file,video_score,pool,variant,status,frame_scores\n" + "".join(
+        f"test/00000{i}.mp4,{s},lse,untrimmed,ok,{cells.get(i, '')}\n"
+        for i, s in enumerate((0.1, 0.9, 0.8, 0.2), start=1)))
+    assert len(cells[2]) > 131_072
+    res = _run_eval("--metadata", str(meta), "--scores", str(old), "--json")
+    assert res.returncode == 0, res.stderr
+    orig = json.loads(res.stdout)["results"]["original"]
+    assert orig["auc"] == pytest.approx(1.0) and orig["localisation"]["videos"] == 1

@@ -6,8 +6,10 @@ JSON of its parts (input file SHA-256, checkpoint SHA-256, options, ...) plus
 :data:`CACHE_VERSION`, so changing any input, option or the cache format gives a new key.
 
 Writes are atomic (temporary file + rename, :mod:`forensics_gui.core.atomic`), so concurrent
-writers of the same key leave one complete entry and readers never see a partial one. An entry
-that cannot be read (truncated, corrupt) is treated as missing and deleted.
+writers of the same key leave one complete entry and readers never see a partial one. Each entry
+holds its own key: an entry that cannot be read (truncated, corrupt, too large) or that holds
+another key (a file copied or swapped by hand) is treated as missing and deleted, so the caller
+recomputes it and overwrites it atomically.
 """
 
 from __future__ import annotations
@@ -16,8 +18,6 @@ import contextlib
 import hashlib
 import json
 import os
-import zipfile
-import zlib
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +25,13 @@ import numpy as np
 
 from forensics_gui.core import paths
 from forensics_gui.core.atomic import atomic_open, atomic_path
+from forensics_gui.core.errors import ForensicsError
+from forensics_gui.core.npz import read_npz
 
 CACHE_VERSION = "forensics-gui-cache-1"
+MAX_ENTRY_BYTES = 4 << 30  # a one-hour clip's mouth crops are ~0.9 GB
 _META_KEY = "__meta_json__"
+_KEY_FIELD = "__cache_key__"
 
 
 def _canonical(obj: Any) -> Any:
@@ -68,23 +72,27 @@ class Cache:
     def _read_npz(self, key: str, arrays: bool = True
                   ) -> tuple[dict[str, np.ndarray], dict[str, Any]] | None:
         """(arrays, meta) of the entry (arrays empty unless ``arrays``), or None when absent; an
-        unreadable entry is deleted."""
+        entry that is unreadable or holds another key's result is deleted and reads as absent."""
         path = self._path(key, ".npz")
         if not path.is_file():
             return None
         try:
-            with np.load(path, allow_pickle=False) as data:
-                loaded = {name: data[name] for name in data.files
-                          if arrays and name != _META_KEY}
-                meta = json.loads(str(data[_META_KEY])) if _META_KEY in data.files else {}
-                return loaded, meta
-        except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error):
+            loaded = read_npz(path, None if arrays else (_META_KEY,), max_bytes=MAX_ENTRY_BYTES)
+            meta = json.loads(str(loaded.pop(_META_KEY))) if _META_KEY in loaded else None
+        except (ForensicsError, ValueError, RecursionError):
+            meta = None
+        if not isinstance(meta, dict) or meta.pop(_KEY_FIELD, None) != key:
             self._discard(path)
             return None
+        return loaded, meta
 
-    def get_npz(self, key: str) -> dict[str, np.ndarray] | None:
-        """Arrays stored under ``key`` (loaded into memory), or None if absent or unreadable."""
+    def get_npz(self, key: str, required: tuple[str, ...] = ()) -> dict[str, np.ndarray] | None:
+        """Arrays stored under ``key`` (loaded into memory), or None if absent, unreadable or
+        lacking one of the ``required`` arrays (such an entry is deleted, to be recomputed)."""
         entry = self._read_npz(key)
+        if entry is not None and any(name not in entry[0] for name in required):
+            self._discard(self._path(key, ".npz"))
+            return None
         return None if entry is None else entry[0]
 
     def get_npz_meta(self, key: str) -> dict[str, Any] | None:
@@ -93,31 +101,40 @@ class Cache:
         return None if entry is None else entry[1]
 
     def put_npz(self, key: str, arrays: dict[str, np.ndarray], meta: dict[str, Any] | None = None) -> Path:
-        """Store ``arrays`` (and a JSON-able ``meta`` dict) atomically; returns the entry path."""
+        """Store ``arrays`` (and a JSON-able ``meta`` dict) atomically; returns the entry path.
+
+        The key goes into the entry too, so an entry found under another key's name (copied,
+        renamed or swapped by hand) reads as absent instead of as that key's result."""
         if _META_KEY in arrays:
             raise ValueError(f"array name {_META_KEY!r} is reserved")
         path = self._path(key, ".npz")
         payload: dict[str, Any] = {name: np.asarray(a) for name, a in arrays.items()}
-        payload[_META_KEY] = np.asarray(json.dumps(_canonical(meta or {}), sort_keys=True))
+        payload[_META_KEY] = np.asarray(json.dumps({**_canonical(meta or {}), _KEY_FIELD: key},
+                                                   sort_keys=True))
         with atomic_path(path) as tmp:
             np.savez(tmp, **payload)
         return path
 
     def get_json(self, key: str) -> Any | None:
-        """JSON value stored under ``key``, or None if absent or unreadable."""
+        """JSON value stored under ``key``, or None if absent, unreadable or another key's."""
         path = self._path(key, ".json")
         if not path.is_file():
             return None
         try:
-            return json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+            with open(path, "rb") as fh:
+                text = fh.read(MAX_ENTRY_BYTES + 1)
+            doc = json.loads(text.decode("utf-8")) if len(text) <= MAX_ENTRY_BYTES else None
+        except (OSError, ValueError, RecursionError):
+            doc = None
+        if not isinstance(doc, dict) or doc.get(_KEY_FIELD) != key or "value" not in doc:
             self._discard(path)
             return None
+        return doc["value"]
 
     def put_json(self, key: str, value: Any) -> Path:
-        """Store a JSON-able value atomically; returns the entry path."""
+        """Store a JSON-able value (with its key, see :meth:`put_npz`) atomically."""
         path = self._path(key, ".json")
-        text = json.dumps(_canonical(value), sort_keys=True)
+        text = json.dumps({_KEY_FIELD: key, "value": _canonical(value)}, sort_keys=True)
         with atomic_open(path, "w", encoding="utf-8") as fh:
             fh.write(text)
         return path

@@ -22,70 +22,54 @@ from typing import Any
 
 import numpy as np
 
-from forensics_gui.core.errors import ForensicsError, NoFaceError
+from forensics_gui.core.errors import NoFaceError
 from forensics_gui.core.hashing import sha256_file
+from forensics_gui.core.npz import FeatureFileError, read_feature_npz
 from forensics_gui.core.phi import l2_normalize
 from forensics_gui.core.progress import Progress, check_cancelled
 
 STORE_VERSION = 1
-
-
-class FeatureFileError(ForensicsError):
-    """A features .npz lacks the AVH-Align arrays or they do not fit together."""
+__all__ = ["FeatureFileError", "FeatureStore", "build_feature_store", "optional_string",
+           "read_feature_file"]
 
 
 def read_feature_file(path: str | Path, warn: bool = True) -> tuple[np.ndarray, np.ndarray]:
-    """Read ``visual`` and ``audio`` float arrays [T, D] from an AVH-Align .npz.
+    """Read ``visual`` and ``audio`` float32 arrays [T, D] from an AVH-Align .npz.
 
+    The file's headers are checked before anything is loaded (:func:`read_feature_npz`).
     Different frame counts are cut to the shorter one (as AVH-Align does) with a warning on stderr.
     """
     path = Path(path)
-    if not path.is_file():
-        raise FeatureFileError(f"The features file {path} does not exist.")
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            keys = set(data.files)
-            missing = [k for k in ("visual", "audio") if k not in keys]
-            if missing == ["visual"]:
-                raise NoFaceError(
-                    f"{path.name} has audio features but no 'visual' array (no face was found in "
-                    "the clip), so Phi cannot compare mouth and voice."
-                )
-            if missing:
-                raise FeatureFileError(
-                    f"{path.name} lacks the array(s) {', '.join(missing)}; a features file needs "
-                    "float arrays 'visual' and 'audio' of shape [frames, dims] "
-                    "(write one with 'forensics-gui features')."
-                )
-            visual, audio = np.asarray(data["visual"]), np.asarray(data["audio"])
-    except (FeatureFileError, NoFaceError):
-        raise
-    except (OSError, ValueError, EOFError) as err:
-        raise FeatureFileError(f"{path.name} is not a readable .npz features file ({err}).") from err
-    for name, arr in (("visual", visual), ("audio", audio)):
-        if arr.ndim != 2 or not np.issubdtype(arr.dtype, np.floating):
-            raise FeatureFileError(
-                f"{path.name}: '{name}' must be a float array [frames, dims], not "
-                f"{arr.dtype} of shape {arr.shape}."
-            )
+    features = read_feature_npz(path)
+    visual, audio = features.visual, features.audio
+    if visual is None and audio is not None:
+        raise NoFaceError(
+            f"{path.name} has audio features but no 'visual' array (no face was found in "
+            "the clip), so Phi cannot compare mouth and voice."
+        )
+    if visual is None or audio is None:
+        missing = [k for k in ("visual", "audio") if k not in features.members]
+        raise FeatureFileError(
+            f"{path.name} lacks the array(s) {', '.join(missing)}; a features file needs "
+            "float arrays 'visual' and 'audio' of shape [frames, dims] "
+            "(write one with 'forensics-gui features')."
+        )
     if len(visual) != len(audio):
         t = min(len(visual), len(audio))
         if warn:
             print(f"warning: {path.name}: {len(visual)} visual vs {len(audio)} audio frames; "
                   f"using the first {t}.", file=sys.stderr)
         visual, audio = visual[:t], audio[:t]
-    return visual.astype(np.float32, copy=False), audio.astype(np.float32, copy=False)
+    return visual, audio
 
 
 def optional_string(path: str | Path, key: str) -> str | None:
-    """A scalar string entry of an .npz (e.g. ``checkpoint_sha256``) or None."""
+    """A scalar string entry of a features .npz (e.g. ``checkpoint_sha256``) or None."""
     try:
-        with np.load(path, allow_pickle=False) as data:
-            if key in data.files and data[key].shape == ():
-                return str(data[key])
-    except (OSError, ValueError):
+        value = read_feature_npz(path, arrays=False).scalars.get(key)
+    except FeatureFileError:
         return None
-    return None
+    return value if isinstance(value, str) else None
 
 
 @dataclass

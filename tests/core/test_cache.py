@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import threading
 from pathlib import Path
@@ -128,3 +129,54 @@ def test_concurrent_writers_same_key_processes(tmp_path: Path) -> None:
     got = cache.get_npz(key)
     assert got is not None and int(got["a"][0, 0]) in (3, 4) and np.all(got["a"] == got["a"][0, 0])
     assert cache.get_npz_meta(key) == {"v": int(got["a"][0, 0])}
+
+
+def test_entry_swapped_with_another_keys_is_a_miss_and_is_recomputed(tmp_path: Path) -> None:
+    cache = Cache(tmp_path)
+    k1, k2 = Cache.key("roi", "clip"), Cache.key("features", "clip")
+    p1 = cache.put_npz(k1, {"times_s": np.arange(3.0)}, {"what": "roi"})
+    p2 = cache.put_npz(k2, {"audio": np.ones((3, 2), np.float32)}, {"what": "features"})
+    b1, b2 = p1.read_bytes(), p2.read_bytes()
+    p1.write_bytes(b2)
+    p2.write_bytes(b1)
+    assert cache.get_npz(k1) is None and not p1.exists()  # never another key's arrays
+    assert cache.get_npz_meta(k2) is None and not p2.exists()
+    cache.put_npz(k1, {"times_s": np.arange(3.0)}, {"what": "roi"})  # the recomputed entry
+    got = cache.get_npz(k1)
+    assert got is not None and set(got) == {"times_s"} and cache.get_npz_meta(k1) == {"what": "roi"}
+    j1, j2 = Cache.key("j1"), Cache.key("j2")
+    q1, q2 = cache.put_json(j1, {"v": 1}), cache.put_json(j2, {"v": 2})
+    q1.write_bytes(q2.read_bytes())
+    assert cache.get_json(j1) is None and not q1.exists() and cache.get_json(j2) == {"v": 2}
+
+
+@pytest.mark.parametrize("content", [
+    b"", b"not a zip", b"\x93NUMPY\x01\x00", b"PK\x05\x06" + bytes(18), b'{"a": 1}',
+])
+def test_unreadable_or_foreign_entries_are_misses(tmp_path: Path, content: bytes) -> None:
+    cache = Cache(tmp_path)
+    key = Cache.key("x")
+    for path in (cache._path(key, ".npz"), cache._path(key, ".json")):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content)
+    assert cache.get_npz(key) is None and cache.get_npz_meta(key) is None
+    assert cache.get_json(key) is None
+    assert cache.count() == 0
+
+
+def test_entry_lacking_a_required_array_is_a_miss(tmp_path: Path) -> None:
+    cache = Cache(tmp_path)
+    key = Cache.key("old")
+    cache.put_npz(key, {"audio": np.zeros((2, 2))})
+    assert cache.get_npz(key, required=("audio", "trimmed_video_frames")) is None
+    assert cache.count() == 0
+
+
+def test_entry_with_an_object_array_is_a_miss_and_nothing_is_unpickled(tmp_path: Path) -> None:
+    cache = Cache(tmp_path)
+    key = Cache.key("obj")
+    path = cache._path(key, ".npz")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    meta = np.asarray(json.dumps({"__cache_key__": key}))
+    np.savez(path, a=np.array([print], dtype=object), __meta_json__=meta)
+    assert cache.get_npz(key) is None and not path.exists()

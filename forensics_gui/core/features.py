@@ -269,37 +269,21 @@ def save_features(path: str | Path, fs: FeatureSet) -> None:
 
 def load_features(path: str | Path) -> FeatureSet:
     """Read a features .npz (ours or a plain AVH-Align one with only ``visual``/``audio``)."""
+    from forensics_gui.core.npz import read_feature_npz
+
     path = Path(path)
-    if not path.is_file():
-        raise ForensicsError(f"The features file {path} does not exist.")
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            content = {k: data[k] for k in data.files}
-    except (OSError, ValueError, EOFError) as err:
-        raise ForensicsError(
-            f"{path.name} is not a features file (an .npz written by 'forensics-gui features'): {err}."
-        ) from err
-    if not isinstance(content, dict) or "audio" not in content:
+    content = read_feature_npz(path)
+    if content.audio is None:
         raise ForensicsError(
             f"{path.name} is not a features file: it has no 'audio' array "
             "(write one with 'forensics-gui features')."
         )
-    audio = content["audio"]
-    visual = content.get("visual")
-    for name, arr in (("audio", audio), ("visual", visual)):
-        if arr is not None and (arr.ndim != 2 or not np.issubdtype(arr.dtype, np.floating)):
-            raise ForensicsError(f"{path.name}: '{name}' must be a float array [frames, dims], "
-                                 f"not {arr.dtype} of shape {arr.shape}.")
-    meta: dict[str, Any] = {}
-    if "meta_json" in content:
-        try:
-            meta = json.loads(str(content["meta_json"]))
-        except ValueError:
-            meta = {}
+    audio, visual, meta = content.audio, content.visual, content.meta()
     kwargs: dict[str, Any] = {}
     for key in _SCALARS:
-        if key in content and content[key].shape == ():
-            kwargs[key] = content[key].item()
+        if isinstance(content.scalars.get(key), (int, float)):
+            kwargs[key] = content.scalars[key]
+    checkpoint_sha256 = content.scalars.get("checkpoint_sha256")
     return FeatureSet(
         visual=None if visual is None else visual.astype(np.float32, copy=False),
         audio=audio.astype(np.float32, copy=False),
@@ -307,6 +291,6 @@ def load_features(path: str | Path) -> FeatureSet:
         trimmed_video_frames=int(kwargs.get("trimmed_video_frames", 0)),
         trimmed_audio_samples=int(kwargs.get("trimmed_audio_samples", 0)),
         leading_silence_s=float(kwargs.get("leading_silence_s", 0.0)),
-        checkpoint_sha256=str(content["checkpoint_sha256"]) if "checkpoint_sha256" in content else "",
+        checkpoint_sha256=checkpoint_sha256 if isinstance(checkpoint_sha256, str) else "",
         meta=meta,
     )

@@ -163,6 +163,10 @@ def resolve_models(options: AnalysisOptions) -> tuple[Path, Path]:
     return Path(ckpt), Path(phi)
 
 
+_ROI_ARRAYS = ("times_s", "landmarks", "face_boxes", "detected", "face_found", "gray")
+_FEATURE_SCALARS = ("trimmed_video_frames", "trimmed_audio_samples", "leading_silence_s")
+
+
 class Analyzer:
     """Holds loaded models across clips (batch, GUI) and runs :meth:`analyze` on each."""
 
@@ -249,7 +253,7 @@ class Analyzer:
         from forensics_gui.core import roi
 
         key = self.cache.key(ROI_CACHE_VERSION, sha)
-        cached = self.cache.get_npz(key) if self.options.use_cache else None
+        cached = self.cache.get_npz(key, _ROI_ARRAYS) if self.options.use_cache else None
         if cached is not None:
             face = FaceTrack(cached["times_s"], cached["landmarks"], cached["face_boxes"],
                              cached["detected"].astype(bool), bool(cached["face_found"]))
@@ -277,7 +281,7 @@ class Analyzer:
         ckpt_sha, dtype = self._features_key_parts()
         key = self.cache.key(FEATURES_CACHE_VERSION, sha, ckpt_sha,
                              {"trimmed": trimmed, "dtype": dtype, "face": gray is not None})
-        cached = self.cache.get_npz(key) if self.options.use_cache else None
+        cached = self.cache.get_npz(key, _FEATURE_SCALARS + ("audio",)) if self.options.use_cache else None
         if cached is not None:
             if self._extractor is None and "architecture" in cached:
                 self._architecture = str(cached["architecture"])

@@ -138,14 +138,15 @@ def is_up_to_date(path: Path, source_sha256: str, checkpoint_sha256: str, trim: 
     """True when ``path`` is a features file of this input, checkpoint and trim option."""
     if not path.is_file():
         return False
+    from forensics_gui.core.npz import FeatureFileError, read_feature_npz
+
     try:
-        with np.load(path, allow_pickle=False) as data:
-            if "visual" not in data.files or "checkpoint_sha256" not in data.files:
-                return False
-            meta = json.loads(str(data["meta_json"])) if "meta_json" in data.files else {}
-            ckpt = str(data["checkpoint_sha256"])
-    except (OSError, ValueError, EOFError, KeyError):
+        content = read_feature_npz(path, arrays=False)
+    except FeatureFileError:
         return False
+    if "visual" not in content.members:
+        return False
+    meta, ckpt = content.meta(), content.scalars.get("checkpoint_sha256")
     return (ckpt == checkpoint_sha256 and meta.get("source_sha256") == source_sha256
             and bool(meta.get("trim_leading_silence")) == bool(trim))
 

@@ -1,9 +1,12 @@
-"""Help > Models…: which AV-HuBERT and Phi checkpoints are installed, their SHA-256, where to put
-missing ones (with a button that creates and opens the folder) and the exact guidance text.
+"""Help > Models…: the known AV-HuBERT and Phi checkpoints, what each installed file is, and
+whether the chosen Phi fits the chosen feature extractor (the same facts as
+``forensics-gui models list`` and ``models check``).
 
-The table appears at once from a folder scan; SHA-256 digests (seconds for a 1-2 GB checkpoint
-the first time, then cached by path, size and time) are computed in a background thread and
-filled in when ready ("computing…" meanwhile)."""
+The table appears at once from a folder scan. A background thread then hashes each file
+(seconds for a 1-2 GB checkpoint the first time, then cached by path, size and time) and reads
+it without running anything from it (:func:`forensics_gui.core.model_info.inspect_model_file`);
+rows fill in as files are done ("computing…" meanwhile) and the compatibility lines follow.
+"""
 
 from __future__ import annotations
 
@@ -26,65 +29,122 @@ from PySide6.QtWidgets import (
 )
 
 from forensics_gui.ui import theme
+from forensics_gui.ui.workers import CancelFlag
 
-COLUMNS = ("Model", "Kind", "SHA-256", "Status")
+COLUMNS = ("Model", "Kind", "SHA-256", "Status", "Sizes", "Precision", "Parameters", "Registry",
+           "Can serve as")
+COL_KIND, COL_SHA, COL_STATUS, COL_SIZES, COL_PRECISION, COL_PARAMS, COL_REGISTRY, COL_SERVES = \
+    range(1, len(COLUMNS))
 COMPUTING = "computing…"
+NONE = "—"
+_KIND_NAMES = {"avhubert": "AV-HuBERT", "phi": "Phi"}
+_LEVEL_WORDS = {"ok": "Fits", "warning": "Warning", "incompatible": "Does not fit"}
+_LEVEL_COLOURS = {"ok": theme.WAVEFORM, "warning": theme.SILENCE_EDGE,
+                  "incompatible": theme.PLAYHEAD}
+_SHA_COLUMN_PX = 130  # the start of the digest; the details below show all of it
+_MAX_COLUMN_PX = 380
 
-_RUNNING: set[QThread] = set()  # hash threads outlive a closed dialog until they finish
+_RUNNING: set[QThread] = set()  # workers outlive a closed dialog until they finish
 
 
-class HashWorker(QThread):
-    """Computes the registry rows (with SHA-256) and the digests of ``extra`` paths off the GUI
-    thread; ``ready(generation, rows, extra_digests)`` with ``extra_digests[i]`` "" if missing."""
+class _Progress:
+    """Core Progress for the worker: cancel from the flag, ("hash", done, total) as a percentage."""
 
-    ready = Signal(int, object, object)
+    def __init__(self, worker: InspectWorker, name: str) -> None:
+        self.worker, self.name, self.last = worker, name, -1
 
-    def __init__(self, generation: int, extra: list[tuple[str, str]]) -> None:
+    def report(self, stage: str, done: float, total: float | None = None) -> None:
+        percent = int(100 * done / total) if total else 0
+        if stage == "hash" and percent != self.last:
+            self.last = percent
+            self.worker.progressed.emit(self.worker.generation, f"{self.name}: SHA-256 {percent} %")
+
+    def cancelled(self) -> bool:
+        return self.worker.flag.cancelled()
+
+
+class InspectWorker(QThread):
+    """Lists the models with their digests, then inspects each installed file, off the GUI thread.
+
+    Signals carry the ``generation`` they were started for: ``listed(gen, entries)`` (the
+    :class:`~forensics_gui.core.model_inventory.ModelEntry` rows), ``inspected(gen, path,
+    ModelFileInfo or a sentence)`` per file, ``compared(gen, [(level, message)])``, and
+    ``progressed(gen, text)``, and ``ended(gen)`` last, whatever happened. ``paths`` are extra files to inspect (a Phi in use, a supervised
+    Phi); ``pairs`` are (extractor path, Phi path, role) to check for compatibility.
+    """
+
+    listed = Signal(int, object)
+    inspected = Signal(int, str, object)
+    compared = Signal(int, object)
+    progressed = Signal(int, str)
+    ended = Signal(int)
+
+    def __init__(self, generation: int, paths: list[str], pairs: list[tuple[str, str, str]]) -> None:
         super().__init__()
-        self.generation, self.extra = generation, extra
+        self.generation, self.paths, self.pairs = generation, paths, pairs
+        self.flag = CancelFlag()
+
+    def cancel(self) -> None:
+        self.flag.cancel()
 
     def run(self) -> None:
-        from forensics_gui.core import models_registry
-
         try:
-            rows = models_registry.installed_models()
-            digests = [models_registry.sha256_of(p) if Path(p).is_file() else ""
-                       for _, p in self.extra]
-        except OSError:  # a file vanished or is unreadable: the next refresh shows it
+            self._run()
+        finally:
+            self.ended.emit(self.generation)
+
+    def _run(self) -> None:
+        from forensics_gui.core import model_info
+        from forensics_gui.core.errors import Cancelled, ForensicsError
+        from forensics_gui.core.model_inventory import list_models
+
+        gen = self.generation
+        try:
+            # Each file is hashed (with progress) while it is inspected; the states that need
+            # the digests come after, from the digest cache.
+            entries = list_models(self.flag, hash_files=False)
+            todo = [str(e.path) for e in entries if e.path is not None]
+            todo += [p for p in self.paths if p not in todo]
+            infos: dict[str, Any] = {}
+            for path in todo:
+                try:
+                    info: Any = model_info.inspect_model_file(
+                        path, _Progress(self, Path(path).name), cached_sha256=True)
+                except Cancelled:
+                    raise
+                except (ForensicsError, OSError) as err:
+                    info = str(err)
+                infos[path] = info
+                self.inspected.emit(gen, path, info)
+            self.listed.emit(gen, list_models(self.flag))
+            lines = []
+            for extractor, phi, role in self.pairs:
+                e, p = infos.get(extractor), infos.get(phi)
+                if isinstance(e, model_info.ModelFileInfo) and isinstance(p, model_info.ModelFileInfo):
+                    result = model_info.compatibility(e, p, role)
+                    lines.append((result.level, result.message))
+            self.compared.emit(gen, lines)
+        except Cancelled:
             return
-        self.ready.emit(self.generation, rows, digests)
+        except OSError as err:  # a file vanished or is unreadable: say so; a refresh shows it
+            self.progressed.emit(gen, f"Could not read the model files ({err}).")
 
 
-def _scan_rows() -> list[dict[str, Any]]:
-    """Registry rows like ``models_registry.installed_models()`` but without hashing (fast)."""
-    from forensics_gui.core import models_registry, paths
+def _scan() -> list[Any]:
+    from forensics_gui.core.model_inventory import list_models
 
-    rows = []
-    for model in models_registry.known_models():
-        location = next((d / model.name for d in paths.model_search_dirs()
-                         if (d / model.name).is_file()), None)
-        rows.append({"model": model, "path": location, "sha256": None, "sha256_matches": None,
-                     "size_bytes": location.stat().st_size if location is not None else None})
-    return rows
-
-
-def _status(row: dict[str, Any]) -> str:
-    if row["path"] is None:
-        return "missing"
-    size = row["size_bytes"] or 0
-    match = {True: ", SHA-256 matches the registry", False: ", SHA-256 DIFFERS from the registry",
-             None: ""}[row["sha256_matches"]]
-    return f"installed: {row['path']} ({size / 1e6:.1f} MB{match})"
+    return list_models(hash_files=False)
 
 
 class ModelsDialog(QDialog):
-    """Lists the registry's models and their installation state (re-read by :meth:`refresh`)."""
+    """Lists the registry's models and the installed files, and what each file is."""
 
     def __init__(self, parent: QWidget | None = None, extra: list[tuple[str, str]] | None = None) -> None:
-        """``extra``: (role, path) of other checkpoints in use (e.g. a supervised Phi)."""
+        """``extra``: (role, path) of other checkpoints in use (e.g. "Phi in use (Tools >
+        Train…)", "supervised Phi"); a role naming "supervised" is checked as a supervised Phi."""
         super().__init__(parent)
         self.setWindowTitle("Models")
-        self.resize(1180, 440)
+        self.resize(1280, 640)
         self.extra = list(extra or [])
         layout = QVBoxLayout(self)
         self.folder_label = QLabel()
@@ -95,9 +155,22 @@ class ModelsDialog(QDialog):
         self.table.setHorizontalHeaderLabels(list(COLUMNS))
         self.table.verticalHeader().setVisible(False)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.table.setWordWrap(False)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         self.table.horizontalHeader().setStretchLastSection(True)
         layout.addWidget(self.table, 1)
+        self.table.currentCellChanged.connect(self._on_current_changed)
+        self.details_label = QLabel()
+        self.details_label.setFont(theme.monospace_font())
+        self.details_label.setWordWrap(True)
+        self.details_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        layout.addWidget(self.details_label)
+        self.progress_label = QLabel()
+        layout.addWidget(self.progress_label)
+        self.compat_box = QVBoxLayout()  # one coloured line per (extractor, Phi) pair
+        self.compat_box.setSpacing(2)
+        layout.addLayout(self.compat_box)
+        self.compat_labels: list[QLabel] = []
         self.guidance_label = QLabel()
         self.guidance_label.setWordWrap(True)
         self.guidance_label.setObjectName("notice")
@@ -118,6 +191,9 @@ class ModelsDialog(QDialog):
         layout.addWidget(buttons)
         self.generation = 0
         self.hashing = False
+        self.worker: InspectWorker | None = None
+        self.rows: dict[str, int] = {}  # resolved path -> table row
+        self.infos: dict[str, Any] = {}  # resolved path -> ModelFileInfo or a sentence
         self.refresh()
 
     def models_folder(self) -> Path:
@@ -125,62 +201,215 @@ class ModelsDialog(QDialog):
 
         return user_models_dir()
 
+    # -- scanning ---------------------------------------------------------------------------
     def refresh(self) -> None:
-        """Re-scan the model folders now; SHA-256 digests follow from a background thread
-        (cached by path, size and time, so usually at once)."""
+        """Re-scan the model folders now; digests and contents follow from a background thread."""
         from forensics_gui.core import models_registry
         from forensics_gui.core.paths import model_search_dirs
 
+        self._stop_worker()
         self.generation += 1
-        rows = _scan_rows()
+        entries = _scan()
         guidance = models_registry.describe_missing_models()
         folders = ", ".join(str(d) for d in model_search_dirs())
         self.folder_label.setText(
             f"Put model files into {self.models_folder()} (searched in order: {folders}). "
             "Nothing is downloaded by this app.")
-        self._fill(rows, [COMPUTING if Path(p).is_file() else "" for _, p in self.extra],
-                   computing=True)
+        self.infos = {}
+        self._fill(entries, computing=True)
         self.guidance_label.setText(guidance or "All default models are installed.")
         self.guidance = guidance
-        if any(r["path"] is not None for r in rows) or any(Path(p).is_file() for _, p in self.extra):
-            worker = HashWorker(self.generation, list(self.extra))
-            worker.ready.connect(self._on_hashed)
+        self._show_compatibility([])
+        self.progress_label.setText("")
+        paths = [p for _, p in self.extra if Path(p).is_file()]
+        if any(e.path is not None for e in entries) or paths:
+            worker = InspectWorker(self.generation, paths, self._pairs())
+            worker.listed.connect(self._on_listed)
+            worker.inspected.connect(self._on_inspected)
+            worker.compared.connect(self._on_compared)
+            worker.progressed.connect(self._on_progressed)
+            worker.ended.connect(self._on_ended)
             _RUNNING.add(worker)
             worker.finished.connect(lambda w=worker: _RUNNING.discard(w))
+            self.worker = worker
             self.hashing = True
             worker.start()
         else:
             self.hashing = False
 
-    def _fill(self, rows: list[dict[str, Any]], extra_digests: list[str], computing: bool) -> None:
-        self.table.setRowCount(0)
-        for row in rows:
-            m = row["model"]
-            sha = row["sha256"] or (COMPUTING if computing and row["path"] is not None else "—")
-            self._add_row(m.name, f"{m.kind} ({m.role})", sha, _status(row),
-                          tooltip=f"{m.description}\nLicence: {m.license}\nSource: {m.source}")
-        for (role, path), sha in zip(self.extra, extra_digests, strict=True):
-            p = Path(path)
-            self._add_row(p.name, role, sha or "—",
-                          f"installed: {p}" if p.is_file() else f"missing: {p}")
+    def _pairs(self) -> list[tuple[str, str, str]]:
+        """(chosen feature extractor, Phi, role) pairs whose compatibility the dialog states."""
+        from forensics_gui.core import models_registry
 
-    def _on_hashed(self, generation: int, rows: list[dict[str, Any]], digests: list[str]) -> None:
+        extractor = models_registry.find_avhubert_checkpoint()
+        if extractor is None:
+            return []
+        in_use = [p for role, p in self.extra if "supervised" not in role.lower() and Path(p).is_file()]
+        phi = in_use[0] if in_use else models_registry.find_phi_checkpoint()
+        pairs = [(str(extractor), str(phi), "Phi")] if phi is not None else []
+        pairs += [(str(extractor), p, "supervised Phi") for role, p in self.extra
+                  if "supervised" in role.lower() and Path(p).is_file()]
+        return pairs
+
+    def _stop_worker(self) -> None:
+        if self.worker is not None:
+            self.worker.cancel()
+            self.worker = None
+
+    def done(self, result: int) -> None:
+        self._stop_worker()  # a closed dialog stops hashing gigabytes nobody will see
+        super().done(result)
+
+    # -- table --------------------------------------------------------------------------------
+    def _fill(self, entries: list[Any], computing: bool) -> None:
+        self.table.setRowCount(0)
+        self.rows = {}
+        for e in entries:
+            kind = f"{_KIND_NAMES.get(e.kind, e.kind)} ({e.role})" if e.kind else "unregistered file"
+            sha = e.sha256 or (COMPUTING if computing and e.path is not None else NONE)
+            status = e.state if e.path is None else \
+                f"{e.state}: {e.path} ({(e.size_bytes or 0) / 1e6:.1f} MB)"
+            row = self._add_row(e.name, kind, sha, status, tooltip=self._tooltip(e))
+            self.table.item(row, COL_STATUS).setToolTip(e.detail)
+            if e.path is not None:
+                self.rows[str(Path(e.path).resolve())] = row
+        for role, path in self.extra:
+            p = Path(path)
+            key = str(p.resolve())
+            if key in self.rows:  # also listed above: say what it is used for
+                item = self.table.item(self.rows[key], COL_KIND)
+                item.setText(f"{item.text()}; {role}")
+                continue
+            if p.is_file():
+                self.rows[key] = self._add_row(p.name, role, COMPUTING if computing else NONE,
+                                               f"in use: {p} ({p.stat().st_size / 1e6:.1f} MB)")
+            else:
+                self._add_row(p.name, role, NONE, f"missing: {p}")
+        for key, info in self.infos.items():
+            self._show_info(key, info)
+        self._fit_columns()
+        if self.rows and self.table.currentRow() < 0:
+            self.table.setCurrentCell(min(self.rows.values()), 0)
+        self._show_details()
+
+    def _tooltip(self, entry: Any) -> str:
+        from forensics_gui.core.models_registry import known_models
+
+        model = next((m for m in known_models() if m.name == entry.name), None)
+        if model is None:
+            return entry.detail
+        return f"{model.description}\nLicence: {model.license}\nSource: {model.source}"
+
+    def _fit_columns(self) -> None:
+        self.table.resizeColumnsToContents()
+        for column in range(len(COLUMNS) - 1):
+            width = _SHA_COLUMN_PX if column == COL_SHA else \
+                min(self.table.columnWidth(column), _MAX_COLUMN_PX)
+            self.table.setColumnWidth(column, width)
+
+    def _on_current_changed(self, *_: int) -> None:
+        self._show_details()
+
+    def _show_details(self) -> None:
+        """Everything known about the selected file, one line per fact (as ``models check``)."""
+        row = self.table.currentRow()
+        key = next((k for k, r in self.rows.items() if r == row), None)
+        info = self.infos.get(key) if key is not None else None
+        if info is None:
+            name = self.cell(row, 0) if row >= 0 else ""
+            self.details_label.setText(f"{name}: {self.cell(row, COL_STATUS)}" if name else "")
+        elif isinstance(info, str):
+            self.details_label.setText(info)
+        else:
+            self.details_label.setText("\n".join(f"{label}: {text}" for label, text in info.summary()))
+
+    def _on_listed(self, generation: int, entries: list[Any]) -> None:
+        if generation == self.generation:
+            self._fill(entries, computing=True)
+
+    def _on_inspected(self, generation: int, path: str, info: Any) -> None:
         if generation != self.generation:
             return  # a newer refresh is under way
-        self._fill(rows, digests, computing=False)
-        self.hashing = False
+        key = str(Path(path).resolve())
+        self.infos[key] = info
+        self._show_info(key, info)
+        self._fit_columns()
+        self._show_details()
 
-    def _add_row(self, *cells: str, tooltip: str = "") -> None:
+    def _show_info(self, key: str, info: Any) -> None:
+        row = self.rows.get(key)
+        if row is None:
+            return
+        if isinstance(info, str):  # the file could not be read: one sentence
+            self._set(row, COL_KIND, "unreadable", info)
+            if self.cell(row, COL_SHA) == COMPUTING:  # an extra file: no listing brings its digest
+                self._set(row, COL_SHA, NONE)
+            self._set(row, COL_SERVES, "nothing here", info)
+            return
+        self._set(row, COL_KIND, info.kind_label + self._role_suffix(row), "\n".join(info.notes))
+        self._set(row, COL_SHA, info.sha256)
+        self._set(row, COL_SIZES, info.sizes_text)
+        self._set(row, COL_PRECISION, info.precision or "unknown")
+        self._set(row, COL_PARAMS, info.parameters_text)
+        self._set(row, COL_REGISTRY, info.registry.text)
+        self._set(row, COL_SERVES, info.serves_as_text, info.not_usable_reason)
+
+    def _role_suffix(self, row: int) -> str:
+        text = self.cell(row, COL_KIND)
+        return text[text.index(";"):] if ";" in text else ""
+
+    def _on_compared(self, generation: int, lines: list[tuple[str, str]]) -> None:
+        if generation != self.generation:
+            return
+        self._show_compatibility(lines)
+        self.progress_label.setText("")
+
+    def _show_compatibility(self, lines: list[tuple[str, str]]) -> None:
+        for label in self.compat_labels:
+            self.compat_box.removeWidget(label)
+            label.deleteLater()
+        self.compat_labels = []
+        for level, message in lines:
+            label = QLabel(f"{_LEVEL_WORDS[level]}: {message}")
+            label.setWordWrap(True)
+            label.setTextFormat(Qt.TextFormat.PlainText)
+            label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            label.setStyleSheet(f"color: {_LEVEL_COLOURS[level]};")
+            label.setProperty("level", level)
+            self.compat_box.addWidget(label)
+            self.compat_labels.append(label)
+
+    def compatibility_text(self) -> str:
+        """The compatibility lines as shown, one per line ("Fits: …", "Does not fit: …")."""
+        return "\n".join(label.text() for label in self.compat_labels)
+
+    def _on_ended(self, generation: int) -> None:
+        if generation == self.generation:
+            self.hashing = False
+
+    def _on_progressed(self, generation: int, text: str) -> None:
+        if generation == self.generation:
+            self.progress_label.setText(text)
+
+    def _add_row(self, *cells: str, tooltip: str = "") -> int:
         r = self.table.rowCount()
         self.table.insertRow(r)
-        for c, text in enumerate(cells):
-            item = QTableWidgetItem(text)
-            if c == 2:
-                item.setFont(theme.monospace_font(8))
-            if tooltip:
-                item.setToolTip(tooltip)
-            self.table.setItem(r, c, item)
+        for c in range(len(COLUMNS)):
+            self._set(r, c, cells[c] if c < len(cells) else "", tooltip)
+        return r
 
+    def _set(self, row: int, column: int, text: str, tooltip: str = "") -> None:
+        item = self.table.item(row, column)
+        if item is None:
+            item = QTableWidgetItem()
+            if column == COL_SHA:
+                item.setFont(theme.monospace_font(8))
+            self.table.setItem(row, column, item)
+        item.setText(text)
+        if tooltip:
+            item.setToolTip(tooltip)
+
+    # -- actions --------------------------------------------------------------------------------
     def open_models_folder(self) -> bool:
         """Create the user models folder and open it in the system file manager."""
         folder = self.models_folder()
@@ -190,3 +419,8 @@ class ModelsDialog(QDialog):
     def cell(self, row: int, column: int) -> str:
         item = self.table.item(row, column)
         return item.text() if item is not None else ""
+
+    def row_of(self, name: str) -> int:
+        """The table row whose Model cell is ``name`` (-1 if none)."""
+        names = [self.cell(r, 0) for r in range(self.table.rowCount())]
+        return names.index(name) if name in names else -1

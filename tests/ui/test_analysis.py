@@ -450,8 +450,8 @@ def test_models_dialog_lists_installed_models_and_opens_folder(qtbot, avh, tmp_p
     digest = hashlib.sha256((avh["models"] / "self_large_vox_433h.pt").read_bytes()).hexdigest()
     qtbot.waitUntil(lambda: not dialog.hashing, timeout=10000)
     assert dialog.cell(row, 2) == digest
-    assert dialog.cell(row, 3).startswith("installed")
-    assert dialog.cell(names.index("AVH-Align_AV1M.pt"), 3).startswith("installed")
+    assert dialog.cell(row, 3).startswith("present: ")
+    assert dialog.cell(names.index("AVH-Align_AV1M.pt"), 3).startswith("present: ")
     assert dialog.guidance_label.text() == "All default models are installed."
     monkeypatch.setenv("FORENSICS_GUI_MODELS", str(tmp_path / "fresh" / "models"))
     dialog.refresh()

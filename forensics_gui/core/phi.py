@@ -152,68 +152,28 @@ def build_fusion_model(visual_dim: int, audio_dim: int, proj_dim: int = PUBLISHE
 
 # --------------------------------------------------------------------------- loading
 
-_LIGHTNING_DICT_NAMES = (
-    "lightning.fabric.utilities.data.AttributeDict",
-    "lightning_fabric.utilities.data.AttributeDict",
-    "pytorch_lightning.utilities.parsing.AttributeDict",
-)
-
-
-def _safe_globals() -> list[Any]:
-    """Plain data classes a Phi/Lightning checkpoint may hold besides tensors and builtins.
-
-    argparse.Namespace (``args`` of the published file), pathlib paths, numpy scalars/dtypes (a
-    loss saved as ``np.float64``), and Lightning's AttributeDict read as a plain ``dict``. No
-    function or class from the file is ever called: ``torch.load(weights_only=True)`` only
-    reconstructs these listed types.
-    """
-    import argparse
-    import pathlib
-
-    allowed: list[Any] = [argparse.Namespace, pathlib.PosixPath, pathlib.WindowsPath,
-                          pathlib.PurePosixPath, pathlib.PureWindowsPath]
-    try:
-        scalar = np._core.multiarray.scalar  # type: ignore[attr-defined]
-    except AttributeError:  # numpy < 2
-        scalar = np.core.multiarray.scalar  # type: ignore[attr-defined]
-    # Files pickled under numpy 1 name it numpy.core..., under numpy 2 numpy._core...
-    allowed += [(scalar, "numpy.core.multiarray.scalar"), (scalar, "numpy._core.multiarray.scalar")]
-    allowed.append(np.dtype)
-    allowed.extend(type(np.dtype(t)) for t in ("f8", "f4", "i8", "i4", "bool"))
-    allowed.extend((dict, name) for name in _LIGHTNING_DICT_NAMES)
-    return allowed
-
-
 def safe_torch_load(path: str | Path) -> Any:
-    """``torch.load`` with ``weights_only=True`` plus :func:`_safe_globals`; errors become sentences."""
-    import pickle
-    import zipfile
+    """Read a Phi/Lightning file as plain data (never ``torch.load``); errors become sentences.
 
-    import torch
+    Uses :func:`forensics_gui.core.torchfile.read_torch_file` with no inert stand-ins: a Phi file
+    holds tensors, builtins, ``argparse.Namespace``, paths, numpy scalars and Lightning's
+    ``AttributeDict`` (read as a dict); any other class is refused by name and never loaded.
+    """
+    import os
+
+    from forensics_gui.core.avhubert.unpickler import RefusedGlobal
+    from forensics_gui.core.torchfile import read_torch_file
 
     path = Path(path)
-    if not path.is_file():
+    if not os.path.lexists(path):
         raise CheckpointError(f"The Phi checkpoint {path} does not exist.")
     try:
-        with torch.serialization.safe_globals(_safe_globals()):
-            return torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as err:
-        text = str(err)
-        if "global" in text.lower() or "GLOBAL" in text:
-            try:
-                names = torch.serialization.get_unsafe_globals_in_checkpoint(path)
-            except Exception:  # noqa: BLE001 - only used to word the message
-                names = []
-            which = ", ".join(sorted(names)[:4]) or "Python objects"
-            raise CheckpointError(
-                f"{path.name} is not a Phi checkpoint: it holds {which}, which a Phi checkpoint "
-                "never needs and which are not loaded for safety (an AV-HuBERT checkpoint goes to "
-                "--checkpoint; a Phi you trust can be re-saved as {'state_dict': ...} alone)."
-            ) from err
-        raise CheckpointError(f"{path.name} is not a readable PyTorch checkpoint ({text[:120]}).") from err
-    except (RuntimeError, EOFError, ValueError, zipfile.BadZipFile, OSError) as err:
+        return read_torch_file(path, path.name, inert_prefixes=())
+    except RefusedGlobal as err:
         raise CheckpointError(
-            f"{path.name} is not a readable PyTorch checkpoint; pass a Phi .pt/.ckpt file."
+            f"{path.name} is not a Phi checkpoint: it holds {err.qualname}, which a Phi checkpoint "
+            "never needs and which is not loaded for safety (an AV-HuBERT checkpoint goes to "
+            "--checkpoint; a Phi you trust can be re-saved as {'state_dict': ...} alone)."
         ) from err
 
 
@@ -224,6 +184,11 @@ def _find_state_dict(obj: Any, path: Path) -> tuple[dict[str, Any], str]:
     sd = obj.get("state_dict", obj)
     if not isinstance(sd, dict):
         raise CheckpointError(f"{path.name} is not a Phi checkpoint: its state_dict is not a dict.")
+    odd = next((k for k in sd if not isinstance(k, str)), None)
+    if odd is not None or any(not isinstance(k, str) for k in sd):
+        raise CheckpointError(
+            f"{path.name} is not a valid Phi checkpoint: its state_dict names a weight by a "
+            f"{type(odd).__name__} ({str(odd)[:40]!r}) instead of by text.")
     for prefix in ("", "model.", "module."):
         if any(k == f"{prefix}visual_proj.weight" or k == f"{prefix}head.weight" for k in sd):
             out = {k[len(prefix):]: v for k, v in sd.items() if k.startswith(prefix)}
@@ -350,10 +315,15 @@ def load_phi(path: str | Path, kind: Kind | None = None) -> PhiModel:
     _, fusion_model, linear_head = _torch_modules()
     try:
         if "head.weight" in sd:
-            w = sd["head.weight"]
+            w = _weight(sd, "head.weight", path, dims=2)
             hp = top.get("hyper_parameters") or {}
-            dv = int(_nested_get(hp, "visual_dim") or w.shape[1] // 2)
-            module = linear_head(dv, int(w.shape[1]) - dv)
+            dv = _nested_get(hp, "visual_dim")
+            dv = int(w.shape[1]) // 2 if dv is None else dv
+            if isinstance(dv, bool) or not isinstance(dv, int) or not 0 < dv < int(w.shape[1]):
+                raise CheckpointError(
+                    f"{path.name} has visual_dim={dv!r} in its hyper-parameters, which does not "
+                    f"split its {int(w.shape[1])} head inputs; the file is damaged.")
+            build: tuple[Any, tuple[Any, ...]] = (linear_head, (dv, int(w.shape[1]) - dv))
             variant, detected = "linear", "supervised"
         else:
             missing = [k for k in _expected_mlp_keys() if k not in sd]
@@ -363,17 +333,17 @@ def load_phi(path: str | Path, kind: Kind | None = None) -> PhiModel:
                     f"{path.name} is not a Phi checkpoint: its state_dict lacks {shown} "
                     f"({len(missing)} of {len(_expected_mlp_keys())} expected keys missing)."
                 )
-            vw, aw = sd["visual_proj.weight"], sd["audio_proj.weight"]
-            hidden = (int(sd["mlp.0.weight"].shape[0]), int(sd["mlp.3.weight"].shape[0]),
-                      int(sd["mlp.6.weight"].shape[0]))
-            module = fusion_model(int(vw.shape[1]), int(aw.shape[1]), int(vw.shape[0]), hidden,
-                                  audio_proj_dim=int(aw.shape[0]))
+            vw = _weight(sd, "visual_proj.weight", path, dims=2)
+            aw = _weight(sd, "audio_proj.weight", path, dims=2)
+            hidden = tuple(int(_weight(sd, f"mlp.{i}.weight", path, dims=2).shape[0])
+                           for i in (0, 3, 6))
+            build = (fusion_model, (int(vw.shape[1]), int(aw.shape[1]), int(vw.shape[0]), hidden,
+                                    int(aw.shape[0])))
             variant, detected = "mlp", ("supervised" if lightning else "unsupervised")
-        state = {k: v.float() for k, v in sd.items() if k in module.state_dict()}
-        module.load_state_dict(state, strict=True)
+        module = _build_checked(build[0], build[1], sd, path)
     except CheckpointError:
         raise
-    except (RuntimeError, KeyError, AttributeError, IndexError) as err:
+    except (RuntimeError, KeyError, AttributeError, IndexError, ValueError, TypeError) as err:
         raise CheckpointError(
             f"{path.name} has Phi key names but shapes that do not fit together ({str(err)[:160]})."
         ) from err
@@ -393,14 +363,60 @@ def load_phi(path: str | Path, kind: Kind | None = None) -> PhiModel:
 
 
 def _nested_get(obj: Any, key: str) -> Any:
-    if isinstance(obj, dict):
-        if key in obj:
-            return obj[key]
-        for v in obj.values():
-            found = _nested_get(v, key)
-            if found is not None:
-                return found
+    """``obj[...][key]`` at the shallowest depth where it is found (breadth first; each dict once)."""
+    queue, seen = [obj], set()
+    while queue:
+        node = queue.pop(0)
+        if not isinstance(node, dict) or id(node) in seen:
+            continue
+        seen.add(id(node))
+        if key in node:
+            return node[key]
+        queue.extend(node.values())
     return None
+
+
+_FLOAT_DTYPES = ("float16", "bfloat16", "float32", "float64")
+
+
+def _weight(sd: dict[str, Any], key: str, path: Path, dims: int | None = None) -> Any:
+    """``sd[key]`` if it is a floating-point tensor (of ``dims`` dimensions); else one sentence."""
+    import torch
+
+    value = sd[key]
+    if not torch.is_tensor(value):
+        raise CheckpointError(f"{path.name} has {key} that is a {type(value).__name__}, not a "
+                              "tensor; the file is damaged.")
+    if str(value.dtype).replace("torch.", "") not in _FLOAT_DTYPES:
+        raise CheckpointError(f"{path.name} has {key} of dtype {str(value.dtype).replace('torch.', '')}; "
+                              "Phi weights must be floating-point numbers.")
+    if dims is not None and value.dim() != dims:
+        raise CheckpointError(f"{path.name} has {key} of shape {tuple(value.shape)}, which is not a "
+                              f"{dims}-D weight.")
+    return value
+
+
+def _build_checked(factory: Any, args: tuple[Any, ...], sd: dict[str, Any], path: Path) -> Any:
+    """Build the network after checking every stored shape against it on the meta device.
+
+    Nothing is allocated for a network whose shapes the file does not hold, so sizes read from
+    one tensor cannot make another layer huge; NaN or infinite weights are refused.
+    """
+    import torch
+
+    with torch.device("meta"):
+        expected = {k: tuple(v.shape) for k, v in factory(*args).state_dict().items()}
+    for key, shape in expected.items():
+        value = _weight(sd, key, path)
+        if tuple(value.shape) != shape:
+            raise CheckpointError(f"{path.name} has {key} of shape {tuple(value.shape)}, but the "
+                                  f"other weights imply {shape}.")
+        if not bool(torch.isfinite(value).all()):
+            raise CheckpointError(f"{path.name} has NaN or infinite values in {key}; the file is "
+                                  "damaged.")
+    module = factory(*args)
+    module.load_state_dict({k: sd[k].float() for k in expected}, strict=True)
+    return module
 
 
 def phi_from_module(module: Any, kind: Kind = "unsupervised") -> PhiModel:

@@ -98,7 +98,8 @@ def convert_state_dict(state: Mapping[str, Any], config: AVHubertConfig, model: 
 
     ``model`` only provides names and shapes (it may live on the meta device). Every name, type
     and shape is checked before anything is copied, so a file cannot make this allocate more
-    than the declared architecture. Returns fp32 tensors (``num_batches_tracked`` stays integer)
+    than the declared architecture (shape-only meta tensors work too: nothing is then copied or
+    checked for NaN). Returns fp32 tensors (``num_batches_tracked`` stays integer)
     with pos_conv's weight folded; refuses NaN or infinite weights.
     """
     import torch
@@ -166,7 +167,7 @@ def convert_state_dict(state: Mapping[str, Any], config: AVHubertConfig, model: 
     if norm_pair is not None:
         out[weight_key] = fold_weight_norm(*norm_pair)
     for key, value in out.items():
-        if torch.is_floating_point(value) and not bool(torch.isfinite(value).all()):
+        if torch.is_floating_point(value) and not value.is_meta and not bool(torch.isfinite(value).all()):
             raise CheckpointError(
                 f"{label} has NaN or infinite values in {prefix + key}; the file is damaged and "
                 "its features would be meaningless."

@@ -50,8 +50,6 @@ _TYPE_NAMES: dict[str, set[str]] = {
     "typing": {"Any", "Optional", "Union", "List", "Dict", "Tuple", "Set", "Callable", "Type",
                "Sequence", "Mapping", "FrozenSet", "Literal", "ClassVar", "Final"},
     "enum": {"Enum", "IntEnum", "Flag", "IntFlag", "StrEnum"},
-    "pathlib": {"Path", "PosixPath", "WindowsPath", "PurePath", "PurePosixPath",
-                "PureWindowsPath"},
 }
 
 #: Largest tensor rank accepted (AV-HuBERT's largest is 5: the video front-end's Conv3d).
@@ -85,6 +83,18 @@ class InertObject:
         return f"<inert {self._qualname}>"
 
 
+class RefusedGlobal(CheckpointError):
+    """A checkpoint names a callable that is not allowed; ``qualname`` says which."""
+
+    def __init__(self, file_label: str, module: str, name: str) -> None:
+        super().__init__(refuse_message(file_label, module, name))
+        self.qualname = f"{module}.{name}"
+
+
+class AttributeDict(dict[str, Any]):
+    """Lightning's ``AttributeDict`` (hyper-parameters) read as a plain dict."""
+
+
 class GlobalReference:
     """A type or typing name a checkpoint holds as a value (``builtins.int``, ``typing.Any``).
 
@@ -100,7 +110,7 @@ class GlobalReference:
         return f"{self.module}.{self.name}"
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        raise CheckpointError(refuse_message("this file", self.module, self.name))
+        raise RefusedGlobal("this file", self.module, self.name)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, GlobalReference) and (self.qualname, self.args) == (
@@ -269,6 +279,21 @@ def _dtype_class(cls: type) -> Callable[..., Any]:
     return make
 
 
+def _pure_path(windows: bool) -> Callable[..., Any]:
+    import pathlib
+
+    def make(*parts: Any) -> Any:
+        if not all(isinstance(p, str) for p in parts):
+            raise _invalid("it builds a path from something other than text")
+        return pathlib.PureWindowsPath(*parts) if windows else pathlib.PurePosixPath(*parts)
+
+    return make
+
+
+_LIGHTNING_DICT_MODULES = ("lightning.fabric.utilities.data", "lightning_fabric.utilities.data",
+                           "pytorch_lightning.utilities.parsing")
+
+
 def _fail(what: str) -> Any:
     raise _invalid(what)
 
@@ -282,6 +307,10 @@ _SAFE: dict[str, dict[str, Any]] = {
     "_codecs": {"encode": _codecs_encode},
     "_operator": {"getitem": _getitem},
     "operator": {"getitem": _getitem},
+    # paths in a training run's args: pure paths, which never touch the file system
+    "pathlib": {name: _pure_path(windows="Windows" in name) for name in (
+        "Path", "PosixPath", "WindowsPath", "PurePath", "PurePosixPath", "PureWindowsPath")},
+    **{module: {"AttributeDict": AttributeDict} for module in _LIGHTNING_DICT_MODULES},
 }
 
 
@@ -294,9 +323,11 @@ class SafeUnpickler(pickle.Unpickler):
 
     def __init__(self, file: Any, file_label: str = "this file",
                  tensor_globals: dict[tuple[str, str], Any] | None = None,
-                 persistent_load: Callable[[Any], Any] | None = None) -> None:
+                 persistent_load: Callable[[Any], Any] | None = None,
+                 inert_prefixes: tuple[str, ...] = INERT_MODULE_PREFIXES) -> None:
         super().__init__(file)
         self.file_label = file_label
+        self.inert_prefixes = inert_prefixes
         self._tensor_globals = tensor_globals or {}
         if persistent_load is not None:
             self.persistent_load = persistent_load  # type: ignore[method-assign]
@@ -304,10 +335,10 @@ class SafeUnpickler(pickle.Unpickler):
     def find_class(self, module: str, name: str) -> Any:  # noqa: D401
         # Protocol 2 spells builtins.int as "__builtin__ long": check the Python 3 name.
         module, name = python3_name(module, name)
-        if module.split(".")[0] in INERT_MODULE_PREFIXES:
+        if module.split(".")[0] in self.inert_prefixes:
             return _stand_in(module, name)
         if "." in name:  # protocol 4 dotted names reach attributes of allowed objects: refuse
-            raise CheckpointError(refuse_message(self.file_label, module, name))
+            raise RefusedGlobal(self.file_label, module, name)
         tensor_global = self._tensor_globals.get((module, name))
         if tensor_global is not None:
             return tensor_global
@@ -322,7 +353,7 @@ class SafeUnpickler(pickle.Unpickler):
             return found
         if name in _TYPE_NAMES.get(module, ()):
             return GlobalReference(module, name)
-        raise CheckpointError(refuse_message(self.file_label, module, name))
+        raise RefusedGlobal(self.file_label, module, name)
 
 
 def check_opcodes(data: bytes, file_label: str) -> None:
@@ -351,8 +382,10 @@ def check_opcodes(data: bytes, file_label: str) -> None:
 
 
 def safe_loads(data: bytes, file_label: str, tensor_globals: dict[tuple[str, str], Any] | None = None,
-               persistent_load: Callable[[Any], Any] | None = None) -> Any:
+               persistent_load: Callable[[Any], Any] | None = None,
+               inert_prefixes: tuple[str, ...] = INERT_MODULE_PREFIXES) -> Any:
     """Unpickle ``data`` (a complete pickle) with :class:`SafeUnpickler` after :func:`check_opcodes`."""
     check_opcodes(data, file_label)
-    unpickler = SafeUnpickler(io.BytesIO(data), file_label, tensor_globals, persistent_load)
+    unpickler = SafeUnpickler(io.BytesIO(data), file_label, tensor_globals, persistent_load,
+                              inert_prefixes)
     return unpickler.load()

@@ -1,15 +1,18 @@
 """The one entry point: ``forensics-gui [VIDEO]`` opens the viewer; sub-commands work headless.
 
 Each sub-command lives in ``forensics_gui.commands.<name>`` with two functions:
-``add_arguments(parser)`` and ``run(args) -> int``. Those modules import heavy libraries (torch,
-dlib, Qt) inside ``run`` only, so ``--help`` stays fast. Errors derived from
-:class:`~forensics_gui.core.errors.ForensicsError` become one sentence on stderr and exit code 2;
+``add_arguments(parser)`` and ``run(args) -> int``; one that writes files also declares them in
+``outputs_and_inputs(args)``, so no command writes over one of its inputs and two runs never
+write one output at once (:func:`forensics_gui.core.outputs.guarded_outputs`). Those modules
+import heavy libraries (torch, dlib, Qt) inside ``run`` only, so ``--help`` stays fast. Errors
+derived from :class:`~forensics_gui.core.errors.ForensicsError` become one sentence on stderr and exit code 2;
 ``--json`` output is the only thing a command writes to stdout.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib
 import sys
 from collections.abc import Sequence
@@ -62,7 +65,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv and argv[0] in COMMANDS:
         args = _build_parser().parse_args(argv)
         module = importlib.import_module(f"forensics_gui.commands.{args.command}")
-        return _run_reporting_errors(module.run, args)
+        return _run_reporting_errors(functools.partial(_run_guarded, module), args)
     if argv and argv[0] in ("-h", "--help"):
         _build_parser().print_help()
         return 0
@@ -70,6 +73,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     from forensics_gui.ui.app import run_app
 
     return run_app(gui_args.video, demo=gui_args.demo)
+
+
+def _run_guarded(module, args: argparse.Namespace) -> int:  # type: ignore[no-untyped-def]
+    """``module.run(args)`` with the command's outputs locked and its inputs protected.
+
+    A command that writes files declares them in ``outputs_and_inputs(args)``: (output paths,
+    (input path, role) pairs); see :func:`forensics_gui.core.outputs.guarded_outputs`.
+    """
+    declared = getattr(module, "outputs_and_inputs", None)
+    if declared is None:
+        return int(module.run(args) or 0)
+    from forensics_gui.core.outputs import guarded_outputs
+
+    outputs, inputs = declared(args)
+    with guarded_outputs(args.command, outputs, inputs):
+        return int(module.run(args) or 0)
 
 
 def _run_reporting_errors(func, args: argparse.Namespace) -> int:  # type: ignore[no-untyped-def]

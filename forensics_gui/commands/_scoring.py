@@ -24,3 +24,12 @@ def variants(args: argparse.Namespace) -> tuple[str, ...]:
     if args.both:
         return ("untrimmed", "trimmed")
     return ("trimmed",) if args.trim_leading_silence else ("untrimmed",)
+
+
+def model_inputs(args: argparse.Namespace) -> list[tuple[Path | None, str]]:
+    """The model files a run reads, the installed defaults included, as (path, role) inputs."""
+    from forensics_gui.core.models_registry import find_avhubert_checkpoint, find_phi_checkpoint
+
+    return [(args.checkpoint or find_avhubert_checkpoint(), "the AV-HuBERT checkpoint"),
+            (args.phi or find_phi_checkpoint(), "the Phi checkpoint"),
+            (getattr(args, "supervised", None), "the supervised checkpoint")]

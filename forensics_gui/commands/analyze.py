@@ -40,3 +40,10 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(text)
     return 0
+
+
+def outputs_and_inputs(args: argparse.Namespace) -> tuple[list[Path | None], list[tuple[Path | None, str]]]:
+    """RESULT.json (if any) and what it must not overwrite (see forensics_gui.cli)."""
+    from forensics_gui.commands._scoring import model_inputs
+
+    return [args.output], [(args.video, "the video"), *model_inputs(args)]

@@ -114,3 +114,14 @@ def run(args: argparse.Namespace) -> int:
     for rel, why in failures:
         print(f"  {rel}: {why}", file=sys.stderr)
     return 0
+
+
+def outputs_and_inputs(args: argparse.Namespace) -> tuple[list[Path], list[tuple[Path | None, str]]]:
+    """RESULTS.csv and what it must not overwrite: every clip found and the models (see
+    forensics_gui.cli). The CSV may live inside the folder; it may not be one of the clips."""
+    from forensics_gui.commands._scoring import model_inputs
+    from forensics_gui.core.pipeline import iter_videos
+
+    clips: list[tuple[Path | None, str]] = [(v, f"a clip under {args.folder}")
+                                            for v in iter_videos(args.folder)]
+    return [args.output], [*clips, *model_inputs(args)]

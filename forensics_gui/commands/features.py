@@ -77,3 +77,12 @@ def run(args: argparse.Namespace) -> int:
     print(f"Wrote {args.output}: {features.num_frames} frames x {extractor.dim} dims"
           f"{'' if features.visual is not None else ' (audio only)'}{trim}.", file=sys.stderr)
     return 0
+
+
+def outputs_and_inputs(args: argparse.Namespace) -> tuple[list[str], list[tuple[object, str]]]:
+    """OUT.npz and what it must not overwrite (see forensics_gui.cli)."""
+    from forensics_gui.core.models_registry import find_avhubert_checkpoint
+
+    return [args.output], [(args.video, "the video"), (args.roi, "the --roi video"),
+                           (args.audio, "the --audio file"),
+                           (args.checkpoint or find_avhubert_checkpoint(), "the checkpoint")]

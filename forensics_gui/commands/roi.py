@@ -91,3 +91,13 @@ def run(args: argparse.Namespace) -> int:
         print(f"forensics-gui roi: the face was not detected in {lost} of {len(result.detected)} "
               "frames; their landmarks are interpolated.", file=sys.stderr)
     return 0
+
+
+def outputs_and_inputs(args: argparse.Namespace) -> tuple[list[Path], list[tuple[str, str]]]:
+    """The three files written into OUT_DIR and what they must not overwrite (see forensics_gui.cli)."""
+    out_dir: Path = args.output_dir
+    if out_dir.exists() and not out_dir.is_dir():
+        return [], []  # run() says so in a sentence
+    name = Path(args.video).stem
+    outputs = [out_dir / f"{name}_roi.mp4", out_dir / f"{name}.wav", out_dir / f"{name}_landmarks.npz"]
+    return outputs, [(args.video, "the video")]

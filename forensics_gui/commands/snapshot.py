@@ -84,3 +84,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"wrote {out}", file=sys.stderr)
     del _app
     return 0
+
+
+def outputs_and_inputs(args: argparse.Namespace) -> tuple[list[str], list[tuple[str | None, str]]]:
+    """The PNG and what it must not overwrite (see forensics_gui.cli)."""
+    return [args.output], [(args.video, "the video"), (args.result, "the --result file")]

@@ -94,3 +94,20 @@ def run(args: argparse.Namespace) -> int:
     err.write(f"best: epoch {result.best_epoch}, loss {result.best_val_loss:.4f} per frame -> "
               f"{result.checkpoint}\nresume state: {result.resume_state}\n")
     return 0
+
+
+def outputs_and_inputs(args: argparse.Namespace) -> tuple[list[Path], list[tuple[Path | None, str]]]:
+    """PHI.pt, its resume state, and what they must not overwrite: every feature file or video
+    found and the checkpoint (see forensics_gui.cli)."""
+    from forensics_gui.core.training import resume_path
+
+    inputs: list[tuple[Path | None, str]] = []
+    if args.features is not None and args.features.is_dir():
+        inputs += [(f, f"a feature file under {args.features}") for f in args.features.rglob("*.npz")]
+    if args.videos is not None and args.videos.is_dir():
+        from forensics_gui.core.models_registry import find_avhubert_checkpoint
+        from forensics_gui.core.pipeline import iter_videos
+
+        inputs += [(v, f"a video under {args.videos}") for v in iter_videos(args.videos)]
+        inputs.append((args.checkpoint or find_avhubert_checkpoint(), "the AV-HuBERT checkpoint"))
+    return [args.output, resume_path(args.output)], inputs

@@ -12,6 +12,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
+from forensics_gui.core.outputs import check_not_protected
+
 
 def _create_temp(target: Path, suffix: str) -> Path:
     """Create an empty ``.<name>.<random><suffix>`` next to ``target``.
@@ -36,9 +38,11 @@ def atomic_path(target: str | os.PathLike[str], suffix: str | None = None) -> It
     """Yield a temporary path next to ``target``; on success it replaces ``target``.
 
     ``suffix`` defaults to the target's own suffix, so writers that pick a format from the file
-    extension (PyAV, soundfile, numpy) keep working.
+    extension (PyAV, soundfile, numpy) keep working. A ``target`` that is an input of a running
+    command (:func:`forensics_gui.core.outputs.protect_inputs`) raises OutputIsInputError first.
     """
     target = Path(target)
+    check_not_protected(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp_path = _create_temp(target, suffix if suffix is not None else target.suffix)
     try:

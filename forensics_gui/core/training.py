@@ -27,19 +27,23 @@ early-stop rules (fewer frames per epoch means fewer steps, hence the larger lr 
 
 from __future__ import annotations
 
+import functools
 import os
 import platform
+import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import numpy as np
 
 from forensics_gui.core.atomic import atomic_path
 from forensics_gui.core.errors import Cancelled, CheckpointError, ForensicsError
 from forensics_gui.core.feature_store import FeatureStore, build_feature_store
+from forensics_gui.core.locking import holds_lock
+from forensics_gui.core.outputs import guarded_outputs, is_protected
 from forensics_gui.core.phi import BAND_RADIUS, PUBLISHED_HIDDEN, PUBLISHED_PROJ, build_fusion_model
 from forensics_gui.core.progress import Progress, check_cancelled
 
@@ -219,8 +223,37 @@ def resume_path(out: Path) -> Path:
 
 
 def _remove_stale_temps(out: Path) -> None:
+    """Remove the atomic-write temp files of ``out`` and its resume state left by a dead run.
+
+    Only while this thread holds the lock on ``out``: then no live run owns such a file.
+    """
+    if not holds_lock(out):
+        return
+    names = [out.name, resume_path(out).name]
+    pattern = re.compile("|".join(rf"\.{re.escape(n)}\.[0-9a-f]{{8}}{re.escape(Path(n).suffix)}"
+                                  for n in names))
     for p in out.parent.glob(f".{out.name}.*"):
-        p.unlink(missing_ok=True)
+        if pattern.fullmatch(p.name) and not is_protected(p):
+            p.unlink(missing_ok=True)
+
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _one_run_per_output(train: Callable[Concatenate[Sequence[Path], Path, _P], _R]
+                        ) -> Callable[Concatenate[Sequence[Path], Path, _P], _R]:
+    """Run ``train(feature_files, out, ...)`` holding the lock on ``out`` (a second run on the
+    same output fails with a sentence naming the first), never writing over a feature file."""
+
+    @functools.wraps(train)
+    def locked(feature_files: Sequence[Path], out: Path, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        out, files = Path(out), [Path(f) for f in feature_files]
+        with guarded_outputs("train", [out, resume_path(out)],
+                             [(f, "a training feature file") for f in files]):
+            return train(files, out, *args, **kwargs)
+
+    return locked
 
 
 def _versions() -> dict[str, str]:
@@ -258,6 +291,7 @@ def _evaluate(module: Any, store: FeatureStore, chunks: Chunks, per_batch: int, 
 # --------------------------------------------------------------------------- training
 
 
+@_one_run_per_output
 def train_phi(feature_files: Sequence[Path], out: Path, *,
               epochs: int = DEFAULT_HPARAMS["epochs"],  # type: ignore[assignment]
               batch_size: int = DEFAULT_HPARAMS["batch_size"],  # type: ignore[assignment]
@@ -281,7 +315,9 @@ def train_phi(feature_files: Sequence[Path], out: Path, *,
     stopping; ``lr_patience``/``lr_factor`` drive ReduceLROnPlateau. With no validation video
     (one clip, or ``val_fraction=0``) the training loss selects the best model. A Cancel (via
     ``progress``) stops between batches and keeps the best checkpoint so far
-    (``stop_reason="cancelled"``).
+    (``stop_reason="cancelled"``). A run holds the lock on ``out`` throughout
+    (:mod:`forensics_gui.core.locking`): a second run on the same ``out`` raises OutputBusyError,
+    and ``out`` may not be one of ``feature_files`` (OutputIsInputError).
     """
     import torch
 

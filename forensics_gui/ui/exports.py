@@ -19,6 +19,7 @@ from typing import Any
 
 from forensics_gui.core.atomic import write_text_atomic
 from forensics_gui.core.errors import ForensicsError
+from forensics_gui.core.outputs import refuse_overwriting_inputs
 
 MODEL_FPS = 25.0
 CSV_COLUMNS = ("kind", "variant", "frame", "time_s", "score", "suspicious", "sync_offset_frames",
@@ -51,8 +52,17 @@ def frame_score_rows(analysis: Any) -> list[dict[str, Any]]:
     return rows
 
 
-def _write(path: str | os.PathLike[str], text: str) -> Path:
+def analysis_inputs(analysis: Any) -> list[tuple[str | None, str]]:
+    """The files an analysis read (the clip, its models), which no export may overwrite."""
+    models = [(m.get("path") or None, f"the {m['role']} model" if m.get("role") else "a model")
+              for m in analysis.models]
+    return [(str(analysis.file), "the analysed clip"), *models]
+
+
+def _write(path: str | os.PathLike[str], text: str, analysis: Any = None) -> Path:
     path = Path(path)
+    if analysis is not None:
+        refuse_overwriting_inputs([path], analysis_inputs(analysis))
     try:
         write_text_atomic(path, text)
     except OSError as err:
@@ -67,7 +77,7 @@ def write_frame_scores_csv(analysis: Any, path: str | os.PathLike[str]) -> Path:
     writer = csv.DictWriter(buf, fieldnames=list(CSV_COLUMNS), lineterminator="\n")
     writer.writeheader()
     writer.writerows(frame_score_rows(analysis))
-    return _write(path, buf.getvalue())
+    return _write(path, buf.getvalue(), analysis)
 
 
 def write_frame_scores_json(analysis: Any, path: str | os.PathLike[str]) -> Path:
@@ -75,7 +85,7 @@ def write_frame_scores_json(analysis: Any, path: str | os.PathLike[str]) -> Path
     data = analysis.to_dict()
     if analysis.face is not None:
         data["face_detected"] = [bool(v) for v in analysis.face.detected.tolist()]
-    return _write(path, json.dumps(data, indent=1))
+    return _write(path, json.dumps(data, indent=1), analysis)
 
 
 def audacity_label_lines(segments: Iterable[tuple[float, float]], label: str = "suspicious") -> list[str]:
@@ -102,4 +112,4 @@ def analysis_segments(analysis: Any) -> list[tuple[float, float, str]]:
 def write_analysis_labels(analysis: Any, path: str | os.PathLike[str]) -> Path:
     """Audacity labels for all variants' suspicious segments, each labelled with its variant."""
     lines = [audacity_label_lines([(s, e)], label)[0] for s, e, label in analysis_segments(analysis)]
-    return _write(path, "".join(line + "\n" for line in lines))
+    return _write(path, "".join(line + "\n" for line in lines), analysis)

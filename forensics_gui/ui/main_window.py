@@ -443,6 +443,10 @@ class MainWindow(QMainWindow):
         )
 
     def export_screenshot(self, path: str | os.PathLike[str], note: str = "") -> Path:
+        from forensics_gui.core.outputs import refuse_overwriting_inputs
+
+        info = self.session.info
+        refuse_overwriting_inputs([path], [(info.path if info is not None else None, "the open clip")])
         image = snap.render_snapshot(self.snapshot_data(note))
         out = snap.save_png(image, path)
         self.statusBar().showMessage(f"Saved {out}", 10000)

@@ -165,19 +165,31 @@ class TrainingWorker(QObject):
             return
         self.history_restored.emit(points)
 
+    def _inputs(self) -> list[tuple[Path | None, str]]:
+        """The files this run reads, which its outputs must not be."""
+        p = self.params
+        kind, files = source_files(p.source)
+        inputs: list[tuple[Path | None, str]] = [(f, f"a {kind[:-1]} file under {p.source}") for f in files]
+        return [*inputs, (p.checkpoint, "the AV-HuBERT checkpoint")]
+
     @Slot()
     def run(self) -> None:
-        from forensics_gui.core.training import train_phi
+        from forensics_gui.core.outputs import guarded_outputs
+        from forensics_gui.core.training import resume_path, train_phi
 
         p = self.params
         progress = SignalProgress(self.progressed.emit, self._flag, clock=StageEta())
         try:
-            files = self._feature_files(progress)
-            if p.resume:
-                self._restore_history()
-            result = train_phi(files, p.output, epochs=p.epochs, batch_size=p.batch_size, lr=p.lr,
-                               val_fraction=p.val_fraction, device=p.device, resume=p.resume,
-                               progress=progress, on_epoch=self.epoch_finished.emit)
+            # the same lock as train_phi's, held from the extraction on (a second run on this
+            # output, from the viewer or the CLI, fails at once with a sentence naming this one)
+            with guarded_outputs("train (viewer)", [p.output, resume_path(p.output)], self._inputs()):
+                files = self._feature_files(progress)
+                if p.resume:
+                    self._restore_history()
+                result = train_phi(files, p.output, epochs=p.epochs, batch_size=p.batch_size,
+                                   lr=p.lr, val_fraction=p.val_fraction, device=p.device,
+                                   resume=p.resume, progress=progress,
+                                   on_epoch=self.epoch_finished.emit)
         except Cancelled:
             self.cancelled.emit()
             return

@@ -166,3 +166,20 @@ def test_a_lock_another_run_just_created_says_so_without_details(tmp_path: Path)
                 pass
     finally:
         os.close(fd)
+
+
+def test_the_viewer_training_worker_says_who_holds_its_output(tmp_path: Path, hold) -> None:  # type: ignore[no-untyped-def]
+    pytest.importorskip("PySide6")
+    from forensics_gui.ui.training_dialog import TrainingParams, TrainingWorker
+
+    write_corpus(tmp_path / "features", 2, frames=40, dim=8)
+    out = tmp_path / "phi.pt"
+    first = hold(out, "train")
+    worker = TrainingWorker(TrainingParams(source=tmp_path / "features", output=out, epochs=1))
+    failed: list[str] = []
+    finished: list[object] = []
+    worker.failed.connect(failed.append)
+    worker.finished.connect(finished.append)
+    worker.run()  # in this thread: the signals arrive directly
+    assert len(failed) == 1 and re.match(_busy_pattern("phi.pt", first.pid, "train"), failed[0]), failed
+    assert not finished and not out.exists()

@@ -5,8 +5,8 @@ Each sub-command lives in ``forensics_gui.commands.<name>`` with two functions:
 ``outputs_and_inputs(args)``, so no command writes over one of its inputs and two runs never
 write one output at once (:func:`forensics_gui.core.outputs.guarded_outputs`). Those modules
 import heavy libraries (torch, dlib, Qt) inside ``run`` only, so ``--help`` stays fast. Errors
-derived from :class:`~forensics_gui.core.errors.ForensicsError` become one sentence on stderr and exit code 2;
-``--json`` output is the only thing a command writes to stdout.
+derived from :class:`~forensics_gui.core.errors.ForensicsError` become one sentence on stderr
+and exit code 2; ``--json`` output is the only thing a command writes to stdout.
 """
 
 from __future__ import annotations

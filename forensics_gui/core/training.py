@@ -46,6 +46,7 @@ from forensics_gui.core.locking import holds_lock
 from forensics_gui.core.outputs import guarded_outputs, is_protected
 from forensics_gui.core.phi import BAND_RADIUS, PUBLISHED_HIDDEN, PUBLISHED_PROJ, build_fusion_model
 from forensics_gui.core.progress import Progress, check_cancelled
+from forensics_gui.core.resume_state import read_resume_file, restore
 
 PUBLISHED_HPARAMS = {"batch_size": 1024, "lr": 1e-5, "epochs": 500, "patience": 10,
                      "lr_patience": 5, "lr_factor": 0.1}
@@ -355,30 +356,22 @@ def train_phi(feature_files: Sequence[Path], out: Path, *,
     rpath = resume_path(out)
     _remove_stale_temps(out)
     if resume and rpath.is_file():
-        try:
-            state = torch.load(rpath, map_location="cpu", weights_only=True)
-        except Exception as err:  # noqa: BLE001 - any unreadable state means: start over
-            raise CheckpointError(
-                f"{rpath.name} cannot be read; train without --resume to start over."
-            ) from err
-        if state.get("store") != store.root.name or state.get("seed") != seed:
+        state = read_resume_file(rpath)
+        if state["store"] != store.root.name or state["seed"] != seed:
             raise CheckpointError(
                 f"{rpath.name} belongs to a run on other feature files or another seed; "
                 "train without --resume to start over."
             )
-        old = state.get("hyper_parameters", {})
+        old = state["hyper_parameters"]
         changed = [k for k in _FIXED_ON_RESUME if old.get(k) != hparams[k]]
         if changed:
             raise CheckpointError(
                 f"{rpath.name} was trained with other {', '.join(changed)}; resume with the same "
                 "settings (only --epochs and --patience may change) or start over."
             )
-        module.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        torch.set_rng_state(state["torch_rng"])
-        start_epoch, history = int(state["epoch"]), list(state["history"])
-        best, best_epoch, bad_epochs = float(state["best"]), int(state["best_epoch"]), int(state["bad_epochs"])
+        point = restore(rpath, state, module, optimizer, scheduler)
+        start_epoch, history = point.epoch, point.history
+        best, best_epoch, bad_epochs = point.best, point.best_epoch, point.bad_epochs
 
     record = {
         "format": CHECKPOINT_FORMAT,

@@ -1,9 +1,19 @@
 """``forensics-gui batch DIR -o RESULTS.csv``: score every clip under a folder, resumably.
 
-Clips already in the CSV (by path relative to DIR) are skipped, so an interrupted run continues
-where it stopped. A clip that fails gets a row with ``status`` = error and the reason; the run
-goes on. Each row is appended and flushed at once, so nothing finished is lost (Ctrl+C included:
-the background thread stops and the rows written stay).
+Output: ``RESULTS.csv``, one row per clip and variant (columns: file, video_score, pool,
+variant, num_frames, leading_silence_ms, suspicious_segments, sha256, status, error, curve,
+setup, check), and ``RESULTS.curves/``, one small JSON per clip content and variant with the
+per-frame fakeness curve (``<sha256>.<variant>.json``; the ``curve`` column gives its path
+relative to the CSV). File names that are not UTF-8 are written with ``\\xNN`` escapes. The
+format is described in :mod:`forensics_gui.core.batch_results`.
+
+Resuming: clips already in the CSV (by path relative to DIR, and variant) are skipped, so an
+interrupted run continues where it stopped. Each row is written whole, flushed and fsynced;
+a torn last line (power loss, disk full) or a damaged row is removed at the next start and
+its clip scored again. A clip that fails gets a row with ``status`` = error and the reason; the
+run goes on. A failure is retried when the models, device or version change (``setup``), or
+with ``--retry-failed``. A model that cannot be loaded stops the run (exit 2) without marking
+any clip as failed. The exit code is 2 when every clip of the run failed.
 
 Overlap: while the encoder scores clip i (on the GPU when there is one, ``--device auto``), one
 background thread hashes, decodes and tracks the face of clip i+1
@@ -14,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import csv
 import json
 import sys
 from pathlib import Path
@@ -22,15 +31,23 @@ from typing import Any
 
 from forensics_gui.commands._scoring import add_scoring_arguments, variants
 
-FIELDS = ["file", "video_score", "pool", "variant", "num_frames", "leading_silence_ms",
-          "suspicious_segments", "sha256", "status", "error", "frame_scores"]
+FORMAT_HELP = (
+    "RESULTS.csv gets one row per clip and variant: file (relative to DIR; non-UTF-8 bytes as "
+    "\\xNN), video_score, pool, variant, num_frames, leading_silence_ms, suspicious_segments "
+    "(JSON), sha256, status (ok/error), error, curve, setup, check. Per-frame curves go to "
+    "RESULTS.curves/<sha256>.<variant>.json (the 'curve' column points there; 'eval --curves "
+    "RESULTS.curves' reads them). A torn last row is detected by its 'check' and redone.")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.description = FORMAT_HELP
     parser.add_argument("folder", type=Path, help="folder of clips (searched recursively)")
-    parser.add_argument("-o", "--output", type=Path, required=True, help="RESULTS.csv (appended to)")
+    parser.add_argument("-o", "--output", type=Path, required=True,
+                        help="RESULTS.csv (appended to; curves go to RESULTS.curves/ beside it)")
     add_scoring_arguments(parser, both_help="one row per clip for untrimmed and trimmed")
-    parser.add_argument("--retry-failed", action="store_true", help="re-run clips whose row is an error")
+    parser.add_argument("--retry-failed", action="store_true",
+                        help="re-run clips whose row is an error (failures under other models, "
+                             "device or version are retried anyway)")
     parser.add_argument("--sequential", action="store_true",
                         help="no overlap: prepare the next clip only after this one is scored")
     parser.add_argument("--threads", type=int, metavar="N",
@@ -39,80 +56,153 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "Scores can differ in the 7th digit between thread counts")
 
 
-def _done_files(csv_path: Path, retry_failed: bool) -> set[str]:
-    if not csv_path.is_file() or csv_path.stat().st_size == 0:
-        return set()
-    with open(csv_path, newline="", encoding="utf-8") as fh:
-        rows = list(csv.DictReader(fh))
-    return {r["file"] for r in rows if r.get("file") and not (retry_failed and r.get("status") == "error")}
+def _previous_rows(csv_path: Path) -> list[dict[str, str]]:
+    """Rows already in the CSV, after removing a torn last line and damaged rows (said on stderr)."""
+    from forensics_gui.core import batch_results as br
+
+    found = br.scan(csv_path)
+    if found.legacy:
+        raise br.ResultsFileError(
+            f"{csv_path.name} was written by an earlier forensics-gui (per-frame scores in a "
+            "column); give batch a new -o file (eval still reads the old one).")
+    if found.torn or found.damaged:
+        br.repair(csv_path, found)
+        n = len(found.damaged) + int(found.torn)
+        print(f"Removed {n} damaged row{'s' if n != 1 else ''} from {csv_path.name} (an interrupted "
+              "write); those clips are scored again.", file=sys.stderr)
+    return found.rows
 
 
-def _row(rel: str, variant: str, res: Any, analysis: Any) -> dict[str, Any]:
+def _todo(videos: list[Path], folder: Path, rows: list[dict[str, str]], wanted: tuple[str, ...],
+          setup: str, retry_failed: bool) -> tuple[list[Path], dict[str, set[str]], int]:
+    """(clips to score, {rel: variants already scored}, clips skipped for an earlier failure)."""
+    done: dict[str, set[str]] = {}
+    failed: set[str] = set()
+    for r in rows:
+        if r["status"] == "ok":
+            done.setdefault(r["file"], set()).add(r["variant"])
+        elif not retry_failed and r["setup"] == setup:
+            failed.add(r["file"])
+    todo, skipped_failed = [], 0
+    for v in videos:
+        rel = v.relative_to(folder).as_posix()
+        if set(wanted) <= done.get(rel, set()):
+            continue
+        if rel in failed and not done.get(rel):
+            skipped_failed += 1
+            continue
+        todo.append(v)
+    return todo, done, skipped_failed
+
+
+def _row(rel: str, variant: str, res: Any, analysis: Any, curve: str, setup: str) -> dict[str, Any]:
     return {
         "file": rel, "video_score": f"{res.video_score:.6f}", "pool": res.pool,
         "variant": variant, "num_frames": res.num_frames,
         "leading_silence_ms": f"{analysis.silence.leading_silence_ms:.3f}",
         "suspicious_segments": json.dumps([[round(s, 3), round(e, 3)]
                                            for s, e in res.suspicious_segments]),
-        "sha256": analysis.sha256, "status": "ok", "error": "",
-        "frame_scores": " ".join(f"{v:.4f}" for v in res.frame_scores.tolist()),
+        "sha256": analysis.sha256, "status": "ok", "error": "", "curve": curve, "setup": setup,
     }
 
 
+def _setup(options: Any) -> str:
+    """What a failure depends on besides the clip: model contents, device, app version."""
+    import forensics_gui
+    from forensics_gui.core import batch_results as br
+    from forensics_gui.core import models_registry
+    from forensics_gui.core.pipeline import resolve_models
+
+    ckpt, phi = resolve_models(options)
+    return br.setup_fingerprint(models_registry.sha256_of(ckpt), models_registry.sha256_of(phi),
+                                options.device, forensics_gui.__version__,
+                                getattr(options, "preparation", "official"))
+
+
 def run(args: argparse.Namespace) -> int:
-    from forensics_gui.core.errors import ForensicsError
+    from forensics_gui.core import batch_results as br
+    from forensics_gui.core.errors import CheckpointError, ForensicsError
     from forensics_gui.core.pipeline import AnalysisOptions, Analyzer, iter_videos
     from forensics_gui.core.progress import ClipRunProgress, ConsoleProgress
+    from forensics_gui.core.timebase import MODEL_FPS
 
     videos = list(iter_videos(args.folder))
     if not videos:
         raise ForensicsError(f"No video files were found under {args.folder}.")
-    done = _done_files(args.output, args.retry_failed)
-    todo = [v for v in videos if v.relative_to(args.folder).as_posix() not in done]
     if args.threads is not None:
         if args.threads < 1:
             raise ForensicsError("--threads must be 1 or more.")
         import torch
 
         torch.set_num_threads(args.threads)
-    analyzer = Analyzer(AnalysisOptions(checkpoint=args.checkpoint, phi=args.phi, variants=variants(args),
-                                        pool=args.pool, device=args.device))
+    wanted = variants(args)
+    options = AnalysisOptions(checkpoint=args.checkpoint, phi=args.phi, variants=wanted,
+                              pool=args.pool, device=args.device)
+    analyzer = Analyzer(options)
     analyzer.load_models()
-    print(f"{len(videos)} clips, {len(videos) - len(todo)} already in {args.output}, "
+    setup = _setup(options)
+    rows = _previous_rows(args.output)
+    todo, done, skipped_failed = _todo(videos, args.folder, rows, wanted, setup, args.retry_failed)
+    earlier = f" ({skipped_failed} failed earlier; --retry-failed tries them again)" if skipped_failed else ""
+    print(f"{len(videos)} clips, {len(videos) - len(todo)} already in {args.output}{earlier}, "
           f"{len(todo)} to score.", file=sys.stderr)
+    other = len({r["file"] for r in rows if r["status"] == "ok" and r["setup"] != setup})
+    if other:
+        print(f"Note: {other} clip{'s' if other != 1 else ''} in {args.output.name} were scored with "
+              "other models, device or version and are kept as they are; use a new -o file to "
+              "score every clip with these.", file=sys.stderr)
     args.output.parent.mkdir(parents=True, exist_ok=True)
-    new_file = not args.output.is_file() or args.output.stat().st_size == 0
     failures: list[tuple[str, str]] = []
     scored = 0
     bar = ClipRunProgress(ConsoleProgress(enabled=sys.stderr.isatty()), "batch", len(todo))
-    with open(args.output, "a", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, fieldnames=FIELDS)
-        if new_file:
-            writer.writeheader()
+    with open(args.output, "ab") as fh:
+        if fh.tell() == 0:
+            fh.write(br.header_line())
             fh.flush()
         results = analyzer.analyze_many(todo, lookahead=0 if args.sequential else 1,
                                         on_wait=bar.waiting, clip_progress=bar.for_clip)
         try:
             with contextlib.closing(results):
                 for item in results:
-                    rel = item.item.relative_to(args.folder).as_posix()
+                    raw = item.item.relative_to(args.folder).as_posix()
+                    rel = br.escape_name(raw)
                     if item.value is None:
-                        why = str(item.error) or type(item.error).__name__
+                        if isinstance(item.error, CheckpointError):
+                            raise item.error  # the models, not this clip: nothing is recorded
+                        why = " ".join((str(item.error) or type(item.error).__name__).split())
                         failures.append((rel, why))
-                        writer.writerow({"file": rel, "status": "error", "error": why})
+                        br.append_rows(fh, [{"file": rel, "status": "error", "error": why,
+                                             "setup": setup}])
                     else:
+                        new_rows = []
                         for variant, res in item.value.scores.items():
-                            writer.writerow(_row(rel, variant, res, item.value))
+                            if variant in done.get(raw, set()):
+                                continue
+                            start = float(res.times_s[0]) if res.num_frames else 0.0
+                            curve = br.write_curve(
+                                args.output, file=rel, sha256=item.value.sha256, variant=variant,
+                                pool=res.pool, frame_scores=res.frame_scores.tolist(),
+                                curve_start_s=start, fps=float(MODEL_FPS))
+                            new_rows.append(_row(rel, variant, res, item.value, curve, setup))
+                        br.append_rows(fh, new_rows)
                         scored += 1
-                    fh.flush()
                     bar.show(item.index + 1)
         except KeyboardInterrupt:
             print(f"\nInterrupted after {scored + len(failures)} of {len(todo)} clips; their rows are in "
                   f"{args.output}. Run the same command again to continue.", file=sys.stderr)
             raise
-    print(f"Scored {scored} clips; {len(failures)} failed.", file=sys.stderr)
     for rel, why in failures:
         print(f"  {rel}: {why}", file=sys.stderr)
+    if failures and not scored:
+        raise ForensicsError(
+            f"None of the {len(failures)} clips could be scored (reasons above); if they failed "
+            "for the same reason, fix the models or options and run again: failures under other "
+            "models are retried.")
+    if failures:
+        print(f"Scored {scored} of {len(todo)} clips; {len(failures)} FAILED (listed above; "
+              f"--retry-failed scores them again).", file=sys.stderr)
+    else:
+        print(f"Scored {scored} clips.", file=sys.stderr)
     return 0
 
 

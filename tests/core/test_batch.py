@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import threading
 import time
 from pathlib import Path
@@ -179,7 +180,9 @@ def test_ctrl_c_keeps_the_rows_written_and_stops_the_thread(models, folder, tmp_
     assert batch.run(_batch_args(folder, out, ckpt, phi)) == 0
     rows = list(csv.DictReader(out.open()))
     assert [r["file"] for r in rows] == ["a.mkv", "b_broken.mp4", "c_noface.mkv", "d.mkv"]
-    assert rows[-1]["status"] == "ok" and len(rows[-1]["frame_scores"].split()) == 30
+    assert rows[-1]["status"] == "ok" and rows[-1]["num_frames"] == "30"
+    curve = json.loads((out.parent / rows[-1]["curve"]).read_text())
+    assert len(curve["frame_scores"]) == 30 and curve["sha256"] == rows[-1]["sha256"]
 
 
 def test_sequential_and_overlapped_batch_write_the_same_scores(models, folder, tmp_path) -> None:
@@ -193,3 +196,203 @@ def test_sequential_and_overlapped_batch_write_the_same_scores(models, folder, t
     assert [(r["file"], r["status"], r["video_score"]) for r in ra] == \
         [(r["file"], r["status"], r["video_score"]) for r in rb]
     assert [r["status"] for r in ra] == ["ok", "error", "error", "ok"]
+
+
+# -- a batch never gets stuck, and never says "done" when nothing was scored --------------------
+
+def _sha(path: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
+    from forensics_gui.cli import main
+
+    code = main(list(argv))
+    return code, capsys.readouterr().err
+
+
+def _cli_batch(capsys, folder: Path, out: Path, ckpt: Path, phi: Path, *extra: str) -> tuple[int, str]:
+    return _cli(capsys, "batch", str(folder), "-o", str(out), "--checkpoint", str(ckpt),
+                "--phi", str(phi), "--device", "cpu", "--sequential", *extra)
+
+
+@pytest.fixture(scope="module")
+def two_good(tmp_path_factory: pytest.TempPathFactory, folder: Path) -> Path:
+    d = tmp_path_factory.mktemp("two")
+    for name in ("a.mkv", "d.mkv"):
+        (d / name).write_bytes((folder / name).read_bytes())
+    return d
+
+
+def _finished(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Record the clips that reach the model (the ones a run actually scores)."""
+    original = Analyzer.finish
+    calls: list[str] = []
+
+    def finish(self, clip, progress=None, on_partial=None):
+        calls.append(clip.path.name)
+        return original(self, clip, progress, on_partial)
+
+    monkeypatch.setattr(Analyzer, "finish", finish)
+    return calls
+
+
+def test_a_long_curve_goes_to_its_own_file_not_a_csv_cell(models, two_good, tmp_path, monkeypatch,
+                                                          capsys) -> None:
+    import dataclasses
+
+    from forensics_gui.core import batch_results as br
+
+    ckpt, phi = models
+    original = Analyzer.finish
+    n = 20_000  # 13 min 20 s at 25 fps: 100,000+ characters as one CSV cell before
+
+    def long_finish(self, clip, progress=None, on_partial=None):
+        analysis = original(self, clip, progress, on_partial)
+        for variant, res in analysis.scores.items():
+            curve = np.linspace(-1, 1, n).astype(np.float32)
+            analysis.scores[variant] = dataclasses.replace(
+                res, frame_scores=curve, times_s=np.arange(n) / 25.0)
+        return analysis
+
+    monkeypatch.setattr(Analyzer, "finish", long_finish)
+    out = tmp_path / "results.csv"
+    code, err = _cli_batch(capsys, two_good, out, ckpt, phi, "--both")
+    assert code == 0, err
+    assert max(len(line) for line in out.read_text().splitlines()) < 1000
+    rows = list(csv.DictReader(out.open()))
+    assert [(r["file"], r["variant"]) for r in rows] == [
+        ("a.mkv", "untrimmed"), ("a.mkv", "trimmed"), ("d.mkv", "untrimmed"), ("d.mkv", "trimmed")]
+    for r in rows:
+        assert r["curve"] == f"results.curves/{r['sha256']}.{r['variant']}.json"
+        curve = br.read_curve(out.parent / r["curve"], "test")
+        assert len(curve.frame_scores) == n and curve.fps == 25.0
+        assert curve.frame_scores[0] == -1.0 and curve.frame_scores[-1] == 1.0
+    assert not list((out.parent / "results.curves").glob(".*"))  # no temp files left
+    # Resume reads the new layout: nothing left to do.
+    calls = _finished(monkeypatch)
+    code, err = _cli_batch(capsys, two_good, out, ckpt, phi, "--both")
+    assert code == 0 and calls == [] and "2 already in" in err and "0 to score" in err
+
+
+def test_a_torn_last_row_is_removed_and_exactly_that_clip_redone(models, two_good, tmp_path,
+                                                                  monkeypatch, capsys) -> None:
+    ckpt, phi = models
+    before = {p.name: _sha(p) for p in two_good.iterdir()}
+    out = tmp_path / "results.csv"
+    assert _cli_batch(capsys, two_good, out, ckpt, phi)[0] == 0
+    complete = out.read_bytes()
+    lines = complete.split(b"\n")
+    assert len(lines) == 4 and lines[-1] == b""  # header, a, d, and the final line end
+    # Power loss in the middle of d's row.
+    torn = complete[: len(complete) - len(lines[2]) // 2]
+    out.write_bytes(torn)
+    calls = _finished(monkeypatch)
+    code, err = _cli_batch(capsys, two_good, out, ckpt, phi)
+    assert code == 0, err
+    assert "Removed 1 damaged row from results.csv" in err and "1 to score" in err
+    assert calls == ["d.mkv"]
+    assert out.read_bytes() == complete  # the same rows as an uninterrupted run, nothing glued
+    assert {p.name: _sha(p) for p in two_good.iterdir()} == before
+    # A row whose check does not match (edited, or glued by an old version) is redone too.
+    bad = complete.replace(lines[1], lines[1].replace(b",ok,", b",ok ,"))
+    out.write_bytes(bad)
+    calls.clear()
+    code, err = _cli_batch(capsys, two_good, out, ckpt, phi)
+    assert code == 0 and calls == ["a.mkv"] and "Removed 1 damaged row" in err
+    rows = list(csv.DictReader(out.open()))
+    assert [r["file"] for r in rows] == ["d.mkv", "a.mkv"]
+
+
+def test_a_file_name_that_is_not_utf8_is_scored_and_resumed(models, folder, tmp_path, monkeypatch,
+                                                            capsys) -> None:
+    import os
+
+    from forensics_gui.core import batch_results as br
+
+    ckpt, phi = models
+    clips = tmp_path / "clips"
+    (clips / "sub").mkdir(parents=True)
+    raw = os.fsencode(clips / "sub") + b"/caf\xe9 \\x41.mkv"  # Latin-1 name with a backslash
+    with open(raw, "wb") as fh:
+        fh.write((folder / "a.mkv").read_bytes())
+    out = tmp_path / "results.csv"
+    code, err = _cli_batch(capsys, clips, out, ckpt, phi)
+    assert code == 0, err
+    rows = list(csv.DictReader(out.open(encoding="utf-8")))
+    assert [r["file"] for r in rows] == ["sub/caf\\xe9 \\\\x41.mkv"] and rows[0]["status"] == "ok"
+    assert os.fsencode(clips / br.unescape_name(rows[0]["file"])) == raw
+    curve = json.loads((out.parent / rows[0]["curve"]).read_text())
+    assert curve["file"] == rows[0]["file"]
+    calls = _finished(monkeypatch)
+    code, err = _cli_batch(capsys, clips, out, ckpt, phi)
+    assert code == 0 and calls == [] and "0 to score" in err
+
+
+def test_escaped_names_round_trip() -> None:
+    import os
+
+    from forensics_gui.core import batch_results as br
+
+    for raw in (b"plain/clip.mp4", b"caf\xc3\xa9.mp4", b"caf\xe9.mp4", b"a\\b\\x41.mp4",
+                b"new\nline,\"quoted\".mp4", b"\xff\xfe\x80.mkv"):
+        name = os.fsdecode(raw)
+        text = br.escape_name(name)
+        text.encode("utf-8")  # always writable
+        assert "\n" not in text and br.unescape_name(text) == name
+
+
+def test_every_clip_failing_exits_2_and_some_failing_says_so(models, folder, tmp_path, capsys) -> None:
+    ckpt, phi = models
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    for name in ("b_broken.mp4", "c_noface.mkv"):
+        (bad / name).write_bytes((folder / name).read_bytes())
+    out = tmp_path / "bad.csv"
+    code, err = _cli_batch(capsys, bad, out, ckpt, phi)
+    assert code == 2
+    assert err.strip().splitlines()[-1] == (
+        "forensics-gui batch: None of the 2 clips could be scored (reasons above); if they failed "
+        "for the same reason, fix the models or options and run again: failures under other models "
+        "are retried.")
+    assert "c_noface.mkv: No face" in err
+    # Per-clip failures stay recorded: the same command skips them and says why.
+    code, err = _cli_batch(capsys, bad, out, ckpt, phi)
+    assert code == 0 and "2 already in" in err and "2 failed earlier; --retry-failed" in err
+    mixed = tmp_path / "results.csv"
+    code, err = _cli_batch(capsys, folder, mixed, ckpt, phi)
+    assert code == 0
+    assert "Scored 2 of 4 clips; 2 FAILED (listed above; --retry-failed scores them again)." in err
+
+
+def test_a_model_failure_is_not_recorded_as_a_clip_failure(models, two_good, tmp_path, monkeypatch,
+                                                           capsys) -> None:
+    from forensics_gui.testing.phi import write_published_phi
+
+    ckpt, phi = models
+    broken = tmp_path / "broken.pt"
+    broken.write_bytes(ckpt.read_bytes()[:5000])  # a download cut short
+    out = tmp_path / "results.csv"
+    code, err = _cli_batch(capsys, two_good, out, broken, phi)
+    assert code == 2 and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 2  # the plan, then one sentence about the checkpoint
+    assert not out.exists() or len(out.read_text().splitlines()) <= 1  # no clip marked as failed
+    calls = _finished(monkeypatch)
+    code, err = _cli_batch(capsys, two_good, out, ckpt, phi)
+    assert code == 0 and calls == ["a.mkv", "d.mkv"]
+    # A failure recorded under other models is tried again when the models change.
+    monkeypatch.setattr(Analyzer, "finish", _raise_value_error)
+    out2 = tmp_path / "mismatch.csv"
+    assert _cli_batch(capsys, two_good, out2, ckpt, phi)[0] == 2
+    monkeypatch.undo()
+    calls = _finished(monkeypatch)
+    assert _cli_batch(capsys, two_good, out2, ckpt, phi)[0] == 0 and calls == []  # same setup
+    other_phi = write_published_phi(tmp_path / "phi2.pt", visual_dim=32, audio_dim=32, seed=3)
+    code, err = _cli_batch(capsys, two_good, out2, ckpt, other_phi)
+    assert code == 0 and calls == ["a.mkv", "d.mkv"] and "Scored 2 clips." in err
+
+
+def _raise_value_error(self, clip, progress=None, on_partial=None):
+    raise ValueError("shapes (30,32) and (1024,) not aligned")

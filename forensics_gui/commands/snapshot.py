@@ -24,8 +24,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threshold", type=float, default=0.0005, metavar="TAU",
                         help="silence amplitude threshold (full scale 1.0; default 0.0005)")
     parser.add_argument("--result", metavar="RESULT.json",
-                        help="an analysis result JSON (forensics-gui analyze -o): its fakeness curves "
-                             "are drawn under the waveform and its video score goes in the caption")
+                        help="an analysis result JSON (forensics-gui analyze -o) of this clip: its "
+                             "fakeness curves are drawn under the waveform and its video score goes "
+                             "in the caption; a result of another clip (by SHA-256) is refused")
 
 
 def _load_result(path: str | None) -> dict[str, Any] | None:
@@ -42,6 +43,25 @@ def _load_result(path: str | None) -> dict[str, Any] | None:
         raise ForensicsError(f"The result file {path} is not an analysis result (expected a JSON "
                              "object as written by 'forensics-gui analyze -o').")
     return data
+
+
+def _check_result_is_of_this_clip(result: dict[str, Any], result_path: str, video: str,
+                                  data: Any) -> None:
+    """Refuse a result made from another clip (its curves would be drawn under this clip's
+    SHA-256); a result without a SHA-256 is drawn with a warning in the caption and on stderr."""
+    claimed = result.get("sha256")
+    name, clip = Path(result_path).name, Path(video).name
+    if claimed is None:
+        data.extra_lines[0] += " (NOT checked against this clip: the result has no SHA-256)"
+        print(f"warning: {name} has no SHA-256, so it cannot be checked against {clip}; its curves "
+              "are drawn as they are.", file=sys.stderr)
+        return
+    if not isinstance(claimed, str) or claimed.strip().lower() != data.sha256.lower():
+        shown = f"SHA-256 {claimed[:12]}..." if isinstance(claimed, str) else "an invalid SHA-256"
+        raise ForensicsError(
+            f"The result file {name} was made from another clip ({shown}), not from {clip} "
+            f"(SHA-256 {data.sha256[:12]}...); pass the result that 'forensics-gui analyze' "
+            "wrote for this clip.")
 
 
 def _ensure_gui_app() -> Any:
@@ -79,6 +99,8 @@ def run(args: argparse.Namespace) -> int:
         extra.insert(0, f"Result: {Path(args.result).name}")
     data = build_snapshot_data(args.video, args.at, note=args.note, threshold=args.threshold,
                                extra_lines=extra, version=forensics_gui.__version__)
+    if result is not None:
+        _check_result_is_of_this_clip(result, args.result, args.video, data)
     data.curves = curves
     out = save_png(render_snapshot(data), args.output)
     print(f"wrote {out}", file=sys.stderr)

@@ -166,3 +166,30 @@ def test_snapshot_cli_audio_only_with_result(clips, tmp_path) -> None:
                "--result", str(tmp_path / "r.json"))
     assert res.returncode == 0, res.stderr
     assert out.read_bytes()[:4] == b"\x89PNG"
+    assert res.stderr.startswith("warning: r.json has no SHA-256, so it cannot be checked against ")
+
+
+def test_snapshot_refuses_the_result_of_another_clip(clips, tmp_path) -> None:
+    import hashlib
+    import json
+
+    from PySide6.QtGui import QImage
+
+    video = clips["av"].path
+    sha = hashlib.sha256(video.read_bytes()).hexdigest()
+    other = {"file": str(video), "sha256": "0" * 64, "fps": 25.0, "video_score": 3.0,
+             "frame_scores": [0.0, 1.0, 2.0, 1.0] * 10}
+    (tmp_path / "other.json").write_text(json.dumps(other))
+    out = tmp_path / "snap.png"
+    res = _cli(str(video), "--at", "0.5", "-o", str(out), "--result", str(tmp_path / "other.json"))
+    assert res.returncode == 2 and not out.exists()
+    assert res.stderr == (
+        f"forensics-gui snapshot: The result file other.json was made from another clip (SHA-256 "
+        f"000000000000...), not from {video.name} (SHA-256 {sha[:12]}...); pass the result that "
+        "'forensics-gui analyze' wrote for this clip.\n")
+    # The clip's own result (same SHA-256, any file name) is drawn.
+    (tmp_path / "own.json").write_text(json.dumps({**other, "sha256": sha.upper(), "file": "renamed.mp4"}))
+    res = _cli(str(video), "--at", "0.5", "-o", str(out), "--result", str(tmp_path / "own.json"))
+    assert res.returncode == 0, res.stderr
+    assert "warning" not in res.stderr and QImage(str(out)).width() == 1280
+    assert hashlib.sha256(video.read_bytes()).hexdigest() == sha

@@ -6,7 +6,7 @@ Models: dlib's HOG frontal face detector and ``shape_predictor_68_face_landmarks
 Grey input: the official preparation runs dlib on ``cv2.cvtColor(rgb, COLOR_RGB2GRAY)``;
 :func:`rgb_to_gray_cv2` is that conversion bit for bit (see its docstring).
 
-Track rule (the official code takes the *last* detection of each frame, which can jump between
+Track rule of ``"fast"`` (the official code takes the *last* detection of each frame, which can jump between
 people): the first frame with any detection starts the track on the **largest** face; in every
 later frame the track keeps the detection **nearest to the previous box** (centre distance under
 0.5 box sizes and a size ratio within 0.6..1.6). A frame without such a detection is "not
@@ -15,7 +15,31 @@ searched every frame, and a full-frame scan every ``rescan_every`` frames re-acq
 detection nearest to the last known box. Before any face is found, every frame of the first
 second is scanned, then every ``rescan_every``-th frame (so a face-free hour stays affordable).
 
-Speed (the official pipeline runs the detector on the full-resolution frame with one 2x
+Two preparations (the name is recorded with every result, :data:`PREPARATIONS`):
+
+``"official"`` (the default): the official detection, bit for bit, faster. The official call
+``detector(gray, 1)`` resizes the whole grey frame 2x (dlib ``pyramid_up``: a bilinear
+``resize_image``), builds the pyramid ``pyramid_down<6>`` (each level a ``resize_image`` of the one
+above to ``floor(5/6)`` of its size) and scans HOG filters on every level, then keeps the
+detections that do not overlap a higher-scoring one (non-maximum suppression across levels). Most
+of the time goes into the big top levels, where a tracked face of the previous frame's size
+cannot be found. :class:`OfficialDetector` builds the same pyramid with dlib's own functions
+(``dlib.resize_image``, ``dlib.pyramid_down(6)``: identical pixels, checked in the tests), runs the
+same detector from level ``s`` = (previous face level - 3) down, and maps each box back with
+dlib's own ``rect_up``/``rect_down``. Why the result is the official one: if the official scan
+finds exactly one face F at a level >= s, every other official candidate overlaps F and scores
+lower, so the scan from ``s`` (a subset of the candidates with the same scores) returns exactly
+F. The partial scan is accepted only when it returns exactly one face at level >= s + 2;
+otherwise (no face, several faces, a face near ``s``, the first frame) the frame gets the full
+official call. The one case this cannot rule out by construction: the official finds a single
+face at least 1.7x smaller than a lower-scoring face-sized detection it suppressed; never seen
+(the tests compare every frame against the full official call at 240p..1080p). With several
+faces the official result (the LAST box) is used, as in the official preparation.
+
+``"fast"`` (``--fast-landmarks``): a tracker whose boxes come from a rescaled window; a few ms
+per frame, but its landmarks differ from the official ones by ~1 px (see below).
+
+Speed of ``"fast"`` (the official pipeline runs the detector on the full-resolution frame with one 2x
 upsampling, ~300 ms per 720p frame): while the track is held, the detector runs only on a window
 of 1.5 box sizes around the previous box, rescaled so the face is 100-120 px (a few ms). The
 scale is taken from the ladder 2 x (5/6)^m that the official ``detector(gray, 1)`` scans
@@ -26,7 +50,7 @@ always runs at full resolution on the exact cv2 grey of a window of 1.4 box size
 box; it reads only pixels near the box, so this equals running it on the whole frame (tested).
 The detector boxes come from a rescaled image and differ from the official full-resolution
 boxes by a few pixels, which moves the landmarks by ~1 px on average (measured on the synthetic
-720p clip); this is the one known deviation from the official landmarks.
+720p clip).
 
 Coordinates are (x, y) source-frame pixels. Frames are the 25 fps grid frames.
 """
@@ -57,6 +81,13 @@ MAX_UPSCALE = 2.0  # like dlib's one 2x upsampling
 WINDOW_HALF = 0.75  # half side of the local detection window, in box sizes
 STARTUP_FRAMES = 25  # before any face: scan every frame for 1 s, then every rescan_every
 SP_HALF = 0.7  # half side of the window the shape predictor needs (checked == full frame)
+
+PREPARATIONS = ("official", "fast")  # names recorded with every result (see the module docstring)
+DEFAULT_PREPARATION = "official"
+LEVEL_RATIO = 1.2  # pyramid_down<6>: each level is 5/6 of the one above
+LEVEL_BOX_PX = 73  # side of a detection box at the level it was found on (80 px HOG window)
+SKIP_MARGIN = 3  # partial scan starts this many levels above the previous face's level
+ACCEPT_GAP = 2  # ... and is accepted when its single face lies at least this far below the start
 
 
 def rgb_to_gray_cv2(rgb: np.ndarray, *, legacy14: bool = False) -> np.ndarray:
@@ -165,6 +196,89 @@ def _box_center_size(box: np.ndarray) -> tuple[float, float, float]:
             float(max(box[2] - box[0], box[3] - box[1])))
 
 
+def _rect_tuple(rect: Any) -> tuple[int, int, int, int]:
+    return int(rect.left()), int(rect.top()), int(rect.right()), int(rect.bottom())
+
+
+class OfficialDetector:
+    """``detector(gray, 1)`` of the official preparation, skipping the pyramid levels that cannot
+    hold the tracked face when the result is provably the same (see the module docstring).
+
+    One instance per thread (dlib's detector is not thread-safe). ``partial_scans`` and
+    ``full_scans`` count how each frame was answered.
+    """
+
+    def __init__(self, detector: Any) -> None:
+        import dlib
+
+        self._dlib = dlib
+        self.detector = detector
+        self._pyr2 = dlib.pyramid_down(2)
+        self._pyr6 = dlib.pyramid_down(6)
+        self.level: int | None = None  # pyramid level of the last face found (the hint)
+        self.partial_scans = 0
+        self.full_scans = 0
+
+    def full(self, gray: np.ndarray) -> list[tuple[int, int, int, int]]:
+        """The official call itself: boxes (left, top, right, bottom), dlib's order."""
+        self.full_scans += 1
+        return [_rect_tuple(r) for r in self.detector(gray, 1)]
+
+    def _upsampled(self, gray: np.ndarray) -> np.ndarray:
+        """dlib's ``pyramid_up(gray, pyramid_down<2>)``: resize_image to rect_up's size."""
+        h, w = gray.shape
+        up = self._pyr2.rect_up(self._dlib.rectangle(0, 0, w - 1, h - 1))
+        return self._dlib.resize_image(gray, int(up.bottom()) + 1, int(up.right()) + 1)
+
+    def _level_rect(self, rect: Any) -> tuple[int, Any] | None:
+        """(levels below the scanned image, the box on its own level) of a box the scan returned
+        in the scanned image's coordinates; None when the mapping is not unambiguous."""
+        rect_down, rect_up = self._pyr6.rect_down, self._pyr6.rect_up
+        guess = int(round(np.log(max(rect.width(), 1) / LEVEL_BOX_PX) / np.log(LEVEL_RATIO)))
+        found: list[tuple[int, Any]] = []
+        for lv in sorted({max(0, guess - 1), max(0, guess), guess + 1}):
+            base = rect_down(rect, lv) if lv else rect
+            for dl in (-1, 0, 1):
+                for dt in (-1, 0, 1):
+                    for dr in (-1, 0, 1):
+                        for db in (-1, 0, 1):
+                            c = self._dlib.rectangle(base.left() + dl, base.top() + dt,
+                                                     base.right() + dr, base.bottom() + db)
+                            if abs(c.width() - LEVEL_BOX_PX) <= 3 and \
+                                    (rect_up(c, lv) if lv else c) == rect:
+                                found.append((lv, c))
+        return found[0] if len({(lv, _rect_tuple(c)) for lv, c in found}) == 1 else None
+
+    def detect(self, gray: np.ndarray) -> list[tuple[int, int, int, int]]:
+        """Boxes of ``detector(gray, 1)`` (left, top, right, bottom, inclusive; the official
+        order), exact wherever the official call finds exactly one face."""
+        gray = np.ascontiguousarray(gray)
+        start = None if self.level is None else self.level - SKIP_MARGIN
+        if start is not None and start > 0:
+            img = self._upsampled(gray)
+            for _ in range(start):
+                img = self._pyr6(img)
+            rects = self.detector.run(img, 0, 0.0)[0]
+            if len(rects) == 1:
+                mapped = self._level_rect(rects[0])
+                if mapped is not None and mapped[0] >= ACCEPT_GAP:
+                    level = start + mapped[0]
+                    box = self._pyr2.rect_down(self._pyr6.rect_up(mapped[1], level))
+                    self.level = level
+                    self.partial_scans += 1
+                    return [_rect_tuple(box)]
+        boxes = self.full(gray)
+        # the hint: the level of the box the official code uses (the last); None without faces
+        self.level = None if not boxes else _box_level(boxes[-1])
+        return boxes
+
+
+def _box_level(box: tuple[int, int, int, int]) -> int:
+    """Pyramid level (0 = the 2x upsampled frame) at which a box of this size is found."""
+    side = 2.0 * max(box[2] - box[0] + 1, 1)
+    return max(0, int(round(np.log(side / LEVEL_BOX_PX) / np.log(LEVEL_RATIO))))
+
+
 @dataclass
 class FrameLandmarks:
     """One frame's result: ``points`` int32 [68, 2] (x, y) and ``box`` float32 [4] x0,y0,x1,y1."""
@@ -176,14 +290,20 @@ class FrameLandmarks:
 class FaceTracker:
     """Detect and follow one face through consecutive frames (see the module docstring).
 
-    ``frame_size`` = (width, height) of the source frames in pixels. ``official=True`` is the
+    ``frame_size`` = (width, height) of the source frames in pixels. ``preparation`` is one of
+    :data:`PREPARATIONS`: ``"official"`` (default) gives the official landmarks through
+    :class:`OfficialDetector`; ``"fast"`` is the windowed tracker. ``official=True`` is the
     reference mode for parity checks: every frame runs ``detector(gray, 1)`` on the whole frame
     and the shape predictor on the LAST detection, as the official preparation does (no CNN
     fallback, no tracking; ~0.3 s per 720p frame).
     """
 
     def __init__(self, frame_size: tuple[int, int], *, min_face_px: float | None = None,
-                 rescan_every: int = 5, official: bool = False) -> None:
+                 rescan_every: int = 5, official: bool = False,
+                 preparation: str = DEFAULT_PREPARATION) -> None:
+        if preparation not in PREPARATIONS:
+            raise ValueError(f"unknown landmark preparation {preparation!r}")
+        self.preparation = "official" if official else preparation
         self.official = bool(official)
         self.width, self.height = int(frame_size[0]), int(frame_size[1])
         self.min_face_px = float(min_face_px or max(40.0, min(self.width, self.height) / 8.0))
@@ -192,6 +312,7 @@ class FaceTracker:
         self.lost_for = 0  # frames since the track was last seen
         self.frames_seen = 0
         self.detector, self.predictor = _models()
+        self.exact = OfficialDetector(self.detector)
         self._win: tuple[int, int, int, int, np.ndarray] | None = None  # this frame's grey window
 
     def _gray(self, rgb: np.ndarray, x0: int, y0: int, x1: int, y1: int) -> np.ndarray:
@@ -258,6 +379,8 @@ class FaceTracker:
         self._win = None
         if self.official:
             return self._process_official(rgb)
+        if self.preparation == "official":
+            return self._process_exact(rgb)
         if self.prev_box is not None:
             found = self._nearest(self._local_scan(rgb, self.prev_box), self.prev_box, True)
         self.frames_seen += 1
@@ -278,6 +401,17 @@ class FaceTracker:
         self.prev_box, self.lost_for = found, 0
         return FrameLandmarks(self._landmarks(rgb, found), found)
 
+    def _process_exact(self, rgb: np.ndarray) -> FrameLandmarks:
+        import dlib
+
+        gray = rgb_to_gray_cv2(rgb)
+        boxes = self.exact.detect(gray)
+        if not boxes:
+            return FrameLandmarks(None, None)
+        left, top, right, bottom = boxes[-1]
+        shape = self.predictor(gray, dlib.rectangle(left, top, right, bottom))
+        pts = np.array([(p.x, p.y) for p in shape.parts()], dtype=np.int32)
+        return FrameLandmarks(pts, np.array([left, top, right + 1, bottom + 1], np.float32))
 
     def _process_official(self, rgb: np.ndarray) -> FrameLandmarks:
         gray = rgb_to_gray_cv2(rgb)

@@ -44,7 +44,13 @@ import numpy as np
 
 from forensics_gui.core.atomic import atomic_path
 from forensics_gui.core.errors import MediaError, NoFaceError
-from forensics_gui.core.landmarks import FaceTracker, interpolate_track, rgb_to_gray_cv2
+from forensics_gui.core.landmarks import (
+    DEFAULT_PREPARATION,
+    PREPARATIONS,
+    FaceTracker,
+    interpolate_track,
+    rgb_to_gray_cv2,
+)
 from forensics_gui.core.progress import Progress, check_cancelled
 from forensics_gui.core.timebase import MODEL_FPS
 
@@ -52,6 +58,7 @@ __all__ = [
     "RoiResult", "LandmarkTrack", "extract_mouth_roi", "write_roi_video", "load_roi_video",
     "roi_roundtrip", "save_landmarks", "load_landmarks", "rgb_to_gray_cv2", "umeyama_similarity",
     "roi_transforms", "crop_origins", "warp_crop", "MEAN_FACE_STABLE", "ROI_PIX_FMT",
+    "preparation_record", "PREPARATIONS", "DEFAULT_PREPARATION",
 ]
 
 FPS = float(MODEL_FPS)
@@ -84,6 +91,7 @@ class RoiResult:
     face_found: bool
     source_fps: float
     source_size: tuple[int, int]  # (width, height) of the displayed source frames
+    preparation: str = DEFAULT_PREPARATION  # "official" or "fast" (core.landmarks.PREPARATIONS)
 
 
 @dataclass
@@ -97,6 +105,38 @@ class LandmarkTrack:
     face_found: bool
     source_fps: float
     source_size: tuple[int, int]
+    preparation: str = DEFAULT_PREPARATION
+    provenance: dict[str, str] | None = None  # preparation_record() as stored (None: older file)
+
+
+_LANDMARK_MODEL_SHA: dict[tuple[str, int, int], str] = {}
+
+
+def preparation_record(preparation: str = DEFAULT_PREPARATION) -> dict[str, str]:
+    """Which mouth-crop preparation made a result, so two results can be told apart.
+
+    ``preparation`` ("official": the official detection, "fast": the windowed tracker),
+    ``dlib_version``, ``landmark_model_sha256`` (SHA-256 of the 68-point model file) and
+    ``mean_face_sha256`` (SHA-256 of :data:`MEAN_FACE_STABLE` as little-endian float64, x/y per
+    point). The model file is hashed once per process (about 0.3 s).
+    """
+    import hashlib
+
+    import dlib
+
+    from forensics_gui.core.hashing import sha256_file
+    from forensics_gui.core.landmarks import shape_predictor_path
+
+    if preparation not in PREPARATIONS:
+        raise ValueError(f"unknown landmark preparation {preparation!r}")
+    path = shape_predictor_path()
+    st = path.stat()
+    key = (str(path), int(st.st_size), int(st.st_mtime_ns))
+    if key not in _LANDMARK_MODEL_SHA:
+        _LANDMARK_MODEL_SHA[key] = sha256_file(path)
+    mean_face = hashlib.sha256(np.ascontiguousarray(MEAN_FACE_STABLE, "<f8").tobytes()).hexdigest()
+    return {"preparation": preparation, "dlib_version": str(dlib.__version__),
+            "landmark_model_sha256": _LANDMARK_MODEL_SHA[key], "mean_face_sha256": mean_face}
 
 
 # --- geometry -----------------------------------------------------------------------------------
@@ -389,7 +429,8 @@ PATCH_BUDGET_BYTES = 512 * 1024 * 1024  # mouth patches kept from the first read
 
 def extract_mouth_roi(path: str | os.PathLike[str], *, progress: Progress | None = None,
                       workers: int = 2, patch_budget_bytes: int = PATCH_BUDGET_BYTES,
-                      official_landmarks: bool = False) -> RoiResult:
+                      official_landmarks: bool = False,
+                      preparation: str = DEFAULT_PREPARATION) -> RoiResult:
     """Mouth crops of every 25 fps grid frame of the video at ``path``.
 
     No face in any frame is not an error: ``face_found`` is False, ``frames_rgb``/``gray`` are
@@ -397,8 +438,11 @@ def extract_mouth_roi(path: str | os.PathLike[str], *, progress: Progress | None
     (dlib releases the GIL in the detector, so the two cores overlap). The first read keeps the
     pixels around each detected mouth (up to ``patch_budget_bytes``); frames whose crop needs
     other pixels (undetected frames, big jumps, over budget) are read a second time.
-    ``official_landmarks=True`` detects as the official preparation does (full frame, 2x
-    upsampling, last face; ~0.3 s per 720p frame): for parity checks, not for daily use.
+    ``preparation`` "official" (default) gives the official landmarks (exact detection with the
+    pyramid levels that cannot hold the face skipped, see :mod:`forensics_gui.core.landmarks`);
+    "fast" the windowed tracker (~1 px off the official landmarks, several times faster).
+    ``official_landmarks=True`` runs the plain official call on every whole frame (2x
+    upsampling, last face; ~0.3 s per 720p frame): the reference for parity checks.
     Raises MediaError for unreadable files, Cancelled when ``progress`` asks to stop.
     """
     source_fps, duration, size = _probe(path)
@@ -416,7 +460,7 @@ def extract_mouth_roi(path: str | os.PathLike[str], *, progress: Progress | None
             if tracker is None:
                 size = (int(rgb.shape[1]), int(rgb.shape[0]))
                 frame_shape = (int(rgb.shape[0]), int(rgb.shape[1]))
-                tracker = FaceTracker(size, official=official_landmarks)
+                tracker = FaceTracker(size, official=official_landmarks, preparation=preparation)
             res = tracker.process(rgb)
             patch = None
             if res.points is not None and kept < patch_budget_bytes:
@@ -436,7 +480,8 @@ def extract_mouth_roi(path: str | os.PathLike[str], *, progress: Progress | None
     if not detected.any():
         return RoiResult(np.zeros((0, CROP, CROP, 3), np.uint8), np.zeros((0, CROP, CROP), np.uint8),
                          times_s, np.full((n, 68, 2), np.nan, np.float32), detected,
-                         np.full((n, 4), np.nan, np.float32), False, source_fps, size)
+                         np.full((n, 4), np.nan, np.float32), False, source_fps, size,
+                         tracker.preparation if tracker is not None else preparation)
     lm_raw = np.zeros((n, 68, 2))
     box_raw = np.zeros((n, 4))
     for i in np.flatnonzero(detected):
@@ -464,7 +509,8 @@ def extract_mouth_roi(path: str | os.PathLike[str], *, progress: Progress | None
     if progress is not None:
         progress.report("mouth crop", n, n)
     return RoiResult(crops, rgb_to_gray_cv2(crops), times_s, lm.astype(np.float32), detected,
-                     face_boxes, True, source_fps, size)
+                     face_boxes, True, source_fps, size,
+                     tracker.preparation if tracker is not None else preparation)
 
 
 def _crops_from_second_read(path: str | os.PathLike[str], crops: np.ndarray,
@@ -555,23 +601,34 @@ def roi_roundtrip(result: RoiResult) -> np.ndarray:
 
 
 def save_landmarks(result: RoiResult | LandmarkTrack, path: str | os.PathLike[str]) -> None:
-    """Store landmarks, detected, face_boxes and times (.npz, atomically)."""
+    """Store landmarks, detected, face_boxes, times and the :func:`preparation_record` (one
+    string array per field, ``preparation``, ``dlib_version``, ...) as .npz, atomically."""
+    record = preparation_record(result.preparation)
     with atomic_path(path, suffix=".npz") as tmp:
         with open(tmp, "wb") as fh:
-            np.savez(fh, landmarks=result.landmarks, detected=result.detected,
-                     face_boxes=result.face_boxes, times_s=result.times_s,
-                     face_found=np.bool_(result.face_found),
-                     source_fps=np.float64(result.source_fps),
-                     source_size=np.asarray(result.source_size, np.int64))
+            arrays: dict[str, np.ndarray] = {
+                "landmarks": result.landmarks, "detected": result.detected,
+                "face_boxes": result.face_boxes, "times_s": result.times_s,
+                "face_found": np.asarray(result.face_found, bool),
+                "source_fps": np.asarray(result.source_fps, np.float64),
+                "source_size": np.asarray(result.source_size, np.int64),
+                **{k: np.asarray(v) for k, v in record.items()}}
+            np.savez(fh, **arrays)  # type: ignore[arg-type]
+
+
+_RECORD_KEYS = ("preparation", "dlib_version", "landmark_model_sha256", "mean_face_sha256")
 
 
 def load_landmarks(path: str | os.PathLike[str]) -> LandmarkTrack:
     """Read a file written by :func:`save_landmarks`."""
     try:
         with np.load(path) as z:
+            record = {k: str(z[k]) for k in _RECORD_KEYS if k in z.files} or None
             return LandmarkTrack(z["landmarks"], z["detected"], z["face_boxes"], z["times_s"],
                                  bool(z["face_found"]), float(z["source_fps"]),
-                                 (int(z["source_size"][0]), int(z["source_size"][1])))
+                                 (int(z["source_size"][0]), int(z["source_size"][1])),
+                                 record.get("preparation", "unknown") if record else "unknown",
+                                 record)
     except (OSError, KeyError, ValueError) as err:
         raise MediaError(f"{Path(path).name} is not a landmarks file written by forensics-gui "
                          f"({err}).") from err

@@ -68,7 +68,7 @@ def test_ladder_scale_is_one_of_the_official_scan_scales() -> None:
 def test_tracker_follows_moving_face_and_matches_full_frame_predictor() -> None:
     import dlib
 
-    tracker = FaceTracker((400, 300))
+    tracker = FaceTracker((400, 300), preparation="fast")
     for i in range(8):
         img = _canvas(400, 300, [(40 + 12 * i, 30 + 3 * i, 200 + 4 * i)])
         res = tracker.process(img)
@@ -88,7 +88,7 @@ def test_tracker_follows_moving_face_and_matches_full_frame_predictor() -> None:
 
 def test_two_faces_one_consistent_track() -> None:
     """Start on the largest face; keep it even when the other one grows larger later."""
-    tracker = FaceTracker((640, 320))
+    tracker = FaceTracker((640, 320), preparation="fast")
     centres = []
     for i in range(6):
         big = (20, 40, 240)
@@ -100,8 +100,9 @@ def test_two_faces_one_consistent_track() -> None:
     assert all(c < 260 for c in centres), centres
 
 
-def test_no_face_and_lost_face() -> None:
-    tracker = FaceTracker((320, 240), rescan_every=3)
+@pytest.mark.parametrize("preparation", ["official", "fast"])
+def test_no_face_and_lost_face(preparation: str) -> None:
+    tracker = FaceTracker((320, 240), rescan_every=3, preparation=preparation)
     blank = np.full((240, 320, 3), 90, np.uint8)
     assert tracker.process(blank).points is None
     face = _canvas(320, 240, [(60, 20, 200)])
@@ -112,7 +113,7 @@ def test_no_face_and_lost_face() -> None:
 
 def test_face_free_frames_are_scanned_every_frame_for_one_second_then_sparsely(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    tracker = FaceTracker((160, 120), rescan_every=5)
+    tracker = FaceTracker((160, 120), rescan_every=5, preparation="fast")
     scans = []
     real = tracker._full_scan
     monkeypatch.setattr(tracker, "_full_scan", lambda rgb: scans.append(1) or real(rgb))
@@ -137,5 +138,64 @@ def test_official_mode_uses_full_frame_upsampled_detection_and_the_last_face() -
     assert res.box is not None and res.box[0] == last.left()
     assert isinstance(last, dlib.rectangle) and res.points[:, 0].mean() > 230  # right face
     # the fast tracker finds (almost) the same landmarks on that face alone
-    fast = FaceTracker((420, 200)).process(_canvas(420, 200, [(230, 10, 180)]))
+    fast = FaceTracker((420, 200), preparation="fast").process(_canvas(420, 200, [(230, 10, 180)]))
     assert fast.points is not None and np.abs(fast.points - res.points).mean() < 3
+
+
+def _scripted_frames() -> list[np.ndarray]:
+    """Frames where the face grows, jumps in size, moves, shrinks, vanishes and gets company."""
+    frames = []
+    sides = [120, 128, 138, 150, 162, 176, 190, 300, 290, 270, 250, 230, 215, 200, 140, 135]
+    for i, side in enumerate(sides):
+        frames.append(_canvas(640, 360, [(20 + 17 * i, (360 - side) // 2, side)]))
+    frames.append(np.full((360, 640, 3), 90, np.uint8))  # no face
+    frames.append(_canvas(640, 360, [(40, 60, 200)]))
+    frames.append(_canvas(640, 360, [(40, 60, 200), (420, 40, 110)]))  # two faces
+    frames.append(_canvas(640, 360, [(40, 60, 200), (300, 40, 260)]))
+    frames.append(_canvas(640, 360, [(44, 62, 204)]))
+    return frames
+
+
+def test_default_landmarks_equal_the_official_call_frame_by_frame() -> None:
+    """The default preparation gives the official boxes and landmarks on every frame (also
+    with two faces: the official LAST one), and skips pyramid levels on most frames."""
+    exact = FaceTracker((640, 360))
+    reference = FaceTracker((640, 360), official=True)
+    assert exact.preparation == "official" and exact.official is False
+    found = 0
+    for k, img in enumerate(_scripted_frames()):
+        got, want = exact.process(img), reference.process(img)
+        assert (got.points is None) == (want.points is None), k
+        if want.points is not None:
+            found += 1
+            np.testing.assert_array_equal(got.points, want.points, err_msg=f"frame {k}")
+            np.testing.assert_array_equal(got.box, want.box, err_msg=f"frame {k}")
+    assert found == 20
+    # the level skipping answered the frames with a face of 90 px or more (small faces sit
+    # on the top levels, which cannot be skipped); the empty frame, the first frame and the
+    # two-face frames needed the full official call
+    assert exact.exact.partial_scans >= 10, (exact.exact.partial_scans, exact.exact.full_scans)
+    assert exact.exact.partial_scans + exact.exact.full_scans == 21
+
+
+def test_pyramid_levels_are_rebuilt_with_dlibs_own_arithmetic() -> None:
+    """Scanning the rebuilt 2x image from level 0 finds the official boxes with dlib's mapping."""
+    import dlib
+
+    from forensics_gui.core.landmarks import OfficialDetector
+
+    det = OfficialDetector(dlib.get_frontal_face_detector())
+    gray = rgb_to_gray_cv2(_canvas(500, 300, [(30, 40, 150), (300, 60, 180)]))
+    up = det._upsampled(gray)
+    assert up.shape == (601, 1002)  # pyramid_up of pyramid_down<2>: 2n + 1 rows, 2n + 2 cols
+    pyr2 = dlib.pyramid_down(2)
+    rects = [pyr2.rect_down(r) for r in det.detector.run(up, 0, 0.0)[0]]
+    want = det.detector(gray, 1)
+    assert len(want) == 2
+    assert [(r.left(), r.top(), r.right(), r.bottom()) for r in rects] == \
+        [(r.left(), r.top(), r.right(), r.bottom()) for r in want]
+
+
+def test_unknown_preparation_is_refused() -> None:
+    with pytest.raises(ValueError):
+        FaceTracker((320, 240), preparation="mediapipe")

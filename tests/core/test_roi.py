@@ -262,6 +262,60 @@ def test_mp4_round_trip_and_landmark_file(face_result: roi.RoiResult, tmp_path: 
     np.testing.assert_array_equal(back.detected, face_result.detected)
     np.testing.assert_array_equal(back.face_boxes, face_result.face_boxes)
     assert back.face_found and back.source_size == (320, 320)
+    assert back.preparation == "official" == face_result.preparation
+    assert back.provenance == roi.preparation_record("official")
+
+
+def test_preparation_record_names_dlib_the_model_file_and_the_mean_face() -> None:
+    import hashlib
+
+    import dlib
+
+    from forensics_gui.core.hashing import sha256_file
+    from forensics_gui.core.landmarks import shape_predictor_path
+
+    rec = roi.preparation_record()
+    assert rec["preparation"] == "official" and rec["dlib_version"] == dlib.__version__
+    assert rec["landmark_model_sha256"] == sha256_file(shape_predictor_path())
+    flat = [128.870, 137.303, 92.523, 94.369, 112.772, 94.944, 145.525, 94.535, 166.677, 93.566]
+    assert rec["mean_face_sha256"] == hashlib.sha256(np.array(flat, "<f8").tobytes()).hexdigest()
+    assert roi.preparation_record("fast") == {**rec, "preparation": "fast"}
+    with pytest.raises(ValueError):
+        roi.preparation_record("guess")
+
+
+# (width, height, fps, audio codec, seconds): every size at 25 fps or another rate, PCM or AAC
+PARITY_CLIPS = [
+    (320, 240, Fraction(25), "pcm_s16le", 1.2),
+    (320, 240, Fraction(30000, 1001), "aac", 1.0),
+    (854, 480, Fraction(30000, 1001), "aac", 1.0),
+    (1280, 720, Fraction(25), "aac", 0.48),
+    (1920, 1080, Fraction(24000, 1001), "pcm_s16le", 0.3),
+]
+
+
+@pytest.mark.parametrize(("width", "height", "fps", "acodec", "seconds"), PARITY_CLIPS,
+                         ids=[f"{h}p-{float(f):.3f}fps-{a}" for _w, h, f, a, _s in PARITY_CLIPS])
+def test_default_crop_is_the_official_crop(tmp_path: Path, width: int, height: int, fps: Fraction,
+                                           acodec: str, seconds: float) -> None:
+    """Default landmarks identical to the official call on every frame; the crops after the mp4
+    round trip identical to the --official-landmarks crops and within codec noise of the
+    uncompressed official crops (issue 8: <= 1.0 and <= 2.5 grey levels)."""
+    clip = tmp_path / "talk.mp4"
+    make_clip(clip, duration_s=seconds, fps=fps, width=width, height=height, audio_codec=acodec)
+    default = roi.extract_mouth_roi(clip)
+    official = roi.extract_mouth_roi(clip, official_landmarks=True)
+    assert default.face_found and default.detected.all() and official.detected.all()
+    assert abs(len(default.times_s) - seconds * 25) <= 1
+    np.testing.assert_array_equal(default.landmarks, official.landmarks)
+    np.testing.assert_array_equal(default.face_boxes, official.face_boxes)
+    seen = roi.roi_roundtrip(default).astype(np.float64)
+    assert np.abs(seen - roi.roi_roundtrip(official)).mean() <= 1.0
+    assert np.abs(seen - official.gray).mean() <= 2.5
+    if height == 480:  # the fast tracker, for contrast, is not the official crop
+        fast = roi.extract_mouth_roi(clip, preparation="fast")
+        assert fast.preparation == "fast"
+        assert not np.array_equal(fast.landmarks, official.landmarks)
 
 
 # --- the command --------------------------------------------------------------------------------
@@ -284,8 +338,13 @@ def test_roi_command_writes_three_files(face_clip: Path, tmp_path: Path) -> None
     ref = decode_audio(face_clip, sample_rate=16000, mono=True).samples[0]
     np.testing.assert_array_equal(pcm, np.clip(np.rint(ref * 32768.0), -32768, 32767))
     assert np.abs(pcm).max() > 1000  # real sound, not silence
-    assert roi.load_landmarks(tmp_path / "face_landmarks.npz").landmarks.shape == (50, 68, 2)
+    track = roi.load_landmarks(tmp_path / "face_landmarks.npz")
+    assert track.landmarks.shape == (50, 68, 2) and track.preparation == "official"
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp files left
+    fast_dir = tmp_path / "fast"
+    assert main(["roi", str(face_clip), "-o", str(fast_dir), "--quiet", "--fast-landmarks"]) == 0
+    fast = roi.load_landmarks(fast_dir / "face_landmarks.npz")
+    assert fast.preparation == "fast" and fast.provenance == roi.preparation_record("fast")
 
 
 def test_roi_command_without_face(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,28 +1,51 @@
 """Random-weight AV-HuBERT checkpoints in the official fairseq layout, for tests and benchmarks.
 
-The file looks like what fairseq's trainer saves: a top-level dict with ``args=None``, ``cfg``
-(plain nested dict, fairseq key names), ``model`` (state dict, fp16 when asked, ``pos_conv`` as
-``weight_g``/``weight_v``), ``criterion``, ``optimizer_history``, ``extra_state`` and
-``task_state`` holding pickled objects whose classes live in ``fairseq.*`` modules. Those modules
-exist only while saving, so loading the file really needs no fairseq. The video ResNet always has
-the real ResNet-18 sizes; only the transformer is shrunk.
+The file looks like what fairseq's trainer saves (``torch.save``: pickle protocol 2, so Python 3
+names are written as Python 2 ones, ``int`` as ``__builtin__ long``): a top-level dict with
+``args=None``, ``cfg`` (plain nested dict, fairseq key names), ``model`` (state dict, fp16 when
+asked, ``pos_conv`` as ``weight_g``/``weight_v``), ``criterion``, ``optimizer_history``,
+``extra_state`` and ``task_state`` holding pickled objects whose classes live in ``fairseq.*``
+modules; a fine-tuned file's ``s2s_tokenizer`` wraps a ``sentencepiece.SentencePieceProcessor``
+whose state names the ``int`` type and holds the model proto as bytes, as the released
+``self_large_vox_433h.pt`` does. Older layouts: ``cfg_style="omegaconf"`` pickles ``cfg`` as
+OmegaConf ``DictConfig``/``ListConfig``/``AnyNode`` objects with their metadata (``typing.Any``,
+``dict``/``list`` types, a ``defaultdict(dict)`` resolver cache, parent links, a fairseq enum
+member), the global names real OmegaConf writes; ``cfg_style="args"`` stores an
+``argparse.Namespace`` under ``args`` and ``cfg=None`` (fairseq before hydra). Those modules exist
+only while saving, so loading the file really needs no fairseq, omegaconf or sentencepiece. The
+video ResNet always has the real ResNet-18 sizes; only the transformer is shrunk.
 """
 
 from __future__ import annotations
 
+import argparse
+import collections
+import enum
 import sys
 import types
+import typing
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 _FAKE_CLASSES = {
-    "fairseq.data.dictionary": "Dictionary",
-    "fairseq.data.encoders.sentencepiece_bpe": "SentencepieceBPE",
-    "omegaconf.dictconfig": "DictConfig",
-    "omegaconf.nodes": "AnyNode",
+    "fairseq.data.dictionary": ("Dictionary",),
+    "fairseq.data.encoders.sentencepiece_bpe": ("SentencepieceBPE",),
+    "fairseq.dataclass.constants": ("DDP_BACKEND_CHOICES",),
+    "sentencepiece": ("SentencePieceProcessor",),
+    "omegaconf.dictconfig": ("DictConfig",),
+    "omegaconf.listconfig": ("ListConfig",),
+    "omegaconf.nodes": ("AnyNode",),
+    "omegaconf.base": ("ContainerMetadata", "Metadata"),
 }
+
+
+class _DdpBackendChoices(enum.Enum):
+    """Stands for fairseq's ``DDP_BACKEND_CHOICES`` (a ``ChoiceEnum``) while saving."""
+
+    C10D = "c10d"
+    NO_C10D = "no_c10d"
 
 
 @contextmanager
@@ -41,10 +64,16 @@ def fake_modules() -> Iterator[dict[str, type]]:
             if "." in name:
                 parent, child = name.rsplit(".", 1)
                 setattr(sys.modules[parent], child, sys.modules[name])
-        for module, cls_name in _FAKE_CLASSES.items():
-            cls = type(cls_name, (), {"__module__": module})
-            setattr(sys.modules[module], cls_name, cls)
-            classes[f"{module}.{cls_name}"] = cls
+        for module, cls_names in _FAKE_CLASSES.items():
+            for cls_name in cls_names:
+                cls: type
+                if cls_name.endswith("_CHOICES"):  # fairseq's ChoiceEnum: an enum.Enum
+                    cls = _DdpBackendChoices
+                    cls.__module__, cls.__qualname__ = module, cls_name
+                else:
+                    cls = type(cls_name, (), {"__module__": module, "__qualname__": cls_name})
+                setattr(sys.modules[module], cls_name, cls)
+                classes[f"{module}.{cls_name}"] = cls
         yield classes
     finally:
         for name in names:
@@ -79,6 +108,24 @@ def task_cfg() -> dict[str, Any]:
         "image_mean": 0.421, "image_std": 0.165, "image_crop_size": 88, "pad_audio": False,
         "modalities": ["video", "audio"], "max_sample_size": 500,
     }
+
+
+def fairseq_cfg(layers: int, dim: int, heads: int, ffn: int, finetuned: bool) -> dict[str, Any]:
+    """The whole ``cfg`` fairseq saves (plain dicts): a fine-tuned one keeps the pretrained
+    model's cfg under ``model.w2v_args``, as the released checkpoints do."""
+    model_section = model_cfg(layers, dim, heads, ffn)
+    task = task_cfg()
+    if finetuned:
+        model_section = {
+            "_name": "av_hubert_seq2seq", "w2v_path": "/checkpoint/large_vox_iter5.pt",
+            "apply_mask": False, "freeze_finetune_updates": 22500, "decoder_embed_dim": dim,
+            "decoder_layers": 1, "w2v_args": {"_name": None, "model": model_section, "task": task,
+                                              "common": {"fp16": True}},
+        }
+        task = {**task, "_name": "av_hubert_pretraining", "labels": ["wrd"], "fine_tuning": True}
+    return {"_name": None, "common": {"fp16": True, "seed": 1337}, "model": model_section, "task": task,
+            "criterion": {"_name": "label_smoothed_cross_entropy" if finetuned else "av_hubert"},
+            "optimization": {"max_update": 400000, "lr": [0.002]}}
 
 
 def _random_state(layers: int, dim: int, heads: int, ffn: int, seed: int) -> dict[str, Any]:
@@ -123,22 +170,22 @@ def _random_state(layers: int, dim: int, heads: int, ffn: int, seed: int) -> dic
 def write_fake_avhubert_checkpoint(path: str | Path, *, layers: int = 2, dim: int = 64, heads: int = 4,
                                    ffn: int = 128, finetuned: bool = False, fp16: bool = True,
                                    seed: int = 0, cfg_style: str = "dict",
-                                   zip_format: bool = True) -> Path:
+                                   zip_format: bool = True, edit: typing.Callable[[dict[str, Any]], None] | None = None
+                                   ) -> Path:
     """Write a random-weight AV-HuBERT checkpoint in the official layout; returns ``path``.
 
     Same ``seed`` and sizes give the same encoder weights whether ``finetuned`` (keys under
     ``encoder.w2v_model.``, architecture under ``cfg['model']['w2v_args']['model']``, plus
-    ``decoder.*`` keys) or pretrained. ``cfg_style="omegaconf"`` pickles ``cfg`` as fake
-    ``omegaconf.dictconfig.DictConfig`` objects instead of plain dicts; ``zip_format=False``
-    uses torch's legacy (pre-1.6) serialization.
+    ``decoder.*`` keys) or pretrained. ``cfg_style``: ``"dict"`` (today's fairseq),
+    ``"omegaconf"`` (pickled ``DictConfig`` objects) or ``"args"`` (``argparse.Namespace`` under
+    ``args``, ``cfg=None``); ``zip_format=False`` uses torch's legacy (pre-1.6) serialization.
+    ``edit`` may change the payload (a dict) just before it is saved, while the fake modules exist.
     """
     import numpy as np
     import torch
 
     path = Path(path)
     state = _random_state(layers, dim, heads, ffn, seed)
-    model_section = model_cfg(layers, dim, heads, ffn)
-    task = task_cfg()
     if finetuned:
         state = {"encoder.w2v_model." + k: v for k, v in state.items()}
         gen = torch.Generator().manual_seed(seed + 1)
@@ -147,18 +194,10 @@ def write_fake_avhubert_checkpoint(path: str | Path, *, layers: int = 2, dim: in
                             "decoder.layers.0.fc1.bias": (ffn,), "decoder.layer_norm.weight": (dim,),
                             "decoder.embed_positions._float_tensor": (1,)}.items():
             state[name] = torch.randn(shape, generator=gen)
-        model_section = {
-            "_name": "av_hubert_seq2seq", "w2v_path": "/checkpoint/large_vox_iter5.pt",
-            "apply_mask": False, "freeze_finetune_updates": 22500, "decoder_embed_dim": dim,
-            "decoder_layers": 1, "w2v_args": {"_name": None, "model": model_section, "task": task,
-                                              "common": {"fp16": True}},
-        }
-        task = {**task, "_name": "av_hubert_pretraining", "labels": ["wrd"], "fine_tuning": True}
     if fp16:
         state = {k: v.half() if torch.is_floating_point(v) else v for k, v in state.items()}
-    cfg: Any = {"_name": None, "common": {"fp16": True, "seed": 1337}, "model": model_section, "task": task,
-                "criterion": {"_name": "label_smoothed_cross_entropy" if finetuned else "av_hubert"},
-                "optimization": {"max_update": 400000, "lr": [0.002]}}
+    cfg: Any = fairseq_cfg(layers, dim, heads, ffn, finetuned)
+    model_section, task = cfg["model"], cfg["task"]
     with fake_modules() as classes:
         dictionary_cls = classes["fairseq.data.dictionary.Dictionary"]
         dictionary = dictionary_cls()
@@ -167,13 +206,24 @@ def write_fake_avhubert_checkpoint(path: str | Path, *, layers: int = 2, dim: in
                                     "count": [1, 1, 1, 1, 5], "indices": {"1": 4}, "nspecial": 4})
         task_state: dict[str, Any] = {"dictionaries": [dictionary]}
         if finetuned:
+            processor = classes["sentencepiece.SentencePieceProcessor"]()
+            processor.__dict__.update({  # what SentencePieceProcessor pickles: names the int type
+                "_return_type": int, "_add_bos": False, "_add_eos": False, "_reverse": False,
+                "_emit_unk_piece": False, "_enable_sampling": False, "_nbest_size": -1,
+                "_alpha": 0.1, "_num_threads": -1,
+                "model_proto": b"\n\x0c\n\x03<s>\x15\x00\x00\x00\x00\x18\x03\xe2\x96\x81the"})
             bpe = classes["fairseq.data.encoders.sentencepiece_bpe.SentencepieceBPE"]()
-            bpe.__dict__.update({"sp": b"\x00fake sentencepiece model"})
+            bpe.__dict__.update({"enable_sampling": False, "alpha": None, "sp": processor})
             task_state = {"target_dictionary": dictionary, "s2s_tokenizer": bpe}
+        args = None
         if cfg_style == "omegaconf":
-            cfg = _to_fake_omegaconf(cfg, classes)
+            cfg["common"]["ddp_backend"] = classes["fairseq.dataclass.constants.DDP_BACKEND_CHOICES"]("c10d")
+            cfg = _to_fake_omegaconf(cfg, classes, None)
+        elif cfg_style == "args":
+            flat = {**task, **(model_section if not finetuned else model_section["w2v_args"]["model"])}
+            args, cfg = argparse.Namespace(**flat, arch="av_hubert", task="av_hubert_pretraining"), None
         payload = {
-            "args": None, "cfg": cfg, "model": state, "criterion": None,
+            "args": args, "cfg": cfg, "model": state, "criterion": None,
             "optimizer_history": [{"criterion_name": "AVHubertCriterion", "optimizer_name": "FairseqAdam",
                                    "lr_scheduler_state": {"best": None}, "num_updates": 400000}],
             "task_state": task_state,
@@ -181,16 +231,32 @@ def write_fake_avhubert_checkpoint(path: str | Path, *, layers: int = 2, dim: in
                             "previous_training_time": 1.0e5, "metrics": {},
                             "loss_trace": np.arange(3, dtype=np.float32)},
         }
+        if edit is not None:
+            edit(payload)
         torch.save(payload, path, _use_new_zipfile_serialization=zip_format)
     return path
 
 
-def _to_fake_omegaconf(node: Any, classes: dict[str, type]) -> Any:
-    if isinstance(node, dict):
-        obj = classes["omegaconf.dictconfig.DictConfig"]()
-        obj.__dict__.update({"_metadata": None, "_parent": None,
-                             "_content": {k: _to_fake_omegaconf(v, classes) for k, v in node.items()}})
+def _metadata(classes: dict[str, type], container: bool, object_type: type | None) -> Any:
+    """OmegaConf's node metadata, with the references real OmegaConf pickles (typing.Any, types)."""
+    meta = classes["omegaconf.base.ContainerMetadata" if container else "omegaconf.base.Metadata"]()
+    meta.__dict__.update({"ref_type": typing.Any, "object_type": object_type, "optional": True,
+                          "key": None, "flags": {}, "flags_root": False,
+                          "resolver_cache": collections.defaultdict(dict)})
+    if container:
+        meta.__dict__.update({"key_type": typing.Any, "element_type": typing.Any})
+    return meta
+
+
+def _to_fake_omegaconf(node: Any, classes: dict[str, type], parent: Any) -> Any:
+    if isinstance(node, (dict, list)):
+        kind = "omegaconf.dictconfig.DictConfig" if isinstance(node, dict) else "omegaconf.listconfig.ListConfig"
+        obj = classes[kind]()
+        obj.__dict__.update({"_metadata": _metadata(classes, True, type(node)), "_parent": parent})
+        items = node.items() if isinstance(node, dict) else enumerate(node)
+        content = {k: _to_fake_omegaconf(v, classes, obj) for k, v in items}
+        obj.__dict__["_content"] = content if isinstance(node, dict) else list(content.values())
         return obj
     leaf = classes["omegaconf.nodes.AnyNode"]()
-    leaf.__dict__.update({"_metadata": None, "_parent": None, "_val": node})
+    leaf.__dict__.update({"_metadata": _metadata(classes, False, None), "_parent": parent, "_val": node})
     return leaf

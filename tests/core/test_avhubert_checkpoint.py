@@ -234,3 +234,82 @@ def test_config_reading() -> None:
                                                                             encoder_layers=24)})
     assert legacy.embed_dim == 1024 and legacy.layers == 24
     assert plain({"a": (1, io.BytesIO)}) == {"a": [1, io.BytesIO]}
+
+
+# --------------------------------------------------------------------------- what real files hold
+
+@pytest.mark.parametrize(("finetuned", "cfg_style", "zip_format", "fp16"), [
+    (True, "dict", False, True),  # legacy (pre-zip) format with fairseq objects and sentencepiece
+    (False, "omegaconf", True, False),  # older fairseq: cfg as pickled DictConfig, fp32
+    (True, "omegaconf", False, True),
+    (True, "args", True, True),  # fairseq before hydra: argparse.Namespace under args, cfg None
+    (False, "args", False, False),
+], ids=["legacy-ft-fp16", "omegaconf-pt-fp32", "legacy-omegaconf-ft-fp16", "args-ft-fp16",
+        "legacy-args-pt-fp32"])
+def test_every_fairseq_layout_gives_the_same_features(finetuned: bool, cfg_style: str, zip_format: bool,
+                                                      fp16: bool, ckpts: dict[str, Path], tmp_path: Path) -> None:
+    path = write_fake_avhubert_checkpoint(tmp_path / "v.pt", seed=7, finetuned=finetuned, cfg_style=cfg_style,
+                                          zip_format=zip_format, fp16=fp16)
+    assert zipfile.is_zipfile(path) == zip_format
+    data = read_checkpoint(path)
+    assert (data["cfg"] is None) == (cfg_style == "args")
+    if cfg_style == "omegaconf":
+        assert type(data["cfg"]).__name__ == "DictConfig"
+        assert type(data["cfg"]._metadata.ref_type).__name__ == "GlobalReference"  # typing.Any
+    loaded = load_avhubert(path)
+    assert loaded.config.finetuned == finetuned
+    assert loaded.stored_dtype == ("float16" if fp16 else "float32")
+    assert torch.equal(_features(path), _features(ckpts["fp16" if fp16 else "fp32"]))
+
+
+def test_finetuned_file_holds_sentencepiece_with_protocol_2_names(ckpts: dict[str, Path]) -> None:
+    from forensics_gui.core.avhubert.unpickler import GlobalReference
+
+    pkl = zipfile.ZipFile(ckpts["ft"]).read("ft/data.pkl")
+    assert pkl[:2] == b"\x80\x02"  # torch.save writes protocol 2 ...
+    assert b"c__builtin__\nlong\n" in pkl  # ... so the int type is spelled __builtin__ long
+    assert b"csentencepiece\nSentencePieceProcessor\n" in pkl
+    sp = read_checkpoint(ckpts["ft"])["task_state"]["s2s_tokenizer"].sp
+    assert sp._return_type == GlobalReference("builtins", "int")
+    assert isinstance(sp.model_proto, bytes)  # _codecs.encode(..., 'latin1'): bytes, not text
+    assert "sentencepiece" not in sys.modules
+
+
+def test_real_omegaconf_dictconfig_cfg(ckpts: dict[str, Path], tmp_path: Path) -> None:
+    omegaconf = pytest.importorskip("omegaconf")
+    from forensics_gui.testing.checkpoints import fairseq_cfg
+
+    cfg = omegaconf.OmegaConf.create(fairseq_cfg(2, 64, 4, 128, finetuned=True))
+    path = tmp_path / "omega_real.pt"
+    torch.save({"cfg": cfg, "args": None, "model": {}}, path)
+    names = zipfile.ZipFile(path).read("omega_real/data.pkl")
+    assert b"omegaconf.base\nContainerMetadata" in names and b"typing\nAny" in names
+    data = read_checkpoint(path)
+    assert type(data["cfg"]).__module__ != "omegaconf.dictconfig"  # a stand-in: no omegaconf code
+    config = config_from_checkpoint(data)
+    assert config.finetuned and (config.embed_dim, config.layers, config.heads) == (64, 2, 4)
+
+
+@pytest.mark.parametrize("finetuned", [False, True], ids=["pretrained", "finetuned"])
+@pytest.mark.parametrize(("size", "dims"), [("BASE", (12, 768, 12, 3072)), ("LARGE", (24, 1024, 16, 4096))])
+def test_base_and_large_configs_and_key_layout(size: str, dims: tuple[int, int, int, int], finetuned: bool) -> None:
+    """The released sizes, checked on shape-only tensors (no gigabytes of random weights)."""
+    from forensics_gui.core.avhubert.checkpoint import check_architecture_fits, convert_state_dict
+    from forensics_gui.core.avhubert.model import AVHubertEncoder
+    from forensics_gui.testing.checkpoints import fairseq_cfg
+
+    config = config_from_checkpoint({"cfg": fairseq_cfg(*dims, finetuned=finetuned)})
+    assert config.size_name == size and config.finetuned == finetuned
+    with torch.device("meta"):
+        model = AVHubertEncoder(config)
+    actual = sum(v.numel() for v in model.state_dict().values())
+    assert 0.95 * actual <= config.parameter_count <= actual  # a lower bound, and a close one
+    state = {config.state_prefix + k: torch.empty(v.shape, dtype=torch.float16, device="meta")
+             for k, v in model.state_dict().items() if k != "encoder.pos_conv.0.weight"}
+    d, k = dims[1], config.conv_pos
+    state[config.state_prefix + "encoder.pos_conv.0.weight_g"] = torch.empty(1, 1, k, device="meta")
+    state[config.state_prefix + "encoder.pos_conv.0.weight_v"] = torch.empty(d, d // 16, k, device="meta")
+    assert set(convert_state_dict(state, config, model)) == set(model.state_dict())
+    check_architecture_fits(config, 2 * actual, "'x.pt'")
+    with pytest.raises(CheckpointError, match=rf"describes an encoder of .* \({size}\), more than its "):
+        check_architecture_fits(config, actual, "'x.pt'")

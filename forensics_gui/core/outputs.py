@@ -78,7 +78,10 @@ def refuse_overwriting_inputs(outputs: Iterable[str | os.PathLike[str] | None], 
     ``inputs`` are ``(path, role)`` pairs; the role says in the message which input it is
     ("the video", "the --audio file", ...). None outputs and inputs are skipped.
     """
-    ids = _input_ids(inputs)
+    _refuse(outputs, _input_ids(inputs))
+
+
+def _refuse(outputs: Iterable[str | os.PathLike[str] | None], ids: dict[FileId, tuple[str, str]]) -> None:
     if not ids:
         return
     for output in outputs:
@@ -114,7 +117,12 @@ def is_protected(path: str | os.PathLike[str]) -> bool:
 @contextlib.contextmanager
 def protect_inputs(inputs: Inputs) -> Iterator[None]:
     """While the block runs, no atomic write in this process may replace one of ``inputs``."""
-    ids = _input_ids(inputs)
+    with _protecting(_input_ids(inputs)):
+        yield
+
+
+@contextlib.contextmanager
+def _protecting(ids: dict[FileId, tuple[str, str]]) -> Iterator[None]:
     with _protected_guard:
         for ident, name in ids.items():
             _protected[ident] += 1
@@ -140,8 +148,8 @@ def guarded_outputs(command: str, outputs: Iterable[str | os.PathLike[str] | Non
     process that has it) and protects the inputs from atomic writes (:func:`protect_inputs`)
     until the block ends. ``command`` names this run in another run's message, e.g. "batch".
     """
-    inputs = list(inputs)
+    ids = _input_ids(inputs)  # one stat per input, for both checks
     outs = [Path(o) for o in outputs if o is not None]
-    refuse_overwriting_inputs(outs, inputs)
-    with output_locks(outs, command), protect_inputs(inputs):
+    _refuse(outs, ids)
+    with output_locks(outs, command), _protecting(ids):
         yield

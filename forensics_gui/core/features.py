@@ -106,6 +106,11 @@ def window_plan(num_frames: int, max_single: int = MAX_SINGLE_PASS_FRAMES, windo
     return plan
 
 
+def all_finite(*arrays: np.ndarray | None) -> bool:
+    """True when every given array (None is skipped) holds only finite numbers."""
+    return all(a is None or bool(np.isfinite(a).all()) for a in arrays)
+
+
 def _as_mono_float(audio_16k: np.ndarray) -> np.ndarray:
     from forensics_gui.core.audio_features import to_float_scale
 
@@ -181,6 +186,14 @@ class FeatureExtractor:
         with torch.inference_mode():
             audio_out, visual_out, windows = self._encode(stacked[:n], None if video is None else video[:n],
                                                           progress)
+        if not all_finite(audio_out, visual_out):
+            precision = str(self.dtype).replace("torch.", "")
+            remedy = ("the checkpoint is probably damaged (compare its SHA-256 with the published one)"
+                      if precision == "float32" else "extract them in float32 instead")
+            raise ForensicsError(
+                f"The AV-HuBERT checkpoint {self.checkpoint_path.name} gave NaN or infinite features "
+                f"for this clip in {precision}, so none are used; {remedy}."
+            )
         meta = {
             "format": FEATURES_FORMAT, "checkpoint": self.checkpoint_path.name,
             "model": self.config.size_name, "finetuned": self.config.finetuned,
@@ -254,6 +267,9 @@ def save_features(path: str | Path, fs: FeatureSet) -> None:
     scalar ``fps``, ``trimmed_video_frames``, ``trimmed_audio_samples``, ``leading_silence_s``,
     string ``checkpoint_sha256`` and ``meta_json``. ``visual`` is absent when ``fs.visual`` is None.
     """
+    if not all_finite(fs.audio, fs.visual):
+        raise ForensicsError(f"The features for {Path(path).name} hold NaN or infinite values, so "
+                             "they were not written.")
     arrays: dict[str, np.ndarray] = {"audio": np.asarray(fs.audio, dtype=np.float32)}
     if fs.visual is not None:
         arrays["visual"] = np.asarray(fs.visual, dtype=np.float32)

@@ -163,6 +163,16 @@ def resolve_models(options: AnalysisOptions) -> tuple[Path, Path]:
     return Path(ckpt), Path(phi)
 
 
+def require_finite_scores(result: Any, model: Any, clip_name: str) -> None:
+    """Raise ForensicsError when a ScoreResult of ``model`` (a loaded Phi) holds NaN or infinity,
+    so a broken model or broken features never pass for a result."""
+    scores = np.asarray(result.frame_scores, dtype=np.float64)
+    if not (np.isfinite(scores).all() and np.isfinite(result.video_score)):
+        name = model.path.name if getattr(model, "path", None) else "the Phi model"
+        raise ForensicsError(f"{name} gave NaN or infinite scores for {clip_name}, so no result "
+                             "was written; check that the features and the Phi model belong together.")
+
+
 _ROI_ARRAYS = ("times_s", "landmarks", "face_boxes", "detected", "face_found", "gray")
 _FEATURE_SCALARS = ("trimmed_video_frames", "trimmed_audio_samples", "leading_silence_s")
 
@@ -276,12 +286,14 @@ class Analyzer:
 
     def features(self, sha: str, gray: np.ndarray | None, audio_16k: np.ndarray, trimmed: bool,
                  progress: Progress | None) -> Any:
-        from forensics_gui.core.features import FeatureSet
+        from forensics_gui.core.features import FeatureSet, all_finite
 
         ckpt_sha, dtype = self._features_key_parts()
         key = self.cache.key(FEATURES_CACHE_VERSION, sha, ckpt_sha,
                              {"trimmed": trimmed, "dtype": dtype, "face": gray is not None})
         cached = self.cache.get_npz(key, _FEATURE_SCALARS + ("audio",)) if self.options.use_cache else None
+        if cached is not None and not all_finite(cached["audio"], cached.get("visual")):
+            cached = None  # written by a version that did not check: recompute
         if cached is not None:
             if self._extractor is None and "architecture" in cached:
                 self._architecture = str(cached["architecture"])
@@ -361,6 +373,7 @@ class Analyzer:
             _stage(progress, "scoring", 0, 1)
             shift = fs.trimmed_video_frames / MODEL_FPS
             res = _shifted(score_features(fs.visual, fs.audio, self._phi, self.options.pool), shift)
+            require_finite_scores(res, self._phi, clip.path.name)
             analysis.scores[variant] = res
             analysis.trims[variant] = {"trimmed_video_frames": fs.trimmed_video_frames,
                                        "trimmed_audio_samples": fs.trimmed_audio_samples,
@@ -369,6 +382,7 @@ class Analyzer:
                 on_partial("unsupervised", variant, res)
             if self._sup is not None:
                 sup = _shifted(score_features(fs.visual, fs.audio, self._sup, self.options.pool), shift)
+                require_finite_scores(sup, self._sup, clip.path.name)
                 analysis.supervised[variant] = sup
                 if on_partial is not None:
                     on_partial("supervised", variant, sup)

@@ -35,14 +35,20 @@ def default_phi_path() -> Path:
 
 def run(args: argparse.Namespace) -> int:
     from forensics_gui.core.feature_store import read_feature_file
+    from forensics_gui.core.features import all_finite
     from forensics_gui.core.phi import load_phi
+    from forensics_gui.core.pipeline import require_finite_scores
     from forensics_gui.core.scoring import score_features
 
     visual, audio = read_feature_file(args.features)
     if len(visual) == 0:
         raise ForensicsError(f"{args.features.name} has no frames to score.")
+    if not all_finite(visual, audio):
+        raise ForensicsError(f"{args.features.name} holds NaN or infinite features; extract them "
+                             "again with 'forensics-gui features'.")
     phi = load_phi(args.phi if args.phi is not None else default_phi_path())
     result = score_features(visual, audio, phi, args.pool, band=not args.no_band)
+    require_finite_scores(result, phi, args.features.name)
     if args.json:
         doc = {"features": str(args.features), "phi": str(phi.path), **result.to_dict()}
         json.dump(doc, sys.stdout)

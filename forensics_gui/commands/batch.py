@@ -129,6 +129,7 @@ def run(args: argparse.Namespace) -> int:
     videos = list(iter_videos(args.folder))
     if not videos:
         raise ForensicsError(f"No video files were found under {args.folder}.")
+    rows = _previous_rows(args.output)
     if args.threads is not None:
         if args.threads < 1:
             raise ForensicsError("--threads must be 1 or more.")
@@ -141,7 +142,6 @@ def run(args: argparse.Namespace) -> int:
     analyzer = Analyzer(options)
     analyzer.load_models()
     setup = _setup(options)
-    rows = _previous_rows(args.output)
     todo, done, skipped_failed = _todo(videos, args.folder, rows, wanted, setup, args.retry_failed)
     earlier = f" ({skipped_failed} failed earlier; --retry-failed tries them again)" if skipped_failed else ""
     print(f"{len(videos)} clips, {len(videos) - len(todo)} already in {args.output}{earlier}, "
@@ -170,6 +170,7 @@ def run(args: argparse.Namespace) -> int:
                         if isinstance(item.error, CheckpointError):
                             raise item.error  # the models, not this clip: nothing is recorded
                         why = " ".join((str(item.error) or type(item.error).__name__).split())
+                        why = why.encode("utf-8", "backslashreplace").decode("utf-8")  # OS names
                         failures.append((rel, why))
                         br.append_rows(fh, [{"file": rel, "status": "error", "error": why,
                                              "setup": setup}])

@@ -99,8 +99,10 @@ def row_check(row: dict[str, Any]) -> str:
 
 def format_row(row: dict[str, Any]) -> bytes:
     """One CSV line (with its ``check`` and ``\\n``) for ``row``."""
-    row = {k: row.get(k, "") for k in FIELDS[:-1]}
-    row["error"] = " ".join(str(row["error"]).split())  # one physical line per row
+    # Text from the OS (an error naming a non-UTF-8 file) may hold surrogates: escape them.
+    row = {k: str(row.get(k, "")).encode("utf-8", "backslashreplace").decode("utf-8")
+           for k in FIELDS[:-1]}
+    row["error"] = " ".join(row["error"].split())  # one physical line per row
     row["check"] = row_check(row)
     buf = io.StringIO()
     csv.DictWriter(buf, fieldnames=FIELDS, lineterminator="\n").writerow(row)

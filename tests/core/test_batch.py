@@ -396,3 +396,38 @@ def test_a_model_failure_is_not_recorded_as_a_clip_failure(models, two_good, tmp
 
 def _raise_value_error(self, clip, progress=None, on_partial=None):
     raise ValueError("shapes (30,32) and (1024,) not aligned")
+
+
+def test_a_failing_clip_with_a_non_utf8_name_is_recorded(models, folder, tmp_path, monkeypatch,
+                                                         capsys) -> None:
+    import os
+
+    ckpt, phi = models
+    clips = tmp_path / "clips"
+    clips.mkdir()
+    raw = os.fsencode(clips) + b"/\xff\xfeface.mkv"
+    with open(raw, "wb") as fh:
+        fh.write((folder / "c_noface.mkv").read_bytes())
+    out = tmp_path / "results.csv"
+    code, err = _cli_batch(capsys, clips, out, ckpt, phi)
+    assert code == 2 and "None of the 1 clips could be scored" in err
+    rows = list(csv.DictReader(out.open(encoding="utf-8")))
+    assert [(r["file"], r["status"]) for r in rows] == [("\\xff\\xfeface.mkv", "error")]
+    assert rows[0]["error"].startswith("No face was found in \\udcff\\udcfeface.mkv")
+    calls = _finished(monkeypatch)
+    code, err = _cli_batch(capsys, clips, out, ckpt, phi)
+    assert code == 0 and calls == [] and "1 failed earlier" in err
+
+
+def test_results_of_an_earlier_version_are_refused_not_appended_to(models, folder, tmp_path,
+                                                                    capsys) -> None:
+    ckpt, phi = models
+    out = tmp_path / "old.csv"
+    out.write_text("file,video_score,pool,variant,num_frames,leading_silence_ms,suspicious_segments,"
+                   "sha256,status,error,frame_scores\na.mkv,1.0,lse,untrimmed,25,0,[],ab,ok,,"
+                   + " ".join(["0.5000"] * 30_000) + "\n")
+    before = _sha(out)
+    code, err = _cli_batch(capsys, folder, out, ckpt, phi)
+    assert code == 2 and _sha(out) == before
+    assert err == ("forensics-gui batch: old.csv was written by an earlier forensics-gui (per-frame "
+                   "scores in a column); give batch a new -o file (eval still reads the old one).\n")

@@ -95,13 +95,22 @@ class FeatureStore:
 
     @classmethod
     def open(cls, root: str | Path) -> FeatureStore:
+        """Open a built store; ValueError or OSError when its files do not fit together."""
         root = Path(root)
         manifest = json.loads((root / "manifest.json").read_text(encoding="utf-8"))
-        return cls(root=root,
-                   visual=np.load(root / "visual.npy", mmap_mode="r"),
-                   audio=np.load(root / "audio.npy", mmap_mode="r"),
-                   offsets=np.load(root / "offsets.npy"),
-                   manifest=manifest)
+        store = cls(root=root,
+                    visual=np.load(root / "visual.npy", mmap_mode="r", allow_pickle=False),
+                    audio=np.load(root / "audio.npy", mmap_mode="r", allow_pickle=False),
+                    offsets=np.load(root / "offsets.npy", allow_pickle=False),
+                    manifest=manifest)
+        v, a, o = store.visual, store.audio, store.offsets
+        if not (isinstance(manifest, dict) and v.ndim == a.ndim == 2 and o.ndim == 1 and len(o) >= 2
+                and o.dtype == np.int64 and o[0] == 0 and bool(np.all(np.diff(o) >= 0))
+                and len(v) == len(a) == o[-1] == manifest.get("frames")
+                and v.shape[1] == manifest.get("visual_dim") and a.shape[1] == manifest.get("audio_dim")
+                and v.dtype == a.dtype == np.float32):
+            raise ValueError(f"the feature store {root} is inconsistent")
+        return store
 
 
 def _fingerprint(files: list[dict[str, Any]]) -> str:
@@ -153,7 +162,10 @@ def build_feature_store(feature_files: list[Path], root_dir: Path,
         raise FeatureFileError("Every feature file is empty; there is nothing to train on.")
     root = Path(root_dir) / _fingerprint(infos)
     if (root / "manifest.json").is_file():
-        return FeatureStore.open(root)
+        try:
+            return FeatureStore.open(root)
+        except (OSError, ValueError):  # damaged in the cache: build it again
+            shutil.rmtree(root, ignore_errors=True)
     root.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{root.name}.", dir=root.parent))
     try:

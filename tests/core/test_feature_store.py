@@ -233,3 +233,17 @@ def test_read_npz_bounds_and_compressed_members(tmp_path: Path) -> None:
     np.testing.assert_array_equal(read_npz(p)["a"], np.arange(1000))
     with pytest.raises(Exception, match="more than the"):
         read_npz(p, max_bytes=100)
+
+
+@pytest.mark.parametrize("damage", ["manifest", "offsets", "visual"])
+def test_damaged_store_in_the_cache_is_rebuilt(tmp_path: Path, damage: str) -> None:
+    from forensics_gui.core.feature_store import build_feature_store
+
+    files = [_good(tmp_path / f"c{i}.npz", frames=10 + i) for i in range(2)]
+    store = build_feature_store(files, tmp_path / "stores")
+    visual = np.array(store.visual)
+    target = {"manifest": "manifest.json", "offsets": "offsets.npy", "visual": "visual.npy"}[damage]
+    (store.root / target).write_bytes((store.root / target).read_bytes()[:40])
+    again = build_feature_store(files, tmp_path / "stores")
+    assert again.root == store.root and again.num_frames == 21
+    np.testing.assert_array_equal(np.array(again.visual), visual)

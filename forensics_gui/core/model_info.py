@@ -260,7 +260,7 @@ def inspect_model_file(path: str | Path, progress: Progress | None = None,
     except CheckpointError as err:
         data, refused = None, err
     if data is not None and _avhubert_keys(data.get("model")):
-        fields = _avhubert_fields(data, f"'{path.name}'")
+        fields = _avhubert_fields(data, f"'{path.name}'", size)
     elif data is None or _phi_keys(data.get("state_dict", data)):
         # Lightning files name classes the AV-HuBERT reader refuses; load_phi reads them with
         # torch's weights_only loader. A file neither reader accepts keeps the first refusal.
@@ -286,10 +286,14 @@ def _phi_keys(state: Any) -> bool:
     return any(str(k).removeprefix("model.").removeprefix("module.") in names for k in state)
 
 
-def _avhubert_fields(data: Mapping[str, Any], label: str) -> dict[str, Any]:
+def _avhubert_fields(data: Mapping[str, Any], label: str, file_size: int) -> dict[str, Any]:
     import torch
 
-    from forensics_gui.core.avhubert.checkpoint import _IGNORED, convert_state_dict
+    from forensics_gui.core.avhubert.checkpoint import (
+        _IGNORED,
+        check_architecture_fits,
+        convert_state_dict,
+    )
     from forensics_gui.core.avhubert.config import FINETUNED_PREFIX, config_from_checkpoint
     from forensics_gui.core.avhubert.model import AVHubertEncoder
 
@@ -317,6 +321,11 @@ def _avhubert_fields(data: Mapping[str, Any], label: str) -> dict[str, Any]:
         "precision": _precision(encoder),
     }
     # The loader's own strict key and shape check, on shape-only meta tensors: nothing is copied.
+    # First the cheap size check, so a cfg of absurd size does not even build a meta model.
+    try:
+        check_architecture_fits(config, file_size, label)
+    except CheckpointError as err:
+        return {**fields, "not_usable_reason": str(err)}
     meta = {k: torch.empty(v.shape, dtype=v.dtype, device="meta") if torch.is_tensor(v) else v
             for k, v in state.items()}
     with torch.device("meta"):

@@ -109,20 +109,25 @@ def test_encoder_with_a_missing_weight_cannot_serve(tmp_path, files, registry) -
     import torch
 
     from forensics_gui.core.avhubert.checkpoint import read_checkpoint
-    from forensics_gui.core.avhubert.config import plain
+    from forensics_gui.testing.checkpoints import model_cfg, task_cfg
 
-    data = read_checkpoint(files["pretrained_fp32"])
-    del data["model"]["encoder.layers.0.fc1.weight"]
+    state = dict(read_checkpoint(files["pretrained_fp32"])["model"])
+    del state["encoder.layers.0.fc1.weight"]
     broken = tmp_path / "broken.pt"
-    torch.save({"cfg": plain(data["cfg"]), "model": dict(data["model"])}, broken)
+    torch.save({"cfg": {"model": model_cfg(1, 48, 3, 96), "task": task_cfg()}, "model": state}, broken)
     info = inspect_model_file(broken)
     assert info.kind == "avhubert_pretrained" and info.serves_as == ()
     assert "missing 1 weight(s): encoder.layers.0.fc1.weight" in info.not_usable_reason
     assert info.serves_as_text.startswith("nothing here: ")
+    # A cfg that claims a LARGE encoder in a small file is refused before any model is built.
+    claims = tmp_path / "claims_large.pt"
+    torch.save({"cfg": {"model": model_cfg(24, 1024, 16, 4096), "task": task_cfg()}, "model": state},
+               claims)
+    info = inspect_model_file(claims)
+    assert info.size_name == "LARGE" and info.serves_as == ()
+    assert "more than its" in info.not_usable_reason and "bytes can hold" in info.not_usable_reason
 
 
-@pytest.mark.xfail(strict=False, reason="the allow-listed unpickler refuses the official fixture "
-                   "('asks to run builtins.int') until the 'checkpoints' fix lands")
 def test_official_fixture_is_a_tiny_finetuned_fp16_model(registry) -> None:
     path = OFFICIAL / "avhubert_tiny_finetuned_fp16.pt"
     if not path.is_file():

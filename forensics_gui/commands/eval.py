@@ -209,7 +209,12 @@ def _curve_identity(data: dict[str, Any]) -> str | None:
 
 
 def load_curve_dir(folder: str | os.PathLike[str]) -> dict[str, tuple[list[float], float, float]]:
-    """``{key: (frame_scores, fps, curve_start_s)}`` from result JSONs under ``folder``."""
+    """``{key: (frame_scores, fps, curve_start_s)}`` from result JSONs under ``folder``.
+
+    JSON files without a ``frame_scores`` list are skipped; one with infinite scores or an
+    impossible ``fps``/``curve_start_s`` is refused with a sentence naming it.
+    """
+    from forensics_gui.core.batch_results import read_curve, unescape_name
     from forensics_gui.core.errors import ForensicsError
     from forensics_gui.core.groundtruth import normalise_key
 
@@ -223,16 +228,13 @@ def load_curve_dir(folder: str | os.PathLike[str]) -> dict[str, tuple[list[float
         except (OSError, UnicodeDecodeError, ValueError, RecursionError):
             continue
         if not isinstance(data, dict) or not isinstance(data.get("frame_scores"), list):
-            continue
-        try:
-            curve = [math.nan if v is None else float(v) for v in data["frame_scores"]]
-            fps = float(data.get("fps") or 25.0)
-            t0 = float(data.get("curve_start_s") or 0.0)
-        except (TypeError, ValueError):
-            continue
+            continue  # not a result: other JSON files may share the folder
+        c = read_curve(f, f"Curves folder {d.name}")  # infinite scores, bad fps: a sentence
         ident = _curve_identity(data)
-        key = normalise_key(ident) if ident else f.stem
-        out[key] = (curve, fps, t0)
+        key = normalise_key(unescape_name(ident)) if ident else f.stem
+        if key in out and data.get("variant") == "trimmed":
+            continue  # a batch --both folder: the untrimmed curve, whichever file comes first
+        out[key] = (c.frame_scores, c.fps, c.curve_start_s)
     return out
 
 

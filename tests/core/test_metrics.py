@@ -348,3 +348,17 @@ def test_eval_still_reads_old_results_with_huge_frame_score_cells(tmp_path: Path
     assert res.returncode == 0, res.stderr
     orig = json.loads(res.stdout)["results"]["original"]
     assert orig["auc"] == pytest.approx(1.0) and orig["localisation"]["videos"] == 1
+
+
+def test_eval_refuses_a_curve_file_with_infinite_scores(tmp_path: Path) -> None:
+    meta = _dataset(tmp_path)
+    scores = tmp_path / "results.csv"
+    scores.write_text("file,video_score\ntest/000001.mp4,0.1\ntest/000002.mp4,0.9\n")
+    curves = tmp_path / "curves"
+    curves.mkdir()
+    (curves / "notes.json").write_text('{"comment": "not a result"}')  # skipped
+    (curves / "r2.json").write_text('{"file": "test/000002.mp4", "frame_scores": [0.1, 1e999]}')
+    out = _run_eval("--metadata", str(meta), "--scores", str(scores), "--curves", str(curves))
+    assert out.returncode == 2 and out.stderr == (
+        "forensics-gui eval: Curves folder curves: its curve file r2.json holds infinite scores or "
+        "an impossible fps or start time.\n")

@@ -49,18 +49,25 @@ def run(args: argparse.Namespace) -> int:
 
     from forensics_gui.core.features import FeatureExtractor, save_features
     from forensics_gui.core.media import decode_audio
-    from forensics_gui.core.roi import extract_mouth_roi, load_roi_video, roi_roundtrip
+    from forensics_gui.core.roi import (
+        extract_mouth_roi,
+        load_roi_video,
+        preparation_record,
+        roi_roundtrip,
+    )
 
     extractor = FeatureExtractor(checkpoint, device=args.device, dtype=args.precision)
     source = args.video if args.video is not None else args.audio
     audio = decode_audio(source, sample_rate=16000, mono=True, progress=progress).samples[0]
     video_frames = None
+    preparation = None  # unknown for a given --roi video
     if args.roi is not None:
         gray = load_roi_video(args.roi)
         if len(gray) == 0:
             raise MediaError(f"{Path(args.roi).name} has no video frames.")
     else:
         result = extract_mouth_roi(args.video, progress=progress)
+        preparation = preparation_record(result.preparation)
         if result.face_found:
             gray = roi_roundtrip(result)
         else:
@@ -70,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
                   "audio features only (no 'visual' array).", file=sys.stderr)
     features = extractor.extract(gray, audio, trim_leading_silence=args.trim_leading_silence,
                                  progress=progress, video_frames=video_frames)
-    save_features(args.output, features)
+    save_features(args.output, features, preparation=preparation)
     trim = (f", leading silence {features.leading_silence_s * 1000:.1f} ms"
             + (f" (trimmed {features.trimmed_video_frames} frame"
                f"{'' if features.trimmed_video_frames == 1 else 's'})" if args.trim_leading_silence else ""))

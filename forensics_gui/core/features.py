@@ -262,10 +262,13 @@ class FeatureExtractor:
 _SCALARS = ("fps", "trimmed_video_frames", "trimmed_audio_samples", "leading_silence_s")
 
 
-def save_features(path: str | Path, fs: FeatureSet) -> None:
+def save_features(path: str | Path, fs: FeatureSet, *,
+                  preparation: dict[str, str] | None = None) -> None:
     """Write ``fs`` as an .npz (atomically): float32 ``visual``/``audio`` [T, D] (AVH-Align layout),
     scalar ``fps``, ``trimmed_video_frames``, ``trimmed_audio_samples``, ``leading_silence_s``,
     string ``checkpoint_sha256`` and ``meta_json``. ``visual`` is absent when ``fs.visual`` is None.
+    ``preparation`` (``roi.preparation_record()`` of the mouth crops) goes into ``meta_json``
+    under "preparation".
     """
     if not all_finite(fs.audio, fs.visual):
         raise ForensicsError(f"The features for {Path(path).name} hold NaN or infinite values, so "
@@ -278,7 +281,10 @@ def save_features(path: str | Path, fs: FeatureSet) -> None:
     arrays["trimmed_audio_samples"] = np.asarray(int(fs.trimmed_audio_samples))
     arrays["leading_silence_s"] = np.asarray(float(fs.leading_silence_s))
     arrays["checkpoint_sha256"] = np.asarray(str(fs.checkpoint_sha256))
-    arrays["meta_json"] = np.asarray(json.dumps({"format": FEATURES_FORMAT, **fs.meta}, sort_keys=True))
+    meta = {"format": FEATURES_FORMAT, **fs.meta}
+    if preparation is not None:
+        meta["preparation"] = dict(preparation)
+    arrays["meta_json"] = np.asarray(json.dumps(meta, sort_keys=True))
     with atomic_open(path, "wb") as fh:
         np.savez(fh, **arrays)  # type: ignore[arg-type]
 

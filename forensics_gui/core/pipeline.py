@@ -60,6 +60,7 @@ class AnalysisOptions:
     device: str = "auto"
     use_cache: bool = True
     silence_threshold: float = DEFAULT_THRESHOLD
+    preparation: str = "official"  # mouth-crop landmarks: "official" or "fast" (core.landmarks)
 
 
 @dataclass
@@ -88,6 +89,7 @@ class ClipAnalysis:
     models: list[dict[str, Any]] = field(default_factory=list)
     caveats: list[str] = field(default_factory=list)
     trims: dict[str, dict[str, Any]] = field(default_factory=dict)
+    preparation: dict[str, str] | None = None  # roi.preparation_record() of the mouth crops
 
     @property
     def main(self) -> Any | None:
@@ -108,6 +110,7 @@ class ClipAnalysis:
             "face_found": bool(self.face and self.face.face_found),
             "frames_without_face": None if self.face is None else int((~self.face.detected).sum()),
             "models": self.models,
+            "preparation": self.preparation,
             "caveats": self.caveats,
         }
         if main is not None:
@@ -262,14 +265,14 @@ class Analyzer:
         """Face track and the grey ROI frames the model sees (None without a face); cached."""
         from forensics_gui.core import roi
 
-        key = self.cache.key(ROI_CACHE_VERSION, sha)
+        key = self.cache.key(ROI_CACHE_VERSION, sha, {"preparation": self.options.preparation})
         cached = self.cache.get_npz(key, _ROI_ARRAYS) if self.options.use_cache else None
         if cached is not None:
             face = FaceTrack(cached["times_s"], cached["landmarks"], cached["face_boxes"],
                              cached["detected"].astype(bool), bool(cached["face_found"]))
             return face, (cached["gray"] if face.face_found else None)
         _stage(progress, "landmarks", 0, None)
-        result = roi.extract_mouth_roi(path, progress=progress)
+        result = roi.extract_mouth_roi(path, progress=progress, preparation=self.options.preparation)
         face = FaceTrack(result.times_s, result.landmarks, result.face_boxes, result.detected,
                          result.face_found)
         gray = None
@@ -290,7 +293,8 @@ class Analyzer:
 
         ckpt_sha, dtype = self._features_key_parts()
         key = self.cache.key(FEATURES_CACHE_VERSION, sha, ckpt_sha,
-                             {"trimmed": trimmed, "dtype": dtype, "face": gray is not None})
+                             {"trimmed": trimmed, "dtype": dtype, "face": gray is not None,
+                              "preparation": self.options.preparation})
         cached = self.cache.get_npz(key, _FEATURE_SCALARS + ("audio",)) if self.options.use_cache else None
         if cached is not None and not all_finite(cached["audio"], cached.get("visual")):
             cached = None  # written by a version that did not check: recompute
@@ -358,12 +362,14 @@ class Analyzer:
 
         Needs :meth:`load_models` first. Raises ForensicsError (nothing left to score), Cancelled.
         """
+        from forensics_gui.core import roi
         from forensics_gui.core.scoring import score_features
 
         if (self._extractor is None and self._checkpoint is None) or self._phi is None:
             raise RuntimeError("Analyzer.finish needs load_models() first")
         analysis = ClipAnalysis(file=clip.path, sha256=clip.sha256, info=clip.info, silence=clip.silence,
-                                face=clip.face, roi_gray=clip.gray, caveats=list(clip.caveats))
+                                face=clip.face, roi_gray=clip.gray, caveats=list(clip.caveats),
+                                preparation=roi.preparation_record(self.options.preparation))
         for variant in self.options.variants:
             if variant not in VARIANTS:
                 raise ValueError(f"unknown variant {variant!r}")

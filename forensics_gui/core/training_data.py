@@ -134,8 +134,10 @@ def default_features_dir(videos_dir_or_list: str | os.PathLike[str] | Iterable[A
     return cache_dir() / "training-features" / digest
 
 
-def is_up_to_date(path: Path, source_sha256: str, checkpoint_sha256: str, trim: bool) -> bool:
-    """True when ``path`` is a features file of this input, checkpoint and trim option."""
+def is_up_to_date(path: Path, source_sha256: str, checkpoint_sha256: str, trim: bool,
+                  preparation: str = "official") -> bool:
+    """True when ``path`` is a features file of this input, checkpoint, trim option and mouth-crop
+    preparation (files without a preparation record are re-extracted)."""
     if not path.is_file():
         return False
     from forensics_gui.core.npz import FeatureFileError, read_feature_npz
@@ -147,8 +149,10 @@ def is_up_to_date(path: Path, source_sha256: str, checkpoint_sha256: str, trim: 
     if "visual" not in content.members:
         return False
     meta, ckpt = content.meta(), content.scalars.get("checkpoint_sha256")
+    prep = meta.get("preparation")
     return (ckpt == checkpoint_sha256 and meta.get("source_sha256") == source_sha256
-            and bool(meta.get("trim_leading_silence")) == bool(trim))
+            and bool(meta.get("trim_leading_silence")) == bool(trim)
+            and isinstance(prep, dict) and prep.get("preparation") == preparation)
 
 
 # --------------------------------------------------------------------------- the work
@@ -180,7 +184,7 @@ def _prepare(analyzer: Any, video: Path, out: Path, ckpt_sha: str, trim: bool,
         if info.audio is None:
             raise MediaError(f"{video.name} has no audio stream.")
         sha = sha256_file(video, progress=watch)
-        if is_up_to_date(out, sha, ckpt_sha, trim):
+        if is_up_to_date(out, sha, ckpt_sha, trim, analyzer.options.preparation):
             return _Prepared(video, out, sha, up_to_date=True)
         audio = media.decode_audio(video, sample_rate=16000, mono=True).samples[0]
         face, gray = analyzer.mouth_roi(video, sha, watch)
@@ -195,14 +199,16 @@ def _prepare(analyzer: Any, video: Path, out: Path, ckpt_sha: str, trim: bool,
         return _Prepared(video, out, "", reason=f"{video.name} could not be processed ({err}).")
 
 
-def _load_analyzer(checkpoint: str | os.PathLike[str] | None, device: str, use_cache: bool) -> Any:
+def _load_analyzer(checkpoint: str | os.PathLike[str] | None, device: str, use_cache: bool,
+                   preparation: str = "official") -> Any:
     """An Analyzer with only the AV-HuBERT extractor loaded (no Phi is needed to extract)."""
     from forensics_gui.core import models_registry
     from forensics_gui.core.features import FeatureExtractor
     from forensics_gui.core.pipeline import AnalysisOptions, Analyzer
 
     path = models_registry.require_checkpoint("avhubert", checkpoint)
-    analyzer = Analyzer(AnalysisOptions(checkpoint=path, device=device, use_cache=use_cache))
+    analyzer = Analyzer(AnalysisOptions(checkpoint=path, device=device, use_cache=use_cache,
+                                        preparation=preparation))
     analyzer._extractor = FeatureExtractor(path, device=device)
     return analyzer
 
@@ -212,7 +218,8 @@ def extract_features_for_videos(videos_dir_or_list: str | os.PathLike[str] | Ite
                                 checkpoint: str | os.PathLike[str] | None = None,
                                 device: str = "auto", progress: Progress | None = None,
                                 workers: int = 2, trim: bool = False,
-                                use_cache: bool = True) -> ExtractionReport:
+                                use_cache: bool = True,
+                                preparation: str = "official") -> ExtractionReport:
     """Write a features .npz for every usable clip of a folder (or list) of videos.
 
     ``out_dir`` None = :func:`default_features_dir`. ``checkpoint`` None = the installed default
@@ -223,16 +230,19 @@ def extract_features_for_videos(videos_dir_or_list: str | os.PathLike[str] | Ite
     (via ``progress``) raises Cancelled between frames/layers, leaving the finished files.
     Raises ForensicsError for a missing folder, CheckpointError for a missing checkpoint; bad
     clips are skipped, not raised (see :meth:`ExtractionReport.require_features`).
+    ``preparation``: the mouth-crop landmarks, "official" or "fast" (recorded in every file).
     """
     from forensics_gui.core.features import save_features
     from forensics_gui.core.pipeline import prefetch
+    from forensics_gui.core.roi import preparation_record
 
     videos, root = list_videos(videos_dir_or_list)
     out_root = Path(out_dir) if out_dir is not None else default_features_dir(videos_dir_or_list)
     report = ExtractionReport(videos=len(videos))
     if not videos:
         return report
-    analyzer = _load_analyzer(checkpoint, device, use_cache)
+    analyzer = _load_analyzer(checkpoint, device, use_cache, preparation)
+    record = preparation_record(preparation)
     ckpt_sha = analyzer._extractor.checkpoint_sha256
     report.checkpoint_sha256 = ckpt_sha
     _ = analyzer.cache  # create it here, not concurrently in the worker
@@ -271,7 +281,7 @@ def extract_features_for_videos(videos_dir_or_list: str | os.PathLike[str] | Ite
                 continue
             fs.meta = {**fs.meta, "source_file": prepared.video.name,
                        "source_sha256": prepared.sha256, "trim_leading_silence": bool(trim)}
-            save_features(prepared.out, fs)
+            save_features(prepared.out, fs, preparation=record)
             report.feature_files.append(prepared.out)
     bar.show(total)
     _write_summary(out_root, report)

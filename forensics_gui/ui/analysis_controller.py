@@ -38,6 +38,7 @@ from forensics_gui.ui.workers import CancelFlag
 
 GT_FILTER = "Ground truth (*.json *.csv);;All files (*)"
 KEY_TRIMMED = "analysis/also_trimmed"
+KEY_FAST_LANDMARKS = "analysis/fast_landmarks"  # the "fast" mouth-crop preparation (off: official)
 KEY_SUPERVISED = "analysis/supervised_checkpoint"
 KEY_REFERENCE = "analysis/reference_folder"
 PREBUILD_DELAY_MS = 1000  # after a clip opens, before building the lanes off screen (idle time)
@@ -189,6 +190,14 @@ class AnalysisController(QObject):
         self.trimmed_action.setChecked(_as_bool(self.settings.value(KEY_TRIMMED, False)))
         self.trimmed_action.toggled.connect(self._on_trimmed_toggled)
         menu.addAction(self.trimmed_action)
+        self.fast_landmarks_action = QAction("&Fast face tracking (mouth crop ~1 px off the official)", w)
+        self.fast_landmarks_action.setCheckable(True)
+        self.fast_landmarks_action.setToolTip(
+            "Off (default): the official landmarks. On: a windowed face tracker, faster on HD "
+            "video; results record which was used.")
+        self.fast_landmarks_action.setChecked(_as_bool(self.settings.value(KEY_FAST_LANDMARKS, False)))
+        self.fast_landmarks_action.toggled.connect(self._on_fast_landmarks_toggled)
+        menu.addAction(self.fast_landmarks_action)
         self.supervised_action = w._action(menu, "&Supervised checkpoint…", self._on_choose_supervised)
         self.clear_supervised_action = w._action(menu, "Clear supervised checkpoint",
                                                  lambda: self.set_supervised_checkpoint(None))
@@ -237,6 +246,13 @@ class AnalysisController(QObject):
     def _on_trimmed_toggled(self, checked: bool) -> None:
         self.settings.setValue(KEY_TRIMMED, bool(checked))
 
+    def _on_fast_landmarks_toggled(self, checked: bool) -> None:
+        self.settings.setValue(KEY_FAST_LANDMARKS, bool(checked))
+
+    def preparation(self) -> str:
+        """The mouth-crop preparation the next analysis uses: "official" or "fast"."""
+        return "fast" if self.fast_landmarks_action.isChecked() else "official"
+
     def supervised_checkpoint(self) -> Path | None:
         value = self.settings.value(KEY_SUPERVISED, "")
         return Path(str(value)) if value else None
@@ -267,7 +283,8 @@ class AnalysisController(QObject):
         chosen_phi = getattr(self.window, "phi_checkpoint", None)  # Tools > Train… "use this model"
         opts = AnalysisOptions(supervised=sup, variants=self.variants(),
                                phi=Path(chosen_phi) if chosen_phi and Path(chosen_phi).is_file() else None,
-                               silence_threshold=self.window.session.threshold)
+                               silence_threshold=self.window.session.threshold,
+                               preparation=self.preparation())
         if sup is not None and not sup.is_file():
             raise CheckpointError(f"The supervised checkpoint {sup} no longer exists; choose another "
                                   "one in Analysis > Supervised checkpoint… or clear it.")
@@ -743,6 +760,8 @@ class AnalysisController(QObject):
             for m in self.analysis.models:
                 lines.append(f"Model {m.get('role', '')}: {m.get('name', '')} "
                              f"sha256 {str(m.get('sha256', ''))[:16]}")
+            if getattr(self.analysis, "preparation", None):
+                lines.append(snap.preparation_line(self.analysis.preparation))
         return curves, lines
 
     # -- shutdown --------------------------------------------------------------------------

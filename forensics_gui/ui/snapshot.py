@@ -117,7 +117,19 @@ def curves_from_result(result: dict[str, Any]) -> tuple[list[Curve], list[str]]:
         score_text = "n/a" if score is None else f"{float(score):.3f}"
         lines.append(f"Video score {name}: {score_text} ({v.get('pool', result.get('pool', '?'))}); "
                      f"curve {rng} drawn as 0..1")
+    if curves:
+        lines.append(preparation_line(result.get("preparation")))
     return curves, lines
+
+
+def preparation_line(record: dict[str, Any] | None) -> str:
+    """One caption line saying which mouth-crop preparation made the scores
+    (``roi.preparation_record()``; "not recorded" for results from before it existed)."""
+    if not isinstance(record, dict) or not record.get("preparation"):
+        return "Mouth crop: preparation not recorded"
+    return (f"Mouth crop: {record['preparation']} landmarks (dlib {record.get('dlib_version', '?')}, "
+            f"landmark model sha256 {str(record.get('landmark_model_sha256', ''))[:16]}, "
+            f"mean face sha256 {str(record.get('mean_face_sha256', ''))[:16]})")
 
 
 def waveform_window(t: float, duration_s: float, width_s: float = WINDOW_S) -> tuple[float, float]:

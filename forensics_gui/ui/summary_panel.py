@@ -195,6 +195,12 @@ class SummaryPanel(QWidget):
             models.append(f"{html.escape(m.get('role', ''))}: {html.escape(m.get('name', ''))} "
                           f"<span style='color:{theme.MUTED}'>sha256 {str(m.get('sha256', ''))[:12]}…"
                           f"{html.escape(extra)}</span>")
+        record = getattr(analysis, "preparation", None)
+        if record:
+            models.append(f"mouth crop: {html.escape(str(record.get('preparation', '?')))} landmarks "
+                          f"<span style='color:{theme.MUTED}'>dlib {html.escape(str(record.get('dlib_version', '?')))}, "
+                          f"landmark model sha256 {str(record.get('landmark_model_sha256', ''))[:12]}…, "
+                          f"mean face sha256 {str(record.get('mean_face_sha256', ''))[:12]}…</span>")
         self.models_label.setText("<br>".join(models) or "—")
         self.caveats_label.setText("<br>".join(f"• {html.escape(c)}" for c in analysis.caveats) or "none")
 

@@ -230,3 +230,63 @@ def test_viewer_exports_refuse_the_clip_and_its_models(evidence: Path) -> None:
             write(analysis, evidence / target)
     assert _fingerprint(evidence) == before
     assert exports.write_analysis_labels(analysis, evidence / "labels.txt").is_file()
+
+
+@pytest.fixture
+def write_opens_of(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """write_opens_of(folder) -> list that collects every open of a file under ``folder`` (by
+    identity) for writing, through Python's open() or os.open()."""
+    import builtins
+    import io
+
+    watched: set[tuple[int, int]] = set()
+    seen: list[str] = []
+    real_open, real_os_open = builtins.open, os.open
+
+    def note(path: object, writing: bool) -> None:
+        if writing and isinstance(path, (str, bytes, os.PathLike)):
+            try:
+                st = os.stat(path)
+            except OSError:
+                return
+            if (st.st_dev, st.st_ino) in watched:
+                seen.append(os.fsdecode(path))
+
+    def open_(file, mode="r", *args, **kwargs):  # type: ignore[no-untyped-def]
+        note(file, any(c in mode for c in "wax+"))
+        return real_open(file, mode, *args, **kwargs)
+
+    def os_open(path, flags, *args, **kwargs):  # type: ignore[no-untyped-def]
+        note(path, bool(flags & (os.O_WRONLY | os.O_RDWR | os.O_APPEND | os.O_TRUNC)))
+        return real_os_open(path, flags, *args, **kwargs)
+
+    def watch(folder: Path) -> list[str]:
+        watched.update((st.st_dev, st.st_ino) for st in (p.stat() for p in folder.rglob("*") if p.is_file()))
+        monkeypatch.setattr(builtins, "open", open_)
+        monkeypatch.setattr(io, "open", open_)
+        monkeypatch.setattr(os, "open", os_open)
+        return seen
+
+    return watch
+
+
+@pytest.mark.parametrize("argv", [
+    ["features", "clip.mp4", "--checkpoint", "ckpt.pt", "-o", "out/f.npz", "--device", "cpu"],
+    ["features", "--roi", "roi.mp4", "--audio", "audio.wav", "--checkpoint", "ckpt.pt", "-o", "out/f.npz",
+     "--device", "cpu"],
+    ["train", "--features", "features", "-o", "out/phi.pt", "--epochs", "1", "--device", "cpu"],
+    ["snapshot", "clip.mp4", "--at", "0.1", "--result", "result.json", "-o", "out/shot.png"],
+    ["analyze", "clip.mp4", "--checkpoint", "ckpt.pt", "--phi", "phi.pt", "-o", "out/r.json", "--device", "cpu"],
+    ["batch", "videos", "--checkpoint", "ckpt.pt", "--phi", "phi.pt", "-o", "out/R.csv", "--device", "cpu"],
+], ids=["features-video", "features-roi", "train", "snapshot", "analyze", "batch"])
+def test_inputs_are_opened_read_only(argv: list[str], evidence: Path, write_opens_of, capsys) -> None:  # type: ignore[no-untyped-def]
+    before = _fingerprint(evidence)
+    opened_for_writing = write_opens_of(evidence)
+    rc = cli.main([*argv, "--quiet"] if argv[0] in ("features", "train", "analyze") else argv)
+    err = capsys.readouterr().err
+    assert rc == 0, err
+    assert (evidence / argv[argv.index("-o") + 1]).is_file()
+    assert opened_for_writing == []
+    open(evidence / "clip.mp4", "ab").close()  # the watch works: this open is seen
+    assert opened_for_writing == [str(evidence / "clip.mp4")]
+    assert {k: v for k, v in _fingerprint(evidence).items() if not k.startswith("out/")} == before

@@ -149,15 +149,14 @@ class TrainingWorker(QObject):
 
     def _restore_history(self) -> None:
         """Emit the losses of the epochs already in ``<out>.resume.pt`` (none if unreadable)."""
-        import torch
-
+        from forensics_gui.core.resume_state import read_resume_file
         from forensics_gui.core.training import resume_path
 
         path = resume_path(self.params.output)
         if not path.is_file():
             return
         try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
+            state = read_resume_file(path)  # bounded and allow-listed before unpickling
             points = [(int(h["epoch"]), float(h["train_loss"]),
                        None if h.get("val_loss") is None else float(h["val_loss"]))
                       for h in state.get("history", [])]

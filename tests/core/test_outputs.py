@@ -278,14 +278,16 @@ def write_opens_of(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-
     ["snapshot", "clip.mp4", "--at", "0.1", "--result", "result.json", "-o", "out/shot.png"],
     ["analyze", "clip.mp4", "--checkpoint", "ckpt.pt", "--phi", "phi.pt", "-o", "out/r.json", "--device", "cpu"],
     ["batch", "videos", "--checkpoint", "ckpt.pt", "--phi", "phi.pt", "-o", "out/R.csv", "--device", "cpu"],
-], ids=["features-video", "features-roi", "train", "snapshot", "analyze", "batch"])
+    ["roi", "clip.mp4", "-o", "out/roi"],
+], ids=["features-video", "features-roi", "train", "snapshot", "analyze", "batch", "roi"])
 def test_inputs_are_opened_read_only(argv: list[str], evidence: Path, write_opens_of, capsys) -> None:  # type: ignore[no-untyped-def]
     before = _fingerprint(evidence)
     opened_for_writing = write_opens_of(evidence)
-    rc = cli.main([*argv, "--quiet"] if argv[0] in ("features", "train", "analyze") else argv)
+    rc = cli.main([*argv, "--quiet"] if argv[0] in ("features", "train", "analyze", "roi") else argv)
     err = capsys.readouterr().err
     assert rc == 0, err
-    assert (evidence / argv[argv.index("-o") + 1]).is_file()
+    out = evidence / argv[argv.index("-o") + 1]
+    assert (out / "clip_roi.mp4" if argv[0] == "roi" else out).is_file()
     assert opened_for_writing == []
     open(evidence / "clip.mp4", "ab").close()  # the watch works: this open is seen
     assert opened_for_writing == [str(evidence / "clip.mp4")]

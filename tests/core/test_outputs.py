@@ -292,3 +292,21 @@ def test_inputs_are_opened_read_only(argv: list[str], evidence: Path, write_open
     open(evidence / "clip.mp4", "ab").close()  # the watch works: this open is seen
     assert opened_for_writing == [str(evidence / "clip.mp4")]
     assert {k: v for k, v in _fingerprint(evidence).items() if not k.startswith("out/")} == before
+
+
+def test_the_viewer_training_refuses_an_output_that_is_one_of_its_source_files(evidence: Path) -> None:
+    pytest.importorskip("PySide6")
+    from forensics_gui.ui.training_dialog import TrainingParams, TrainingWorker
+
+    alias = evidence / "model.pt"
+    alias.symlink_to(evidence / "videos" / "take1.mp4")
+    before = _fingerprint(evidence)
+    worker = TrainingWorker(TrainingParams(source=evidence / "videos", output=alias, epochs=1,
+                                           checkpoint=evidence / "ckpt.pt"))
+    failed: list[str] = []
+    worker.failed.connect(failed.append)
+    worker.run()  # in this thread: the signal arrives directly
+    assert failed == [f"Refusing to write model.pt: it is the same file as take1.mp4, one of this "
+                      f"command's inputs (a video file under {evidence / 'videos'}); choose another "
+                      "output path."]
+    assert _fingerprint(evidence) == before

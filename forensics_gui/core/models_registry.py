@@ -109,6 +109,9 @@ def require_checkpoint(kind: str, given: str | os.PathLike[str] | None = None) -
     if given is not None:
         if not Path(given).is_file():
             what = "AV-HuBERT checkpoint" if kind == "avhubert" else "Phi checkpoint"
+            if Path(given).exists():  # a FIFO, device or folder: never read from it
+                raise CheckpointError(f"The {what} {given} is not a regular file (it is a pipe, "
+                                      "device or folder); pass the checkpoint file itself.")
             raise CheckpointError(f"The {what} {given} does not exist; check the path.")
         return Path(given)
     found = find_avhubert_checkpoint() if kind == "avhubert" else find_phi_checkpoint()

@@ -187,8 +187,8 @@ def _find_state_dict(obj: Any, path: Path) -> tuple[dict[str, Any], str]:
     odd = next((k for k in sd if not isinstance(k, str)), None)
     if odd is not None or any(not isinstance(k, str) for k in sd):
         raise CheckpointError(
-            f"{path.name} is not a valid Phi checkpoint: its state_dict names a weight by a "
-            f"{type(odd).__name__} ({str(odd)[:40]!r}) instead of by text.")
+            f"{path.name} is not a valid Phi checkpoint: its state_dict names a weight by the "
+            f"{type(odd).__name__} {str(odd)[:40]} instead of by text.")
     for prefix in ("", "model.", "module."):
         if any(k == f"{prefix}visual_proj.weight" or k == f"{prefix}head.weight" for k in sd):
             out = {k[len(prefix):]: v for k, v in sd.items() if k.startswith(prefix)}

@@ -311,5 +311,5 @@ def test_base_and_large_configs_and_key_layout(size: str, dims: tuple[int, int, 
     state[config.state_prefix + "encoder.pos_conv.0.weight_v"] = torch.empty(d, d // 16, k, device="meta")
     assert set(convert_state_dict(state, config, model)) == set(model.state_dict())
     check_architecture_fits(config, 2 * actual, "'x.pt'")
-    with pytest.raises(CheckpointError, match=rf"describes an encoder of .* \({size}\), more than its "):
+    with pytest.raises(CheckpointError, match=rf"has a cfg describing an encoder of .* \({size}\), more than its "):
         check_architecture_fits(config, actual, "'x.pt'")

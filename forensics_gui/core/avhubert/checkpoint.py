@@ -183,7 +183,7 @@ def check_architecture_fits(config: AVHubertConfig, file_size: int, label: str) 
     needed = 2 * config.parameter_count
     if needed > file_size:
         raise CheckpointError(
-            f"{label}'s cfg describes an encoder of {config.parameter_count:,} weights "
+            f"{label} has a cfg describing an encoder of {config.parameter_count:,} weights "
             f"({config.size_name}), more than its {file_size:,} bytes can hold; the file is "
             "damaged or not what it claims."
         )

@@ -1,8 +1,8 @@
 """What a model file is, read without running anything from it (``forensics-gui models check``).
 
 :func:`inspect_model_file` hashes the file, reads it through the allow-listing AV-HuBERT reader
-(:func:`~forensics_gui.core.avhubert.checkpoint.read_checkpoint`) or, for Phi and Lightning
-files, through :func:`~forensics_gui.core.phi.load_phi` (``torch.load(weights_only=True)``), and
+(:func:`~forensics_gui.core.avhubert.checkpoint.read_checkpoint`) and, for Phi and Lightning
+files, :func:`~forensics_gui.core.phi.load_phi` (both data-only readers, never ``torch.load``), and
 returns a :class:`ModelFileInfo`: kind, sizes, parameter count, stored precision, SHA-256, the
 ``models/registry.json`` entry it matches, and what it can serve as here. An AV-HuBERT encoder's
 keys and shapes are checked exactly as the loader checks them, on meta tensors (no weights are
@@ -262,8 +262,8 @@ def inspect_model_file(path: str | Path, progress: Progress | None = None,
     if data is not None and _avhubert_keys(data.get("model")):
         fields = _avhubert_fields(data, f"'{path.name}'", size)
     elif data is None or _phi_keys(data.get("state_dict", data)):
-        # Lightning files name classes the AV-HuBERT reader refuses; load_phi reads them with
-        # torch's weights_only loader. A file neither reader accepts keeps the first refusal.
+        # load_phi checks the Phi layout (and reads with its own, stricter allow-list); a file
+        # the AV-HuBERT reader refused gets that first refusal if load_phi cannot read it either.
         fields = _phi_fields(path, refused)
     else:
         fields = _unknown_fields(data)
@@ -360,7 +360,7 @@ def _phi_fields(path: Path, refused: CheckpointError | None) -> dict[str, Any]:
         if refused is not None:
             raise refused from err
         return {"kind": UNKNOWN, "not_usable_reason": str(err)}
-    except Exception as err:  # noqa: BLE001 - torch's weights_only reader on a non-pickle
+    except Exception as err:  # noqa: BLE001 - whatever the Phi reader raises, one sentence
         if refused is not None:
             raise refused from err
         raise CheckpointError(f"'{path.name}' is not a readable PyTorch checkpoint.") from err

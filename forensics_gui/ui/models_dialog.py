@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, QThread, QUrl, Signal
+from PySide6.QtCore import QCoreApplication, Qt, QThread, QUrl, Signal
 from PySide6.QtGui import QDesktopServices, QGuiApplication
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -44,7 +44,23 @@ _LEVEL_COLOURS = {"ok": theme.WAVEFORM, "warning": theme.SILENCE_EDGE,
 _SHA_COLUMN_PX = 130  # the start of the digest; the details below show all of it
 _MAX_COLUMN_PX = 380
 
-_RUNNING: set[QThread] = set()  # workers outlive a closed dialog until they finish
+_RUNNING: set[InspectWorker] = set()  # workers outlive a closed dialog until they finish
+_QUIT_HOOKED: list[bool] = []
+
+
+def stop_all_workers(wait_ms: int = 5000) -> None:
+    """Cancel every Models-dialog worker and wait for it (on quit: no thread outlives the app)."""
+    for worker in list(_RUNNING):
+        worker.cancel()
+    for worker in list(_RUNNING):
+        worker.wait(wait_ms)
+
+
+def _hook_quit() -> None:
+    app = QCoreApplication.instance()
+    if app is not None and not _QUIT_HOOKED:
+        app.aboutToQuit.connect(stop_all_workers)
+        _QUIT_HOOKED.append(True)
 
 
 class _Progress:
@@ -231,6 +247,8 @@ class ModelsDialog(QDialog):
             worker.ended.connect(self._on_ended)
             _RUNNING.add(worker)
             worker.finished.connect(lambda w=worker: _RUNNING.discard(w))
+            self.destroyed.connect(worker.cancel)  # deleted with its parent, never closed
+            _hook_quit()
             self.worker = worker
             self.hashing = True
             worker.start()

@@ -208,3 +208,12 @@ def test_closing_the_dialog_cancels_the_background_work(qtbot, files, models_dir
     dialog.reject()
     assert worker.flag.cancelled()
     assert worker.wait(5000) and time.monotonic() - started < 2.0
+    # Quitting the app stops a dialog's work too (no thread outlives the application).
+    from forensics_gui.ui.models_dialog import stop_all_workers
+
+    other = ModelsDialog()
+    qtbot.addWidget(other)
+    assert other.worker is not None and other.worker.isRunning()
+    started = time.monotonic()
+    stop_all_workers()
+    assert other.worker.isFinished() and time.monotonic() - started < 2.0

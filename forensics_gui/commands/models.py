@@ -76,7 +76,8 @@ def _check(args: argparse.Namespace, progress: Any) -> int:
     if args.json:
         doc: dict[str, Any] = {**info.to_dict(), "compatibility": None}
         if other is not None or problem:
-            doc["compatibility"] = {"with": str(other.path if other else args.other),
+            where = other.path if other is not None else args.other
+            doc["compatibility"] = {"with": str(where) if where is not None else None,
                                     "level": compat.level if compat else "unknown",
                                     "fits": compat.fits if compat else None,
                                     "message": compat.message if compat else problem}

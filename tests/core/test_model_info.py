@@ -380,3 +380,11 @@ def test_cli_list_states(tmp_path, files, registry, capsys) -> None:
     assert "SHA-256 differs from the registry's" in rows["base_vox_433h.pt"]
     assert "unregistered" in rows["mine.ckpt"] and "unknown file" in rows["mine.ckpt"]
     assert out.splitlines()[-1].startswith(f"Models folder: {user}")
+
+
+def test_cli_check_says_when_there_is_nothing_to_compare_with(files, registry, capsys) -> None:
+    assert main(["models", "check", str(files["phi64"]), "--json"]) == 0
+    compat = json.loads(capsys.readouterr().out)["compatibility"]
+    assert compat == {"with": None, "level": "unknown", "fits": None,
+                      "message": "No AV-HuBERT checkpoint is installed to check it against; "
+                                 "pass one with --with."}

@@ -65,10 +65,14 @@ def _previous_rows(csv_path: Path) -> list[dict[str, str]]:
     from forensics_gui.core import batch_results as br
 
     found = br.scan(csv_path)
-    if found.legacy:
+    if found.legacy and br.LEGACY_CURVE_FIELD.encode() in found.header:
         raise br.ResultsFileError(
             f"{csv_path.name} was written by an earlier forensics-gui (per-frame scores in a "
             "column); give batch a new -o file (eval still reads the old one).")
+    if found.legacy:
+        raise br.ResultsFileError(
+            f"{csv_path.name} is not a batch results file (its first line is not batch's header); "
+            "give batch a new -o file.")
     if found.torn or found.damaged:
         br.repair(csv_path, found)
         n = len(found.damaged) + int(found.torn)

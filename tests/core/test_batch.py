@@ -431,3 +431,13 @@ def test_results_of_an_earlier_version_are_refused_not_appended_to(models, folde
     assert code == 2 and _sha(out) == before
     assert err == ("forensics-gui batch: old.csv was written by an earlier forensics-gui (per-frame "
                    "scores in a column); give batch a new -o file (eval still reads the old one).\n")
+
+
+def test_another_kind_of_file_as_output_is_refused_untouched(models, folder, tmp_path, capsys) -> None:
+    ckpt, phi = models
+    out = tmp_path / "notes.csv"
+    out.write_bytes(b"name,comment\nx,\xff\n")
+    code, err = _cli_batch(capsys, folder, out, ckpt, phi)
+    assert code == 2 and out.read_bytes() == b"name,comment\nx,\xff\n"
+    assert err == ("forensics-gui batch: notes.csv is not a batch results file (its first line is not "
+                   "batch's header); give batch a new -o file.\n")

@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import math
 import sys
 from pathlib import Path
 from typing import Any
@@ -104,13 +105,15 @@ def _todo(videos: list[Path], folder: Path, rows: list[dict[str, str]], wanted: 
 
 
 def _row(rel: str, variant: str, res: Any, analysis: Any, curve: str, setup: str) -> dict[str, Any]:
+    finite = math.isfinite(res.video_score)  # NaN would be refused by eval: leave it empty, say why
     return {
-        "file": rel, "video_score": f"{res.video_score:.6f}", "pool": res.pool,
+        "file": rel, "video_score": f"{res.video_score:.6f}" if finite else "", "pool": res.pool,
         "variant": variant, "num_frames": res.num_frames,
         "leading_silence_ms": f"{analysis.silence.leading_silence_ms:.3f}",
         "suspicious_segments": json.dumps([[round(s, 3), round(e, 3)]
                                            for s, e in res.suspicious_segments]),
-        "sha256": analysis.sha256, "status": "ok", "error": "", "curve": curve, "setup": setup,
+        "sha256": analysis.sha256, "status": "ok", "curve": curve, "setup": setup,
+        "error": "" if finite else "no finite video score (no frame could be scored)",
     }
 
 

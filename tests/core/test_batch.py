@@ -441,3 +441,27 @@ def test_another_kind_of_file_as_output_is_refused_untouched(models, folder, tmp
     assert code == 2 and out.read_bytes() == b"name,comment\nx,\xff\n"
     assert err == ("forensics-gui batch: notes.csv is not a batch results file (its first line is not "
                    "batch's header); give batch a new -o file.\n")
+
+
+def test_a_clip_without_a_finite_score_leaves_the_score_empty(models, two_good, tmp_path, monkeypatch,
+                                                              capsys) -> None:
+    import dataclasses
+
+    ckpt, phi = models
+    original = Analyzer.finish
+
+    def nan_finish(self, clip, progress=None, on_partial=None):
+        analysis = original(self, clip, progress, on_partial)
+        for variant, res in analysis.scores.items():
+            analysis.scores[variant] = dataclasses.replace(
+                res, video_score=float("nan"), frame_scores=np.full(res.num_frames, np.nan, np.float32))
+        return analysis
+
+    monkeypatch.setattr(Analyzer, "finish", nan_finish)
+    out = tmp_path / "results.csv"
+    assert _cli_batch(capsys, two_good, out, ckpt, phi)[0] == 0
+    rows = list(csv.DictReader(out.open()))
+    assert [(r["video_score"], r["status"], r["error"]) for r in rows] == [
+        ("", "ok", "no finite video score (no frame could be scored)")] * 2
+    curve = json.loads((out.parent / rows[0]["curve"]).read_text())
+    assert curve["frame_scores"] == [None] * int(rows[0]["num_frames"])

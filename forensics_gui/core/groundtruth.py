@@ -506,18 +506,26 @@ def load_detection_predictions(path: str | os.PathLike[str]) -> dict[str, float]
     return out
 
 
+class _Pairs(list[tuple[str, Any]]):
+    """A JSON object as its (key, value) pairs, duplicates kept."""
+
+
 def load_localisation_predictions(path: str | os.PathLike[str]) -> dict[str, list[tuple[float, float, float]]]:
     """AV-Deepfake1M localisation predictions ``{"file": [[conf, start_s, end_s], ...]}``."""
     p = Path(path)
     try:
-        data = json.loads(p.read_text(encoding="utf-8"))
+        # Pairs, not a dict: a clip named twice must not lose its first list silently.
+        data = json.loads(p.read_text(encoding="utf-8"), object_pairs_hook=_Pairs)
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as err:
         raise GroundTruthError(f"Cannot read localisation predictions {p.name}: {err}.") from err
-    if not isinstance(data, dict):
+    if not isinstance(data, _Pairs):
         raise GroundTruthError(
             f"{p.name}: expected a JSON object {{\"file\": [[conf, start_s, end_s], ...]}}.")
     out: dict[str, list[tuple[float, float, float]]] = {}
-    for file, props in data.items():
+    for file, props in data:
+        if normalise_key(file) in out:
+            raise GroundTruthError(
+                f"{p.name}: {file} has two lists of proposals; keep one entry per clip.")
         try:
             triples = [(float(c), float(s), float(e)) for c, s, e in props]
         except (TypeError, ValueError) as err:

@@ -232,6 +232,12 @@ def test_bad_scores_in_prediction_files_are_refused(tmp_path: Path) -> None:
     loc = _write(tmp_path / "loc.json", {"a.mp4": [[float("inf"), 0.1, 0.2]]})
     with pytest.raises(gtm.GroundTruthError, match="confidence inf"):
         gtm.load_localisation_predictions(loc)
+    loc.write_text('{"a.mp4": [[0.9, 0.1, 0.2]], "b.mp4": [], "./a.mp4": [[0.1, 3, 4]]}')
+    with pytest.raises(gtm.GroundTruthError, match=r"loc.json: ./a.mp4 has two lists of proposals"):
+        gtm.load_localisation_predictions(loc)
+    loc.write_text('{"a.mp4": {"conf": 0.9}}')
+    with pytest.raises(gtm.GroundTruthError, match="must be \\[conf, start_s, end_s\\] triples"):
+        gtm.load_localisation_predictions(loc)
 
 
 def _bad_metadata(folder: Path, kind: str) -> Path:

@@ -44,8 +44,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "whose curve files are read for localisation), or 'file;score' lines")
     parser.add_argument("--scores-trimmed", metavar="RESULTS2.csv",
                         help="a second score file (e.g. with leading silence trimmed), shown side by side")
+    parser.epilog = (
+        "Refused with a sentence naming the file and row: scores that are NaN, infinite or not "
+        "numbers, two rows for one clip and variant, NaN/negative/inverted segments, damaged "
+        "batch rows. A batch --both CSV is evaluated per variant; empty scores (failed clips) "
+        "count as unscored.")
     parser.add_argument("--curves", metavar="DIR",
-                        help="folder of result JSON files with 'frame_scores' (localisation metrics)")
+                        help="folder of result JSON files with 'frame_scores' (localisation "
+                             "metrics), e.g. RESULTS.curves written by batch")
     parser.add_argument("--curves-trimmed", metavar="DIR",
                         help="like --curves, for the --scores-trimmed set")
     parser.add_argument("--proposals", metavar="PRED.json",

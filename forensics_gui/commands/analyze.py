@@ -17,7 +17,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-cache", action="store_true", help="recompute everything")
     parser.add_argument("--fast-landmarks", action="store_true",
                         help="mouth crops from the windowed face tracker instead of the official "
-                        "detection: faster at 720p and above, landmarks ~1 px off the official ones "
+                        "detection: faster at 720p and above, landmarks a few px off the official ones "
                         "(recorded as preparation 'fast' in the results)")
     parser.add_argument("-o", "--output", type=Path, help="write RESULT.json here (default: stdout)")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")

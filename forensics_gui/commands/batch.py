@@ -51,7 +51,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "device or version are retried anyway)")
     parser.add_argument("--fast-landmarks", action="store_true",
                         help="mouth crops from the windowed face tracker instead of the official "
-                        "detection: faster at 720p and above, landmarks ~1 px off the official ones "
+                        "detection: faster at 720p and above, landmarks a few px off the official ones "
                         "(recorded as preparation 'fast' in the results)")
     parser.add_argument("--sequential", action="store_true",
                         help="no overlap: prepare the next clip only after this one is scored")

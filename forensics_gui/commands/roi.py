@@ -11,7 +11,7 @@ Writes, atomically, into DIR:
 
 The landmarks are the official ones by default (the official detection, reproduced exactly and
 faster); ``--fast-landmarks`` uses the windowed face tracker instead (several times faster at
-720p and above, ~1 px off the official landmarks; the files record "fast").
+720p and above, landmarks a few px off the official ones; the files record "fast").
 
 No face in any frame: the wav and the landmarks file (``face_found`` False) are still written,
 because the audio analyses work without the face, then the command fails with exit code 2.
@@ -36,7 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     which = parser.add_mutually_exclusive_group()
     which.add_argument("--fast-landmarks", action="store_true",
                        help="track the face in a rescaled window instead of the official "
-                       "detection: faster at 720p and above, landmarks ~1 px off the official "
+                       "detection: faster at 720p and above, landmarks a few px off the official "
                        "ones (recorded as preparation 'fast')")
     which.add_argument("--official-landmarks", action="store_true",
                        help="run the plain official detection call on every whole frame (the "

@@ -31,7 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="auto = a CUDA GPU (bf16 mixed precision) when present, else CPU fp32")
     parser.add_argument("--fast-landmarks", action="store_true",
                         help="--videos: mouth crops from the windowed face tracker instead of the "
-                        "official detection (faster at 720p and above, landmarks ~1 px off; "
+                        "official detection (faster at 720p and above, landmarks a few px off; "
                         "recorded in the feature files)")
     parser.add_argument("--resume", action="store_true",
                         help="continue from OUTPUT.resume.pt of an interrupted run")

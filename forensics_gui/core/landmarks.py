@@ -37,7 +37,8 @@ face at least 1.7x smaller than a lower-scoring face-sized detection it suppress
 faces the official result (the LAST box) is used, as in the official preparation.
 
 ``"fast"`` (``--fast-landmarks``): a tracker whose boxes come from a rescaled window; a few ms
-per frame, but its landmarks differ from the official ones by ~1 px (see below).
+per frame, but its landmarks differ from the official ones by a few pixels, and its crops by
+2-4 grey levels (benchmarks/parity_roi.py --fast).
 
 Speed of ``"fast"`` (the official pipeline runs the detector on the full-resolution frame with one 2x
 upsampling, ~300 ms per 720p frame): while the track is held, the detector runs only on a window

@@ -440,7 +440,7 @@ def extract_mouth_roi(path: str | os.PathLike[str], *, progress: Progress | None
     other pixels (undetected frames, big jumps, over budget) are read a second time.
     ``preparation`` "official" (default) gives the official landmarks (exact detection with the
     pyramid levels that cannot hold the face skipped, see :mod:`forensics_gui.core.landmarks`);
-    "fast" the windowed tracker (~1 px off the official landmarks, several times faster).
+    "fast" the windowed tracker (landmarks a few px off the official ones, several times faster).
     ``official_landmarks=True`` runs the plain official call on every whole frame (2x
     upsampling, last face; ~0.3 s per 720p frame): the reference for parity checks.
     Raises MediaError for unreadable files, Cancelled when ``progress`` asks to stop.

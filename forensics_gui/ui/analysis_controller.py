@@ -190,7 +190,7 @@ class AnalysisController(QObject):
         self.trimmed_action.setChecked(_as_bool(self.settings.value(KEY_TRIMMED, False)))
         self.trimmed_action.toggled.connect(self._on_trimmed_toggled)
         menu.addAction(self.trimmed_action)
-        self.fast_landmarks_action = QAction("&Fast face tracking (mouth crop ~1 px off the official)", w)
+        self.fast_landmarks_action = QAction("&Fast face tracking (not the official mouth crop)", w)
         self.fast_landmarks_action.setCheckable(True)
         self.fast_landmarks_action.setToolTip(
             "Off (default): the official landmarks. On: a windowed face tracker, faster on HD "

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 
 import numpy as np
 
+from forensics_gui.core.avhubert.unpickler import printable
 from forensics_gui.core.errors import CheckpointError, ForensicsError
 from forensics_gui.core.hashing import sha256_file
 
@@ -188,7 +189,7 @@ def _find_state_dict(obj: Any, path: Path) -> tuple[dict[str, Any], str]:
     if odd is not None or any(not isinstance(k, str) for k in sd):
         raise CheckpointError(
             f"{path.name} is not a valid Phi checkpoint: its state_dict names a weight by the "
-            f"{type(odd).__name__} {str(odd)[:40]} instead of by text.")
+            f"{type(odd).__name__} {printable(str(odd), 40)} instead of by text.")
     for prefix in ("", "model.", "module."):
         if any(k == f"{prefix}visual_proj.weight" or k == f"{prefix}head.weight" for k in sd):
             out = {k[len(prefix):]: v for k, v in sd.items() if k.startswith(prefix)}
@@ -321,7 +322,7 @@ def load_phi(path: str | Path, kind: Kind | None = None) -> PhiModel:
             dv = int(w.shape[1]) // 2 if dv is None else dv
             if isinstance(dv, bool) or not isinstance(dv, int) or not 0 < dv < int(w.shape[1]):
                 raise CheckpointError(
-                    f"{path.name} has visual_dim={dv!r} in its hyper-parameters, which does not "
+                    f"{path.name} has visual_dim={printable(repr(dv), 40)} in its hyper-parameters, which does not "
                     f"split its {int(w.shape[1])} head inputs; the file is damaged.")
             build: tuple[Any, tuple[Any, ...]] = (linear_head, (dv, int(w.shape[1]) - dv))
             variant, detected = "linear", "supervised"

@@ -350,3 +350,92 @@ def test_broken_phi_files_give_one_sentence(kind: str, tmp_path: Path) -> None:
     with pytest.raises(CheckpointError, match=expected) as err:
         load_phi(path)
     one_sentence(str(err.value))
+
+
+# --------------------------------------------------------------------------- seeded fuzzing
+
+_FUZZ = textwrap.dedent("""
+    import io, json, random, resource, sys, tempfile, zipfile
+    from pathlib import Path
+    from forensics_gui.core.avhubert.checkpoint import load_avhubert
+    from forensics_gui.core.errors import CheckpointError
+    from forensics_gui.core.phi import load_phi
+    import torch
+    vm = [int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmSize")][0] * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (vm + (768 << 20),) * 2)
+    rng = random.Random(int(sys.argv[2]))
+    SPECIAL = [b"\\xff\\xff\\xff\\x7f", b"\\x00\\x00\\x00\\x80", b"\\xff", b"\\x00", b"\\x8a\\x05\\x00\\x00\\x00\\xc0\\x00"]
+
+    def mutate(data):
+        data = bytearray(data)
+        for _ in range(rng.randint(1, 4)):
+            i = rng.randrange(len(data))
+            op = rng.randrange(4)
+            if op == 0:
+                data[i] = rng.randrange(256)
+            elif op == 1:
+                del data[i:i + rng.randint(1, 16)]
+            elif op == 2:
+                data[i:i] = rng.choice(SPECIAL)
+            else:
+                j = rng.randrange(len(data))
+                data[i:i] = data[j:j + rng.randint(1, 32)]
+        return bytes(data)
+
+    out = {"loaded": 0, "refused": 0, "bad": []}
+    tmp = Path(tempfile.mkdtemp())
+    for spec in json.loads(sys.argv[1]):
+        loader = load_phi if spec["loader"] == "phi" else load_avhubert
+        source = zipfile.ZipFile(spec["path"]) if spec["zip"] else None
+        raw = Path(spec["path"]).read_bytes()
+        for n in range(spec["mutants"]):
+            path = tmp / f"m{n}.pt"
+            if source is not None and n % 4:  # mutate data.pkl, keep the archive sound
+                with zipfile.ZipFile(path, "w") as zf:
+                    for info in source.infolist():
+                        data = source.read(info)
+                        zf.writestr(info.filename, mutate(data) if info.filename.endswith("data.pkl") else data)
+            else:  # mutate the file's bytes
+                path.write_bytes(mutate(raw))
+            try:
+                loader(path)
+                out["loaded"] += 1
+            except CheckpointError as err:
+                text = str(err)
+                if "\\n" in text or not text.endswith(".") or len(text) > 600:
+                    out["bad"].append(["message", text[:300]])
+                out["refused"] += 1
+            except BaseException as err:
+                out["bad"].append([type(err).__name__, str(err)[:300]])
+    out["grew_kib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps(out))
+""")
+
+
+def _trim_model(payload: dict[str, Any]) -> None:
+    keep = [k for k in payload["model"] if "layers.0." in k or "pos_conv" in k][:12]
+    payload["model"] = {k: payload["model"][k] for k in keep}
+
+
+def test_seeded_mutants_of_valid_files_are_loaded_or_refused_in_one_sentence(tmp_path: Path) -> None:
+    small = write_fake_avhubert_checkpoint(tmp_path / "ft.pt", seed=1, finetuned=True, edit=_trim_model)
+    legacy = write_fake_avhubert_checkpoint(tmp_path / "legacy.pt", seed=1, cfg_style="omegaconf",
+                                            zip_format=False, edit=_trim_model)
+    phi = tmp_path / "phi.pt"
+    torch.save({"state_dict": random_phi_module(16, 16, seed=0, proj_dim=16, hidden=(16, 8, 4)).state_dict(),
+                "epoch": 3, "args": argparse_namespace()}, phi)
+    specs = [{"path": str(small), "zip": True, "loader": "avhubert", "mutants": 160},
+             {"path": str(legacy), "zip": False, "loader": "avhubert", "mutants": 80},
+             {"path": str(phi), "zip": True, "loader": "phi", "mutants": 120}]
+    run = subprocess.run([sys.executable, "-c", _FUZZ, json.dumps(specs), "20261202"], capture_output=True,
+                         text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert run.returncode == 0, run.stderr[-3000:]
+    result = json.loads(run.stdout.strip().splitlines()[-1])
+    assert result["bad"] == []
+    assert result["refused"] > 100 and result["loaded"] + result["refused"] == 360
+
+
+def argparse_namespace() -> Any:
+    import argparse
+
+    return argparse.Namespace(lr=1e-5, tau=15, save_path="checkpoints/phi.pt")

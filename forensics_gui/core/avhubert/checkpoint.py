@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from forensics_gui.core.avhubert.config import AVHubertConfig, config_from_checkpoint
+from forensics_gui.core.avhubert.unpickler import printable
 from forensics_gui.core.errors import CheckpointError
 
 _POS_CONV = "encoder.pos_conv.0."
@@ -41,7 +42,7 @@ class LoadedCheckpoint:
 
 
 def _label(path: Path) -> str:
-    return f"'{path.name}'"
+    return f"'{printable(path.name)}'"
 
 
 def read_checkpoint(path: str | Path) -> dict[str, Any]:
@@ -83,7 +84,7 @@ def fold_weight_norm(g: Any, v: Any) -> Any:
 
 
 def _listing(keys: list[str]) -> str:
-    shown = ", ".join(keys[:_MAX_LISTED])
+    shown = ", ".join(printable(k, 80) for k in keys[:_MAX_LISTED])
     return shown + (f" and {len(keys) - _MAX_LISTED} more" if len(keys) > _MAX_LISTED else "")
 
 

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from forensics_gui.core.avhubert.unpickler import printable
 from forensics_gui.core.errors import CheckpointError
 
 FINETUNED_PREFIX = "encoder.w2v_model."
@@ -146,15 +147,17 @@ def _build(model: Mapping[str, Any], task: Mapping[str, Any], finetuned: bool, s
 
     fuse = str(get("modality_fuse", "concat"))
     if fuse != "concat":
-        raise CheckpointError(f"{source} uses modality_fuse={fuse!r}; only 'concat' is supported.")
+        raise CheckpointError(f"{source} uses modality_fuse={printable(repr(fuse), 40)}; only 'concat' is supported.")
     if not bool(get("layer_norm_first", True)):
         raise CheckpointError(f"{source} uses post-LN layers (layer_norm_first=false), which is not supported.")
     if str(get("activation_fn", "gelu")) != "gelu":
-        raise CheckpointError(f"{source} uses activation {get('activation_fn', '')!r}; only gelu is supported.")
+        raise CheckpointError(f"{source} uses activation {printable(repr(get('activation_fn', '')), 40)}; "
+                              "only gelu is supported.")
     if int(get("sub_encoder_layers", 0)) != 0:
         raise CheckpointError(f"{source} has per-modality sub-encoder layers, which are not supported.")
     if str(get("resnet_relu_type", "prelu")) != "prelu":
-        raise CheckpointError(f"{source} uses resnet_relu_type={get('resnet_relu_type', '')!r}; only prelu is supported.")
+        raise CheckpointError(f"{source} uses resnet_relu_type={printable(repr(get('resnet_relu_type', '')), 40)}; "
+                              "only prelu is supported.")
     def task_value(key: str, default: float) -> Any:
         value = task.get(key)
         return default if value is None else value
@@ -163,7 +166,7 @@ def _build(model: Mapping[str, Any], task: Mapping[str, Any], finetuned: bool, s
         low, high = _LIMITS[key]
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
             raise CheckpointError(
-                f"{source} has {key}={value!r} in its cfg, which is not a whole number from "
+                f"{source} has {key}={printable(repr(value), 40)} in its cfg, which is not a whole number from "
                 f"{low} to {high}; the file is damaged or not an AV-HuBERT checkpoint.")
         return value
 
@@ -171,7 +174,7 @@ def _build(model: Mapping[str, Any], task: Mapping[str, Any], finetuned: bool, s
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(
                 value) or (positive and value <= 0):
             raise CheckpointError(
-                f"{source} has {key}={value!r} in its cfg, which is not a finite"
+                f"{source} has {key}={printable(repr(value), 40)} in its cfg, which is not a finite"
                 f"{' positive' if positive else ''} number; the file is damaged.")
         return float(value)
 

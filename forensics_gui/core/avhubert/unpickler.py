@@ -88,7 +88,7 @@ class RefusedGlobal(CheckpointError):
 
     def __init__(self, file_label: str, module: str, name: str) -> None:
         super().__init__(refuse_message(file_label, module, name))
-        self.qualname = f"{module}.{name}"
+        self.qualname = printable(f"{module}.{name}")
 
 
 class AttributeDict(dict[str, Any]):
@@ -143,9 +143,16 @@ def python3_name(module: str, name: str) -> tuple[str, str]:
     return _compat_pickle.IMPORT_MAPPING.get(module, module), name
 
 
+def printable(text: str, limit: int = 100) -> str:
+    """A name from the file as it may appear in a one-line message (no control characters)."""
+    clean = "".join(c if c.isprintable() else "?" for c in text)
+    return clean if len(clean) <= limit else clean[:limit] + "..."
+
+
 def refuse_message(file_label: str, module: str, name: str) -> str:
     return (
-        f"forensics-gui refuses to load {file_label}: it asks to run {module}.{name}, which a model "
+        f"forensics-gui refuses to load {file_label}: it asks to run "
+        f"{printable(f'{module}.{name}')}, which a model "
         "checkpoint never needs; the file may be malicious or is not a model checkpoint."
     )
 

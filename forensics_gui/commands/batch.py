@@ -67,9 +67,12 @@ def _previous_rows(csv_path: Path) -> list[dict[str, str]]:
 
     found = br.scan(csv_path)
     if found.legacy and br.LEGACY_CURVE_FIELD.encode() in found.header:
-        raise br.ResultsFileError(
-            f"{csv_path.name} was written by an earlier forensics-gui (per-frame scores in a "
-            "column); give batch a new -o file (eval still reads the old one).")
+        kept, dropped = br.migrate_legacy(csv_path)
+        lost = (f"; {dropped} damaged row{' was' if dropped == 1 else 's were'} dropped and "
+                "scored again" if dropped else "")
+        print(f"Converted {csv_path.name} from an earlier forensics-gui: {kept} rows kept, per-frame "
+              f"curves moved to {br.curves_dir(csv_path).name}/{lost}.", file=sys.stderr)
+        found = br.scan(csv_path)
     if found.legacy:
         raise br.ResultsFileError(
             f"{csv_path.name} is not a batch results file (its first line is not batch's header); "

@@ -28,7 +28,7 @@ it. ``forensics-gui eval --curves RESULTS.curves`` reads the folder as it is.
 
 CSVs of earlier versions kept every frame score in a ``frame_scores`` cell (over csv's 128 KiB
 field limit for clips longer than about 11 minutes); :func:`big_csv_fields` lets readers open
-them.
+them and :func:`migrate_legacy` rewrites them into this layout.
 """
 
 from __future__ import annotations
@@ -242,6 +242,53 @@ def repair(csv_path: str | os.PathLike[str], found: Scan) -> None:
         return
     with atomic_open(p, "wb") as fh:
         fh.write(keep)
+
+
+def migrate_legacy(csv_path: str | os.PathLike[str]) -> tuple[int, int]:
+    """Rewrite an earlier version's results (every frame score in a ``frame_scores`` cell) into
+    this layout, atomically: curves to their own files, rows with a ``check``. A torn last line
+    and rows with the wrong number of cells (a torn row with the next one glued on) are dropped,
+    so their clips are scored again; failures get an unknown ``setup`` and are retried.
+    Returns (rows kept, rows dropped). Raises ResultsFileError if the file is not such results.
+    """
+    from forensics_gui.core.atomic import atomic_open
+
+    p = Path(csv_path)
+    lines = p.read_bytes().split(b"\n")
+    dropped = int(lines[-1].strip() != b"")
+    lines = lines[:-1]
+    with big_csv_fields():
+        header = next(csv.reader([lines[0].decode("utf-8", "replace")]), []) if lines else []
+        if not {"file", "status", LEGACY_CURVE_FIELD} <= set(header):
+            raise ResultsFileError(
+                f"{p.name} is not a batch results file (its first line is not batch's header); "
+                "give batch a new -o file.")
+        out = [header_line()]
+        for line in lines[1:]:
+            try:
+                cells = next(csv.reader([line.decode("utf-8")]), [])
+            except (UnicodeDecodeError, csv.Error):
+                cells = []
+            if len(cells) != len(header):
+                dropped += 1
+                continue
+            row: dict[str, Any] = dict(zip(header, cells, strict=True))
+            row["file"] = escape_name(row["file"])
+            text = row.pop(LEGACY_CURVE_FIELD)
+            if row.get("status") == "ok" and text.strip() and row.get("sha256") and row.get("variant"):
+                try:
+                    curve = [float(v) for v in text.split()]
+                except ValueError:
+                    dropped += 1
+                    continue
+                row["curve"] = write_curve(p, file=row["file"], sha256=row["sha256"],
+                                           variant=row["variant"], pool=row.get("pool", ""),
+                                           frame_scores=curve, curve_start_s=0.0, fps=25.0)
+            row["setup"] = "unknown"
+            out.append(format_row(row))
+    with atomic_open(p, "wb") as fh:
+        fh.write(b"".join(out))
+    return len(out) - 1, dropped
 
 
 def append_rows(fh: Any, rows: Sequence[dict[str, Any]]) -> None:

@@ -419,18 +419,43 @@ def test_a_failing_clip_with_a_non_utf8_name_is_recorded(models, folder, tmp_pat
     assert code == 0 and calls == [] and "1 failed earlier" in err
 
 
-def test_results_of_an_earlier_version_are_refused_not_appended_to(models, folder, tmp_path,
-                                                                    capsys) -> None:
+def test_results_of_an_earlier_version_are_converted_and_resumed(models, folder, tmp_path, monkeypatch,
+                                                                  capsys) -> None:
+    from forensics_gui.core import batch_results as br
+
     ckpt, phi = models
+    old_fields = ["file", "video_score", "pool", "variant", "num_frames", "leading_silence_ms",
+                  "suspicious_segments", "sha256", "status", "error", "frame_scores"]
     out = tmp_path / "old.csv"
-    out.write_text("file,video_score,pool,variant,num_frames,leading_silence_ms,suspicious_segments,"
-                   "sha256,status,error,frame_scores\na.mkv,1.0,lse,untrimmed,25,0,[],ab,ok,,"
-                   + " ".join(["0.5000"] * 30_000) + "\n")
-    before = _sha(out)
+    with open(out, "w", newline="", encoding="utf-8") as fh:  # as the earlier version wrote it
+        writer = csv.DictWriter(fh, fieldnames=old_fields)
+        writer.writeheader()
+        writer.writerow({"file": "a.mkv", "video_score": "1.5", "pool": "lse", "variant": "untrimmed",
+                         "num_frames": 30_000, "leading_silence_ms": "0.000", "suspicious_segments": "[]",
+                         "sha256": "ab" * 32, "status": "ok", "error": "",
+                         "frame_scores": " ".join(["0.2500"] * 30_000)})  # 180,000 characters
+        writer.writerow({"file": "b_broken.mp4", "status": "error", "error": "not a video"})
+    torn = 'c_noface.mkv,,,,,,,,error,"No fa'  # power loss mid-row; the next run glued d's row on
+    with open(out, "a", newline="", encoding="utf-8") as fh:
+        fh.write(torn)
+        csv.writer(fh).writerow(["d.mkv", "0.5", "lse", "untrimmed", "30", "0", "[]", "cd" * 32, "ok",
+                                 "", "0.1 0.2"])
+    calls = _finished(monkeypatch)
     code, err = _cli_batch(capsys, folder, out, ckpt, phi)
-    assert code == 2 and _sha(out) == before
-    assert err == ("forensics-gui batch: old.csv was written by an earlier forensics-gui (per-frame "
-                   "scores in a column); give batch a new -o file (eval still reads the old one).\n")
+    assert code == 0, err
+    assert ("Converted old.csv from an earlier forensics-gui: 2 rows kept, per-frame curves moved to "
+            "old.curves/; 1 damaged row was dropped and scored again.") in err
+    assert calls == ["d.mkv"]  # a.mkv kept; b and c (failures of unknown setup) retried, fail early
+    rows = br.scan(out).rows
+    assert [(r["file"], r["status"]) for r in rows] == [
+        ("a.mkv", "ok"), ("b_broken.mp4", "error"), ("b_broken.mp4", "error"),
+        ("c_noface.mkv", "error"), ("d.mkv", "ok")]
+    curve = br.read_curve(out.parent / rows[0]["curve"], "test")
+    assert len(curve.frame_scores) == 30_000 and curve.frame_scores[0] == 0.25
+    assert max(len(line) for line in out.read_text().splitlines()) < 1000
+    # eval reads the converted file (the earlier one too: see test_metrics).
+    calls.clear()
+    assert _cli_batch(capsys, folder, out, ckpt, phi)[0] == 0 and calls == []
 
 
 def test_another_kind_of_file_as_output_is_refused_untouched(models, folder, tmp_path, capsys) -> None:

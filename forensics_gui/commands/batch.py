@@ -13,7 +13,8 @@ a torn last line (power loss, disk full) or a damaged row is removed at the next
 its clip scored again. A clip that fails gets a row with ``status`` = error and the reason; the
 run goes on. A failure is retried when the models, device or version change (``setup``), or
 with ``--retry-failed``. A model that cannot be loaded stops the run (exit 2) without marking
-any clip as failed. The exit code is 2 when every clip of the run failed.
+any clip as failed. The exit code is 2 when every clip of the run failed. A CSV written by an
+earlier version (every frame score in one ``frame_scores`` cell) is converted on the next run.
 
 Overlap: while the encoder scores clip i (on the GPU when there is one, ``--device auto``), one
 background thread hashes, decodes and tracks the face of clip i+1
@@ -37,7 +38,8 @@ FORMAT_HELP = (
     "\\xNN), video_score, pool, variant, num_frames, leading_silence_ms, suspicious_segments "
     "(JSON), sha256, status (ok/error), error, curve, setup, check. Per-frame curves go to "
     "RESULTS.curves/<sha256>.<variant>.json (the 'curve' column points there; 'eval --curves "
-    "RESULTS.curves' reads them). A torn last row is detected by its 'check' and redone.")
+    "RESULTS.curves' reads them). A torn last row is detected by its 'check' and redone. A CSV "
+    "of an earlier version is converted to this layout.")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -357,6 +357,11 @@ def train_phi(feature_files: Sequence[Path], out: Path, *,
     _remove_stale_temps(out)
     if resume and rpath.is_file():
         state = read_resume_file(rpath)
+        if not out.is_file():  # it is written before the first resume state, so it was removed
+            raise CheckpointError(
+                f"{out.name}, the best model of the run that {rpath.name} continues, is missing; "
+                "put it back or train without --resume to start over."
+            )
         if state["store"] != store.root.name or state["seed"] != seed:
             raise CheckpointError(
                 f"{rpath.name} belongs to a run on other feature files or another seed; "

@@ -166,3 +166,19 @@ def _expect_refusal(run: dict[str, Any], capsys: pytest.CaptureFixture[str], det
     assert SENTENCE in err and "delete it or run without --resume" in err, err
     assert detail in err, err
     assert {p: sha256_file(p) for p in watched} == before
+
+
+def test_resume_without_the_best_model_is_refused(run: dict[str, Any],
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    resume_path(run["out"]).write_bytes(run["good"])
+    moved = run["out"].with_name("moved.pt")
+    run["out"].rename(moved)
+    try:
+        before = sha256_file(resume_path(run["out"]))
+        assert main(run["argv"]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "phi.pt, the best model of the run that phi.pt.resume.pt " \
+            "continues, is missing; put it back or train without --resume" in err, err
+        assert not run["out"].exists() and sha256_file(resume_path(run["out"])) == before
+    finally:
+        moved.rename(run["out"])

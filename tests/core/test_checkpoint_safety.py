@@ -439,3 +439,26 @@ def argparse_namespace() -> Any:
     import argparse
 
     return argparse.Namespace(lr=1e-5, tau=15, save_path="checkpoints/phi.pt")
+
+
+def test_no_product_code_reaches_torch_jit_or_an_unrestricted_unpickler() -> None:
+    """Model files go through the data-only reader; any other torch.load must be weights_only=True
+    (which refuses TorchScript before torch.jit); nothing unpickles a file with plain pickle."""
+    import forensics_gui
+
+    root = Path(forensics_gui.__file__).parent
+    offenders = []
+    for path in root.rglob("*.py"):
+        if "testing" in path.parts:
+            continue
+        text = path.read_text(encoding="utf-8")
+        name = str(path.relative_to(root))
+        if re.search(r"torch\.jit\.(load|script)\(", text):
+            offenders.append(name)
+        for match in re.finditer(r"torch\.load\(", text):
+            if "weights_only=True" not in text[match.end():match.end() + 200]:
+                offenders.append(name)
+        # subprocess_prepare round-trips its own exceptions through pickle, never a file's bytes
+        if re.search(r"pickle\.(load|loads)\(", text) and name != "core/subprocess_prepare.py":
+            offenders.append(name)
+    assert offenders == []

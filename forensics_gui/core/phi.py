@@ -405,6 +405,8 @@ def _build_checked(factory: Any, args: tuple[Any, ...], sd: dict[str, Any], path
     """
     import torch
 
+    from forensics_gui.core.avhubert.checkpoint import all_finite
+
     with torch.device("meta"):
         expected = {k: tuple(v.shape) for k, v in factory(*args).state_dict().items()}
     for key, shape in expected.items():
@@ -412,7 +414,7 @@ def _build_checked(factory: Any, args: tuple[Any, ...], sd: dict[str, Any], path
         if tuple(value.shape) != shape:
             raise CheckpointError(f"{path.name} has {key} of shape {tuple(value.shape)}, but the "
                                   f"other weights imply {shape}.")
-        if not bool(torch.isfinite(value).all()):
+        if not all_finite(value):
             raise CheckpointError(f"{path.name} has NaN or infinite values in {key}; the file is "
                                   "damaged.")
     module = factory(*args)

@@ -1,6 +1,10 @@
 """Load official AV-HuBERT checkpoints (pretrained or fine-tuned) into :class:`AVHubertEncoder`.
 
-- The file is unpickled with an allow-list (:mod:`.unpickler`): no fairseq, no code from the file.
+- The file is read by :mod:`forensics_gui.core.torchfile` (never ``torch.load``), unpickled with
+  an allow-list (:mod:`.unpickler`): no fairseq, no code from the file, memory bounded by its size.
+- The cfg is checked (whole numbers in range, no cycles) and the architecture it describes must
+  fit in the file (2 bytes a weight) before any module is built; every name, type and shape is
+  checked before a weight is copied; NaN or infinite weights are refused.
 - Pretrained checkpoints keep the encoder at the top of ``model``; fine-tuned ``av_hubert_seq2seq``
   ones under ``encoder.w2v_model.``. Pretraining heads (``mask_emb``, ``label_embs_concat``,
   ``final_proj.*``) and the decoder (``decoder.*``) are ignored.

@@ -1,8 +1,10 @@
 """Encoder sizes and preprocessing constants read from an AV-HuBERT checkpoint's ``cfg``.
 
 The official checkpoints store ``cfg`` as a plain nested dict (fairseq ``OmegaConf.to_container``);
-older or re-saved files may hold an OmegaConf ``DictConfig`` (or our inert stand-in of one) or an
-``argparse.Namespace``. :func:`plain` turns all of these into plain Python containers.
+older or re-saved files hold an OmegaConf ``DictConfig`` (loaded as an inert stand-in: no OmegaConf
+code runs) or an ``argparse.Namespace`` under ``args``. :func:`plain` turns all of these into plain
+Python containers. Every architecture field must be a whole number in a generous range
+(:data:`_LIMITS`); anything else is one sentence.
 A fine-tuned (``av_hubert_seq2seq``) checkpoint keeps the encoder's architecture under
 ``cfg['model']['w2v_args']['model']``.
 """

@@ -23,13 +23,13 @@ from pathlib import Path
 SIZES = {"TINY": (2, 64, 4, 128), "BASE": (12, 768, 12, 3072), "LARGE": (24, 1024, 16, 4096)}
 
 _STEP = """
-import json, resource, sys, time
+import json, sys, time
 import torch
 torch.set_num_threads(2)
 step, path = sys.argv[1], sys.argv[2]
-def rss_kib():
-    return [int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmRSS")][0]
-before, resident = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, rss_kib()
+def status_kib(field):  # VmHWM, unlike ru_maxrss, is not inherited from the forking parent
+    return [int(l.split()[1]) for l in open("/proc/self/status") if l.startswith(field)][0]
+before, resident = status_kib("VmHWM"), status_kib("VmRSS")
 t0 = time.perf_counter()
 if step == "read":
     from forensics_gui.core.avhubert.checkpoint import read_checkpoint
@@ -42,8 +42,8 @@ else:
     from forensics_gui.core.avhubert.checkpoint import load_avhubert
     load_avhubert(path)
 seconds = time.perf_counter() - t0
-grew = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
-print(json.dumps({"s": seconds, "rss_mib": grew / 1024, "held_mib": (rss_kib() - resident) / 1024}))
+grew = status_kib("VmHWM") - before
+print(json.dumps({"s": seconds, "rss_mib": grew / 1024, "held_mib": (status_kib("VmRSS") - resident) / 1024}))
 """
 
 

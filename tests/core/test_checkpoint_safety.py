@@ -139,7 +139,9 @@ _PROBE = textwrap.dedent("""
     vm = [int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmSize")][0] * 1024
     limit = vm + (768 << 20)  # what the process maps now, plus 768 MiB
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    def hwm_kib():  # peak RSS of this process image (ru_maxrss would include the forking parent's)
+        return [int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM")][0]
+    before = hwm_kib()
     out = {}
     for name, loader, path in json.loads(sys.argv[1]):
         try:
@@ -149,7 +151,7 @@ _PROBE = textwrap.dedent("""
             out[name] = str(err)
         except MemoryError:
             out[name] = "MemoryError"
-    out["_grew_kib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
+    out["_grew_kib"] = hwm_kib() - before
     print(json.dumps(out))
 """)
 
@@ -174,6 +176,12 @@ def test_the_memory_probe_would_notice_an_allocation(tmp_path: Path) -> None:
     run = subprocess.run([sys.executable, "-c", probe, json.dumps([["x", "avhubert", "x"]])],
                          capture_output=True, text=True, timeout=300)
     assert json.loads(run.stdout.strip().splitlines()[-1])["x"] == "MemoryError"
+    # and its peak-RSS measure sees an allocation below that limit (300 MiB, touched)
+    probe = _PROBE.replace("(load_phi if loader == \"phi\" else load_avhubert)(path)",
+                           "bytearray(300 << 20)")
+    run = subprocess.run([sys.executable, "-c", probe, json.dumps([["x", "avhubert", "x"]])],
+                         capture_output=True, text=True, timeout=300)
+    assert json.loads(run.stdout.strip().splitlines()[-1])["_grew_kib"] > 200 * 1024
 
 
 # --------------------------------------------------------------------------- code never runs
@@ -407,7 +415,7 @@ _FUZZ = textwrap.dedent("""
                 out["refused"] += 1
             except BaseException as err:
                 out["bad"].append([type(err).__name__, str(err)[:300]])
-    out["grew_kib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    out["peak_rss_kib"] = [int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM")][0]
     print(json.dumps(out))
 """)
 

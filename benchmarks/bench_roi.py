@@ -10,11 +10,14 @@ Prints frames/s, in one run, for the three ways to get the landmarks:
 
 each as detection + landmarks alone and as landmarks + ROI warp (the 96x96 crops, decode not
 included), plus the whole ``extract_mouth_roi`` (decode in a background thread) for the two
-preparations. Wall-clock fps are medians over ``--repeats`` runs; the CPU-time fps beside them
-do not depend on what else the machine runs (on a shared machine the wall clock does).
+preparations (and the default with ``--processes`` landmark worker processes; their CPU time is
+not counted in that row). Wall-clock fps are medians over ``--repeats`` runs; the CPU-time fps
+beside them do not depend on what else the machine runs (on a shared machine the wall clock
+does).
 Target: >= 50 fps of landmarks + ROI at 720p on 2 cores.
 
-Run: ``python benchmarks/bench_roi.py [--height 720] [--repeats 3] [--official-frames 25]``.
+Run: ``python benchmarks/bench_roi.py [--height 720] [--repeats 3] [--official-frames 25]
+[--processes 2]``.
 """
 
 from __future__ import annotations
@@ -60,6 +63,9 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--official-frames", type=int, default=25,
                     help="frames timed with the plain official call (~0.3 s each at 720p)")
+    ap.add_argument("--processes", type=int, default=2,
+                    help="also time extract_mouth_roi with this many landmark worker processes "
+                         "(0: skip)")
     args = ap.parse_args()
     width, height = SIZES[args.height]
     path = _clip(Path(cache_dir()) / f"bench_roi_{height}p_10s.mp4", width, height)
@@ -97,8 +103,13 @@ def main() -> None:
         w, c, _ = _timed(lambda ref=ref, m=m: [ref.process(f) for f in frames[:m]], m)
         rows.setdefault("official call landmarks", []).append((w, c))
         for name in ("official", "fast"):
-            w, c, _ = _timed(lambda name=name: roi.extract_mouth_roi(path, preparation=name), n)
+            w, c, _ = _timed(lambda name=name: roi.extract_mouth_roi(path, preparation=name,
+                                                                     processes=0), n)
             rows.setdefault(f"extract_mouth_roi {name} (with decode)", []).append((w, c))
+        if args.processes > 0:
+            w, c, _ = _timed(lambda: roi.extract_mouth_roi(path, processes=args.processes), n)
+            rows.setdefault(f"extract_mouth_roi official, {args.processes} processes",
+                            []).append((w, c))
 
     med = statistics.median
     print(f"clip: {path} ({n} frames, {width}x{height}, 25 fps); medians of {args.repeats} runs; "

@@ -34,7 +34,7 @@ import os
 import queue
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -44,10 +44,12 @@ import numpy as np
 
 from forensics_gui.core.atomic import atomic_path
 from forensics_gui.core.errors import MediaError, NoFaceError
+from forensics_gui.core.landmark_worker import landmark_processes, pooled_landmarks
 from forensics_gui.core.landmarks import (
     DEFAULT_PREPARATION,
     PREPARATIONS,
     FaceTracker,
+    FrameLandmarks,
     interpolate_track,
     rgb_to_gray_cv2,
 )
@@ -430,7 +432,8 @@ PATCH_BUDGET_BYTES = 512 * 1024 * 1024  # mouth patches kept from the first read
 def extract_mouth_roi(path: str | os.PathLike[str], *, progress: Progress | None = None,
                       workers: int = 2, patch_budget_bytes: int = PATCH_BUDGET_BYTES,
                       official_landmarks: bool = False,
-                      preparation: str = DEFAULT_PREPARATION) -> RoiResult:
+                      preparation: str = DEFAULT_PREPARATION,
+                      processes: int | None = None) -> RoiResult:
     """Mouth crops of every 25 fps grid frame of the video at ``path``.
 
     No face in any frame is not an error: ``face_found`` is False, ``frames_rgb``/``gray`` are
@@ -443,25 +446,29 @@ def extract_mouth_roi(path: str | os.PathLike[str], *, progress: Progress | None
     "fast" the windowed tracker (landmarks a few px off the official ones, several times faster).
     ``official_landmarks=True`` runs the plain official call on every whole frame (2x
     upsampling, last face; ~0.3 s per 720p frame): the reference for parity checks.
+    ``processes``: worker processes for the "official" landmarks (None = automatic, see
+    :func:`landmark_processes`; the landmarks are the same either way).
     Raises MediaError for unreadable files, Cancelled when ``progress`` asks to stop.
     """
     source_fps, duration, size = _probe(path)
     total = max(1, int(np.ceil(duration * FPS)))
-    tracker: FaceTracker | None = None
     points: list[np.ndarray | None] = []
     boxes: list[np.ndarray | None] = []
     patches: list[_Patch | None] = []
     kept = 0
     times: list[float] = []
     frame_shape = (0, 0)
-    with _prefetch(iter(_grid_frames(path)), workers >= 2) as frames:
-        for k, t, rgb in frames:
+    if preparation not in PREPARATIONS:
+        raise ValueError(f"unknown landmark preparation {preparation!r}")
+    procs = landmark_processes(processes, workers=workers, preparation=preparation,
+                               official=official_landmarks, size=size, frames=total)
+    with _prefetch(iter(_grid_frames(path)), workers >= 2) as frames, \
+            contextlib.closing(_landmarked(frames, procs, official_landmarks, preparation)) as marked:
+        for k, t, rgb, res in marked:
             check_cancelled(progress)
-            if tracker is None:
+            if not frame_shape[0]:
                 size = (int(rgb.shape[1]), int(rgb.shape[0]))
                 frame_shape = (int(rgb.shape[0]), int(rgb.shape[1]))
-                tracker = FaceTracker(size, official=official_landmarks, preparation=preparation)
-            res = tracker.process(rgb)
             patch = None
             if res.points is not None and kept < patch_budget_bytes:
                 patch = _mouth_patch(rgb, res.points)
@@ -481,7 +488,7 @@ def extract_mouth_roi(path: str | os.PathLike[str], *, progress: Progress | None
         return RoiResult(np.zeros((0, CROP, CROP, 3), np.uint8), np.zeros((0, CROP, CROP), np.uint8),
                          times_s, np.full((n, 68, 2), np.nan, np.float32), detected,
                          np.full((n, 4), np.nan, np.float32), False, source_fps, size,
-                         tracker.preparation if tracker is not None else preparation)
+                         "official" if official_landmarks else preparation)
     lm_raw = np.zeros((n, 68, 2))
     box_raw = np.zeros((n, 4))
     for i in np.flatnonzero(detected):
@@ -510,7 +517,21 @@ def extract_mouth_roi(path: str | os.PathLike[str], *, progress: Progress | None
         progress.report("mouth crop", n, n)
     return RoiResult(crops, rgb_to_gray_cv2(crops), times_s, lm.astype(np.float32), detected,
                      face_boxes, True, source_fps, size,
-                     tracker.preparation if tracker is not None else preparation)
+                     "official" if official_landmarks else preparation)
+
+
+def _landmarked(frames: Iterator[tuple[int, float, np.ndarray]], processes: int, official: bool,
+                preparation: str) -> Generator[tuple[int, float, np.ndarray, FrameLandmarks]]:
+    """(k, t, rgb, landmarks) of every frame, in order: in this process, or in worker processes."""
+    if processes > 0:
+        yield from pooled_landmarks(frames, processes)
+        return
+    tracker: FaceTracker | None = None
+    for k, t, rgb in frames:
+        if tracker is None:
+            tracker = FaceTracker((int(rgb.shape[1]), int(rgb.shape[0])), official=official,
+                                  preparation=preparation)
+        yield k, t, rgb, tracker.process(rgb)
 
 
 def _crops_from_second_read(path: str | os.PathLike[str], crops: np.ndarray,

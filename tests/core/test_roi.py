@@ -266,6 +266,56 @@ def test_mp4_round_trip_and_landmark_file(face_result: roi.RoiResult, tmp_path: 
     assert back.provenance == roi.preparation_record("official")
 
 
+def test_worker_processes_give_the_same_landmarks_and_survive_a_dying_worker(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    clip = tmp_path / "talk.mp4"
+    make_clip(clip, duration_s=0.6, fps=25, width=640, height=360, audio=False)
+    alone = roi.extract_mouth_roi(clip, processes=0)
+    pooled = roi.extract_mouth_roi(clip, processes=2)
+    np.testing.assert_array_equal(pooled.landmarks, alone.landmarks)
+    np.testing.assert_array_equal(pooled.frames_rgb, alone.frames_rgb)
+    from forensics_gui.core import landmark_worker
+
+    answers = []
+    real = landmark_worker._Worker.result
+
+    def dies_after_three(self):  # type: ignore[no-untyped-def]
+        if len(answers) >= 3:
+            self.proc.kill()
+        answers.append(1)
+        return real(self)
+
+    here = []
+    in_process = roi.FaceTracker.process
+
+    def counted(self, rgb):  # type: ignore[no-untyped-def]
+        here.append(1)
+        return in_process(self, rgb)
+
+    monkeypatch.setattr(landmark_worker._Worker, "result", dies_after_three)
+    monkeypatch.setattr(landmark_worker.FaceTracker, "process", counted)
+    rescued = roi.extract_mouth_roi(clip, processes=2)
+    assert len(answers) >= 4 and here  # a worker died; this process did the remaining frames
+    np.testing.assert_array_equal(rescued.landmarks, alone.landmarks)
+
+
+def test_worker_processes_only_where_they_pay_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    from forensics_gui.core import landmark_worker as lw
+
+    monkeypatch.setattr(lw.os, "cpu_count", lambda: 8)
+    auto = {"requested": None, "workers": 2, "preparation": "official", "official": False,
+            "size": (1280, 720), "frames": 250}
+    assert lw.landmark_processes(**auto) == lw.MAX_PROCESSES
+    assert lw.landmark_processes(**{**auto, "preparation": "fast"}) == 0  # the tracker is serial
+    assert lw.landmark_processes(**{**auto, "official": True}) == 0
+    assert lw.landmark_processes(**{**auto, "size": (320, 240)}) == 0
+    assert lw.landmark_processes(**{**auto, "frames": 50}) == 0
+    assert lw.landmark_processes(**{**auto, "workers": 1}) == 0
+    assert lw.landmark_processes(**{**auto, "requested": 2, "frames": 5}) == 2
+    monkeypatch.setattr(lw.os, "cpu_count", lambda: 2)
+    assert lw.landmark_processes(**auto) == 0
+
+
 def test_preparation_record_names_dlib_the_model_file_and_the_mean_face() -> None:
     import hashlib
 

@@ -169,10 +169,10 @@ def safe_torch_load(path: str | Path) -> Any:
     if not os.path.lexists(path):
         raise CheckpointError(f"The Phi checkpoint {path} does not exist.")
     try:
-        return read_torch_file(path, path.name, inert_prefixes=())
+        return read_torch_file(path, printable(path.name), inert_prefixes=())
     except RefusedGlobal as err:
         raise CheckpointError(
-            f"{path.name} is not a Phi checkpoint: it holds {err.qualname}, which a Phi checkpoint "
+            f"{printable(path.name)} is not a Phi checkpoint: it holds {err.qualname}, which a Phi checkpoint "
             "never needs and which is not loaded for safety (an AV-HuBERT checkpoint goes to "
             "--checkpoint; a Phi you trust can be re-saved as {'state_dict': ...} alone)."
         ) from err
@@ -181,14 +181,14 @@ def safe_torch_load(path: str | Path) -> Any:
 def _find_state_dict(obj: Any, path: Path) -> tuple[dict[str, Any], str]:
     """The weights dict (prefix ``model.`` removed) and the prefix that was removed."""
     if not isinstance(obj, dict):
-        raise CheckpointError(f"{path.name} is not a Phi checkpoint: it holds no state_dict.")
+        raise CheckpointError(f"{printable(path.name)} is not a Phi checkpoint: it holds no state_dict.")
     sd = obj.get("state_dict", obj)
     if not isinstance(sd, dict):
-        raise CheckpointError(f"{path.name} is not a Phi checkpoint: its state_dict is not a dict.")
+        raise CheckpointError(f"{printable(path.name)} is not a Phi checkpoint: its state_dict is not a dict.")
     odd = next((k for k in sd if not isinstance(k, str)), None)
     if odd is not None or any(not isinstance(k, str) for k in sd):
         raise CheckpointError(
-            f"{path.name} is not a valid Phi checkpoint: its state_dict names a weight by the "
+            f"{printable(path.name)} is not a valid Phi checkpoint: its state_dict names a weight by the "
             f"{type(odd).__name__} {printable(str(odd), 40)} instead of by text.")
     for prefix in ("", "model.", "module."):
         if any(k == f"{prefix}visual_proj.weight" or k == f"{prefix}head.weight" for k in sd):
@@ -322,7 +322,7 @@ def load_phi(path: str | Path, kind: Kind | None = None) -> PhiModel:
             dv = int(w.shape[1]) // 2 if dv is None else dv
             if isinstance(dv, bool) or not isinstance(dv, int) or not 0 < dv < int(w.shape[1]):
                 raise CheckpointError(
-                    f"{path.name} has visual_dim={printable(repr(dv), 40)} in its hyper-parameters, which does not "
+                    f"{printable(path.name)} has visual_dim={printable(repr(dv), 40)} in its hyper-parameters, which does not "
                     f"split its {int(w.shape[1])} head inputs; the file is damaged.")
             build: tuple[Any, tuple[Any, ...]] = (linear_head, (dv, int(w.shape[1]) - dv))
             variant, detected = "linear", "supervised"
@@ -331,7 +331,7 @@ def load_phi(path: str | Path, kind: Kind | None = None) -> PhiModel:
             if missing:
                 shown = ", ".join(missing[:6]) + (" ..." if len(missing) > 6 else "")
                 raise CheckpointError(
-                    f"{path.name} is not a Phi checkpoint: its state_dict lacks {shown} "
+                    f"{printable(path.name)} is not a Phi checkpoint: its state_dict lacks {shown} "
                     f"({len(missing)} of {len(_expected_mlp_keys())} expected keys missing)."
                 )
             vw = _weight(sd, "visual_proj.weight", path, dims=2)
@@ -346,7 +346,7 @@ def load_phi(path: str | Path, kind: Kind | None = None) -> PhiModel:
         raise
     except (RuntimeError, KeyError, AttributeError, IndexError, ValueError, TypeError) as err:
         raise CheckpointError(
-            f"{path.name} has Phi key names but shapes that do not fit together ({str(err)[:160]})."
+            f"{printable(path.name)} has Phi key names but shapes that do not fit together ({printable(str(err), 160)})."
         ) from err
     module.eval()
     meta = {k: v for k, v in top.items()
@@ -386,13 +386,13 @@ def _weight(sd: dict[str, Any], key: str, path: Path, dims: int | None = None) -
 
     value = sd[key]
     if not torch.is_tensor(value):
-        raise CheckpointError(f"{path.name} has {key} that is a {type(value).__name__}, not a "
+        raise CheckpointError(f"{printable(path.name)} has {key} that is a {type(value).__name__}, not a "
                               "tensor; the file is damaged.")
     if str(value.dtype).replace("torch.", "") not in _FLOAT_DTYPES:
-        raise CheckpointError(f"{path.name} has {key} of dtype {str(value.dtype).replace('torch.', '')}; "
+        raise CheckpointError(f"{printable(path.name)} has {key} of dtype {str(value.dtype).replace('torch.', '')}; "
                               "Phi weights must be floating-point numbers.")
     if dims is not None and value.dim() != dims:
-        raise CheckpointError(f"{path.name} has {key} of shape {tuple(value.shape)}, which is not a "
+        raise CheckpointError(f"{printable(path.name)} has {key} of shape {tuple(value.shape)}, which is not a "
                               f"{dims}-D weight.")
     return value
 
@@ -412,10 +412,10 @@ def _build_checked(factory: Any, args: tuple[Any, ...], sd: dict[str, Any], path
     for key, shape in expected.items():
         value = _weight(sd, key, path)
         if tuple(value.shape) != shape:
-            raise CheckpointError(f"{path.name} has {key} of shape {tuple(value.shape)}, but the "
+            raise CheckpointError(f"{printable(path.name)} has {key} of shape {tuple(value.shape)}, but the "
                                   f"other weights imply {shape}.")
         if not all_finite(value):
-            raise CheckpointError(f"{path.name} has NaN or infinite values in {key}; the file is "
+            raise CheckpointError(f"{printable(path.name)} has NaN or infinite values in {key}; the file is "
                                   "damaged.")
     module = factory(*args)
     module.load_state_dict({k: sd[k].float() for k in expected}, strict=True)

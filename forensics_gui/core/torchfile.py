@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from forensics_gui.core.avhubert.unpickler import (
+    INERT_MODULE_PREFIXES,
     MAX_TENSOR_DIMS,
     GlobalReference,
     safe_loads,
@@ -216,8 +217,8 @@ def tensor_globals() -> dict[tuple[str, str], Any]:
 class _Reader:
     """One pass over one file: the map, the storages built so far and the byte budget."""
 
-    def __init__(self, path: Path, label: str) -> None:
-        self.path, self.label = path, label
+    def __init__(self, path: Path, label: str, inert_prefixes: tuple[str, ...]) -> None:
+        self.path, self.label, self.inert_prefixes = path, label, inert_prefixes
         flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
         try:
             fd = os.open(path, flags)  # O_NONBLOCK: a FIFO must not hang the app
@@ -324,7 +325,7 @@ class _Reader:
             self.storages[key] = storage
             return storage
 
-        return safe_loads(data, self.label, self.globals, persistent_load)
+        return safe_loads(data, self.label, self.globals, persistent_load, self.inert_prefixes)
 
     def record_offset(self, info: zipfile.ZipInfo) -> int:
         if info.compress_type != zipfile.ZIP_STORED or info.compress_size != info.file_size:
@@ -397,7 +398,7 @@ class _Reader:
             return storage
 
         data, position = self.next_pickle(position)
-        result = safe_loads(data, self.label, self.globals, persistent_load)
+        result = safe_loads(data, self.label, self.globals, persistent_load, self.inert_prefixes)
         data, position = self.next_pickle(position)
         keys = safe_loads(data, self.label)
         if not isinstance(keys, list) or {_ascii(k) for k in keys} != set(pending):
@@ -426,20 +427,24 @@ def _ascii(value: Any) -> str:
     raise _refused("a storage is named by something that is not text")
 
 
-def read_torch_file(path: str | Path, label: str | None = None) -> Any:
+def read_torch_file(path: str | Path, label: str | None = None,
+                    inert_prefixes: tuple[str, ...] = INERT_MODULE_PREFIXES) -> Any:
     """Unpickle a ``.pt`` file (zip or legacy format) safely onto the CPU; never runs file code.
 
-    Raises :class:`CheckpointError` (one sentence naming ``label``, default the file name) for
-    anything that is not a readable, plain-data checkpoint.
+    Classes of modules in ``inert_prefixes`` (fairseq, omegaconf, ... by default) load as inert
+    stand-ins; pass ``()`` to refuse them too. Raises :class:`CheckpointError` (one sentence
+    naming ``label``, default the file name; a refused name raises its subclass
+    :class:`~forensics_gui.core.avhubert.unpickler.RefusedGlobal`) for anything that is not a
+    readable, plain-data checkpoint.
     """
     path = Path(path)
     label = label or f"'{path.name}'"
-    reader = _Reader(path, label)
+    reader = _Reader(path, label, inert_prefixes)
     try:
         return reader.read()
     except CheckpointError as err:
         if "this file" in str(err):
-            raise CheckpointError(str(err).replace("this file", label, 1)) from err
+            err.args = (str(err).replace("this file", label, 1),)
         raise
     except (RecursionError, MemoryError) as err:
         raise CheckpointError(f"{label} nests its data too deeply or is too large to read.") from err

@@ -313,3 +313,32 @@ def test_base_and_large_configs_and_key_layout(size: str, dims: tuple[int, int, 
     check_architecture_fits(config, 2 * actual, "'x.pt'")
     with pytest.raises(CheckpointError, match=rf"has a cfg describing an encoder of .* \({size}\), more than its "):
         check_architecture_fits(config, actual, "'x.pt'")
+
+
+@pytest.mark.parametrize(("field", "value", "expected"), [
+    ("encoder_attention_heads", 0, r"encoder_attention_heads=0 in its cfg, which is not a whole number from 1"),
+    ("encoder_layers", "12L", r"encoder_layers='12L' in its cfg"),
+    ("encoder_layers", 20_000, r"encoder_layers=20000 in its cfg"),
+    ("encoder_layers", 12.5, r"encoder_layers=12\.5 in its cfg"),
+    ("encoder_embed_dim", True, r"encoder_embed_dim=True in its cfg"),
+    ("conv_pos_groups", 7, r"not divisible by its 12 attention heads and 7 pos_conv groups"),
+])
+def test_cfg_values_that_cannot_describe_an_encoder(field: str, value: object, expected: str) -> None:
+    cfg = {"model": {"encoder_embed_dim": 768, "encoder_attention_heads": 12, field: value}}
+    with pytest.raises(CheckpointError, match=expected):
+        config_from_checkpoint({"cfg": cfg}, "'x.pt'")
+    assert config_from_checkpoint({"cfg": {"model": {"encoder_layers": 24.0}}}).layers == 24
+
+
+def test_self_referencing_and_deep_cfgs_are_one_sentence() -> None:
+    cyclic: dict = {"model": {}}
+    cyclic["model"]["w2v_args"] = cyclic
+    with pytest.raises(CheckpointError, match="has a cfg that refers to itself"):
+        config_from_checkpoint({"cfg": cyclic}, "'x.pt'")
+    deep: dict = {}
+    node = deep
+    for _ in range(10_000):
+        node["x"] = {}
+        node = node["x"]
+    with pytest.raises(CheckpointError, match="has a cfg that nests deeper than 64 levels"):
+        config_from_checkpoint({"cfg": {"model": deep}}, "'x.pt'")

@@ -166,6 +166,8 @@ def _build(model: Mapping[str, Any], task: Mapping[str, Any], finetuned: bool, s
 
     def whole(key: str, value: Any) -> int:
         low, high = _LIMITS[key]
+        if isinstance(value, float) and value.is_integer():  # 24.0 from a re-saved cfg
+            value = int(value)
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
             raise CheckpointError(
                 f"{source} has {key}={printable(repr(value), 40)} in its cfg, which is not a whole number from "

@@ -111,6 +111,10 @@ def memory_bombs(folder: Path) -> dict[str, tuple[str, Path, str]]:
     # set(range(10**10)): range may not be called
     raw("range.pt", b"\x80\x02c__builtin__\nset\nc__builtin__\nxrange\n\x8a\x05\x00\xe4\x0bT\x02"
         b"\x85R\x85R.", "avhubert", r"it asks to run builtins\.range")
+    # protocol 5 BYTEARRAY8 declaring 3 GiB: the C unpickler allocates before reading
+    with zipfile.ZipFile(folder / "bytearray8.pt", "w") as zf:
+        zf.writestr("bytearray8/data.pkl", b"\x80\x05\x96" + struct.pack("<Q", 3 << 30) + b".")
+    bombs["bytearray8.pt"] = ("avhubert", folder / "bytearray8.pt", r"expected 3221225472 bytes in a bytearray8")
     torch.save({"cfg": fairseq_cfg(2, 64, 4, 128, False), "model": {
         "encoder.layers.0.fc1.weight": torch.zeros(1, dtype=torch.float16).expand(100_000, 200_000)}},
         folder / "stride0.pt")  # an 80 GB fp32 copy if expanded

@@ -271,7 +271,7 @@ def worker_main(jobs_path: str, results_path: str, budget_bytes: int) -> None:
                     rc, tb = "uncaught", traceback.format_exc()
             out.write(json.dumps({
                 "id": job["id"], "rc": rc, "stderr": err.getvalue()[-(1 << 20):],
-                "stdout": std.getvalue()[-20000:], "seconds": time.monotonic() - t0,
+                "stdout": std.getvalue()[:16 << 20], "seconds": time.monotonic() - t0,
                 "maxrss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
                 "spawned": list(spawned), "traceback": tb,
             }) + "\n")

@@ -87,6 +87,8 @@ class FeatureNpz:
 
 
 def _gib(n: int) -> str:
+    if n < 1 << 20:
+        return f"{n} bytes"
     return f"{n / (1 << 30):.1f} GiB" if n >= 1 << 30 else f"{n / (1 << 20):.1f} MiB"
 
 
@@ -183,7 +185,10 @@ def _inspect(zf: zipfile.ZipFile, path: Path, max_bytes: int, error: type[Forens
             raise ValueError(f"{info.filename}: its sizes contradict the file")
         member, header_len = _member_header(zf, info)
         if not member.dtype.hasobject and header_len + member.nbytes != info.file_size:
-            raise ValueError(f"{info.filename}: its header does not match its size")
+            held = max(0, info.file_size - header_len)
+            raise error(f"{path.name} is damaged: its array '{member.name}' claims shape "
+                        f"{member.shape} of {member.dtype} ({_gib(member.nbytes)}) but holds "
+                        f"{_gib(held)}.")
         members[member.name] = (info, member, header_len)
     return members
 

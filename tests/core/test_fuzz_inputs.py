@@ -10,8 +10,9 @@ aside) and no traceback; nothing at the output path after a failure; every input
 unchanged; no process spawned; no stray file anywhere in the sandbox.
 
 ``FORENSICS_FUZZ_ITERATIONS=N`` runs N mutants per kind (default: a CI-sized count per kind,
-~1 minute in all), ``FORENSICS_FUZZ_SEED`` changes the seed, ``FORENSICS_FUZZ_SAVE=DIR`` keeps
-every failing mutant there with a description.
+~35 s in all on 2 cores), ``FORENSICS_FUZZ_KINDS=features,resume`` only those kinds (the others
+run their seeds only), ``FORENSICS_FUZZ_SEED`` changes the seed, ``FORENSICS_FUZZ_SAVE=DIR``
+keeps every failing mutant there with a description.
 """
 
 from __future__ import annotations
@@ -38,8 +39,8 @@ ITERATIONS = os.environ.get("FORENSICS_FUZZ_ITERATIONS")
 MEMORY_MIB = int(os.environ.get("FORENSICS_FUZZ_MEMORY_MIB", "1536"))
 PER_MUTANT_TIMEOUT_S = 120
 DIM = 32
-DEFAULT_COUNTS = {"checkpoint": 6, "phi": 25, "features": 60, "av1m": 30, "lavdf": 25, "favc": 25,
-                  "result": 20, "batch_csv": 40, "resume": 8}
+DEFAULT_COUNTS = {"checkpoint": 6, "phi": 25, "features": 60, "train_features": 12, "av1m": 30,
+                  "lavdf": 25, "favc": 25, "result": 20, "batch_csv": 40, "resume": 8}
 
 
 def mutant_seed(kind: str, index: int) -> int:
@@ -64,6 +65,7 @@ class Kind:
     mutant_name: Callable[[Path, int], str] | None = None  # where the mutant must live
     mutated_on_success: bool = False  # train --resume rewrites its resume state
     existing_out: Path | None = None  # copied to the output path first (the model a resume needs)
+    companions: list[Path] = field(default_factory=list)  # good files put next to each mutant
 
 
 # --------------------------------------------------------------------------- seeds
@@ -157,6 +159,11 @@ def _build_kinds(root: Path) -> list[Kind]:
     kinds.append(Kind("features", [feats, ours], lambda m, o: ["score", str(m), "--phi", str(phi),
                                                                 "--json"],
                       ".none", _score_ok, [phi]))
+    # ... and by `train --features` (a folder holding the mutant and one good file)
+    kinds.append(Kind("train_features", [feats, ours], lambda m, o: [
+        "train", "--features", str(m.parent), "-o", str(o), "--epochs", "1", "--batch-size", "32",
+        "--device", "cpu", "--quiet"], ".pt", _file_ok, [],
+        mutant_name=lambda out, i: f"set{i}/m.npz", companions=[feats]))
 
     # Metadata, read by `eval` against a score CSV of the same clips
     av1m = _json(seeds / "val_metadata.json", [
@@ -264,13 +271,17 @@ def _mutants(kind: Kind, count: int, folder: Path) -> list[dict[str, Any]]:
         out = folder / f"out{i}{kind.out_suffix}"
         name = kind.mutant_name(out, i) if kind.mutant_name else f"m{i}{seed_file.suffix}"
         mutant = folder / name
+        mutant.parent.mkdir(parents=True, exist_ok=True)
         mutant.write_bytes(data)
+        for k, good in enumerate(kind.companions):
+            shutil.copy(good, mutant.parent / f"good{k}{good.suffix}")
         if kind.existing_out is not None:
             shutil.copy(kind.existing_out, out)
         jobs.append({"id": f"{kind.name}:{i}", "argv": kind.argv(mutant, out), "mutant": str(mutant),
                      "out": str(out), "what": f"{seed_file.name}: {what}",
                      "out_sha": _sha(out) if out.exists() else None,
-                     "sha": {str(p): _sha(p) for p in [mutant, *kind.other_inputs]}})
+                     "sha": {str(p): _sha(p) for p in [mutant, *kind.other_inputs,
+                                                       *sorted(mutant.parent.glob("good*"))]}})
     return jobs
 
 
@@ -368,8 +379,11 @@ def fuzz_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     setup_s = time.monotonic() - t0
     before = {p for p in root.rglob("*")}
     jobs: dict[str, list[dict[str, Any]]] = {}
+    only = os.environ.get("FORENSICS_FUZZ_KINDS")
     for kind in kinds:
         count = int(ITERATIONS) if ITERATIONS else DEFAULT_COUNTS[kind.name]
+        if only and kind.name not in only.split(","):
+            count = 0
         jobs[kind.name] = _mutants(kind, count, root / "mutants" / kind.name)
     all_jobs = [j for js in jobs.values() for j in js]
     expected = {Path(j["mutant"]) for j in all_jobs}
@@ -399,7 +413,7 @@ def fuzz_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
                    and "cache" not in p.relative_to(root).parts[:1]
                    and "mutants" != p.relative_to(root).parts[0] and p.is_file())
     stray += sorted(str(p) for p in (root / "mutants").rglob("*") if p.is_file()
-                    and p not in expected and not p.name.startswith(("out", ".out")))
+                    and p not in expected and not p.name.startswith(("out", ".out", "good")))
     report["stray"] = stray
     report["maxrss_mib"] = max(r["maxrss_kib"] for r in results.values()) / 1024
     print(f"\nfuzz: seed {SEED}, {len(all_jobs)} mutants, setup {setup_s:.1f} s, run {run_s:.1f} s, "

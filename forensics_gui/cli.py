@@ -97,7 +97,7 @@ def _run_reporting_errors(func, args: argparse.Namespace) -> int:  # type: ignor
     try:
         return int(func(args) or 0)
     except ForensicsError as err:
-        print(f"forensics-gui {args.command}: {err}", file=sys.stderr)
+        print(f"forensics-gui {args.command}: {_one_line(str(err))}", file=sys.stderr)
         return 2
     except BrokenPipeError:
         # stdout closed early (e.g. piped into `head`): not an error of ours.
@@ -115,6 +115,12 @@ def _run_reporting_errors(func, args: argparse.Namespace) -> int:  # type: ignor
     except MemoryError:
         print(f"forensics-gui {args.command}: out of memory; try a shorter clip.", file=sys.stderr)
         return 2
+
+
+def _one_line(message: str) -> str:
+    """The message as one line: text quoted from a file (a name, a metadata value) may hold
+    newlines or other control characters, which are shown escaped instead of breaking the line."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in message)
 
 
 def _os_error_sentence(err: OSError) -> str:

@@ -39,6 +39,9 @@ def _load_result(path: str | None) -> dict[str, Any] | None:
         raise ForensicsError(f"Cannot read the result file {path} ({err.strerror or err}).") from err
     except ValueError as err:
         raise ForensicsError(f"The result file {path} is not valid JSON ({err}).") from err
+    except RecursionError as err:
+        raise ForensicsError(f"The result file {path} nests JSON arrays or objects too deeply to be "
+                             "an analysis result.") from err
     if not isinstance(data, dict):
         raise ForensicsError(f"The result file {path} is not an analysis result (expected a JSON "
                              "object as written by 'forensics-gui analyze -o').")

@@ -212,7 +212,7 @@ def _duration(value: Any, where: str) -> float | None:
 def _opt_int(value: Any) -> int | None:
     try:
         return None if value is None else int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: Infinity, 1e309
         return None
 
 

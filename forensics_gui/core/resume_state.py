@@ -93,8 +93,12 @@ def _check_archive(path: Path) -> None:
             raise _refuse(path, "it is not a PyTorch archive")
     try:
         with zipfile.ZipFile(path) as zf:
+            for info in zf.infolist():  # torch stores members uncompressed, inside the file
+                if info.compress_type != zipfile.ZIP_STORED or info.file_size != info.compress_size \
+                        or info.header_offset + info.compress_size > st.st_size:
+                    raise _refuse(path, "it is damaged or truncated")
             pickles = [i for i in zf.infolist() if i.filename.endswith("/data.pkl")]
-            if len(pickles) != 1 or pickles[0].file_size > st.st_size:
+            if len(pickles) != 1:
                 raise _refuse(path, "it is not a PyTorch archive")
             names = _pickle_globals(zf.read(pickles[0]))
     except (zipfile.BadZipFile, ValueError, EOFError, OSError, NotImplementedError, RuntimeError,

@@ -182,3 +182,30 @@ def test_resume_without_the_best_model_is_refused(run: dict[str, Any],
         assert not run["out"].exists() and sha256_file(resume_path(run["out"])) == before
     finally:
         moved.rename(run["out"])
+
+
+def test_member_size_beyond_the_file_is_refused_before_reading(run: dict[str, Any],
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    # fuzz finding resume:223 (seed 99): data.pkl's central-directory size set to 2 GiB made the
+    # pickle scan allocate 2 GiB before anything was refused
+    import struct
+    import zipfile
+
+    data = bytearray(run["good"])
+    with zipfile.ZipFile(io.BytesIO(bytes(data))) as zf:
+        name = next(i.filename for i in zf.infolist() if i.filename.endswith("/data.pkl"))
+    at = data.find(b"PK\x01\x02")
+    while data[at + 46:at + 46 + len(name)] != name.encode():
+        at = data.find(b"PK\x01\x02", at + 4)
+    data[at + 20:at + 24] = struct.pack("<I", 1 << 31)
+    resume_path(run["out"]).write_bytes(bytes(data))
+
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        _expect_refusal(run, capsys, "it is damaged or truncated")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 256 << 20  # Python allocations only; the bug asked for 2 GiB at once

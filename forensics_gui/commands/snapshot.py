@@ -72,8 +72,12 @@ def _ensure_gui_app() -> Any:
             and sys.platform.startswith("linux"):
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtGui import QGuiApplication
+    from PySide6.QtWidgets import QApplication
 
-    return QGuiApplication.instance() or QGuiApplication(["forensics-gui"])
+    # A QApplication (not the lighter QGuiApplication): painting needs only the latter, but a
+    # viewer opened later in the same process (a script, the test session) needs the widgets one,
+    # and Qt allows one application object per process.
+    return QGuiApplication.instance() or QApplication(["forensics-gui"])
 
 
 def run(args: argparse.Namespace) -> int:

@@ -453,6 +453,23 @@ def _audio_frame(block: np.ndarray, stream, pts: int, sample_rate: int):  # type
 # Broken files for tests
 
 
+
+def make_noise_roi(path: str | os.PathLike[str], frames: int = 8, seed: int = 1) -> Path:
+    """A 96x96 25 fps grey-noise mp4 shaped like a mouth-ROI video (for encoder tests)."""
+    import av
+
+    path = Path(path)
+    rng = np.random.default_rng(seed)
+    with av.open(str(path), "w", format="mp4") as out:
+        st = out.add_stream("libx264", rate=25)
+        st.width = st.height = 96
+        st.pix_fmt = "yuv420p"
+        for _ in range(frames):
+            img = np.repeat(rng.integers(0, 256, (96, 96, 1), dtype=np.uint8), 3, axis=2)
+            out.mux(st.encode(av.VideoFrame.from_ndarray(img, format="rgb24")))
+        out.mux(st.encode(None))
+    return path
+
 def make_zero_byte(path: str | os.PathLike[str]) -> Path:
     """An empty file."""
     p = Path(path)

@@ -21,6 +21,7 @@ from forensics_gui.core.features import (
 )
 from forensics_gui.testing.checkpoints import write_fake_avhubert_checkpoint
 from forensics_gui.testing.progress import RecordingProgress
+from forensics_gui.testing.synth import make_noise_roi
 
 
 @pytest.fixture(scope="module")
@@ -222,19 +223,6 @@ def test_registry_finds_models_and_caches_sha(tmp_path: Path, monkeypatch: pytes
     monkeypatch.undo()
 
 
-def _write_roi_mp4(path: Path, frames: int) -> None:
-    import av
-
-    rng = np.random.default_rng(1)
-    with av.open(str(path), "w", format="mp4") as out:
-        st = out.add_stream("libx264", rate=25)
-        st.width = st.height = 96
-        st.pix_fmt = "yuv420p"
-        for _ in range(frames):
-            img = np.repeat(rng.integers(0, 256, (96, 96, 1), dtype=np.uint8), 3, axis=2)
-            out.mux(st.encode(av.VideoFrame.from_ndarray(img, format="rgb24")))
-        out.mux(st.encode(None))
-
 
 def test_cli_features_from_roi_and_audio(tmp_path: Path, ckpt: Path, extractor: FeatureExtractor) -> None:
     from scipy.io import wavfile
@@ -244,7 +232,7 @@ def test_cli_features_from_roi_and_audio(tmp_path: Path, ckpt: Path, extractor: 
     from forensics_gui.core.roi import load_roi_video
 
     roi_path, wav_path, out = tmp_path / "roi.mp4", tmp_path / "a.wav", tmp_path / "f.npz"
-    _write_roi_mp4(roi_path, 20)
+    make_noise_roi(roi_path, 20)
     rng = np.random.default_rng(2)
     samples = (3000 * rng.standard_normal(20 * 640)).astype(np.int16)
     samples[:1000] = 0

@@ -33,6 +33,7 @@ import numpy as np
 import pytest
 
 from forensics_gui.testing.fuzz import Mutator
+from forensics_gui.testing.synth import make_noise_roi
 
 SEED = int(os.environ.get("FORENSICS_FUZZ_SEED", "20261202"))
 ITERATIONS = os.environ.get("FORENSICS_FUZZ_ITERATIONS")
@@ -69,21 +70,6 @@ class Kind:
 
 
 # --------------------------------------------------------------------------- seeds
-
-
-def _write_roi(path: Path, frames: int = 8) -> Path:
-    import av
-
-    rng = np.random.default_rng(1)
-    with av.open(str(path), "w", format="mp4") as out:
-        st = out.add_stream("libx264", rate=25)
-        st.width = st.height = 96
-        st.pix_fmt = "yuv420p"
-        for _ in range(frames):
-            img = np.repeat(rng.integers(0, 256, (96, 96, 1), dtype=np.uint8), 3, axis=2)
-            out.mux(st.encode(av.VideoFrame.from_ndarray(img, format="rgb24")))
-        out.mux(st.encode(None))
-    return path
 
 
 def _json(path: Path, data: Any) -> Path:
@@ -137,7 +123,7 @@ def _build_kinds(root: Path) -> list[Kind]:
                                             ffn=64),
              write_fake_avhubert_checkpoint(seeds / "avhubert_legacy.pt", layers=1, dim=DIM, heads=2,
                                             ffn=64, zip_format=False, fp16=False)]
-    roi = _write_roi(seeds / "roi.mp4")
+    roi = make_noise_roi(seeds / "roi.mp4")
     wav = seeds / "audio.wav"
     wavfile.write(wav, 16000, (3000 * rng.standard_normal(8 * 640)).astype(np.int16))
     kinds.append(Kind("checkpoint", ckpts, lambda m, o: [

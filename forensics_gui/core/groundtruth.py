@@ -17,13 +17,21 @@ Formats (auto-detected by :func:`load_metadata`):
   as the file name, and a cell that looks like a folder (contains ``/``) as its folder; the key
   is ``folder/file``.
 
+* **AVH-Align label CSVs**: AV-Deepfake1M ``path,label[,num_frames]`` (``av1m_metadata/*.csv``,
+  label 1 = fake) and FakeAVCeleb splits ``source,category,full_path``
+  (``avh_sup/csv_metadata/favc/*.csv``; category A = RealVideo-RealAudio = real, B/C/D = fake).
+  Whole-clip labels, no timestamps.
+* The SDK's minimal AV-Deepfake1M JSON (``file`` + ``fake_segments`` only): an empty
+  ``fake_segments`` is a real clip, as the SDK counts it.
+
 Prediction files (AV-Deepfake1M challenge): :func:`load_detection_predictions` reads
 ``file;score`` lines, :func:`load_localisation_predictions` reads ``{"file": [[conf, s, e]]}``.
 
 Keys are normalised relative paths (forward slashes, no leading ``./`` or ``/``). Lookup
-(:meth:`GroundTruthIndex.lookup`) tries the exact key, then the longest trailing part of the
-query path that is a key, then a unique key that ends with the query path, then a unique
-basename. Ambiguous basenames (FakeAVCeleb reuses ``00109.mp4`` in many folders) match nothing.
+(:meth:`GroundTruthIndex.lookup`) tries the exact key, then, among keys with the query's file
+name, the one sharing the longest trailing path with the query (FakeAVCeleb reuses
+``00109.mp4`` in many folders; a root folder of another machine does not matter). When several
+keys share that longest trailing path the query is ambiguous and matches nothing.
 """
 
 from __future__ import annotations
@@ -46,12 +54,14 @@ V = TypeVar("V")
 FORMATS_SENTENCE = (
     "AV-Deepfake1M metadata JSON (objects with 'file' and 'modify_type'), "
     "LAV-DF metadata.min.json (objects with 'file' and 'fake_periods') or "
-    "FakeAVCeleb meta_data.csv (with a 'type' column)"
+    "FakeAVCeleb meta_data.csv (with a 'type' column), AVH-Align's label CSVs "
+    "('path,label' or 'source,category,full_path')"
 )
 METADATA_NAMES = (
     "metadata.json", "metadata.min.json", "meta_data.csv",
     "train_metadata.json", "val_metadata.json", "test_metadata.json",
 )
+NO_TIMESTAMP_FORMATS = ("fakeavceleb", "av-deepfake1m-csv")
 _AV1M_TYPES = {"real", "visual_modified", "audio_modified", "both_modified"}
 _FAVC_TYPES = {
     "realvideo-realaudio": (False, False),
@@ -96,8 +106,8 @@ class GroundTruth:
 
     @property
     def has_timestamps(self) -> bool:
-        """Whether the format gives segment times (FakeAVCeleb does not)."""
-        return self.source_format != "fakeavceleb"
+        """Whether the format gives segment times (FakeAVCeleb and the label CSVs do not)."""
+        return self.source_format not in NO_TIMESTAMP_FORMATS
 
     @property
     def both_segments(self) -> list[Segment]:
@@ -146,21 +156,35 @@ class PathIndex(dict[str, V], Generic[V]):
 
     def match_key(self, path: str | os.PathLike[str]) -> str | None:
         """The metadata key that ``path`` refers to, or None (no match, or an ambiguous one)."""
+        return self.match(path)[0]
+
+    def match(self, path: str | os.PathLike[str]) -> tuple[str | None, str]:
+        """``(key, how)``: how is ``"exact"``, ``"suffix"``, ``"ambiguous"`` or ``"unmatched"``.
+
+        Among the keys with the same file name, the one sharing the longest trailing path with
+        ``path`` wins (so paths under another root folder still match); a tie is ambiguous.
+        """
         q = normalise_key(path)
         if q in self:
-            return q
+            return q, "exact"
         parts = q.split("/")
-        for i in range(1, len(parts)):  # longest trailing part first
-            tail = "/".join(parts[i:])
-            if tail in self:
-                return tail
         candidates = self._basenames().get(parts[-1], [])
+        if not candidates:
+            return None, "unmatched"
         if len(candidates) == 1:
-            return candidates[0]
-        suffix = [k for k in candidates if k.endswith("/" + q)]
-        if len(suffix) == 1:
-            return suffix[0]
-        return None
+            return candidates[0], "suffix"
+        best: list[str] = []
+        best_len = 0
+        for key in candidates:
+            kparts = key.split("/")
+            n = 1
+            while n < min(len(kparts), len(parts)) and kparts[-n - 1] == parts[-n - 1]:
+                n += 1
+            if n > best_len:
+                best, best_len = [key], n
+            elif n == best_len:
+                best.append(key)
+        return (best[0], "suffix") if len(best) == 1 else (None, "ambiguous")
 
 
 class GroundTruthIndex(PathIndex[GroundTruth]):
@@ -238,7 +262,8 @@ def _parse_av1m(entry: dict[str, Any], where: str, default_file: str | None = No
     if not fake:
         fake = sorted(set(audio) | set(visual))
     if mt is None:
-        label = "fake" if fake else None
+        # The SDK's minimal metadata (file + fake_segments): an empty list is a real clip.
+        label = "fake" if fake else ("real" if "fake_segments" in entry else None)
     else:
         label = "real" if mt == "real" else "fake"
     return GroundTruth(
@@ -377,6 +402,63 @@ def _parse_favc_csv(path: Path) -> GroundTruthIndex:
     return out
 
 
+def _csv_header(path: Path) -> list[str]:
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            first = fh.readline()
+    except UnicodeDecodeError as err:
+        raise GroundTruthError(f"{path.name} is not a UTF-8 text CSV file.") from err
+    return [h.strip().lower() for h in next(csv.reader([first]), [])]
+
+
+def _parse_label_csv(path: Path, header: list[str]) -> GroundTruthIndex:
+    """AVH-Align's label CSVs: AV-Deepfake1M ``path,label[,num_frames]`` (label 1 = fake) or
+    FakeAVCeleb splits ``source,category,full_path`` (category A = real, B/C/D = fake)."""
+    where = path.name
+    favc = "full_path" in header
+    out = GroundTruthIndex()
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            reader = csv.DictReader(fh)
+            _ = reader.fieldnames  # consumes the header row
+            reader.fieldnames = header
+            for lineno, row in enumerate(reader, start=2):
+                file = normalise_key((row.get("full_path" if favc else "path") or "").strip())
+                if not file:
+                    raise GroundTruthError(f"{where} line {lineno}: the clip's path is empty.")
+                if favc:
+                    cat = (row.get("category") or "").strip().upper()
+                    if cat not in ("A", "B", "C", "D"):
+                        raise GroundTruthError(
+                            f"{where} line {lineno}: unknown category '{cat[:20]}'; expected A "
+                            "(real), B, C or D (fake).")
+                    video_fake, audio_fake = cat in ("C", "D"), cat in ("B", "D")
+                    labels: dict[str, bool | None] = {"audio_fake": audio_fake,
+                                                      "video_fake": video_fake}
+                    gt = GroundTruth(file=file, label="real" if cat == "A" else "fake",
+                                     modify_type=None, source_format="fakeavceleb",
+                                     whole_clip_labels=labels)
+                else:
+                    cell = (row.get("label") or "").strip()
+                    if cell not in ("0", "1"):
+                        raise GroundTruthError(
+                            f"{where} line {lineno}: label '{cell[:20]}' of {file} is not 0 "
+                            "(real) or 1 (fake).")
+                    gt = GroundTruth(file=file, label="fake" if cell == "1" else "real",
+                                     modify_type=None, source_format="av-deepfake1m-csv",
+                                     video_frames=_opt_int(row.get("num_frames")))
+                if file in out:
+                    raise GroundTruthError(
+                        f"{where} line {lineno}: {file} is listed twice; keep one row per clip.")
+                out[file] = gt
+    except UnicodeDecodeError as err:
+        raise GroundTruthError(f"{where} is not a UTF-8 text CSV file.") from err
+    except csv.Error as err:
+        raise GroundTruthError(f"{where} is not valid CSV ({err}); expected "
+                               f"{FORMATS_SENTENCE}.") from err
+    return out
+
+
 def load_metadata(path: str | os.PathLike[str]) -> GroundTruthIndex:
     """Parse a metadata file into ``{file key: GroundTruth}`` (a :class:`GroundTruthIndex`).
 
@@ -387,6 +469,10 @@ def load_metadata(path: str | os.PathLike[str]) -> GroundTruthIndex:
     if not p.is_file():
         raise GroundTruthError(f"Metadata file {p} does not exist.")
     if p.suffix.lower() == ".csv":
+        header = _csv_header(p)
+        if "type" not in header and ({"category", "full_path"} <= set(header)
+                                     or {"path", "label"} <= set(header)):
+            return _parse_label_csv(p, header)
         return _parse_favc_csv(p)
     try:
         with open(p, encoding="utf-8") as fh:

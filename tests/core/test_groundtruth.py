@@ -292,3 +292,65 @@ def test_eval_with_bad_metadata_exits_2_with_one_sentence(tmp_path: Path, kind: 
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"forensics-gui eval: {bad.name}")
     assert "Traceback" not in out.stderr
+
+
+def test_sdk_minimal_json_empty_fake_segments_is_real(tmp_path: Path) -> None:
+    meta = [{"file": "test/a.mp4", "fake_segments": []},
+            {"file": "test/b.mp4", "fake_segments": [[0.5, 1.0]]},
+            {"file": "test/c.mp4", "visual_fake_segments": []}]  # no fake_segments key: unknown
+    index = gtm.load_metadata(_write(tmp_path / "test_metadata.json", meta))
+    assert [index[k].label for k in ("test/a.mp4", "test/b.mp4", "test/c.mp4")] == [
+        "real", "fake", None]
+    assert index["test/b.mp4"].fake_segments == [(0.5, 1.0)]
+    assert index["test/a.mp4"].has_timestamps
+
+
+def test_avh_align_av1m_label_csv(tmp_path: Path) -> None:
+    p = tmp_path / "test_labels.csv"
+    p.write_text("path,label,num_frames\ntest/id1/a/real.mp4,0,100\ntest/id1/a/fake.mp4,1,80\n",
+                 encoding="utf-8")
+    index = gtm.load_metadata(p)
+    assert index["test/id1/a/real.mp4"].label == "real"
+    assert index["test/id1/a/fake.mp4"].label == "fake"
+    assert index["test/id1/a/fake.mp4"].video_frames == 80
+    assert not index["test/id1/a/fake.mp4"].has_timestamps
+    p.write_text("path,label\nx.mp4,1\ny.mp4,real\n", encoding="utf-8")
+    with pytest.raises(ForensicsError, match=r"test_labels.csv line 3: label 'real' of y.mp4 is not 0"):
+        gtm.load_metadata(p)
+    p.write_text("path,label\nx.mp4,1\nx.mp4,0\n", encoding="utf-8")
+    with pytest.raises(ForensicsError, match="x.mp4 is listed twice"):
+        gtm.load_metadata(p)
+
+
+def test_avh_align_fakeavceleb_split_csv(tmp_path: Path) -> None:
+    p = tmp_path / "test_split.csv"
+    p.write_text(
+        "source,category,full_path\n"
+        "id00076,A,FakeAVCeleb/RealVideo-RealAudio/African/men/id00076/00109.mp4\n"
+        "id00076,B,FakeAVCeleb/RealVideo-FakeAudio/African/men/id00076/00109.mp4\n"
+        "id00076,C,FakeAVCeleb/FakeVideo-RealAudio/African/men/id00076/00109_id1_wavtolip.mp4\n"
+        "id00076,D,FakeAVCeleb/FakeVideo-FakeAudio/African/men/id00076/00109_id2_wavtolip.mp4\n",
+        encoding="utf-8")
+    index = gtm.load_metadata(p)
+    real = index["FakeAVCeleb/RealVideo-RealAudio/African/men/id00076/00109.mp4"]
+    fake_a = index["FakeAVCeleb/RealVideo-FakeAudio/African/men/id00076/00109.mp4"]
+    assert (real.label, fake_a.label) == ("real", "fake")
+    assert fake_a.whole_clip_labels == {"audio_fake": True, "video_fake": False}
+    assert [g.label for g in index.values()] == ["real", "fake", "fake", "fake"]
+    assert not real.has_timestamps
+    # Another root prefix: the longest shared trailing path decides between equal file names.
+    key, how = index.match("/data/favc/RealVideo-FakeAudio/African/men/id00076/00109.mp4")
+    assert (key, how) == ("FakeAVCeleb/RealVideo-FakeAudio/African/men/id00076/00109.mp4", "suffix")
+    assert index.match("men/id00076/00109.mp4") == (None, "ambiguous")
+    assert index.match("/data/elsewhere/99999.mp4") == (None, "unmatched")
+    p.write_text("source,category,full_path\nid1,E,x/1.mp4\n", encoding="utf-8")
+    with pytest.raises(ForensicsError, match=r"line 2: unknown category 'E'; expected A"):
+        gtm.load_metadata(p)
+
+
+def test_longest_suffix_prefers_the_deeper_shared_path() -> None:
+    index = gtm.PathIndex({"x/a.mp4": 1, "y/x/a.mp4": 2, "z/a.mp4": 3})
+    assert index.match("root/y/x/a.mp4") == ("y/x/a.mp4", "suffix")
+    assert index.match("q/x/a.mp4") == (None, "ambiguous")  # x/a.mp4 and y/x/a.mp4 share 2 parts
+    assert index.match("x/a.mp4") == ("x/a.mp4", "exact")
+    assert index.match("w/z/a.mp4") == ("z/a.mp4", "suffix")

@@ -22,6 +22,7 @@ Localisation (ActivityNet-style, as used by AV-Deepfake1M / LAV-DF):
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -204,6 +205,160 @@ def ar_at_n(
             recalled += (max_iou[None, :] >= thresholds_arr[:, None]).sum(axis=1)
         out[int(n)] = float(np.mean(recalled / n_gt))
     return out
+
+
+class _Flat:
+    """Segments and proposals of a set of videos as flat arrays (metadata order, then file order)."""
+
+    def __init__(self, ground_truth: Mapping[str, Sequence[Segment]],
+                 proposals: Mapping[str, Sequence[Proposal]]) -> None:
+        keys = list(ground_truth)
+        n_gt = np.fromiter((len(ground_truth[k]) for k in keys), dtype=np.int64, count=len(keys))
+        n_p = np.fromiter((len(proposals.get(k, ())) for k in keys), dtype=np.int64, count=len(keys))
+        gt = np.array([seg for k in keys for seg in ground_truth[k]], dtype=np.float64).reshape(-1, 2)
+        pr = np.array([row for k in keys for row in proposals.get(k, ())], dtype=np.float64).reshape(-1, 3)
+        for what, arr, seg, by in (("ground-truth segment", gt, gt, n_gt), ("proposal", pr, pr[:, 1:], n_p)):
+            bad = ~np.isfinite(arr).all(axis=1) | (seg[:, 0] < 0) | (seg[:, 1] < seg[:, 0])
+            if bad.any():
+                i = int(np.flatnonzero(bad)[0])
+                key = keys[int(np.searchsorted(np.cumsum(by), i, side="right"))]
+                raise MetricError(f"The {what} {arr[i].tolist()} of {key} is impossible (NaN, "
+                                  "infinite, negative or ending before it starts).")
+        self.n_gt = int(gt.shape[0])
+        if self.n_gt == 0:
+            raise MetricError("Localisation metrics need fake segments, but the matched clips have none.")
+        self.confidence = pr[:, 0]
+        p_first = np.concatenate([[0], np.cumsum(n_p)[:-1]])
+        self.p_local = np.arange(len(pr)) - np.repeat(p_first, n_p)  # index in its video's file order
+        # Every (segment, proposal of the same video) pair, by segment then proposal file order.
+        gt_video = np.repeat(np.arange(len(keys)), n_gt)
+        g_first = np.concatenate([[0], np.cumsum(n_gt)[:-1]])
+        self.g_local = np.arange(self.n_gt) - np.repeat(g_first, n_gt)
+        per_gt = n_p[gt_video]
+        self.pair_gt = np.repeat(np.arange(self.n_gt), per_gt)
+        starts = np.repeat(p_first[gt_video] - np.concatenate([[0], np.cumsum(per_gt)[:-1]]), per_gt)
+        self.pair_p = np.arange(int(per_gt.sum())) + starts
+        g32, p32 = gt.astype(np.float32), pr[:, 1:].astype(np.float32)
+        gs, ge = g32[self.pair_gt, 0], g32[self.pair_gt, 1]
+        ps, pe = p32[self.pair_p, 0], p32[self.pair_p, 1]
+        inter = np.maximum(np.minimum(ge, pe) - np.maximum(gs, ps), np.float32(0))
+        span = np.maximum(ge, pe) - np.minimum(gs, ps)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            iou = inter / span
+        self.pair_iou = np.where(span > 0, iou, np.float32(0)).astype(np.float32)
+
+
+def _av1m_true_positives(flat: _Flat, t: float) -> np.ndarray:
+    """Per proposal: taken by a segment (segments in metadata order, first unused match in file order)."""
+    used = np.zeros(len(flat.confidence), dtype=bool)
+    hit = flat.pair_iou > np.float32(t)
+    g, p = flat.pair_gt[hit], flat.pair_p[hit]
+    round_of = flat.g_local[g]
+    for r in range(int(round_of.max()) + 1 if len(g) else 0):
+        # Segments with the same rank in their video never share a proposal: one round each.
+        sel = round_of == r
+        gr, pr = g[sel], p[sel]
+        free = ~used[pr]
+        gr, pr = gr[free], pr[free]
+        if len(gr) == 0:
+            continue
+        first = np.concatenate([[True], gr[1:] != gr[:-1]])
+        used[pr[first]] = True
+    return used
+
+
+def _av1m_ap(tp: np.ndarray, order: np.ndarray, n_gt: int) -> float:
+    ranked = tp[order]
+    ctp = np.cumsum(ranked, dtype=np.float64)
+    precision = ctp / np.arange(1, len(ranked) + 1)
+    recall = ctp / n_gt
+    if len(ranked) < 2:
+        return 0.0
+    return float(np.sum((recall[1:] - recall[:-1]) * precision[1:]))
+
+
+def av1m_ap_ar(ground_truth: Mapping[str, Sequence[Segment]], proposals: Mapping[str, Sequence[Proposal]],
+               ap_thresholds: Sequence[float], ar_ns: Sequence[int],
+               ar_thresholds: Sequence[float]) -> tuple[dict[float, float], dict[int, float]]:
+    """AP per threshold and AR per N by the official AV-Deepfake1M rules (see :func:`localisation_metrics`)."""
+    flat = _Flat(ground_truth, proposals)
+    order = np.argsort(-flat.confidence, kind="stable")
+    ap = {t: _av1m_ap(_av1m_true_positives(flat, t), order, flat.n_gt) for t in ap_thresholds}
+    ar: dict[int, float] = {}
+    ts = np.asarray(ar_thresholds, dtype=np.float32)
+    for n in ar_ns:
+        keep = flat.p_local[flat.pair_p] < n
+        best = np.zeros(flat.n_gt, dtype=np.float32)
+        np.maximum.at(best, flat.pair_gt[keep], flat.pair_iou[keep])
+        recalled = (best[None, :] > ts[:, None]).sum(axis=1)
+        ar[int(n)] = float(np.mean(recalled / flat.n_gt))
+    return ap, ar
+
+
+PROTOCOLS: tuple[str, ...] = ("av1m", "activitynet")
+AV1M_AP_IOU_THRESHOLDS: tuple[float, ...] = (0.5, 0.75, 0.9, 0.95)
+AV1M_AR_NS: tuple[int, ...] = (50, 30, 20, 10, 5)
+
+
+def localisation_metrics(
+    ground_truth: Mapping[str, Sequence[Segment]],
+    proposals: Mapping[str, Sequence[Proposal]],
+    protocol: str = "av1m",
+    ap_thresholds: Iterable[float] | None = None,
+    ar_ns: Iterable[int] | None = None,
+    ar_thresholds: Iterable[float] = AR_IOU_THRESHOLDS,
+) -> dict[str, Any]:
+    """Temporal localisation AP@IoU and AR@N over a set of videos, by ``protocol``.
+
+    ``ground_truth`` maps every evaluated video (in metadata order) to its fake segments
+    ``(start_s, end_s)`` (empty for a real video); ``proposals`` maps a video to its proposals
+    ``(confidence, start_s, end_s)`` in file order. A video of ``ground_truth`` without
+    proposals counts with none (its segments are misses); proposals of videos absent from
+    ``ground_truth`` are ignored and counted in ``ignored_proposals``.
+
+    Returns ``{"protocol", "ap": {threshold: AP}, "ar": {n: AR}, "n_videos", "n_segments",
+    "n_proposals", "videos_without_proposals", "ignored_proposals"}``. Defaults: AP at
+    0.5/0.75/0.9/0.95; AR@50/30/20/10/5 for av1m, AR@1/5/10/20/50/100 for activitynet; AR
+    averaged over IoU 0.5:0.05:0.95. Raises :class:`MetricError` for an unknown protocol, no
+    fake segment at all, or NaN/infinite/negative/inverted segments.
+
+    ``av1m`` (the official AV-Deepfake1M SDK ``avdeepfake1m`` 0.0.4, as LAV-DF's metrics):
+    IoU = intersection / (latest end - earliest start), in float32; a proposal matches a
+    segment when IoU > t (strictly). Each true segment, in metadata order, takes the first
+    still unused matching proposal of its video in file order (true positive); every other
+    proposal is a false positive. All proposals of all videos are ranked by confidence with a
+    stable sort (ties keep metadata order, then file order). AP = sum over ranks k >= 2 of
+    (recall_k - recall_(k-1)) * precision_k, walking from the last rank back: the step from
+    recall 0 to the first-ranked proposal is never counted (one clip with one perfect proposal
+    scores 0.0). AR@N keeps each video's first N proposals in file order; a segment is recalled
+    at t when one of them has IoU > t; recalled segments are summed over all videos, divided
+    by all segments and averaged over the IoU thresholds.
+
+    ``activitynet``: proposals ranked by confidence (stable); each is matched to the unused
+    segment of its video with the highest IoU, a true positive when IoU >= t (float64,
+    intersection over union); AP is the area under the precision envelope (ActivityNet's
+    ``interpolated_prec_rec``). AR@N keeps each video's N most confident proposals; a segment
+    is recalled when any kept proposal has IoU >= t.
+    """
+    if protocol not in PROTOCOLS:
+        raise MetricError(f"Unknown localisation protocol {protocol!r}; use one of {', '.join(PROTOCOLS)}.")
+    ap_t = list(AV1M_AP_IOU_THRESHOLDS if ap_thresholds is None else ap_thresholds)
+    ns = [int(n) for n in ((AV1M_AR_NS if protocol == "av1m" else AR_NS) if ar_ns is None else ar_ns)]
+    ar_t = list(ar_thresholds)
+    gt_set = ground_truth.keys()
+    counts = {
+        "n_videos": len(ground_truth),
+        "n_segments": sum(len(v) for v in ground_truth.values()),
+        "n_proposals": sum(len(proposals.get(k, ())) for k in ground_truth),
+        "videos_without_proposals": sum(1 for k in ground_truth if len(proposals.get(k, ())) == 0),
+        "ignored_proposals": sum(len(v) for k, v in proposals.items() if k not in gt_set),
+    }
+    if protocol == "av1m":
+        ap, ar = av1m_ap_ar(ground_truth, proposals, ap_t, ns, ar_t)
+    else:
+        ap = ap_at_iou(ground_truth, proposals, ap_t)
+        ar = ar_at_n(ground_truth, proposals, ns, ar_t)
+    return {"protocol": protocol, "ap": ap, "ar": ar, **counts}
 
 
 def true_runs(mask: np.ndarray) -> list[tuple[int, int]]:

@@ -15,8 +15,17 @@ own name is matched by stem), optionally ``fps`` (default 25) and ``curve_start_
 the first curve frame, e.g. after a leading-silence trim; default 0). AV-Deepfake1M localisation
 predictions (``{"file": [[conf, start_s, end_s]]}``) can be given directly with ``--proposals``.
 
-Files are matched to metadata by relative path, then trailing path, then unique basename;
-unmatched counts are reported. Labels: fake = 1.
+Localisation rules: ``--protocol av1m`` (default; the official AV-Deepfake1M / LAV-DF metric)
+or ``activitynet``, see :func:`forensics_gui.core.metrics.localisation_metrics`. Proposal files
+are in seconds (AV-Deepfake1M) or frames (``--proposal-unit frames --fps 25``, LAV-DF's default);
+proposals whose ends do not fit the clip lengths in the chosen unit are refused (a warning when
+the unit was given).
+
+Every metadata clip is evaluated: one without a score is reported and left out of AUC/AP, one
+without proposals or curve counts with none (its segments are missed); ``--strict`` fails
+instead. Files are matched to metadata by exact path, else by the longest trailing path shared
+with a metadata key of the same file name; unmatched and ambiguous files are listed.
+Labels: fake = 1.
 """
 
 from __future__ import annotations
@@ -47,8 +56,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.epilog = (
         "Refused with a sentence naming the file and row: scores that are NaN, infinite or not "
         "numbers, two rows for one clip and variant, NaN/negative/inverted segments, damaged "
-        "batch rows. A batch --both CSV is evaluated per variant; empty scores (failed clips) "
-        "count as unscored.")
+        "batch rows. A batch --both CSV is evaluated per variant, untrimmed and trimmed side "
+        "by side; empty scores (failed clips) count as unscored. Every metadata clip is "
+        "evaluated: one without a score is reported (count and first names) and left out of "
+        "AUC/AP; one without proposals (or curve) counts with none, its segments missed. "
+        "Paths match by the longest shared trailing path; ambiguous and unmatched files are "
+        "listed. Proposal ends far beyond the clip durations (or far short of them) are "
+        "refused as a wrong --proposal-unit.")
     parser.add_argument("--curves", metavar="DIR",
                         help="folder of result JSON files with 'frame_scores' (localisation "
                              "metrics), e.g. RESULTS.curves written by batch")
@@ -56,6 +70,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="like --curves, for the --scores-trimmed set")
     parser.add_argument("--proposals", metavar="PRED.json",
                         help="AV-Deepfake1M localisation predictions {file: [[conf, start_s, end_s]]}")
+    parser.add_argument("--protocol", choices=("av1m", "activitynet"), default="av1m",
+                        help="localisation metric. av1m (default): the official AV-Deepfake1M / "
+                             "LAV-DF definition (SDK avdeepfake1m 0.0.4): a proposal matches when "
+                             "IoU > t; each true segment, in metadata order, takes the first unused "
+                             "matching proposal in file order; AP walks the precision-recall sum "
+                             "from recall 1 down and never counts the step from recall 0 to the "
+                             "first rank; AR@N keeps each clip's first N proposals in file order. "
+                             "activitynet: each proposal, most confident first, takes its unused "
+                             "segment of highest IoU >= t; AP under the precision envelope; AR@N "
+                             "keeps each clip's N most confident proposals")
+    parser.add_argument("--proposal-unit", choices=("seconds", "frames"), default=None,
+                        help="time unit of --proposals: seconds (default for AV-Deepfake1M) or "
+                             "frames (default for LAV-DF, whose proposal files count 25 fps frames)")
+    parser.add_argument("--fps", type=float, default=25.0,
+                        help="frame rate of --proposals in frames (default 25)")
+    parser.add_argument("--strict", action="store_true",
+                        help="fail when a metadata clip has no score (or no proposals/curve), "
+                             "instead of counting it as a miss and reporting it")
     parser.add_argument("--json", action="store_true", help="print machine-readable JSON on stdout")
 
 
@@ -251,45 +283,122 @@ def _find_curve(curves: Any, key: str) -> Any:
     return hit
 
 
+EXAMPLES = 5  # names shown for each kind of problem
+UNIT_RATIO = 8.0  # proposal ends this many times past (or short of) the clip lengths: wrong unit
+
+
+class Matching:
+    """Files of one prediction source matched to metadata keys (see ``PathIndex.match``)."""
+
+    def __init__(self, index: Any, keys: list[str], what: str) -> None:
+        from forensics_gui.core.errors import ForensicsError
+
+        self.to_meta: dict[str, str] = {}  # source key -> metadata key
+        self.unmatched: list[str] = []
+        self.ambiguous: list[str] = []
+        owner: dict[str, str] = {}
+        for key in keys:
+            mk, how = index.match(key)
+            if mk is None:
+                (self.ambiguous if how == "ambiguous" else self.unmatched).append(key)
+                continue
+            if mk in owner:
+                raise ForensicsError(
+                    f"{what}: {owner[mk]} and {key} both match the metadata clip {mk}; keep one "
+                    "entry per clip or give longer paths.")
+            owner[mk] = key
+            self.to_meta[key] = mk
+
+    def report(self) -> dict[str, Any]:
+        return {"unmatched": len(self.unmatched), "unmatched_examples": self.unmatched[:EXAMPLES],
+                "ambiguous": len(self.ambiguous), "ambiguous_examples": self.ambiguous[:EXAMPLES]}
+
+
+def _clip_length(gt: Any) -> float | None:
+    """Seconds the clip lasts, from the metadata (duration, 25 fps frames, else last segment)."""
+    from forensics_gui.core.timebase import MODEL_FPS
+
+    if gt.duration_s:
+        return float(gt.duration_s)
+    if gt.video_frames:
+        return gt.video_frames / MODEL_FPS
+    if gt.fake_segments:
+        return max(e for _, e in gt.fake_segments) or None
+    return None
+
+
+def unit_ratio(index: Any, props: dict[str, list[tuple[float, float, float]]]) -> float | None:
+    """Median over clips of (last proposal end / clip length); ~1 when the unit is right."""
+    ratios = []
+    for mk, plist in props.items():
+        length = _clip_length(index[mk])
+        if plist and length:
+            ratios.append(max(e for _, _, e in plist) / length)
+    if not ratios:
+        return None
+    ratios.sort()
+    return ratios[len(ratios) // 2]
+
+
+def unit_problem(ratio: float | None, unit: str) -> str | None:
+    """A sentence when the proposals' ends say that ``unit`` is the wrong time unit."""
+    if ratio is None:
+        return None
+    if unit == "seconds" and ratio > UNIT_RATIO:
+        return (f"the proposals end about {ratio:.0f}x past the clip lengths, as if they were "
+                "frames; pass --proposal-unit frames (and --fps, 25 for LAV-DF)")
+    if unit == "frames" and 0 < ratio < 1 / UNIT_RATIO:
+        return (f"read as frames, the proposals end at about {ratio:.2g}x the clip lengths, as if "
+                "they were seconds; pass --proposal-unit seconds")
+    return None
+
+
 def evaluate(index: Any, scores: ScoreSet, curves: dict[str, Any] | None,
-             proposals: dict[str, list[tuple[float, float, float]]] | None) -> dict[str, Any]:
-    """All metrics for one score set against a :class:`GroundTruthIndex`."""
+             proposals: dict[str, list[tuple[float, float, float]]] | None,
+             protocol: str = "av1m", strict: bool = False) -> dict[str, Any]:
+    """All metrics for one score set against a :class:`GroundTruthIndex`.
+
+    ``proposals`` are in seconds, keyed by metadata key (see :func:`match_proposals`). Every
+    labelled metadata clip is evaluated: one without a score is reported and left out of
+    AUC/AP; for localisation every clip with timestamps counts, one without proposals with none.
+    """
+    from forensics_gui.core.errors import ForensicsError
     from forensics_gui.core.groundtruth import PathIndex
     from forensics_gui.core.metrics import (
         MetricError,
-        ap_at_iou,
-        ar_at_n,
         auc,
         average_precision,
+        localisation_metrics,
         proposals_from_curve,
     )
 
-    matched: dict[str, tuple[str, Any]] = {}  # score key -> (metadata key, gt)
-    unmatched: list[str] = []
-    for key in list(scores.scores) + sorted(k for k in scores.curve_keys() if k not in scores.scores):
-        mk = index.match_key(key)
-        if mk is None:
-            unmatched.append(key)
-        else:
-            matched[key] = (mk, index[mk])
+    keys = list(scores.scores) + sorted(k for k in scores.curve_keys() if k not in scores.scores)
+    matching = Matching(index, keys, Path(scores.path).name)
+    by_meta = {mk: key for key, mk in matching.to_meta.items()}
     labels, values = [], []
     unlabelled = 0
-    for key, value in scores.scores.items():
-        if key not in matched:
+    missing: list[str] = []
+    for mk, gt in index.items():  # metadata order
+        fake = gt.is_fake
+        key = by_meta.get(mk)
+        if key is None or key not in scores.scores:
+            if fake is not None:
+                missing.append(mk)
             continue
-        fake = matched[key][1].is_fake
         if fake is None:
             unlabelled += 1
             continue
         labels.append(1 if fake else 0)
-        values.append(value)
+        values.append(scores.scores[key])
     res: dict[str, Any] = {
         "scores_file": str(scores.path), "rows": scores.rows, "unscored_rows": scores.unscored,
-        "matched": sum(1 for k in scores.scores if k in matched), "unmatched": len(unmatched),
-        "unmatched_examples": unmatched[:5], "unlabelled": unlabelled,
-        "n_real": labels.count(0), "n_fake": labels.count(1), "auc": None, "ap": None,
-        "localisation": None, "notes": [],
+        "matched": sum(1 for k in scores.scores if k in matching.to_meta), **matching.report(),
+        "missing": len(missing), "missing_examples": missing[:EXAMPLES],
+        "unlabelled": unlabelled, "n_real": labels.count(0), "n_fake": labels.count(1),
+        "auc": None, "ap": None, "localisation": None, "notes": [],
     }
+    if strict and (missing or matching.unmatched or matching.ambiguous):
+        raise ForensicsError(_strict_sentence(Path(scores.path).name, "score", missing, matching))
     if labels:
         try:
             res["auc"] = auc(labels, values)
@@ -299,24 +408,18 @@ def evaluate(index: Any, scores: ScoreSet, curves: dict[str, Any] | None,
     elif scores.scores:
         res["notes"].append("No scored file matches a labelled metadata entry.")
     # Localisation: explicit proposals, else proposals derived from frame curves.
-    dir_curves = PathIndex(curves or {})
-    gt_segs: dict[str, list[tuple[float, float]]] = {}
-    props: dict[str, list[tuple[float, float, float]]] = {}
-    if proposals:
-        # Every matched clip with timestamps counts; a clip without predictions recalls nothing.
-        for _key, (mk, gt) in matched.items():
-            if gt.has_timestamps:
-                gt_segs[mk] = list(gt.fake_segments)
-                props[mk] = []
-        for key, plist in proposals.items():
-            mk = index.match_key(key)
-            if mk is not None and index[mk].has_timestamps:
-                gt_segs[mk] = list(index[mk].fake_segments)
-                props[mk] = plist
+    dir_curves: PathIndex[Any] = PathIndex(curves or {})
+    timed = [mk for mk, gt in index.items() if gt.has_timestamps]
+    props: dict[str, list[tuple[float, float, float]]] | None = None
+    source = "predictions"
+    if proposals is not None:
+        props = proposals
     elif dir_curves or scores.curve_keys():
-        # Only clips with a curve count (a missing curve is unknown, not a miss).
-        for key, (mk, gt) in matched.items():
-            if not gt.has_timestamps:
+        source = "frame curves"
+        props = {}
+        for mk in timed:
+            key = by_meta.get(mk)
+            if key is None:
                 continue
             hit = _find_curve(dir_curves, key) if dir_curves else None
             if hit is None:
@@ -324,21 +427,72 @@ def evaluate(index: Any, scores: ScoreSet, curves: dict[str, Any] | None,
             if hit is None:
                 continue
             curve, fps, t0 = hit
-            gt_segs[mk] = list(gt.fake_segments)
             props[mk] = [(c, s + t0, e + t0) for c, s, e in proposals_from_curve(curve, fps=fps)]
-    if gt_segs:
+    if props is not None and timed:
+        gt_segs = {mk: list(index[mk].fake_segments) for mk in timed}
+        no_props = [mk for mk in timed if not props.get(mk)]
+        if strict and source == "frame curves" and no_props:
+            raise ForensicsError(
+                f"{len(no_props)} metadata clips have no frame curve (first: "
+                f"{', '.join(no_props[:3])}); without --strict they count as misses.")
         try:
-            ap = ap_at_iou(gt_segs, props)
-            ar = ar_at_n(gt_segs, props)
+            loc = localisation_metrics(gt_segs, props, protocol=protocol)
             res["localisation"] = {
-                "videos": len(gt_segs), "segments": sum(len(v) for v in gt_segs.values()),
-                "proposal_source": "predictions" if proposals else "frame curves",
-                "ap_at_iou": {f"{t:g}": v for t, v in ap.items()},
-                "ar_at_n": {str(n): v for n, v in ar.items()},
+                "protocol": protocol, "videos": loc["n_videos"], "segments": loc["n_segments"],
+                "proposals": loc["n_proposals"], "proposal_source": source,
+                "videos_without_proposals": loc["videos_without_proposals"],
+                "videos_without_proposals_examples": no_props[:EXAMPLES],
+                "ap_at_iou": {f"{t:g}": v for t, v in loc["ap"].items()},
+                "ar_at_n": {str(n): v for n, v in loc["ar"].items()},
             }
         except MetricError as err:
             res["notes"].append(str(err))
     return res
+
+
+def _strict_sentence(name: str, what: str, missing: list[str], matching: Matching) -> str:
+    parts = []
+    if missing:
+        parts.append(f"{len(missing)} metadata clips have no {what} (first: "
+                     f"{', '.join(missing[:3])})")
+    if matching.unmatched:
+        parts.append(f"{len(matching.unmatched)} files match no metadata clip (first: "
+                     f"{', '.join(matching.unmatched[:3])})")
+    if matching.ambiguous:
+        parts.append(f"{len(matching.ambiguous)} files match several metadata clips (first: "
+                     f"{', '.join(matching.ambiguous[:3])})")
+    return f"--strict: in {name}, " + "; ".join(parts) + "."
+
+
+def match_proposals(index: Any, raw: dict[str, list[tuple[float, float, float]]], name: str,
+                    unit: str, fps: float, unit_given: bool,
+                    strict: bool) -> tuple[dict[str, list[tuple[float, float, float]]], dict[str, Any]]:
+    """Proposals keyed by metadata key, in seconds, with a report of what did not match.
+
+    Refused (a sentence naming --proposal-unit) when the proposal ends do not fit the clip
+    lengths in the chosen unit and the unit was not given; a warning note when it was.
+    """
+    from forensics_gui.core.errors import ForensicsError
+
+    if unit == "frames" and not (math.isfinite(fps) and fps > 0):
+        raise ForensicsError(f"--fps must be a positive number of frames per second, not {fps:g}.")
+    matching = Matching(index, list(raw), name)
+    scale = 1.0 / fps if unit == "frames" else 1.0
+    out = {mk: [(c, s * scale, e * scale) for c, s, e in raw[key]]
+           for key, mk in matching.to_meta.items()}
+    timed = [mk for mk, gt in index.items() if gt.has_timestamps]
+    missing = [mk for mk in timed if mk not in out]
+    if strict and (missing or matching.unmatched or matching.ambiguous):
+        raise ForensicsError(_strict_sentence(name, "proposals", missing, matching))
+    info = {"file": name, "unit": unit, "fps": fps if unit == "frames" else None,
+            **matching.report(), "missing": len(missing), "missing_examples": missing[:EXAMPLES],
+            "notes": []}
+    problem = unit_problem(unit_ratio(index, out), unit)
+    if problem is not None:
+        if not unit_given:
+            raise ForensicsError(f"{name}: {problem}.")
+        info["notes"].append(f"Warning: {name}: {problem}.")
+    return out, info
 
 
 def _fmt(v: Any) -> str:
@@ -357,6 +511,8 @@ def _print_table(report: dict[str, Any]) -> None:
         ("unscored rows", [sets[n]["unscored_rows"] for n in names]),
         ("matched to metadata", [sets[n]["matched"] for n in names]),
         ("unmatched", [sets[n]["unmatched"] for n in names]),
+        ("ambiguous", [sets[n]["ambiguous"] for n in names]),
+        ("clips without score", [sets[n]["missing"] for n in names]),
         ("real / fake", [f"{sets[n]['n_real']} / {sets[n]['n_fake']}" for n in names]),
         ("AUC", [sets[n]["auc"] for n in names]),
         ("AP", [sets[n]["ap"] for n in names]),
@@ -364,21 +520,48 @@ def _print_table(report: dict[str, Any]) -> None:
     locs = [sets[n]["localisation"] for n in names]
     if any(locs):
         ref = next(x for x in locs if x)
-        rows.append(("videos with segments", [x and x["videos"] for x in locs]))
+        rows.append((f"localisation ({ref['protocol']})", [x and x["proposal_source"] for x in locs]))
+        rows.append(("videos / segments", [x and f"{x['videos']} / {x['segments']}" for x in locs]))
+        rows.append(("videos without proposals", [x and x["videos_without_proposals"] for x in locs]))
         for t in ref["ap_at_iou"]:
             rows.append((f"AP@{t}", [x and x["ap_at_iou"].get(t) for x in locs]))
         for n in ref["ar_at_n"]:
             rows.append((f"AR@{n}", [x and x["ar_at_n"].get(n) for x in locs]))
     print(f"Metadata: {report['metadata']} ({report['format']}, {report['metadata_clips']} clips)")
     width = max(len(r[0]) for r in rows) + 2
-    print(" " * width + "".join(f"{n:>14}" for n in names))
+    colw = max(14, *(len(n) + 2 for n in names))
+    print(" " * width + "".join(f"{n:>{colw}}" for n in names))
     for label, vals in rows:
-        print(f"{label:<{width}}" + "".join(f"{_fmt(v):>14}" for v in vals))
+        print(f"{label:<{width}}" + "".join(f"{_fmt(v):>{colw}}" for v in vals))
     for n in names:
-        for ex in sets[n]["unmatched_examples"][:3]:
-            print(f"{n}: unmatched example: {ex}")
-        for note in sets[n]["notes"]:
+        r = sets[n]
+        _print_examples(n, "clips without a score", r["missing"], r["missing_examples"])
+        _print_examples(n, "unmatched files", r["unmatched"], r["unmatched_examples"])
+        _print_examples(n, "ambiguous files", r["ambiguous"], r["ambiguous_examples"])
+        loc = r["localisation"]
+        if loc:
+            _print_examples(n, "clips without proposals", loc["videos_without_proposals"],
+                            loc["videos_without_proposals_examples"])
+        for note in r["notes"]:
             print(f"{n}: {note}")
+    pinfo = report.get("proposals")
+    if pinfo:
+        unit = pinfo["unit"] + (f" at {pinfo['fps']:g} fps" if pinfo["fps"] else "")
+        print(f"proposals: {pinfo['file']} read in {unit}")
+        _print_examples("proposals", "unmatched files", pinfo["unmatched"], pinfo["unmatched_examples"])
+        _print_examples("proposals", "ambiguous files", pinfo["ambiguous"], pinfo["ambiguous_examples"])
+        for note in pinfo["notes"]:
+            print(note)
+
+
+def _print_examples(name: str, what: str, count: int, examples: list[str]) -> None:
+    if count:
+        more = ", ..." if count > len(examples) else ""
+        print(f"{name}: {count} {what}: {', '.join(examples)}{more}")
+
+
+def _column_order(label: str) -> tuple[int, str]:
+    return ({"original": 0, "untrimmed": 0, "trimmed": 1}.get(label, 2), label)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -389,31 +572,46 @@ def run(args: argparse.Namespace) -> int:
     if not index:
         raise ForensicsError(f"Metadata file {args.metadata} has no entries.")
     formats = sorted({gt.source_format for gt in index.values()})
-    proposals = load_localisation_predictions(args.proposals) if args.proposals else None
+    proposals = None
+    pinfo = None
+    if args.proposals:
+        unit = args.proposal_unit or ("frames" if formats == ["lav-df"] else "seconds")
+        raw = load_localisation_predictions(args.proposals)
+        proposals, pinfo = match_proposals(index, raw, Path(args.proposals).name, unit, args.fps,
+                                           args.proposal_unit is not None, args.strict)
     sets = {"original": (args.scores, args.curves)}
     if args.scores_trimmed:
         sets["trimmed"] = (args.scores_trimmed, args.curves_trimmed)
     results = {}
+    first = True
     for name, (score_path, curve_dir) in sets.items():
         curves = load_curve_dir(curve_dir) if curve_dir else None
         variant_sets = load_score_sets(score_path)
+        # A batch run with --both holds two variants: each is a column, untrimmed first.
+        variant_sets.sort(key=lambda s: _column_order(s.variant))
         for scores in variant_sets:
-            res = evaluate(index, scores, curves, proposals if name == "original" else None)
+            # Proposals are one set: shown in the first column only.
+            res = evaluate(index, scores, curves, proposals if first else None,
+                           protocol=args.protocol, strict=args.strict)
+            first = False
             if res["matched"] == 0 and res["localisation"] is None:
                 raise ForensicsError(
                     f"None of the {scores.rows} files in {Path(score_path).name} matches an entry "
                     f"of {Path(args.metadata).name}; check that both refer to the same dataset "
-                    "(files are matched by relative path, then by file name).")
-            # A batch run with --both holds two variants: each is a column of its own.
+                    "(files are matched by their longest shared trailing path).")
             label = name if len(variant_sets) == 1 else (
                 scores.variant if name == "original" else f"{name} {scores.variant}")
             res["variant"] = scores.variant or None
             results[label] = res
     report = {"metadata": str(args.metadata), "format": ",".join(formats),
-              "metadata_clips": len(index), "results": results}
+              "metadata_clips": len(index), "protocol": args.protocol, "proposals": pinfo,
+              "results": results}
     if all(r["auc"] is None and r["localisation"] is None for r in results.values()):
         raise ForensicsError(" ".join(n for r in results.values() for n in r["notes"][:1])
                              or "No metric could be computed.")
+    if pinfo:
+        for note in pinfo["notes"]:
+            print(f"forensics-gui eval: {note}", file=sys.stderr)
     if args.json:
         json.dump(report, sys.stdout, indent=2)
         sys.stdout.write("\n")

@@ -274,7 +274,8 @@ def _av1m_ap(tp: np.ndarray, order: np.ndarray, n_gt: int) -> float:
     recall = ctp / n_gt
     if len(ranked) < 2:
         return 0.0
-    return float(np.sum((recall[1:] - recall[:-1]) * precision[1:]))
+    envelope = np.maximum.accumulate(precision[::-1])[::-1]  # best precision at this recall or later
+    return float(np.sum((recall[1:] - recall[:-1]) * envelope[1:]))
 
 
 def av1m_ap_ar(ground_truth: Mapping[str, Sequence[Segment]], proposals: Mapping[str, Sequence[Proposal]],

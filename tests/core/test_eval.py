@@ -273,3 +273,73 @@ def test_eval_writes_nothing_and_declares_no_outputs(
     assert code == 0, err
     assert sorted(tmp_path.iterdir()) == before
     assert not hasattr(ev, "outputs_and_inputs")  # stdout only: the output guard has nothing to lock
+
+
+def _sdk() -> object | None:
+    """The official SDK's compiled metric module, loaded alone (its package needs pandas)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("avdeepfake1m")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    found = sorted(Path(list(spec.submodule_search_locations)[0]).glob("_evaluation*.so"))
+    so = importlib.util.spec_from_file_location("avdeepfake1m._evaluation", found[0]) if found else None
+    if so is None or so.loader is None:
+        return None
+    module = importlib.util.module_from_spec(so)
+    so.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("dataset", ["av1m", "lavdf"])
+def test_eval_reproduces_the_official_sdk_end_to_end(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], dataset: str) -> None:
+    sdk = _sdk()
+    if sdk is None:
+        pytest.skip("the official SDK avdeepfake1m 0.0.4 is not installed "
+                    "(pip install avdeepfake1m==0.0.4 --no-deps)")
+    import numpy as np
+
+    rng = np.random.default_rng(7)
+    fps = 25.0 if dataset == "lavdf" else 1.0
+    meta, props, lines = [], {}, []
+    for i in range(300):
+        name = f"test/id{i % 40:03d}/clip{i:04d}.mp4"
+        segs = []
+        for _ in range(int(rng.integers(0, 3))):
+            s = round(float(rng.uniform(0, 6)), 2)
+            segs.append([s, round(s + float(rng.uniform(0.2, 1.5)), 2)])
+        entry: dict[str, object] = {"file": name}
+        if dataset == "lavdf":
+            entry.update(fake_periods=segs, n_fakes=len(segs), duration=8.0,
+                         modify_video=bool(segs), modify_audio=False)
+        else:
+            entry["fake_segments"] = segs
+        meta.append(entry)
+        plist = []
+        for _ in range(int(rng.integers(1, 8))):  # the SDK fails on a clip with none
+            if segs and rng.random() < 0.5:  # near a true segment
+                s, e = segs[int(rng.integers(len(segs)))]
+                s, e = max(0.0, s + float(rng.normal(0, 0.1))), e + float(rng.normal(0, 0.1))
+            else:
+                s = float(rng.uniform(0, 7))
+                e = s + float(rng.uniform(0.1, 1.0))
+            conf = round(float(rng.uniform(0, 1)), 1)  # a coarse grid: ties across clips
+            plist.append([conf, round(s * fps, 3), round(max(e, s) * fps, 3)])
+        props[name] = plist  # the SDK needs an entry for every clip, empty or not
+        lines.append(f"{name};{rng.random():.3f}")
+    meta_path = _write(tmp_path / ("metadata.min.json" if dataset == "lavdf" else "test.json"), meta)
+    props_path = _write(tmp_path / "loc.json", props)
+    scores = _write(tmp_path / "pred.txt", "\n".join(lines) + "\n")
+    code, out, err = _eval(capsys, "--metadata", str(meta_path), "--scores", str(scores),
+                           "--proposals", str(props_path), "--json")
+    assert code == 0, err
+    loc = json.loads(out)["results"]["original"]["localisation"]
+    key = "fake_periods" if dataset == "lavdf" else "fake_segments"
+    theirs = sdk.ap_ar_1d(str(props_path), str(meta_path), "file", key, fps,  # type: ignore[attr-defined]
+                          [0.5, 0.75, 0.9, 0.95], [50, 30, 20, 10, 5],
+                          [0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95])
+    for t, v in theirs["ap"].items():
+        assert loc["ap_at_iou"][f"{t:g}"] == pytest.approx(v, abs=1e-6), t
+    for n, v in theirs["ar"].items():
+        assert loc["ar_at_n"][str(n)] == pytest.approx(v, abs=1e-6), n

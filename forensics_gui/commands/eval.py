@@ -478,7 +478,7 @@ def match_proposals(index: Any, raw: dict[str, list[tuple[float, float, float]]]
         raise ForensicsError(f"--fps must be a positive number of frames per second, not {fps:g}.")
     matching = Matching(index, list(raw), name)
     scale = 1.0 / fps if unit == "frames" else 1.0
-    out = {mk: [(c, s * scale, e * scale) for c, s, e in raw[key]]
+    out = {mk: ([(c, s * scale, e * scale) for c, s, e in raw[key]] if scale != 1.0 else raw[key])
            for key, mk in matching.to_meta.items()}
     timed = [mk for mk, gt in index.items() if gt.has_timestamps]
     missing = [mk for mk in timed if mk not in out]

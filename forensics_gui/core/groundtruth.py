@@ -617,11 +617,28 @@ def load_localisation_predictions(path: str | os.PathLike[str]) -> dict[str, lis
         except (TypeError, ValueError) as err:
             raise GroundTruthError(
                 f"{p.name}: proposals of {file} must be [conf, start_s, end_s] triples.") from err
+        out[normalise_key(file)] = triples
+    _check_proposals(out, p.name)
+    return out
+
+
+def _check_proposals(props: dict[str, list[tuple[float, float, float]]], name: str) -> None:
+    """Refuse a non-finite confidence or an impossible segment, naming the clip (one vectorised
+    pass; the clip is looked for only when something is wrong)."""
+    import numpy as np
+
+    flat = [t for triples in props.values() for t in triples]
+    if not flat:
+        return
+    arr = np.asarray(flat, dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        ok = np.isfinite(arr).all() and bool((arr[:, 1] >= 0).all() and (arr[:, 2] >= arr[:, 1]).all())
+    if ok:
+        return
+    for file, triples in props.items():
         for c, s, e in triples:
             if not math.isfinite(c):
                 raise GroundTruthError(
-                    f"{p.name}: a proposal of {file} has confidence {c}, not a finite number.")
-            check_segment(s, e, f"{p.name} ({file})")
-        out[normalise_key(file)] = triples
-    return out
+                    f"{name}: a proposal of {file} has confidence {c}, not a finite number.")
+            check_segment(s, e, f"{name} ({file})")
 

@@ -354,3 +354,39 @@ def test_longest_suffix_prefers_the_deeper_shared_path() -> None:
     assert index.match("q/x/a.mp4") == (None, "ambiguous")  # x/a.mp4 and y/x/a.mp4 share 2 parts
     assert index.match("x/a.mp4") == ("x/a.mp4", "exact")
     assert index.match("w/z/a.mp4") == ("z/a.mp4", "suffix")
+
+
+def _plain_longest_suffix(keys: list[str], query: str) -> str | None:
+    """Reference: the key sharing the most trailing path parts with ``query``, if unique."""
+    if query in keys:
+        return query
+    q = query.split("/")
+
+    def shared(key: str) -> int:
+        k = key.split("/")
+        n = 0
+        while n < min(len(k), len(q)) and k[-1 - n] == q[-1 - n]:
+            n += 1
+        return n
+
+    scores = {key: shared(key) for key in keys}
+    best = max(scores.values(), default=0)
+    winners = [k for k, v in scores.items() if v == best]
+    return winners[0] if best > 0 and len(winners) == 1 else None
+
+
+def test_path_matching_agrees_with_a_plain_longest_suffix_rule() -> None:
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    part = st.sampled_from(["a", "b", "c", "id1", "x.mp4", "y.mp4"])
+    path = st.lists(part, min_size=1, max_size=4).map("/".join)
+
+    @settings(max_examples=200, deadline=None)
+    @given(st.lists(path, min_size=1, max_size=8, unique=True), path, st.sampled_from(["", "/mnt/r/"]))
+    def check(keys: list[str], query: str, prefix: str) -> None:
+        index = gtm.PathIndex({k: k for k in keys})
+        q = gtm.normalise_key(prefix + query)
+        assert index.match_key(prefix + query) == _plain_longest_suffix(keys, q)
+
+    check()

@@ -138,9 +138,11 @@ def test_eval_json_output(tmp_path: Path) -> None:
     assert orig["auc"] == pytest.approx(0.75)  # fakes 0.9, 0.3 vs reals 0.1, 0.4
     assert trim["auc"] == pytest.approx(0.5) and trim["matched"] == 4
     loc = orig["localisation"]
-    assert loc["videos"] == 3 and loc["segments"] == 2  # 000004 has no curve
-    assert loc["ap_at_iou"]["0.5"] == pytest.approx(1.0)
-    assert loc["ar_at_n"]["1"] == pytest.approx(1.0)
+    # Every metadata clip counts; 000001 (flat curve) and 000004 (no curve) have no proposal.
+    assert loc["videos"] == 4 and loc["segments"] == 2 and loc["videos_without_proposals"] == 2
+    # Two perfect proposals: av1m never counts the first rank's step, so AP = 1/2 * 1.
+    assert loc["protocol"] == "av1m" and loc["ap_at_iou"]["0.5"] == pytest.approx(0.5)
+    assert loc["ar_at_n"]["5"] == pytest.approx(1.0)
     assert trim["localisation"] is None
     text = _run_eval("--metadata", str(meta), "--scores", str(scores))
     assert text.returncode == 0 and "AUC" in text.stdout and "0.7500" in text.stdout
@@ -163,7 +165,7 @@ def test_eval_curves_dir(tmp_path: Path) -> None:
                     "--json")
     assert out.returncode == 0, out.stderr
     loc = json.loads(out.stdout)["results"]["original"]["localisation"]
-    assert loc["videos"] == 2 and loc["ap_at_iou"]["0.95"] == pytest.approx(1.0)
+    assert loc["videos"] == 4 and loc["ap_at_iou"]["0.95"] == pytest.approx(0.5)  # two perfect
 
 
 def test_eval_localisation_predictions(tmp_path: Path) -> None:
@@ -175,13 +177,20 @@ def test_eval_localisation_predictions(tmp_path: Path) -> None:
     # 000002 found exactly; 000003 (a fake with a segment) has no prediction: recall 1/2.
     props.write_text(json.dumps({"test/000002.mp4": [[0.9, 0.4, 0.8]],
                                  "test/000001.mp4": [[0.1, 0.0, 0.5]]}), encoding="utf-8")
-    out = _run_eval("--metadata", str(meta), "--scores", str(scores), "--proposals", str(props),
-                    "--json")
+    args = ("--metadata", str(meta), "--scores", str(scores), "--proposals", str(props),
+            "--proposal-unit", "seconds", "--json")
+    out = _run_eval(*args)
     assert out.returncode == 0, out.stderr
     res = json.loads(out.stdout)["results"]["original"]
     assert res["auc"] == pytest.approx(0.5)  # fakes 0.9, 0.1 vs reals 0.2, 0.3
     loc = res["localisation"]
     assert loc["videos"] == 4 and loc["segments"] == 2
+    # Ranked TP then FP: av1m counts no step after the first rank; ActivityNet counts it.
+    assert loc["ap_at_iou"]["0.5"] == 0.0
+    assert loc["ar_at_n"]["50"] == pytest.approx(0.5)
+    out = _run_eval(*args, "--protocol", "activitynet")
+    assert out.returncode == 0, out.stderr
+    loc = json.loads(out.stdout)["results"]["original"]["localisation"]
     assert loc["ap_at_iou"]["0.5"] == pytest.approx(0.5)
     assert loc["ar_at_n"]["100"] == pytest.approx(0.5)
 
@@ -315,7 +324,8 @@ def test_eval_reads_batch_results_with_long_curves_and_both_variants(tmp_path: P
     assert report["untrimmed"]["unscored_rows"] == 1 and report["untrimmed"]["rows"] == 5
     loc = report["untrimmed"]["localisation"]
     assert loc["videos"] == 4 and loc["segments"] == 2  # 000003 (flat curve) is missed
-    assert loc["ap_at_iou"]["0.5"] == pytest.approx(0.5)
+    assert loc["ap_at_iou"]["0.5"] == 0.0  # one TP, ranked first: av1m counts no step
+    assert loc["ar_at_n"]["50"] == pytest.approx(0.5)
     # The curve folder also works as --curves.
     plain = tmp_path / "plain.csv"
     plain.write_text("file,video_score\n" + "".join(
@@ -347,7 +357,8 @@ def test_eval_still_reads_old_results_with_huge_frame_score_cells(tmp_path: Path
     res = _run_eval("--metadata", str(meta), "--scores", str(old), "--json")
     assert res.returncode == 0, res.stderr
     orig = json.loads(res.stdout)["results"]["original"]
-    assert orig["auc"] == pytest.approx(1.0) and orig["localisation"]["videos"] == 1
+    assert orig["auc"] == pytest.approx(1.0)
+    assert orig["localisation"]["videos"] == 4 and orig["localisation"]["proposals"] == 1
 
 
 def test_eval_refuses_a_curve_file_with_infinite_scores(tmp_path: Path) -> None:

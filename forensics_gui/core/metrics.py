@@ -22,6 +22,7 @@ Localisation (ActivityNet-style, as used by AV-Deepfake1M / LAV-DF):
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -207,16 +208,30 @@ def ar_at_n(
     return out
 
 
+def _flatten(lists: Sequence[Sequence[Sequence[float]]], n: int, width: int, need: str) -> np.ndarray:
+    """Rows of many lists as one float64 [n, width] array (2-3x faster than np.array on tuples)."""
+    rows = list(chain.from_iterable(lists))
+    if set(map(len, rows)) - {width}:
+        bad = next(r for r in rows if len(r) != width)
+        raise MetricError(f"{need}, but one is {list(bad)}.")
+    try:
+        return np.fromiter(chain.from_iterable(rows), dtype=np.float64, count=n * width).reshape(n, width)
+    except (TypeError, ValueError):
+        raise MetricError(f"{need} as numbers, but one is not.") from None
+
+
 class _Flat:
     """Segments and proposals of a set of videos as flat arrays (metadata order, then file order)."""
 
     def __init__(self, ground_truth: Mapping[str, Sequence[Segment]],
                  proposals: Mapping[str, Sequence[Proposal]]) -> None:
         keys = list(ground_truth)
-        n_gt = np.fromiter((len(ground_truth[k]) for k in keys), dtype=np.int64, count=len(keys))
-        n_p = np.fromiter((len(proposals.get(k, ())) for k in keys), dtype=np.int64, count=len(keys))
-        gt = np.array([seg for k in keys for seg in ground_truth[k]], dtype=np.float64).reshape(-1, 2)
-        pr = np.array([row for k in keys for row in proposals.get(k, ())], dtype=np.float64).reshape(-1, 3)
+        gt_lists = [ground_truth[k] for k in keys]
+        p_lists = [proposals.get(k, ()) for k in keys]
+        n_gt = np.fromiter(map(len, gt_lists), dtype=np.int64, count=len(keys))
+        n_p = np.fromiter(map(len, p_lists), dtype=np.int64, count=len(keys))
+        gt = _flatten(gt_lists, int(n_gt.sum()), 2, "A ground-truth segment needs a start and an end")
+        pr = _flatten(p_lists, int(n_p.sum()), 3, "A proposal needs a confidence, a start and an end")
         for what, arr, seg, by in (("ground-truth segment", gt, gt, n_gt), ("proposal", pr, pr[:, 1:], n_p)):
             bad = ~np.isfinite(arr).all(axis=1) | (seg[:, 0] < 0) | (seg[:, 1] < seg[:, 0])
             if bad.any():

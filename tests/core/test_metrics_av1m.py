@@ -131,6 +131,10 @@ def test_protocol_errors() -> None:
         av1m({"r": [], "a": [(0.0, 1.0)]}, {"a": [(0.5, 2.0, 1.0)]})
     with pytest.raises(ForensicsError, match="ground-truth segment .* of b is impossible"):
         av1m({"a": [(0.0, 1.0)], "b": [(0.0, float("nan"))]}, {})
+    with pytest.raises(ForensicsError, match=r"confidence, a start and an end, but one is \[0.5, 1.0\]"):
+        av1m({"a": [(0.0, 1.0)]}, {"a": [(0.9, 0.0, 1.0), (0.5, 1.0)]})  # type: ignore[list-item]
+    with pytest.raises(ForensicsError, match="as numbers"):
+        av1m({"a": [(0.0, 1.0)]}, {"a": [(0.9, 0.0, "end")]})  # type: ignore[list-item]
 
 
 # ---------------------------------------------------------------- plain reference implementations

@@ -21,9 +21,11 @@ are in seconds (AV-Deepfake1M) or frames (``--proposal-unit frames --fps 25``, L
 proposals whose ends do not fit the clip lengths in the chosen unit are refused (a warning when
 the unit was given).
 
-Every metadata clip is evaluated: one without a score is reported and left out of AUC/AP, one
+Every metadata clip is evaluated: one without a score is reported and counts as a miss in AUC/AP
+(a fake below every score, a real above; AUC/AP of the scored clips alone are given too), one
 without proposals or curve counts with none (its segments are missed); ``--strict`` fails
-instead. Files are matched to metadata by exact path, else by the longest trailing path shared
+instead. Metadata with several splits (LAV-DF) is narrowed to ``--split``, else to the one split
+that every predicted clip belongs to. Files are matched to metadata by exact path, else by the longest trailing path shared
 with a metadata key of the same file name; unmatched and ambiguous files are listed.
 Labels: fake = 1.
 """
@@ -58,8 +60,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "numbers, two rows for one clip and variant, NaN/negative/inverted segments, damaged "
         "batch rows. A batch --both CSV is evaluated per variant, untrimmed and trimmed side "
         "by side; empty scores (failed clips) count as unscored. Every metadata clip is "
-        "evaluated: one without a score is reported (count and first names) and left out of "
-        "AUC/AP; one without proposals (or curve) counts with none, its segments missed. "
+        "evaluated: one without a score is reported (count and first names) and counts as a "
+        "miss in AUC/AP (a fake below every score, a real above; the scored clips alone are "
+        "shown too); one without proposals (or curve) counts with none, its segments missed. "
+        "Metadata holding several splits is narrowed to --split, else to the one split all "
+        "predicted clips belong to. "
         "Paths match by the longest shared trailing path; ambiguous and unmatched files are "
         "listed. Proposal ends far beyond the clip durations (or far short of them) are "
         "refused as a wrong --proposal-unit.")
@@ -88,6 +93,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--strict", action="store_true",
                         help="fail when a metadata clip has no score (or no proposals/curve), "
                              "instead of counting it as a miss and reporting it")
+    parser.add_argument("--split", metavar="NAME",
+                        help="evaluate only the metadata clips of this split (e.g. test); by default "
+                             "the one split that every predicted clip belongs to")
     parser.add_argument("--json", action="store_true", help="print machine-readable JSON on stdout")
 
 
@@ -359,8 +367,8 @@ def evaluate(index: Any, scores: ScoreSet, curves: dict[str, Any] | None,
     """All metrics for one score set against a :class:`GroundTruthIndex`.
 
     ``proposals`` are in seconds, keyed by metadata key (see :func:`match_proposals`). Every
-    labelled metadata clip is evaluated: one without a score is reported and left out of
-    AUC/AP; for localisation every clip with timestamps counts, one without proposals with none.
+    labelled metadata clip is evaluated: one without a score is reported and counts as a miss
+    in AUC/AP (a fake ranks below every score, a real above); for localisation every clip with timestamps counts, one without proposals with none.
     """
     from forensics_gui.core.errors import ForensicsError
     from forensics_gui.core.groundtruth import PathIndex
@@ -378,12 +386,14 @@ def evaluate(index: Any, scores: ScoreSet, curves: dict[str, Any] | None,
     labels, values = [], []
     unlabelled = 0
     missing: list[str] = []
+    missing_labels: list[int] = []
     for mk, gt in index.items():  # metadata order
         fake = gt.is_fake
         key = by_meta.get(mk)
         if key is None or key not in scores.scores:
             if fake is not None:
                 missing.append(mk)
+                missing_labels.append(1 if fake else 0)
             continue
         if fake is None:
             unlabelled += 1
@@ -395,10 +405,24 @@ def evaluate(index: Any, scores: ScoreSet, curves: dict[str, Any] | None,
         "matched": sum(1 for k in scores.scores if k in matching.to_meta), **matching.report(),
         "missing": len(missing), "missing_examples": missing[:EXAMPLES],
         "unlabelled": unlabelled, "n_real": labels.count(0), "n_fake": labels.count(1),
-        "auc": None, "ap": None, "localisation": None, "notes": [],
+        "auc": None, "ap": None, "auc_scored_only": None, "ap_scored_only": None,
+        "localisation": None, "notes": [],
     }
     if strict and (missing or matching.unmatched or matching.ambiguous):
         raise ForensicsError(_strict_sentence(Path(scores.path).name, "score", missing, matching))
+    if labels and missing:
+        try:
+            res["auc_scored_only"] = auc(labels, values)
+            res["ap_scored_only"] = average_precision(labels, values)
+        except MetricError:
+            pass
+        # A clip without a score is a miss: a fake ranks below every score, a real above.
+        low, high = min(values) - 1.0, max(values) + 1.0
+        values = values + [high if y == 0 else low for y in missing_labels]
+        labels = labels + missing_labels
+        res["notes"].append(
+            f"{len(missing)} metadata clips without a score count as misses in AUC/AP (a fake "
+            "below every score, a real above); see 'scored only' for the scored clips alone.")
     if labels:
         try:
             res["auc"] = auc(labels, values)
@@ -517,6 +541,9 @@ def _print_table(report: dict[str, Any]) -> None:
         ("AUC", [sets[n]["auc"] for n in names]),
         ("AP", [sets[n]["ap"] for n in names]),
     ]
+    if any(sets[n]["auc_scored_only"] is not None for n in names):
+        rows.append(("AUC scored only", [sets[n]["auc_scored_only"] for n in names]))
+        rows.append(("AP scored only", [sets[n]["ap_scored_only"] for n in names]))
     locs = [sets[n]["localisation"] for n in names]
     if any(locs):
         ref = next(x for x in locs if x)
@@ -528,6 +555,8 @@ def _print_table(report: dict[str, Any]) -> None:
         for n in ref["ar_at_n"]:
             rows.append((f"AR@{n}", [x and x["ar_at_n"].get(n) for x in locs]))
     print(f"Metadata: {report['metadata']} ({report['format']}, {report['metadata_clips']} clips)")
+    if report.get("split"):
+        print(f"Split: {report['split']}")
     width = max(len(r[0]) for r in rows) + 2
     colw = max(14, *(len(n) + 2 for n in names))
     print(" " * width + "".join(f"{n:>{colw}}" for n in names))
@@ -560,6 +589,49 @@ def _print_examples(name: str, what: str, count: int, examples: list[str]) -> No
         print(f"{name}: {count} {what}: {', '.join(examples)}{more}")
 
 
+def _predicted_keys(args: argparse.Namespace) -> list[str]:
+    """File keys named by the first score file and the proposals (for choosing a split)."""
+    import json as _json
+
+    from forensics_gui.core.groundtruth import normalise_key
+
+    keys = [k for s in load_score_sets(args.scores) for k in s.scores]
+    if args.proposals:
+        try:
+            keys += [normalise_key(k) for k in _json.loads(Path(args.proposals).read_text("utf-8"))]
+        except (OSError, UnicodeDecodeError, ValueError, TypeError, RecursionError):
+            pass  # read again, with its sentence, below
+    return keys
+
+
+def _select_split(index: Any, args: argparse.Namespace) -> tuple[Any, str | None]:
+    """The metadata narrowed to ``--split``, or to the single split of every predicted clip."""
+    from forensics_gui.core.errors import ForensicsError
+    from forensics_gui.core.groundtruth import GroundTruthIndex
+
+    splits = sorted({str(gt.split) for gt in index.values() if gt.split is not None})
+    chosen = args.split
+    how = "--split"
+    if chosen is None:
+        if len(splits) < 2:
+            return index, None
+        found = set()
+        for key in _predicted_keys(args):
+            mk = index.match_key(key)
+            if mk is not None:
+                found.add(index[mk].split)
+        if len(found) != 1 or None in found:
+            return index, None
+        chosen = str(found.pop())
+        how = "the split of every predicted clip"
+    sub = GroundTruthIndex({k: gt for k, gt in index.items() if str(gt.split) == chosen})
+    if not sub:
+        raise ForensicsError(
+            f"No clip of {Path(args.metadata).name} is in split {chosen!r}; its splits are "
+            f"{', '.join(splits) or 'not given'}.")
+    return sub, f"{chosen} ({len(sub)} of {len(index)} clips; {how})"
+
+
 def _column_order(label: str) -> tuple[int, str]:
     return ({"original": 0, "untrimmed": 0, "trimmed": 1}.get(label, 2), label)
 
@@ -572,6 +644,7 @@ def run(args: argparse.Namespace) -> int:
     if not index:
         raise ForensicsError(f"Metadata file {args.metadata} has no entries.")
     formats = sorted({gt.source_format for gt in index.values()})
+    index, split_note = _select_split(index, args)
     proposals = None
     pinfo = None
     if args.proposals:
@@ -604,8 +677,8 @@ def run(args: argparse.Namespace) -> int:
             res["variant"] = scores.variant or None
             results[label] = res
     report = {"metadata": str(args.metadata), "format": ",".join(formats),
-              "metadata_clips": len(index), "protocol": args.protocol, "proposals": pinfo,
-              "results": results}
+              "metadata_clips": len(index), "split": split_note, "protocol": args.protocol,
+              "proposals": pinfo, "results": results}
     if all(r["auc"] is None and r["localisation"] is None for r in results.values()):
         raise ForensicsError(" ".join(n for r in results.values() for n in r["notes"][:1])
                              or "No metric could be computed.")

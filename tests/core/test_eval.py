@@ -88,6 +88,8 @@ def test_metadata_clips_without_predictions_are_misses_and_reported(
     assert code == 0, err
     res = json.loads(out)["results"]["original"]
     assert res["missing"] == 1 and res["missing_examples"] == ["test/v4.mp4"]
+    # v4 (fake, no score) ranks below all: fakes .9, .3, v4 against the real .5 -> 1/3.
+    assert res["auc"] == pytest.approx(1 / 3) and res["auc_scored_only"] == pytest.approx(0.5)
     loc = res["localisation"]
     assert (loc["videos"], loc["segments"], loc["videos_without_proposals"]) == (4, 3, 2)
     assert loc["videos_without_proposals_examples"] == ["test/v3.mp4", "test/v4.mp4"]
@@ -203,7 +205,9 @@ def test_favc_split_paths_under_another_root_match_and_problems_are_listed(
     assert code == 0, err
     res = json.loads(out)["results"]["original"]
     assert res["matched"] == 3 and res["n_real"] == 2 and res["n_fake"] == 1
-    assert res["auc"] == pytest.approx(1.0)  # fake 0.7 above reals 0.2 and 0.6
+    # The unscored fake D counts as a miss (below every score): 0.7 beats both reals, D neither.
+    assert res["auc"] == pytest.approx(0.5)
+    assert res["auc_scored_only"] == pytest.approx(1.0)  # fake 0.7 above reals 0.2 and 0.6
     assert (res["ambiguous"], res["ambiguous_examples"]) == (1, ["00109.mp4"])
     assert (res["unmatched"], res["unmatched_examples"]) == (1, ["elsewhere/zzz.mp4"])
     assert res["missing_examples"] == [
@@ -343,3 +347,30 @@ def test_eval_reproduces_the_official_sdk_end_to_end(
         assert loc["ap_at_iou"][f"{t:g}"] == pytest.approx(v, abs=1e-6), t
     for n, v in theirs["ar"].items():
         assert loc["ar_at_n"][str(n)] == pytest.approx(v, abs=1e-6), n
+
+
+def test_metadata_with_several_splits_is_narrowed(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    meta = _write(tmp_path / "metadata.min.json", [
+        {**e, "split": "test"} for e in LAVDF] + [
+        {"file": "train/000009.mp4", "n_fakes": 1, "fake_periods": [[0.0, 1.0]], "duration": 4.0,
+         "modify_video": True, "modify_audio": False, "split": "train"}])
+    scores = _write(tmp_path / "pred.txt", "test/000001.mp4;0.9\ntest/000002.mp4;0.1\n")
+    code, out, err = _eval(capsys, "--metadata", str(meta), "--scores", str(scores), "--json")
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["metadata_clips"] == 2
+    assert report["split"] == "test (2 of 3 clips; the split of every predicted clip)"
+    assert report["results"]["original"]["missing"] == 0
+    code, out, err = _eval(capsys, "--metadata", str(meta), "--scores", str(scores), "--json",
+                           "--split", "train")
+    assert code == 2 and "none of the 2 files" in err.lower()
+    code, out, err = _eval(capsys, "--metadata", str(meta), "--scores", str(scores), "--split", "val")
+    assert code == 2
+    assert err == ("forensics-gui eval: No clip of metadata.min.json is in split 'val'; its splits "
+                   "are test, train.\n")
+    mixed = _write(tmp_path / "mixed.txt", "test/000001.mp4;0.9\ntrain/000009.mp4;0.8\n")
+    code, out, err = _eval(capsys, "--metadata", str(meta), "--scores", str(mixed), "--json")
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["split"] is None and report["results"]["original"]["missing"] == 1

@@ -107,6 +107,10 @@ def test_fakeavceleb_csv(tmp_path: Path, header_trailing_comma: bool) -> None:
     assert index.lookup("/data/x/FakeAVCeleb/RealVideo-RealAudio/African/men/id00076/00109.mp4").label == "real"
     assert index.lookup("men/id00076/00109.mp4").label == "real"
     assert index.lookup("elsewhere/00109_id00166_wavtolip.mp4") is fake
+    # Another root folder (no "FakeAVCeleb/" part): the longest shared trailing path decides.
+    assert index.match("/mnt/favc_v1.2/RealVideo-FakeAudio/Asian/women/id00077/00109.mp4") == (
+        "FakeAVCeleb/RealVideo-FakeAudio/Asian/women/id00077/00109.mp4", "suffix")
+    assert index.lookup("/mnt/favc_v1.2/RealVideo-RealAudio/African/men/id00076/00109.mp4").label == "real"
 
 
 def test_fakeavceleb_full_path_column_and_bad_type(tmp_path: Path) -> None:

@@ -6,7 +6,12 @@ so ties happen) and prints, for ours and for the SDK ``avdeepfake1m`` 0.0.4 when
 (its compiled ``ap_ar_1d``, reading the same JSON files, as a user runs it), the median wall time
 over several runs, the ratio, and the largest absolute difference of every AP and AR.
 
-    .venv/bin/python benchmarks/bench_eval_metrics.py [--clips 20000] [--repeats 5]
+    .venv/bin/python benchmarks/bench_eval_metrics.py [--clips 20000] [--repeats 5] [--cli]
+
+``--cli`` also times whole processes: ``forensics-gui eval --metadata labels.json --scores
+scores.txt --proposals preds.json --proposal-unit seconds --json`` against a Python process that
+loads the SDK's compiled module and calls ``ap_ar_1d`` on the same files (a lower bound of the
+SDK's own process, which also imports pandas).
 """
 
 from __future__ import annotations
@@ -15,6 +20,8 @@ import argparse
 import importlib.util
 import json
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -78,6 +85,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--clips", type=int, default=20000)
     ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--cli", action="store_true", help="also time forensics-gui eval against an SDK process")
     args = ap.parse_args()
     gt, props = synthetic(args.clips)
     n_props = sum(len(v) for v in props.values())
@@ -111,10 +119,49 @@ def main() -> None:
             theirs = sdk.ap_ar_1d(str(props_path), str(labels_path), "file", "fake_segments", 1.0,
                                   list(AV1M_AP_IOU_THRESHOLDS), list(AV1M_AR_NS), list(AR_IOU_THRESHOLDS))
             sdk_t.append(time.perf_counter() - t0)
+        if args.cli:
+            time_processes(Path(tmp), gt, args.repeats)
     sdk_med = statistics.median(sdk_t)
     print(f"SDK ap_ar_1d (JSON files): median {sdk_med:.3f} s")
     print(f"ratio SDK / ours: {sdk_med / files_med:.2f} (files), {sdk_med / ours_med:.2f} (in memory)")
     report_diff(ours, theirs)
+
+
+SDK_PROCESS = """
+import importlib.util, sys
+spec = importlib.util.spec_from_file_location("avdeepfake1m._evaluation", sys.argv[1])
+m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)
+m.ap_ar_1d(sys.argv[2], sys.argv[3], "file", "fake_segments", 1.0, [0.5, 0.75, 0.9, 0.95],
+           [50, 30, 20, 10, 5], [0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95])
+"""
+
+
+def time_processes(tmp: Path, gt: dict[str, list[tuple[float, float]]], repeats: int) -> None:
+    """Whole processes on the same files: forensics-gui eval and a bare SDK call."""
+    scores = tmp / "scores.txt"
+    scores.write_text("".join(f"{k};{0.9 if segs else 0.1}\n" for k, segs in gt.items()))
+    spec = importlib.util.find_spec("avdeepfake1m")
+    assert spec is not None and spec.submodule_search_locations
+    so = str(sorted(Path(spec.submodule_search_locations[0]).glob("_evaluation*.so"))[0])
+    cmds = {
+        "forensics-gui eval": [sys.executable, "-m", "forensics_gui", "eval", "--metadata",
+                               str(tmp / "labels.json"), "--scores", str(scores), "--proposals",
+                               str(tmp / "proposals.json"), "--proposal-unit", "seconds", "--json"],
+        "SDK process": [sys.executable, "-c", SDK_PROCESS, so, str(tmp / "proposals.json"), str(tmp / "labels.json")],
+    }
+    med = {}
+    for name, cmd in cmds.items():
+        times = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            done = subprocess.run(cmd, capture_output=True, text=True)
+            times.append(time.perf_counter() - t0)
+            if done.returncode != 0:
+                print(f"{name} failed: {done.stderr.strip()[-300:]}")
+                return
+        med[name] = statistics.median(times)
+        print(f"{name} (whole process): median {med[name]:.3f} s")
+    print(f"ratio SDK process / forensics-gui eval: {med['SDK process'] / med['forensics-gui eval']:.2f}")
 
 
 def report_diff(ours: dict[str, Any], theirs: dict[str, Any]) -> None:

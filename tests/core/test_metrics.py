@@ -209,8 +209,11 @@ def test_eval_errors(tmp_path: Path) -> None:
     assert out.returncode == 2 and "None of the 1 files" in out.stderr
     one = tmp_path / "one.csv"
     one.write_text("file,video_score\ntest/000002.mp4,0.3\n", encoding="utf-8")
+    # Clips without a score count as misses (AUC over all 4 clips), or fail with --strict.
     out = _run_eval("--metadata", str(meta), "--scores", str(one))
-    assert out.returncode == 2 and "both real and fake" in out.stderr
+    assert out.returncode == 0 and "3 metadata clips without a score count as misses" in out.stdout
+    out = _run_eval("--metadata", str(meta), "--scores", str(one), "--strict")
+    assert out.returncode == 2 and "3 metadata clips have no score" in out.stderr
 
 
 def test_metrics_refuse_impossible_segments() -> None:

@@ -330,3 +330,21 @@ def test_av1m_matches_official_sdk(tmp_path: Path) -> None:
         for n, a in ours["ar"].items():
             worst = max(worst, abs(a - theirs["ar"][n]))
     assert worst < 1e-6  # float32 rounding of the SDK's sums
+
+
+# ---------------------------------------------------------------- clip level, without scikit-learn
+
+def test_auc_and_ap_equal_scikit_learn_with_ties() -> None:
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        n = int(rng.integers(2, 40))
+        y = rng.integers(0, 2, n)
+        y[:2] = [0, 1]
+        s = rng.integers(0, int(rng.integers(1, 8)), n) / 4.0  # few distinct values: many ties
+        assert m.auc(y, s) == pytest.approx(roc_auc_score(y, s), abs=1e-12)
+        assert m.average_precision(y, s) == pytest.approx(average_precision_score(y, s), abs=1e-12)
+    # All tied: AUC 1/2, AP = the fake fraction.
+    assert m.auc([0, 1, 1], [0.3, 0.3, 0.3]) == 0.5
+    assert m.average_precision([0, 1, 1], [0.3, 0.3, 0.3]) == pytest.approx(2 / 3)

@@ -2,19 +2,14 @@
 
 Clip level: labels are 1 = fake, 0 = real; higher scores mean more likely fake.
 
-Localisation (ActivityNet-style, as used by AV-Deepfake1M / LAV-DF):
+Localisation: :func:`localisation_metrics` computes AP@IoU and AR@N by one of two protocols,
+whose rules its docstring states:
 
-* **AP@IoU** (:func:`ap_at_iou`): all proposals of all videos sorted by confidence (descending,
-  stable); each proposal is matched greedily to the unmatched ground-truth segment of its video
-  with the highest IoU; it is a true positive when that IoU >= threshold (each ground-truth
-  segment matches at most once), otherwise a false positive. AP is the area under the
-  precision-recall curve with the *precision envelope* (all-point interpolation: precision at
-  recall r = max precision at recall >= r), summed over recall steps (ActivityNet's
-  ``interpolated_prec_rec``). Proposals in videos without fake segments are false positives.
-* **AR@N** (:func:`ar_at_n`): for each video keep its N most confident proposals; a
-  ground-truth segment is recalled at threshold t when any kept proposal overlaps it with
-  IoU >= t (no one-to-one matching). Recall = recalled / all ground-truth segments, averaged
-  over the IoU thresholds 0.5:0.05:0.95 (10 values).
+* ``av1m`` (default in ``eval``): the official AV-Deepfake1M SDK (``avdeepfake1m`` 0.0.4, same
+  algorithm as LAV-DF's ``metrics.py``), reproduced to float32 rounding.
+* ``activitynet``: the ActivityNet-style rules this project used before (greedy best-IoU
+  matching by confidence, IoU >= t, precision envelope; AR@N over the N most confident), also
+  available as :func:`ap_at_iou` and :func:`ar_at_n`.
 
 :func:`proposals_from_curve` turns a frame-level fakeness curve into segment proposals.
 """
@@ -258,6 +253,8 @@ class _Flat:
         if self.n_gt == 0:
             raise MetricError("Localisation metrics need fake segments, but the matched clips have none.")
         self.confidence = pr[:, 0]
+        self.segments, self.proposal_times = gt, pr[:, 1:]
+        self.p_video = np.repeat(np.arange(len(keys)), n_p)
         p_first = np.concatenate([[0], np.cumsum(n_p)[:-1]])
         self.p_local = np.arange(len(pr)) - np.repeat(p_first, n_p)  # index in its video's file order
         # Every (segment, proposal of the same video) pair, by segment then proposal file order.
@@ -276,6 +273,22 @@ class _Flat:
         with np.errstate(divide="ignore", invalid="ignore"):
             iou = inter / span
         self.pair_iou = np.where(span > 0, iou, np.float32(0)).astype(np.float32)
+
+    def pair_iou_union(self) -> np.ndarray:
+        """float64 intersection over union of every pair (the ActivityNet definition)."""
+        g, pt = self.segments[self.pair_gt], self.proposal_times[self.pair_p]
+        inter = np.clip(np.minimum(pt[:, 1], g[:, 1]) - np.maximum(pt[:, 0], g[:, 0]), 0.0, None)
+        union = (pt[:, 1] - pt[:, 0]) + (g[:, 1] - g[:, 0]) - inter
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(union > 0, inter / union, 0.0)
+
+    def rank_in_video(self) -> np.ndarray:
+        """Each proposal's rank among its video's proposals by confidence (descending, stable)."""
+        order = np.lexsort((self.p_local, -self.confidence, self.p_video))
+        rank = np.empty(len(order), dtype=np.int64)
+        # Videos are contiguous, in the same places, in both orders: rank = sorted place - video start.
+        rank[order] = np.arange(len(order)) - (order - self.p_local[order])
+        return rank
 
 
 def _av1m_true_positives(flat: _Flat, t: float) -> np.ndarray:
@@ -326,6 +339,52 @@ def av1m_ap_ar(ground_truth: Mapping[str, Sequence[Segment]], proposals: Mapping
     return ap, ar
 
 
+def activitynet_ap_ar(ground_truth: Mapping[str, Sequence[Segment]], proposals: Mapping[str, Sequence[Proposal]],
+                      ap_thresholds: Sequence[float], ar_ns: Sequence[int],
+                      ar_thresholds: Sequence[float]) -> tuple[dict[float, float], dict[int, float]]:
+    """AP per threshold and AR per N by the ActivityNet-style rules (see :func:`localisation_metrics`).
+
+    Vectorised form of :func:`ap_at_iou` and :func:`ar_at_n` (same values).
+    """
+    flat = _Flat(ground_truth, proposals)
+    iou = flat.pair_iou_union()
+    rank = flat.rank_in_video()
+    order = np.argsort(-flat.confidence, kind="stable")
+    ap: dict[float, float] = {}
+    # A video's proposals match one after another, most confident first: round r holds every
+    # video's r-th proposal; videos never compete for a segment.
+    pair_rank = rank[flat.pair_p]
+    by_round = np.lexsort((flat.pair_gt, flat.pair_p, pair_rank))
+    bounds = np.searchsorted(pair_rank[by_round], np.arange(int(pair_rank.max(initial=-1)) + 2))
+    for t in ap_thresholds:
+        used = np.zeros(flat.n_gt, dtype=bool)
+        tp = np.zeros(len(flat.confidence))
+        for r in range(len(bounds) - 1):
+            sel = by_round[bounds[r]:bounds[r + 1]]
+            sel = sel[(iou[sel] >= t) & ~used[flat.pair_gt[sel]]]
+            if len(sel) == 0:
+                continue
+            # Per proposal, the free segment of highest IoU (the first one on ties).
+            best = sel[np.lexsort((flat.pair_gt[sel], -iou[sel], flat.pair_p[sel]))]
+            first = np.concatenate([[True], flat.pair_p[best][1:] != flat.pair_p[best][:-1]])
+            used[flat.pair_gt[best[first]]] = True
+            tp[flat.pair_p[best[first]]] = 1.0
+        ranked = tp[order]
+        ctp = np.cumsum(ranked)
+        cfp = np.cumsum(1.0 - ranked)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ap[t] = interpolated_ap(ctp / (ctp + cfp), ctp / flat.n_gt)
+    ar: dict[int, float] = {}
+    ts = np.asarray(ar_thresholds, dtype=np.float64)
+    for n in ar_ns:
+        keep = pair_rank < n
+        best_iou = np.zeros(flat.n_gt)
+        np.maximum.at(best_iou, flat.pair_gt[keep], iou[keep])
+        recalled = (best_iou[None, :] >= ts[:, None]).sum(axis=1)
+        ar[int(n)] = float(np.mean(recalled / flat.n_gt))
+    return ap, ar
+
+
 PROTOCOLS: tuple[str, ...] = ("av1m", "activitynet")
 AV1M_AP_IOU_THRESHOLDS: tuple[float, ...] = (0.5, 0.75, 0.9, 0.95)
 AV1M_AR_NS: tuple[int, ...] = (50, 30, 20, 10, 5)
@@ -366,8 +425,8 @@ def localisation_metrics(
     by all segments and averaged over the IoU thresholds.
 
     ``activitynet``: proposals ranked by confidence (stable); each is matched to the unused
-    segment of its video with the highest IoU, a true positive when IoU >= t (float64,
-    intersection over union); AP is the area under the precision envelope (ActivityNet's
+    segment of its video with the highest IoU (the first in metadata order on ties), a true
+    positive when IoU >= t (float64, intersection over union); AP is the area under the precision envelope (ActivityNet's
     ``interpolated_prec_rec``). AR@N keeps each video's N most confident proposals; a segment
     is recalled when any kept proposal has IoU >= t.
     """
@@ -387,8 +446,7 @@ def localisation_metrics(
     if protocol == "av1m":
         ap, ar = av1m_ap_ar(ground_truth, proposals, ap_t, ns, ar_t)
     else:
-        ap = ap_at_iou(ground_truth, proposals, ap_t)
-        ar = ar_at_n(ground_truth, proposals, ns, ar_t)
+        ap, ar = activitynet_ap_ar(ground_truth, proposals, ap_t, ns, ar_t)
     return {"protocol": protocol, "ap": ap, "ar": ar, **counts}
 
 

@@ -122,6 +122,17 @@ def test_proposals_in_real_videos_are_false_positives() -> None:
     assert av1m(gt, props)["ap"][0.5] == pytest.approx(2 / 3)
 
 
+def test_activitynet_takes_the_free_segment_of_highest_iou_first_on_ties() -> None:
+    gt = {"a": [(0.0, 1.0), (1.0, 2.0)]}
+    # The middle proposal overlaps both segments with IoU 1/3: it takes the first, so the
+    # exact proposal of segment 1 finds it used: TP, FP -> 1/2 (taking the second would give 1).
+    props = {"a": [(0.9, 0.5, 1.5), (0.8, 0.0, 1.0)]}
+    assert m.localisation_metrics(gt, props, "activitynet", ap_thresholds=[0.3])["ap"][0.3] == pytest.approx(0.5)
+    # Best IoU wins over segment order: segment 2 (IoU 0.5) over segment 1 (IoU 0.2).
+    props2 = {"a": [(0.9, 0.8, 1.8), (0.8, 0.0, 1.0)]}
+    assert m.localisation_metrics(gt, props2, "activitynet", ap_thresholds=[0.1])["ap"][0.1] == pytest.approx(1.0)
+
+
 def test_protocol_errors() -> None:
     with pytest.raises(ForensicsError, match="protocol 'lavdf'"):
         m.localisation_metrics({"a": [(0.0, 1.0)]}, {}, "lavdf")
@@ -270,6 +281,9 @@ def test_activitynet_matches_plain_reference(data: tuple[GT, PROPS]) -> None:
     ap, ar = ref_activitynet(gt, props, AP_TS, AR_NS, m.AR_IOU_THRESHOLDS)
     assert res["ap"] == pytest.approx(ap, abs=1e-12)
     assert res["ar"] == pytest.approx(ar, abs=1e-12)
+    # The vectorised form equals the loop form kept as ap_at_iou / ar_at_n.
+    assert res["ap"] == pytest.approx(m.ap_at_iou(gt, props, AP_TS), abs=1e-12)
+    assert res["ar"] == pytest.approx(m.ar_at_n(gt, props, AR_NS), abs=1e-12)
 
 
 # ---------------------------------------------------------------- the official SDK, when installed

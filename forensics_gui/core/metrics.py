@@ -418,9 +418,9 @@ def localisation_metrics(
     still unused matching proposal of its video in file order (true positive); every other
     proposal is a false positive. All proposals of all videos are ranked by confidence with a
     stable sort (ties keep metadata order, then file order). AP = sum over ranks k >= 2 of
-    (recall_k - recall_(k-1)) * precision_k, walking from the last rank back: the step from
-    recall 0 to the first-ranked proposal is never counted (one clip with one perfect proposal
-    scores 0.0). AR@N keeps each video's first N proposals in file order; a segment is recalled
+    (recall_k - recall_(k-1)) * the highest precision at rank k or later, walking from the last
+    rank back: the step from recall 0 to the first-ranked proposal is never counted (one clip
+    with one perfect proposal scores 0.0). AR@N keeps each video's first N proposals in file order; a segment is recalled
     at t when one of them has IoU > t; recalled segments are summed over all videos, divided
     by all segments and averaged over the IoU thresholds.
 

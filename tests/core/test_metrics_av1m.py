@@ -302,10 +302,10 @@ def _load_sdk() -> ModuleType | None:
     return module
 
 
-def _random_set(rng: np.random.Generator) -> tuple[dict[str, list[tuple[float, float]]],
-                                                    dict[str, list[tuple[float, float, float]]]]:
+def _random_set(rng: np.random.Generator, clips: int = 0) -> tuple[dict[str, list[tuple[float, float]]],
+                                                                   dict[str, list[tuple[float, float, float]]]]:
     gt, props = {}, {}
-    for i in range(int(rng.integers(1, 60))):
+    for i in range(clips or int(rng.integers(1, 60))):
         segs = []
         for _ in range(int(rng.integers(0, 4))):
             s = int(rng.integers(0, 100)) * 0.04
@@ -325,8 +325,8 @@ def test_av1m_matches_official_sdk(tmp_path: Path) -> None:
     if sdk is None:
         pytest.skip("the official SDK avdeepfake1m 0.0.4 is not installed (pip install avdeepfake1m==0.0.4 --no-deps)")
     worst = 0.0
-    for seed in range(40):
-        gt, props = _random_set(np.random.default_rng(seed))
+    for seed in range(41):
+        gt, props = _random_set(np.random.default_rng(seed), 3000 if seed == 40 else 0)
         if not any(gt.values()):
             continue
         ours = av1m(gt, props)
@@ -343,7 +343,7 @@ def test_av1m_matches_official_sdk(tmp_path: Path) -> None:
             worst = max(worst, abs(a - b))
         for n, a in ours["ar"].items():
             worst = max(worst, abs(a - theirs["ar"][n]))
-    assert worst < 1e-6  # float32 rounding of the SDK's sums
+    assert worst < 1e-5  # the SDK sums in float32 (~3e-6 over 170,000 proposals)
 
 
 # ---------------------------------------------------------------- clip level, without scikit-learn

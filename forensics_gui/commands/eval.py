@@ -49,7 +49,10 @@ CURVE_ID_KEYS = ("file", "video", "input", "path", "input_path", "source")
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--metadata", required=True, metavar="META",
-                        help="AV-Deepfake1M / LAV-DF metadata JSON or FakeAVCeleb meta_data.csv")
+                        help="AV-Deepfake1M metadata JSON (full or the SDK's minimal file + "
+                        "fake_segments form), LAV-DF metadata.min.json, FakeAVCeleb meta_data.csv, "
+                        "or AVH-Align's av1m_metadata/*.csv (path,label[,num_frames]) and "
+                        "avh_sup/csv_metadata/favc/*.csv (source,category,full_path)")
     parser.add_argument("--scores", required=True, metavar="RESULTS.csv",
                         help="scores: CSV with 'file' and 'video_score' columns (e.g. from batch, "
                              "whose curve files are read for localisation), or 'file;score' lines")

@@ -17,7 +17,6 @@ SDK's own process, which also imports pandas).
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import statistics
 import subprocess
@@ -25,7 +24,6 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -36,22 +34,7 @@ from forensics_gui.core.metrics import (
     AV1M_AR_NS,
     localisation_metrics,
 )
-
-
-def load_sdk() -> ModuleType | None:
-    """The SDK's compiled module, loaded alone (its package __init__ also needs pandas)."""
-    spec = importlib.util.find_spec("avdeepfake1m")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    found = sorted(Path(spec.submodule_search_locations[0]).glob("_evaluation*.so"))
-    if not found:
-        return None
-    so = importlib.util.spec_from_file_location("avdeepfake1m._evaluation", found[0])
-    if so is None or so.loader is None:
-        return None
-    module = importlib.util.module_from_spec(so)
-    so.loader.exec_module(module)
-    return module
+from forensics_gui.testing.official_sdk import load_official_sdk, sdk_module_path
 
 
 def synthetic(clips: int, seed: int = 0) -> tuple[dict[str, list[tuple[float, float]]],
@@ -115,7 +98,7 @@ def main() -> None:
             files_t.append(time.perf_counter() - t0)
         files_med = statistics.median(files_t)
         print(f"ours (JSON files + metric): median {files_med:.3f} s")
-        sdk = load_sdk()
+        sdk = load_official_sdk()
         if sdk is None:
             print("SDK avdeepfake1m not installed: ours alone.")
             return
@@ -146,9 +129,7 @@ def time_processes(tmp: Path, gt: dict[str, list[tuple[float, float]]], repeats:
     """Whole processes on the same files: forensics-gui eval and a bare SDK call."""
     scores = tmp / "scores.txt"
     scores.write_text("".join(f"{k};{0.9 if segs else 0.1}\n" for k, segs in gt.items()))
-    spec = importlib.util.find_spec("avdeepfake1m")
-    assert spec is not None and spec.submodule_search_locations
-    so = str(sorted(Path(spec.submodule_search_locations[0]).glob("_evaluation*.so"))[0])
+    so = str(sdk_module_path())
     cmds = {
         "forensics-gui eval": [sys.executable, "-m", "forensics_gui", "eval", "--metadata",
                                str(tmp / "labels.json"), "--scores", str(scores), "--proposals",

@@ -29,4 +29,10 @@ python3 -m venv .venv
 # The CPU build first: a bare "torch" requirement would otherwise pull a multi-GB CUDA build.
 .venv/bin/python -m pip install -q ${FORENSICS_TORCH:-torch==2.13.0}
 .venv/bin/python -m pip install -q -e ".${extras}"
+if [ -n "$extras" ]; then
+    # The official AV-Deepfake1M SDK, only for the tests that compare eval with it (its compiled
+    # metric alone is loaded, so none of its own dependencies are needed); they skip without it.
+    .venv/bin/python -m pip install -q --no-deps avdeepfake1m==0.0.4 \
+        || echo "(the official AV-Deepfake1M SDK is not installed: its comparison tests will skip)"
+fi
 echo "forensics-gui installed in .venv (run .venv/bin/forensics-gui)"

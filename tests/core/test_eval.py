@@ -11,6 +11,7 @@ import pytest
 from forensics_gui import cli
 from forensics_gui.commands import eval as ev
 from forensics_gui.core import groundtruth as gtm
+from forensics_gui.testing.official_sdk import load_official_sdk
 
 
 def _eval(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -279,26 +280,11 @@ def test_eval_writes_nothing_and_declares_no_outputs(
     assert not hasattr(ev, "outputs_and_inputs")  # stdout only: the output guard has nothing to lock
 
 
-def _sdk() -> object | None:
-    """The official SDK's compiled metric module, loaded alone (its package needs pandas)."""
-    import importlib.util
-
-    spec = importlib.util.find_spec("avdeepfake1m")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    found = sorted(Path(list(spec.submodule_search_locations)[0]).glob("_evaluation*.so"))
-    so = importlib.util.spec_from_file_location("avdeepfake1m._evaluation", found[0]) if found else None
-    if so is None or so.loader is None:
-        return None
-    module = importlib.util.module_from_spec(so)
-    so.loader.exec_module(module)
-    return module
-
 
 @pytest.mark.parametrize("dataset", ["av1m", "lavdf"])
 def test_eval_reproduces_the_official_sdk_end_to_end(
         tmp_path: Path, capsys: pytest.CaptureFixture[str], dataset: str) -> None:
-    sdk = _sdk()
+    sdk = load_official_sdk()
     if sdk is None:
         pytest.skip("the official SDK avdeepfake1m 0.0.4 is not installed "
                     "(pip install avdeepfake1m==0.0.4 --no-deps)")

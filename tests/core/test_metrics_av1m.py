@@ -7,11 +7,9 @@ slow reference implementations written here; a last test compares with the offic
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -21,6 +19,7 @@ from hypothesis import strategies as st
 
 from forensics_gui.core import metrics as m
 from forensics_gui.core.errors import ForensicsError
+from forensics_gui.testing.official_sdk import load_official_sdk
 
 GT = Mapping[str, Sequence[tuple[float, float]]]
 PROPS = Mapping[str, Sequence[tuple[float, float, float]]]
@@ -288,19 +287,6 @@ def test_activitynet_matches_plain_reference(data: tuple[GT, PROPS]) -> None:
 
 # ---------------------------------------------------------------- the official SDK, when installed
 
-def _load_sdk() -> ModuleType | None:
-    """The SDK's compiled module alone (its package __init__ also imports pandas)."""
-    spec = importlib.util.find_spec("avdeepfake1m")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    found = sorted(Path(spec.submodule_search_locations[0]).glob("_evaluation*.so"))
-    so = importlib.util.spec_from_file_location("avdeepfake1m._evaluation", found[0]) if found else None
-    if so is None or so.loader is None:
-        return None
-    module = importlib.util.module_from_spec(so)
-    so.loader.exec_module(module)
-    return module
-
 
 def _random_set(rng: np.random.Generator, clips: int = 0) -> tuple[dict[str, list[tuple[float, float]]],
                                                                    dict[str, list[tuple[float, float, float]]]]:
@@ -321,7 +307,7 @@ def _random_set(rng: np.random.Generator, clips: int = 0) -> tuple[dict[str, lis
 
 
 def test_av1m_matches_official_sdk(tmp_path: Path) -> None:
-    sdk = _load_sdk()
+    sdk = load_official_sdk()
     if sdk is None:
         pytest.skip("the official SDK avdeepfake1m 0.0.4 is not installed (pip install avdeepfake1m==0.0.4 --no-deps)")
     worst = 0.0

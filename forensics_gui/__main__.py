@@ -1,3 +1,4 @@
 from forensics_gui.cli import main
 
-raise SystemExit(main())
+if __name__ == "__main__":  # a spawned child process imports this module: it must not run the CLI
+    raise SystemExit(main())

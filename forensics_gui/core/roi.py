@@ -642,14 +642,16 @@ _RECORD_KEYS = ("preparation", "dlib_version", "landmark_model_sha256", "mean_fa
 
 def load_landmarks(path: str | os.PathLike[str]) -> LandmarkTrack:
     """Read a file written by :func:`save_landmarks`."""
+    from forensics_gui.core.npz import read_npz
+
+    z = read_npz(path, what="landmarks file", error=MediaError)  # sizes checked, never unpickled
     try:
-        with np.load(path) as z:
-            record = {k: str(z[k]) for k in _RECORD_KEYS if k in z.files} or None
-            return LandmarkTrack(z["landmarks"], z["detected"], z["face_boxes"], z["times_s"],
-                                 bool(z["face_found"]), float(z["source_fps"]),
-                                 (int(z["source_size"][0]), int(z["source_size"][1])),
-                                 record.get("preparation", "unknown") if record else "unknown",
-                                 record)
-    except (OSError, KeyError, ValueError) as err:
+        record = {k: str(z[k]) for k in _RECORD_KEYS if k in z} or None
+        return LandmarkTrack(z["landmarks"], z["detected"], z["face_boxes"], z["times_s"],
+                             bool(z["face_found"]), float(z["source_fps"]),
+                             (int(z["source_size"][0]), int(z["source_size"][1])),
+                             record.get("preparation", "unknown") if record else "unknown",
+                             record)
+    except (KeyError, ValueError, IndexError, TypeError) as err:
         raise MediaError(f"{Path(path).name} is not a landmarks file written by forensics-gui "
                          f"({err}).") from err

@@ -420,3 +420,15 @@ def test_progress_and_cancel(face_clip: Path) -> None:
     assert rec.calls[-1][1:] == (50, 50)
     with pytest.raises(Cancelled):
         roi.extract_mouth_roi(face_clip, progress=RecordingProgress(5))
+
+
+def test_a_landmarks_file_that_is_not_one_is_a_sentence(tmp_path: Path) -> None:
+    from forensics_gui.core.errors import MediaError
+
+    text = tmp_path / "clip_landmarks.npz"
+    text.write_text("not an npz")
+    other = tmp_path / "other_landmarks.npz"
+    np.savez(other, visual=np.zeros((3, 4), np.float32))
+    for bad in (text, other):
+        with pytest.raises(MediaError, match=bad.name):
+            roi.load_landmarks(bad)

@@ -424,7 +424,7 @@ def evaluate(index: Any, scores: ScoreSet, curves: dict[str, Any] | None,
         values = values + [high if y == 0 else low for y in missing_labels]
         labels = labels + missing_labels
         res["notes"].append(
-            f"{len(missing)} metadata clips without a score count as misses in AUC/AP (a fake "
+            f"{_n(len(missing), 'metadata clip without a score counts', 'metadata clips without a score count')} as misses in AUC/AP (a fake "
             "below every score, a real above); see 'scored only' for the scored clips alone.")
     if labels:
         try:
@@ -460,7 +460,7 @@ def evaluate(index: Any, scores: ScoreSet, curves: dict[str, Any] | None,
         no_props = [mk for mk in timed if not props.get(mk)]
         if strict and source == "frame curves" and no_props:
             raise ForensicsError(
-                f"{len(no_props)} metadata clips have no frame curve (first: "
+                f"{_n(len(no_props), 'metadata clip has', 'metadata clips have')} no frame curve (first: "
                 f"{', '.join(no_props[:3])}); without --strict they count as misses.")
         try:
             loc = localisation_metrics(gt_segs, props, protocol=protocol)
@@ -477,16 +477,21 @@ def evaluate(index: Any, scores: ScoreSet, curves: dict[str, Any] | None,
     return res
 
 
+def _n(count: int, one: str, many: str) -> str:
+    """``count`` with the words that agree with it: "1 file matches", "3 files match"."""
+    return f"{count} {one if count == 1 else many}"
+
+
 def _strict_sentence(name: str, what: str, missing: list[str], matching: Matching) -> str:
     parts = []
     if missing:
-        parts.append(f"{len(missing)} metadata clips have no {what} (first: "
+        parts.append(f"{_n(len(missing), 'metadata clip has', 'metadata clips have')} no {what} (first: "
                      f"{', '.join(missing[:3])})")
     if matching.unmatched:
-        parts.append(f"{len(matching.unmatched)} files match no metadata clip (first: "
+        parts.append(f"{_n(len(matching.unmatched), 'file matches', 'files match')} no metadata clip (first: "
                      f"{', '.join(matching.unmatched[:3])})")
     if matching.ambiguous:
-        parts.append(f"{len(matching.ambiguous)} files match several metadata clips (first: "
+        parts.append(f"{_n(len(matching.ambiguous), 'file matches', 'files match')} several metadata clips (first: "
                      f"{', '.join(matching.ambiguous[:3])})")
     return f"--strict: in {name}, " + "; ".join(parts) + "."
 

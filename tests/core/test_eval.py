@@ -106,7 +106,7 @@ def test_metadata_clips_without_predictions_are_misses_and_reported(
                    "(first: test/v3.mp4, test/v4.mp4).\n")
     code, out, err = _eval(capsys, "--metadata", str(meta), "--scores", str(scores), "--strict")
     assert code == 2
-    assert err == ("forensics-gui eval: --strict: in pred.txt, 1 metadata clips have no score "
+    assert err == ("forensics-gui eval: --strict: in pred.txt, 1 metadata clip has no score "
                    "(first: test/v4.mp4).\n")
 
 

@@ -35,10 +35,12 @@ from __future__ import annotations
 import argparse
 import csv
 import io
+import itertools
 import json
 import math
 import os
 import sys
+from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -597,23 +599,11 @@ def _print_examples(name: str, what: str, count: int, examples: list[str]) -> No
         print(f"{name}: {count} {what}: {', '.join(examples)}{more}")
 
 
-def _predicted_keys(args: argparse.Namespace) -> list[str]:
-    """File keys named by the first score file and the proposals (for choosing a split)."""
-    import json as _json
 
-    from forensics_gui.core.groundtruth import normalise_key
-
-    keys = [k for s in load_score_sets(args.scores) for k in s.scores]
-    if args.proposals:
-        try:
-            keys += [normalise_key(k) for k in _json.loads(Path(args.proposals).read_text("utf-8"))]
-        except (OSError, UnicodeDecodeError, ValueError, TypeError, RecursionError):
-            pass  # read again, with its sentence, below
-    return keys
-
-
-def _select_split(index: Any, args: argparse.Namespace) -> tuple[Any, str | None]:
-    """The metadata narrowed to ``--split``, or to the single split of every predicted clip."""
+def _select_split(index: Any, args: argparse.Namespace,
+                  predicted: Iterable[str]) -> tuple[Any, str | None]:
+    """The metadata narrowed to ``--split``, or to the single split of every predicted clip
+    (``predicted``: the file keys of the first score file and of the proposals)."""
     from forensics_gui.core.errors import ForensicsError
     from forensics_gui.core.groundtruth import GroundTruthIndex
 
@@ -624,7 +614,7 @@ def _select_split(index: Any, args: argparse.Namespace) -> tuple[Any, str | None
         if len(splits) < 2:
             return index, None
         found = set()
-        for key in _predicted_keys(args):
+        for key in predicted:
             mk = index.match_key(key)
             if mk is not None:
                 found.add(index[mk].split)
@@ -652,12 +642,15 @@ def run(args: argparse.Namespace) -> int:
     if not index:
         raise ForensicsError(f"Metadata file {args.metadata} has no entries.")
     formats = sorted({gt.source_format for gt in index.values()})
-    index, split_note = _select_split(index, args)
+    # Each file is read once: the first score file and the proposals also choose the split.
+    raw = load_localisation_predictions(args.proposals) if args.proposals else None
+    original_sets = load_score_sets(args.scores)
+    index, split_note = _select_split(
+        index, args, itertools.chain((k for s in original_sets for k in s.scores), raw or ()))
     proposals = None
     pinfo = None
-    if args.proposals:
+    if raw is not None:
         unit = args.proposal_unit or ("frames" if formats == ["lav-df"] else "seconds")
-        raw = load_localisation_predictions(args.proposals)
         proposals, pinfo = match_proposals(index, raw, Path(args.proposals).name, unit, args.fps,
                                            args.proposal_unit is not None, args.strict)
     sets = {"original": (args.scores, args.curves)}
@@ -667,7 +660,7 @@ def run(args: argparse.Namespace) -> int:
     first = True
     for name, (score_path, curve_dir) in sets.items():
         curves = load_curve_dir(curve_dir) if curve_dir else None
-        variant_sets = load_score_sets(score_path)
+        variant_sets = original_sets if name == "original" else load_score_sets(score_path)
         # A batch run with --both holds two variants: each is a column, untrimmed first.
         variant_sets.sort(key=lambda s: _column_order(s.variant))
         for scores in variant_sets:

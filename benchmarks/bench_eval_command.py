@@ -7,6 +7,11 @@ AP@IoU, AR@N), and, when `avdeepfake1m` 0.0.4 is installed, a process that runs 
 compiled `ap_ar_1d` on the same two JSON files; then the largest difference of their AP and AR.
 
     .venv/bin/python benchmarks/bench_eval_command.py [--clips 20000] [--repeats 3]
+        [--sdk-python /path/to/sdk-venv/bin/python]
+
+``--sdk-python`` also times the SDK the way its users run it: ``from avdeepfake1m.evaluation
+import ap_ar_1d`` in an environment where ``pip install avdeepfake1m==0.0.4`` installed it with
+its own dependencies (torch, torchmetrics, pandas, OpenCV), which it imports on start.
 """
 
 from __future__ import annotations
@@ -62,6 +67,14 @@ def write_set(folder: Path, clips: int, seed: int = 0) -> tuple[Path, Path, Path
     return paths
 
 
+SDK_AS_INSTALLED = """
+import sys
+from avdeepfake1m.evaluation import ap_ar_1d
+ap_ar_1d(sys.argv[1], sys.argv[2], "file", "fake_segments", 1.0, [0.5, 0.75, 0.9, 0.95],
+         [50, 30, 20, 10, 5], [round(0.5 + 0.05 * i, 2) for i in range(10)])
+"""
+
+
 def timed(cmd: list[str], repeats: int) -> tuple[float, str]:
     times, out = [], ""
     for _ in range(repeats):
@@ -75,6 +88,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clips", type=int, default=20_000)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--sdk-python", metavar="PYTHON",
+                        help="interpreter of an environment with the SDK installed by pip with its "
+                        "dependencies: also time it as its users run it")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         meta, props, scores = write_set(Path(tmp), args.clips)
@@ -85,6 +101,12 @@ def main() -> None:
                             args.repeats)
         loc = json.loads(out)["results"]["original"]["localisation"]
         print(f"forensics-gui eval (process, AUC + AP + AR): median {ours_s:.3f} s")
+        if args.sdk_python:
+            user_s, _ = timed([args.sdk_python, "-c", SDK_AS_INSTALLED, str(props), str(meta)],
+                              args.repeats)
+            print(f"SDK as installed by pip (process, `from avdeepfake1m.evaluation import "
+                  f"ap_ar_1d`, AP + AR only): median {user_s:.3f} s; ratio ours/SDK "
+                  f"{ours_s / user_s:.2f}")
         if importlib.util.find_spec("avdeepfake1m") is None:
             print("SDK avdeepfake1m not installed: ours alone")
             return

@@ -108,7 +108,7 @@ def bench_single(args: argparse.Namespace, tmp: Path) -> None:
     t = time.perf_counter()
     analyzer = Analyzer(options)
     analyzer.load_models()
-    from forensics_gui.core.landmarks import preload_models
+    from forensics_gui.core.face.landmarks import preload_models
 
     preload_models()
     load_s = time.perf_counter() - t

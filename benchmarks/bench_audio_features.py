@@ -15,7 +15,7 @@ import time
 
 import numpy as np
 
-from forensics_gui.core import audio_features as af
+from forensics_gui.core.encoder import audio_features as af
 
 
 def _signal(seconds: float, seed: int = 0) -> np.ndarray:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from forensics_gui.core import batch_results as br
+from forensics_gui.core.results import batch_results as br
 
 
 def _row(i: int) -> dict[str, object]:

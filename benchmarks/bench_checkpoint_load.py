@@ -32,14 +32,14 @@ def status_kib(field):  # VmHWM, unlike ru_maxrss, is not inherited from the for
 before, resident = status_kib("VmHWM"), status_kib("VmRSS")
 t0 = time.perf_counter()
 if step == "read":
-    from forensics_gui.core.avhubert.checkpoint import read_checkpoint
+    from forensics_gui.core.encoder.avhubert.checkpoint import read_checkpoint
     read_checkpoint(path)
 elif step == "torch.load":
     from forensics_gui.testing.checkpoints import fake_modules
     with fake_modules():
         torch.load(path, weights_only=False, mmap=path.endswith("zip.pt"))
 else:
-    from forensics_gui.core.avhubert.checkpoint import load_avhubert
+    from forensics_gui.core.encoder.avhubert.checkpoint import load_avhubert
     load_avhubert(path)
 seconds = time.perf_counter() - t0
 grew = status_kib("VmHWM") - before

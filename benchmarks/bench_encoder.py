@@ -28,9 +28,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from forensics_gui.core.audio_features import stacked_features
-from forensics_gui.core.avhubert.config import AVHubertConfig
-from forensics_gui.core.avhubert.model import AVHubertEncoder, SelfAttention, VideoResNet
+from forensics_gui.core.encoder.audio_features import stacked_features
+from forensics_gui.core.encoder.avhubert.config import AVHubertConfig
+from forensics_gui.core.encoder.avhubert.model import AVHubertEncoder, SelfAttention, VideoResNet
 
 FRAMES = 250
 SIZES = {"BASE": (768, 12, 12, 3072), "LARGE": (1024, 24, 16, 4096)}
@@ -180,7 +180,11 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     global DEVICE, DTYPE
-    from forensics_gui.core.devices import resolve_device, resolve_dtype, set_parity_numerics
+    from forensics_gui.core.encoder.devices import (
+        resolve_device,
+        resolve_dtype,
+        set_parity_numerics,
+    )
 
     DEVICE = resolve_device(args.device)
     DTYPE = resolve_dtype(args.dtype, DEVICE)
@@ -208,7 +212,7 @@ def main() -> None:
             bench_size(size, stacked, video, args.runs)
 
     if not args.skip_load:
-        from forensics_gui.core.avhubert.checkpoint import load_avhubert
+        from forensics_gui.core.encoder.avhubert.checkpoint import load_avhubert
         from forensics_gui.testing.checkpoints import write_fake_avhubert_checkpoint
 
         with tempfile.TemporaryDirectory(prefix="bench-avh-") as tmp:

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from forensics_gui.core.metrics import (
+from forensics_gui.core.results.metrics import (
     AR_IOU_THRESHOLDS,
     AV1M_AP_IOU_THRESHOLDS,
     AV1M_AR_NS,

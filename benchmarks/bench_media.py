@@ -39,7 +39,7 @@ def write_bench_clip(path: Path, duration_s: float, width: int, height: int, fps
     import numpy as np
     from scipy.ndimage import gaussian_filter
 
-    from forensics_gui.core.atomic import atomic_path
+    from forensics_gui.core.files.atomic import atomic_path
     from forensics_gui.testing.synth import speech_signal
 
     rng = np.random.default_rng(0)
@@ -106,7 +106,7 @@ def measure(path: str, seeks: int, audio: bool) -> dict[str, float]:
     """Run in a child process so its peak memory is that of the reader alone."""
     import numpy as np
 
-    from forensics_gui.core.media import VideoReader, decode_audio
+    from forensics_gui.core.media.decode import VideoReader, decode_audio
 
     res: dict[str, float] = {"rss_start_mb": _vm_hwm_mb()}
     opens = []

@@ -47,8 +47,8 @@ class Stamps:
 
 
 def bench_core(ckpt: Path, runs: int) -> None:
-    from forensics_gui.core import models_registry
-    from forensics_gui.core.model_info import inspect_model_file
+    from forensics_gui.core.models import registry as models_registry
+    from forensics_gui.core.models.info import inspect_model_file
 
     size_mb = ckpt.stat().st_size / 1e6
     totals, hashes, cached = [], [], []
@@ -88,7 +88,7 @@ def bench_dialog(ckpt: Path, phi: Path, runs: int) -> None:
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
-    from forensics_gui.core import models_registry
+    from forensics_gui.core.models import registry as models_registry
     from forensics_gui.ui.models_dialog import ModelsDialog
 
     app = QApplication.instance() or QApplication([])

@@ -1,10 +1,10 @@
 """What guarding a command's outputs costs before its work starts.
 
-:func:`forensics_gui.core.outputs.guarded_outputs` stats every input once (``batch`` and ``train``
+:func:`forensics_gui.core.files.outputs.guarded_outputs` stats every input once (``batch`` and ``train``
 pass every clip or feature file found in their folder), checks the outputs against them, takes the
 output's lock and releases it. Printed: median of ``--runs`` for folders of 100, 1,000 and 10,000
 files (empty files in a temporary folder), and the check every atomic write makes
-(:func:`forensics_gui.core.outputs.check_not_protected`, one ``stat``) while 10,000 inputs are
+(:func:`forensics_gui.core.files.outputs.check_not_protected`, one ``stat``) while 10,000 inputs are
 protected, against the atomic write itself (which fsyncs).
 
     python benchmarks/bench_output_guard.py [--runs 5]
@@ -18,8 +18,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from forensics_gui.core.atomic import write_text_atomic
-from forensics_gui.core.outputs import check_not_protected, guarded_outputs, protect_inputs
+from forensics_gui.core.files.atomic import write_text_atomic
+from forensics_gui.core.files.outputs import check_not_protected, guarded_outputs, protect_inputs
 
 
 def _median_ms(func, runs: int) -> float:  # type: ignore[no-untyped-def]

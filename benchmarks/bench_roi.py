@@ -52,10 +52,10 @@ def _timed(fn, n: int) -> tuple[float, float, object]:  # type: ignore[no-untype
 
 
 def main() -> None:
-    from forensics_gui.core import roi
-    from forensics_gui.core.landmarks import FaceTracker
-    from forensics_gui.core.media import iter_frames_on_grid
-    from forensics_gui.core.paths import cache_dir
+    from forensics_gui.core.face import roi
+    from forensics_gui.core.face.landmarks import FaceTracker
+    from forensics_gui.core.files.paths import cache_dir
+    from forensics_gui.core.media.decode import iter_frames_on_grid
 
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)

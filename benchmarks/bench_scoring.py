@@ -28,8 +28,8 @@ def main() -> None:
 
     import torch
 
-    from forensics_gui.core.phi import load_phi
-    from forensics_gui.core.scoring import score_features
+    from forensics_gui.core.alignment.phi import load_phi
+    from forensics_gui.core.alignment.scoring import score_features
     from forensics_gui.testing.phi import write_published_phi
 
     torch.set_num_threads(args.threads)

@@ -33,7 +33,7 @@ import numpy as np
 
 
 def _make_store(root: Path, videos: int, frames: int, dim: int):  # type: ignore[no-untyped-def]
-    from forensics_gui.core.feature_store import build_feature_store
+    from forensics_gui.core.encoder.feature_store import build_feature_store
 
     rng = np.random.default_rng(0)
     files = []
@@ -56,7 +56,12 @@ def main() -> None:
 
     import torch
 
-    from forensics_gui.core.training import fast_loss, gather_batch, make_chunks, naive_loss
+    from forensics_gui.core.alignment.training import (
+        fast_loss,
+        gather_batch,
+        make_chunks,
+        naive_loss,
+    )
     from forensics_gui.testing.phi import random_phi_module
 
     torch.set_num_threads(args.threads)

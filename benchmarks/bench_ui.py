@@ -56,7 +56,7 @@ def long_track(hours: float, sr: int = 48000) -> np.ndarray:
 
 
 def bench_waveform(app, hours: float) -> None:  # type: ignore[no-untyped-def]
-    from forensics_gui.core.waveform import PeakPyramid
+    from forensics_gui.core.media.waveform import PeakPyramid
     from forensics_gui.ui.timeline import Timeline
 
     sr = 48000

@@ -26,8 +26,8 @@ RATES = [(Fraction(25), "pcm_s16le"), (Fraction(30000, 1001), "aac")]
 
 
 def main() -> None:
-    from forensics_gui.core import roi
-    from forensics_gui.core.paths import cache_dir
+    from forensics_gui.core.face import roi
+    from forensics_gui.core.files.paths import cache_dir
     from forensics_gui.testing.synth import make_clip
 
     ap = argparse.ArgumentParser(description=__doc__,

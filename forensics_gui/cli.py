@@ -3,7 +3,7 @@
 Each sub-command lives in ``forensics_gui.commands.<name>`` with two functions:
 ``add_arguments(parser)`` and ``run(args) -> int``; one that writes files also declares them in
 ``outputs_and_inputs(args)``, so no command writes over one of its inputs and two runs never
-write one output at once (:func:`forensics_gui.core.outputs.guarded_outputs`). Those modules
+write one output at once (:func:`forensics_gui.core.files.outputs.guarded_outputs`). Those modules
 import heavy libraries (torch, dlib, Qt) inside ``run`` only, so ``--help`` stays fast. Errors
 derived from :class:`~forensics_gui.core.errors.ForensicsError` become one sentence on stderr
 and exit code 2; ``--json`` output is the only thing a command writes to stdout.
@@ -79,12 +79,12 @@ def _run_guarded(module, args: argparse.Namespace) -> int:  # type: ignore[no-un
     """``module.run(args)`` with the command's outputs locked and its inputs protected.
 
     A command that writes files declares them in ``outputs_and_inputs(args)``: (output paths,
-    (input path, role) pairs); see :func:`forensics_gui.core.outputs.guarded_outputs`.
+    (input path, role) pairs); see :func:`forensics_gui.core.files.outputs.guarded_outputs`.
     """
     declared = getattr(module, "outputs_and_inputs", None)
     if declared is None:
         return int(module.run(args) or 0)
-    from forensics_gui.core.outputs import guarded_outputs
+    from forensics_gui.core.files.outputs import guarded_outputs
 
     outputs, inputs = declared(args)
     with guarded_outputs(args.command, outputs, inputs):

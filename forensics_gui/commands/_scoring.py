@@ -28,7 +28,7 @@ def variants(args: argparse.Namespace) -> tuple[str, ...]:
 
 def model_inputs(args: argparse.Namespace) -> list[tuple[Path | None, str]]:
     """The model files a run reads, the installed defaults included, as (path, role) inputs."""
-    from forensics_gui.core.models_registry import find_avhubert_checkpoint, find_phi_checkpoint
+    from forensics_gui.core.models.registry import find_avhubert_checkpoint, find_phi_checkpoint
 
     return [(args.checkpoint or find_avhubert_checkpoint(), "the AV-HuBERT checkpoint"),
             (args.phi or find_phi_checkpoint(), "the Phi checkpoint"),

@@ -24,7 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from forensics_gui.core.atomic import write_text_atomic
+    from forensics_gui.core.files.atomic import write_text_atomic
     from forensics_gui.core.pipeline import AnalysisOptions, Analyzer
     from forensics_gui.core.progress import ConsoleProgress
 

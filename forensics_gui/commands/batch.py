@@ -5,7 +5,7 @@ variant, num_frames, leading_silence_ms, suspicious_segments, sha256, status, er
 setup, check), and ``RESULTS.curves/``, one small JSON per clip content and variant with the
 per-frame fakeness curve (``<sha256>.<variant>.json``; the ``curve`` column gives its path
 relative to the CSV). File names that are not UTF-8 are written with ``\\xNN`` escapes. The
-format is described in :mod:`forensics_gui.core.batch_results`.
+format is described in :mod:`forensics_gui.core.results.batch_results`.
 
 Resuming: clips already in the CSV (by path relative to DIR, and variant) are skipped, so an
 interrupted run continues where it stopped. Each row is written whole, flushed and fsynced;
@@ -65,7 +65,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _previous_rows(csv_path: Path) -> list[dict[str, str]]:
     """Rows already in the CSV, after removing a torn last line and damaged rows (said on stderr)."""
-    from forensics_gui.core import batch_results as br
+    from forensics_gui.core.results import batch_results as br
 
     found = br.scan(csv_path)
     if found.legacy and br.LEGACY_CURVE_FIELD.encode() in found.header:
@@ -125,9 +125,9 @@ def _row(rel: str, variant: str, res: Any, analysis: Any, curve: str, setup: str
 def _setup(options: Any) -> str:
     """What a failure depends on besides the clip: model contents, device, app version."""
     import forensics_gui
-    from forensics_gui.core import batch_results as br
-    from forensics_gui.core import models_registry
+    from forensics_gui.core.models import registry as models_registry
     from forensics_gui.core.pipeline import resolve_models
+    from forensics_gui.core.results import batch_results as br
 
     ckpt, phi = resolve_models(options)
     return br.setup_fingerprint(models_registry.sha256_of(ckpt), models_registry.sha256_of(phi),
@@ -136,11 +136,11 @@ def _setup(options: Any) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from forensics_gui.core import batch_results as br
     from forensics_gui.core.errors import CheckpointError, ForensicsError
+    from forensics_gui.core.media.timebase import MODEL_FPS
     from forensics_gui.core.pipeline import AnalysisOptions, Analyzer, iter_videos
     from forensics_gui.core.progress import ClipRunProgress, ConsoleProgress
-    from forensics_gui.core.timebase import MODEL_FPS
+    from forensics_gui.core.results import batch_results as br
 
     videos = list(iter_videos(args.folder))
     if not videos:

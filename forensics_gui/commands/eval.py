@@ -7,7 +7,7 @@ infinite or not a number, two rows for one clip and variant, and a ``batch`` row
 does not match are refused with a sentence naming the file and row. A CSV with a ``variant``
 column holding several variants (``batch --both``) is evaluated per variant.
 Frame-level curves for localisation come from ``batch``'s curve files (the ``curve`` column, see
-:mod:`forensics_gui.core.batch_results`), a ``frame_scores`` CSV column of earlier versions (a
+:mod:`forensics_gui.core.results.batch_results`), a ``frame_scores`` CSV column of earlier versions (a
 JSON list or space/semicolon separated numbers; cells of any size) or from ``--curves DIR``:
 result JSON files holding
 ``frame_scores`` and the clip's path in ``file``/``video``/``input``/``path`` (else the JSON's
@@ -16,7 +16,7 @@ the first curve frame, e.g. after a leading-silence trim; default 0). AV-Deepfak
 predictions (``{"file": [[conf, start_s, end_s]]}``) can be given directly with ``--proposals``.
 
 Localisation rules: ``--protocol av1m`` (default; the official AV-Deepfake1M / LAV-DF metric)
-or ``activitynet``, see :func:`forensics_gui.core.metrics.localisation_metrics`. Proposal files
+or ``activitynet``, see :func:`forensics_gui.core.results.metrics.localisation_metrics`. Proposal files
 are in seconds (AV-Deepfake1M) or frames (``--proposal-unit frames --fps 25``, LAV-DF's default);
 proposals whose ends do not fit the clip lengths in the chosen unit are refused (a warning when
 the unit was given).
@@ -119,7 +119,7 @@ class ScoreSet:
 
     def curve(self, key: str) -> tuple[list[float], float, float] | None:
         """The curve of ``key``: from a ``frame_scores`` cell, else its batch curve file."""
-        from forensics_gui.core.batch_results import read_curve
+        from forensics_gui.core.results.batch_results import read_curve
 
         if key in self.curves:
             return self.curves[key]
@@ -161,9 +161,9 @@ def load_score_sets(path: str | os.PathLike[str]) -> list[ScoreSet]:
     number, two rows scoring one clip and variant, a batch row whose ``check`` does not match.
     An empty score (a clip that failed) counts as unscored.
     """
-    from forensics_gui.core import batch_results as br
     from forensics_gui.core.errors import ForensicsError
-    from forensics_gui.core.groundtruth import load_detection_predictions, normalise_key
+    from forensics_gui.core.results import batch_results as br
+    from forensics_gui.core.results.groundtruth import load_detection_predictions, normalise_key
 
     p = Path(path)
     try:
@@ -265,9 +265,9 @@ def load_curve_dir(folder: str | os.PathLike[str]) -> dict[str, tuple[list[float
     JSON files without a ``frame_scores`` list are skipped; one with infinite scores or an
     impossible ``fps``/``curve_start_s`` is refused with a sentence naming it.
     """
-    from forensics_gui.core.batch_results import read_curve, unescape_name
     from forensics_gui.core.errors import ForensicsError
-    from forensics_gui.core.groundtruth import normalise_key
+    from forensics_gui.core.results.batch_results import read_curve, unescape_name
+    from forensics_gui.core.results.groundtruth import normalise_key
 
     d = Path(folder)
     if not d.is_dir():
@@ -329,7 +329,7 @@ class Matching:
 
 def _clip_length(gt: Any) -> float | None:
     """Seconds the clip lasts, from the metadata (duration, 25 fps frames, else last segment)."""
-    from forensics_gui.core.timebase import MODEL_FPS
+    from forensics_gui.core.media.timebase import MODEL_FPS
 
     if gt.duration_s:
         return float(gt.duration_s)
@@ -376,8 +376,8 @@ def evaluate(index: Any, scores: ScoreSet, curves: dict[str, Any] | None,
     in AUC/AP (a fake ranks below every score, a real above); for localisation every clip with timestamps counts, one without proposals with none.
     """
     from forensics_gui.core.errors import ForensicsError
-    from forensics_gui.core.groundtruth import PathIndex
-    from forensics_gui.core.metrics import (
+    from forensics_gui.core.results.groundtruth import PathIndex
+    from forensics_gui.core.results.metrics import (
         MetricError,
         auc,
         average_precision,
@@ -605,7 +605,7 @@ def _select_split(index: Any, args: argparse.Namespace,
     """The metadata narrowed to ``--split``, or to the single split of every predicted clip
     (``predicted``: the file keys of the first score file and of the proposals)."""
     from forensics_gui.core.errors import ForensicsError
-    from forensics_gui.core.groundtruth import GroundTruthIndex
+    from forensics_gui.core.results.groundtruth import GroundTruthIndex
 
     splits = sorted({str(gt.split) for gt in index.values() if gt.split is not None})
     chosen = args.split
@@ -636,7 +636,7 @@ def _column_order(label: str) -> tuple[int, str]:
 
 def run(args: argparse.Namespace) -> int:
     from forensics_gui.core.errors import ForensicsError
-    from forensics_gui.core.groundtruth import load_localisation_predictions, load_metadata
+    from forensics_gui.core.results.groundtruth import load_localisation_predictions, load_metadata
 
     index = load_metadata(args.metadata)
     if not index:

@@ -42,19 +42,19 @@ def run(args: argparse.Namespace) -> int:
         raise ForensicsError("--roi needs --audio AUDIO.wav (the clip's 16 kHz audio, e.g. from 'forensics-gui roi').")
     if args.video is not None and args.audio is not None:
         raise ForensicsError("--audio goes with --roi; for a VIDEO the audio is read from the clip itself.")
-    from forensics_gui.core.models_registry import require_checkpoint
+    from forensics_gui.core.models.registry import require_checkpoint
 
     checkpoint = require_checkpoint("avhubert", args.checkpoint)
     progress = ConsoleProgress(enabled=not args.quiet)
 
-    from forensics_gui.core.features import FeatureExtractor, save_features
-    from forensics_gui.core.media import decode_audio
-    from forensics_gui.core.roi import (
+    from forensics_gui.core.encoder.features import FeatureExtractor, save_features
+    from forensics_gui.core.face.roi import (
         extract_mouth_roi,
         load_roi_video,
         preparation_record,
         roi_roundtrip,
     )
+    from forensics_gui.core.media.decode import decode_audio
 
     extractor = FeatureExtractor(checkpoint, device=args.device, dtype=args.precision)
     source = args.video if args.video is not None else args.audio
@@ -88,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
 
 def outputs_and_inputs(args: argparse.Namespace) -> tuple[list[str], list[tuple[object, str]]]:
     """OUT.npz and what it must not overwrite (see forensics_gui.cli)."""
-    from forensics_gui.core.models_registry import find_avhubert_checkpoint
+    from forensics_gui.core.models.registry import find_avhubert_checkpoint
 
     return [args.output], [(args.video, "the video"), (args.roi, "the --roi video"),
                            (args.audio, "the --audio file"),

@@ -44,8 +44,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace, progress: Any) -> int:
-    from forensics_gui.core import models_registry, paths
-    from forensics_gui.core.model_inventory import list_models
+    from forensics_gui.core.files import paths
+    from forensics_gui.core.models import registry as models_registry
+    from forensics_gui.core.models.inventory import list_models
 
     rows = list_models(progress)
     folder = paths.user_models_dir()
@@ -69,7 +70,7 @@ def _list(args: argparse.Namespace, progress: Any) -> int:
 
 
 def _check(args: argparse.Namespace, progress: Any) -> int:
-    from forensics_gui.core import model_info
+    from forensics_gui.core.models import info as model_info
 
     info = model_info.inspect_model_file(args.file, progress)
     other, compat, problem = _counterpart(info, args.other, progress)
@@ -97,8 +98,9 @@ def _check(args: argparse.Namespace, progress: Any) -> int:
 
 def _counterpart(info: Any, given: Path | None, progress: Any) -> tuple[Any, Any, str]:
     """(the other file's info or None, Compatibility or None, a sentence when none could be made)."""
-    from forensics_gui.core import model_info, models_registry
     from forensics_gui.core.errors import CheckpointError
+    from forensics_gui.core.models import info as model_info
+    from forensics_gui.core.models import registry as models_registry
 
     if not (info.is_avhubert or info.is_phi) or not info.serves_as:
         if given is not None:

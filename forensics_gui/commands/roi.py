@@ -51,7 +51,7 @@ def write_wav_16k(path: Path, samples, sample_rate: int = 16000) -> None:  # typ
 
     import numpy as np
 
-    from forensics_gui.core.atomic import atomic_path
+    from forensics_gui.core.files.atomic import atomic_path
 
     x = np.asarray(samples, np.float64).reshape(-1)
     pcm = np.clip(np.rint(x * 32768.0), -32768, 32767).astype("<i2")
@@ -65,9 +65,9 @@ def write_wav_16k(path: Path, samples, sample_rate: int = 16000) -> None:  # typ
 
 def run(args: argparse.Namespace) -> int:
     from forensics_gui.core.errors import MediaError, NoFaceError
-    from forensics_gui.core.media import decode_audio, probe
+    from forensics_gui.core.face.roi import extract_mouth_roi, save_landmarks, write_roi_video
+    from forensics_gui.core.media.decode import decode_audio, probe
     from forensics_gui.core.progress import ConsoleProgress
-    from forensics_gui.core.roi import extract_mouth_roi, save_landmarks, write_roi_video
 
     video = Path(args.video)
     info = probe(video)  # MediaError with a sentence for missing/unreadable files

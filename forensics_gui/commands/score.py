@@ -25,7 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def default_phi_path() -> Path:
     """The installed Phi checkpoint, via the models registry."""
-    from forensics_gui.core.models_registry import find_phi_checkpoint
+    from forensics_gui.core.models.registry import find_phi_checkpoint
 
     found = find_phi_checkpoint()
     if found is None:
@@ -34,11 +34,11 @@ def default_phi_path() -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
-    from forensics_gui.core.feature_store import read_feature_file
-    from forensics_gui.core.features import all_finite
-    from forensics_gui.core.phi import load_phi
+    from forensics_gui.core.alignment.phi import load_phi
+    from forensics_gui.core.alignment.scoring import score_features
+    from forensics_gui.core.encoder.feature_store import read_feature_file
+    from forensics_gui.core.encoder.features import all_finite
     from forensics_gui.core.pipeline import require_finite_scores
-    from forensics_gui.core.scoring import score_features
 
     visual, audio = read_feature_file(args.features)
     if len(visual) == 0:

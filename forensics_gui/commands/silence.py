@@ -33,8 +33,8 @@ def analyse(path: Path, threshold: float, progress: Any = None) -> dict[str, Any
     """Decode ``path`` at its native rate and return the result dictionary the command prints."""
     import av
 
-    from forensics_gui.core.media import decode_audio, probe
-    from forensics_gui.core.silence import (
+    from forensics_gui.core.media.decode import decode_audio, probe
+    from forensics_gui.core.media.silence import (
         SWEEP_DELTAS_MS,
         SWEEP_THRESHOLDS,
         leading_silence,
@@ -42,7 +42,7 @@ def analyse(path: Path, threshold: float, progress: Any = None) -> dict[str, Any
         silence_sweep,
         verdict,
     )
-    from forensics_gui.core.timebase import format_timecode
+    from forensics_gui.core.media.timebase import format_timecode
 
     try:
         info = probe(path)

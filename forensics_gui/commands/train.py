@@ -67,8 +67,8 @@ def _features_from_videos(folder: Path, progress: object, checkpoint: Path | Non
 
 
 def run(args: argparse.Namespace) -> int:
+    from forensics_gui.core.alignment.training import train_phi
     from forensics_gui.core.progress import ConsoleProgress
-    from forensics_gui.core.training import train_phi
 
     progress = ConsoleProgress(enabled=not args.quiet)
     if args.features is not None:
@@ -105,13 +105,13 @@ def run(args: argparse.Namespace) -> int:
 def outputs_and_inputs(args: argparse.Namespace) -> tuple[list[Path], list[tuple[Path | None, str]]]:
     """PHI.pt, its resume state, and what they must not overwrite: every feature file or video
     found and the checkpoint (see forensics_gui.cli)."""
-    from forensics_gui.core.training import resume_path
+    from forensics_gui.core.alignment.training import resume_path
 
     inputs: list[tuple[Path | None, str]] = []
     if args.features is not None and args.features.is_dir():
         inputs += [(f, f"a feature file under {args.features}") for f in args.features.rglob("*.npz")]
     if args.videos is not None and args.videos.is_dir():
-        from forensics_gui.core.models_registry import find_avhubert_checkpoint
+        from forensics_gui.core.models.registry import find_avhubert_checkpoint
         from forensics_gui.core.pipeline import iter_videos
 
         inputs += [(v, f"a video under {args.videos}") for v in iter_videos(args.videos)]

@@ -4,14 +4,14 @@ Stages (the names the progress object receives): "hash", "audio", "landmarks", "
 "ROI round trip", "video front end", "encoder", "scoring" ("loading models" first when the
 models are not loaded yet). Long stages check for cancellation between units of work. Mouth ROIs
 and features are cached on disk keyed by the input's SHA-256, the checkpoint's SHA-256 and the
-options (see :mod:`forensics_gui.core.cache`), so a second analysis of the same clip only
+options (see :mod:`forensics_gui.core.encoder.cache`), so a second analysis of the same clip only
 re-scores.
 
 One clip: :meth:`Analyzer.analyze` = :meth:`Analyzer.prepare` (everything before the model:
 media checks, hash, audio, face track, mouth ROI) + :meth:`Analyzer.finish` (features, scores).
 Many clips: :func:`prefetch` runs ``prepare`` of the next clip(s) in ONE background thread while
 the caller runs the model on the current one; ``batch`` (:meth:`Analyzer.analyze_many`) and the
-training-data extraction (:mod:`forensics_gui.core.training_data`) both use it. The overlapped
+training-data extraction (:mod:`forensics_gui.core.alignment.training_data`) both use it. The overlapped
 results equal one analysis per clip (same code, same order of operations on the same data).
 
 Time: model frames are on the 25 fps grid starting at the media start (frame k covers
@@ -35,9 +35,9 @@ import numpy as np
 
 from forensics_gui import __version__
 from forensics_gui.core.errors import Cancelled, CheckpointError, ForensicsError, MediaError
+from forensics_gui.core.media.silence import DEFAULT_THRESHOLD
+from forensics_gui.core.media.timebase import MODEL_FPS
 from forensics_gui.core.progress import Progress, check_cancelled
-from forensics_gui.core.silence import DEFAULT_THRESHOLD
-from forensics_gui.core.timebase import MODEL_FPS
 
 ROI_CACHE_VERSION = "roi-2"
 FEATURES_CACHE_VERSION = "features-1"
@@ -154,7 +154,7 @@ def _stage(progress: Progress | None, stage: str, done: float, total: float | No
 
 def resolve_models(options: AnalysisOptions) -> tuple[Path, Path]:
     """The AV-HuBERT and Phi checkpoints to use, or a CheckpointError saying what to install."""
-    from forensics_gui.core import models_registry
+    from forensics_gui.core.models import registry as models_registry
 
     ckpt = options.checkpoint or models_registry.find_avhubert_checkpoint()
     phi = options.phi or models_registry.find_phi_checkpoint()
@@ -198,8 +198,8 @@ class Analyzer:
         """Load Phi (and the supervised model) and resolve the AV-HuBERT checkpoint and its
         SHA-256 (cached by size and time). The AV-HuBERT itself (seconds for LARGE) is loaded
         lazily, on the first features-cache miss, so re-analysing a cached clip only re-scores."""
-        from forensics_gui.core import models_registry
-        from forensics_gui.core.phi import load_phi
+        from forensics_gui.core.alignment.phi import load_phi
+        from forensics_gui.core.models import registry as models_registry
 
         ckpt, phi = resolve_models(self.options)
         if self._extractor is None and self._checkpoint != ckpt:
@@ -214,7 +214,7 @@ class Analyzer:
     def extractor(self, progress: Progress | None = None) -> Any:
         """The AV-HuBERT FeatureExtractor, loaded now if it is not yet (needs :meth:`load_models`)."""
         if self._extractor is None:
-            from forensics_gui.core.features import FeatureExtractor
+            from forensics_gui.core.encoder.features import FeatureExtractor
 
             if self._checkpoint is None:
                 raise RuntimeError("Analyzer.extractor needs load_models() first")
@@ -227,7 +227,7 @@ class Analyzer:
         ex = self._extractor
         if ex is not None:
             return ex.checkpoint_sha256, str(ex.dtype)
-        from forensics_gui.core.devices import resolve_device, resolve_dtype
+        from forensics_gui.core.encoder.devices import resolve_device, resolve_dtype
 
         return self._checkpoint_sha, str(resolve_dtype("float32", resolve_device(self.options.device)))
 
@@ -241,7 +241,7 @@ class Analyzer:
                         "sha256": ex.checkpoint_sha256, "architecture": ex.config.size_name,
                         "device": str(ex.device)})
         elif self._checkpoint is not None:
-            from forensics_gui.core.devices import resolve_device
+            from forensics_gui.core.encoder.devices import resolve_device
 
             out.append({"role": "features", "name": self._checkpoint.name, "path": str(self._checkpoint),
                         "sha256": self._checkpoint_sha, "architecture": self._architecture,
@@ -255,7 +255,7 @@ class Analyzer:
     @property
     def cache(self) -> Any:
         if self._cache is None:
-            from forensics_gui.core.cache import Cache
+            from forensics_gui.core.encoder.cache import Cache
 
             self._cache = Cache()
         return self._cache
@@ -263,7 +263,7 @@ class Analyzer:
     # -- stages -----------------------------------------------------------------------------
     def mouth_roi(self, path: Path, sha: str, progress: Progress | None) -> tuple[FaceTrack, np.ndarray | None]:
         """Face track and the grey ROI frames the model sees (None without a face); cached."""
-        from forensics_gui.core import roi
+        from forensics_gui.core.face import roi
 
         key = self.cache.key(ROI_CACHE_VERSION, sha, {"preparation": self.options.preparation})
         cached = self.cache.get_npz(key, _ROI_ARRAYS) if self.options.use_cache else None
@@ -289,7 +289,7 @@ class Analyzer:
 
     def features(self, sha: str, gray: np.ndarray | None, audio_16k: np.ndarray, trimmed: bool,
                  progress: Progress | None) -> Any:
-        from forensics_gui.core.features import FeatureSet, all_finite
+        from forensics_gui.core.encoder.features import FeatureSet, all_finite
 
         ckpt_sha, dtype = self._features_key_parts()
         key = self.cache.key(FEATURES_CACHE_VERSION, sha, ckpt_sha,
@@ -328,8 +328,9 @@ class Analyzer:
         :meth:`analyze` does). Safe in a background thread (see :func:`prefetch_rois`). Raises
         MediaError, ForensicsError (no face), Cancelled.
         """
-        from forensics_gui.core import media, silence
-        from forensics_gui.core.hashing import sha256_file
+        from forensics_gui.core.files.hashing import sha256_file
+        from forensics_gui.core.media import decode as media
+        from forensics_gui.core.media import silence
 
         path = Path(path)
         info = media.probe(path)
@@ -362,8 +363,8 @@ class Analyzer:
 
         Needs :meth:`load_models` first. Raises ForensicsError (nothing left to score), Cancelled.
         """
-        from forensics_gui.core import roi
-        from forensics_gui.core.scoring import score_features
+        from forensics_gui.core.alignment.scoring import score_features
+        from forensics_gui.core.face import roi
 
         if (self._extractor is None and self._checkpoint is None) or self._phi is None:
             raise RuntimeError("Analyzer.finish needs load_models() first")
@@ -587,13 +588,13 @@ def extract_features_for_videos(videos: str | os.PathLike[str] | Iterable[str | 
                                 progress: Progress | None = None, **options: Any) -> list[Path]:
     """Features .npz files for training Phi on a folder (or list) of real videos.
 
-    Delegates to :func:`forensics_gui.core.training_data.extract_features_for_videos` (same
+    Delegates to :func:`forensics_gui.core.alignment.training_data.extract_features_for_videos` (same
     ``options``: checkpoint, device, workers, trim, use_cache), prints each skipped clip with its
     reason on stderr and raises a ForensicsError when no clip was usable.
     """
     import sys
 
-    from forensics_gui.core import training_data
+    from forensics_gui.core.alignment import training_data
 
     report = training_data.extract_features_for_videos(videos, out_dir, progress=progress, **options)
     for clip, reason in report.skipped:

@@ -81,7 +81,7 @@ def _picklable(err: BaseException) -> BaseException:
 
 def _child_main(jobs: Any, results: Any, cancel: Any) -> None:
     """The child's loop: one job at a time until ``None`` arrives (or the parent dies)."""
-    from forensics_gui.core import landmarks
+    from forensics_gui.core.face import landmarks
     from forensics_gui.core.pipeline import Analyzer
 
     try:

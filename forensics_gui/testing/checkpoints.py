@@ -132,8 +132,8 @@ def _random_state(layers: int, dim: int, heads: int, ffn: int, seed: int) -> dic
     """Official-named encoder state (fp32) with every tensor randomised, pos_conv as g/v."""
     import torch
 
-    from forensics_gui.core.avhubert.config import AVHubertConfig
-    from forensics_gui.core.avhubert.model import AVHubertEncoder
+    from forensics_gui.core.encoder.avhubert.config import AVHubertConfig
+    from forensics_gui.core.encoder.avhubert.model import AVHubertEncoder
 
     config = AVHubertConfig(embed_dim=dim, layers=layers, heads=heads, ffn_dim=ffn)
     gen = torch.Generator().manual_seed(seed)

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from forensics_gui.core.atomic import atomic_path
-from forensics_gui.core.phi import PUBLISHED_HIDDEN, PUBLISHED_PROJ, build_fusion_model
+from forensics_gui.core.alignment.phi import PUBLISHED_HIDDEN, PUBLISHED_PROJ, build_fusion_model
+from forensics_gui.core.files.atomic import atomic_path
 
 
 def random_phi_module(visual_dim: int = 1024, audio_dim: int = 1024, seed: int = 0,

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from forensics_gui.core.atomic import atomic_path
+from forensics_gui.core.files.atomic import atomic_path
 
 # Default (video codec, audio codec) per container suffix.
 DEFAULT_CODECS: dict[str, tuple[str, str]] = {

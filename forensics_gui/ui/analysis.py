@@ -171,7 +171,7 @@ class AvhAnalysisWorker(QThread):
         child process; here, doing it first, after the stage name has had time to paint, makes
         that one-time pause visible and explained instead of random.
         """
-        from forensics_gui.core import landmarks
+        from forensics_gui.core.face import landmarks
 
         if "torch" in sys.modules and (not dlib or landmarks.models_loaded()):
             return

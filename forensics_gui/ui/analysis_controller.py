@@ -598,7 +598,7 @@ class AnalysisController(QObject):
             return
         import importlib
 
-        for name in ("models_registry", "pipeline", "landmarks", "phi", "cache"):
+        for name in ("models.registry", "pipeline", "face.landmarks", "alignment.phi", "encoder.cache"):
             importlib.import_module(f"forensics_gui.core.{name}")
 
     def _start_gt(self, mode: str, video: str, meta: str = "") -> None:

@@ -13,7 +13,7 @@ ICON_PATH = Path(__file__).resolve().parents[2] / "resources" / "forensics-gui.s
 def ensure_demo_clip() -> Path:
     """The demo clip (talking face, 8 s, 30 ms leading silence), generated once into the user
     data folder and reused afterwards."""
-    from forensics_gui.core.paths import user_data_dir
+    from forensics_gui.core.files.paths import user_data_dir
     from forensics_gui.testing.synth import make_clip
 
     path = user_data_dir() / "demo" / DEMO_NAME

@@ -259,7 +259,7 @@ class CurvePanel:
     # -- read-out -------------------------------------------------------------------------
     def readout_at(self, t: float) -> str:
         """Text of the hover read-out at ``t`` seconds: time, model frame, each curve's score."""
-        from forensics_gui.core.timebase import format_timecode
+        from forensics_gui.core.media.timebase import format_timecode
 
         if not self.results:
             return ""

@@ -17,9 +17,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from forensics_gui.core.atomic import write_text_atomic
 from forensics_gui.core.errors import ForensicsError
-from forensics_gui.core.outputs import refuse_overwriting_inputs
+from forensics_gui.core.files.atomic import write_text_atomic
+from forensics_gui.core.files.outputs import refuse_overwriting_inputs
 
 MODEL_FPS = 25.0
 CSV_COLUMNS = ("kind", "variant", "frame", "time_s", "score", "suspicious", "sync_offset_frames",

@@ -27,7 +27,7 @@ MAX_PARENTS = 3  # as core.groundtruth.find_groundtruth_for
 
 _CHILD_CODE = """
 import dataclasses, json, sys
-from forensics_gui.core import groundtruth as g
+from forensics_gui.core.results import groundtruth as g
 from forensics_gui.core.errors import ForensicsError
 mode, meta, video = sys.argv[1:4]
 note = ""
@@ -49,7 +49,7 @@ print(json.dumps({"gt": None if gt is None else dataclasses.asdict(gt), "note": 
 
 def _candidates(video: str) -> list[Path]:
     """Files :func:`find_groundtruth_for` may read for ``video``."""
-    from forensics_gui.core.groundtruth import METADATA_NAMES
+    from forensics_gui.core.results.groundtruth import METADATA_NAMES
 
     v = Path(video).resolve()
     out = [v.with_suffix(".json")]
@@ -75,7 +75,7 @@ def _needs_child(files: list[Path]) -> bool:
 
 
 def _from_dict(d: dict[str, Any]) -> Any:
-    from forensics_gui.core.groundtruth import GroundTruth
+    from forensics_gui.core.results.groundtruth import GroundTruth
 
     for key in ("audio_segments", "visual_segments", "fake_segments"):
         d[key] = [(float(s), float(e)) for s, e in d.get(key) or []]
@@ -86,7 +86,7 @@ def _from_dict(d: dict[str, Any]) -> Any:
 def lookup_in_thread(mode: str, meta: str, video: str) -> tuple[Any, str]:
     """(GroundTruth or None, note) read in this process. ``mode`` "find" (next to the clip) or
     "lookup" (the entry for ``video`` in ``meta``; a single-entry file applies as is)."""
-    from forensics_gui.core import groundtruth as g
+    from forensics_gui.core.results import groundtruth as g
 
     if mode == "find":
         gt, problems = g.find_groundtruth(video)

@@ -38,7 +38,7 @@ NO_VIDEO_STEP_S = 0.04  # frame-step size (seconds) for clips without video
 
 
 def _format_time(t: float) -> str:
-    from forensics_gui.core.timebase import format_timecode
+    from forensics_gui.core.media.timebase import format_timecode
 
     return format_timecode(t)
 
@@ -170,7 +170,7 @@ class MainWindow(QMainWindow):
     # -- opening -------------------------------------------------------------------------
     def open_path(self, path: str | os.PathLike[str]) -> bool:
         """Open a clip; on a bad file, show the error and keep the current clip."""
-        from forensics_gui.core.media import probe
+        from forensics_gui.core.media.decode import probe
 
         path = str(path)
         try:
@@ -286,7 +286,7 @@ class MainWindow(QMainWindow):
         self._update_silence()
 
     def _update_silence(self) -> None:
-        from forensics_gui.core.silence import leading_silence
+        from forensics_gui.core.media.silence import leading_silence
 
         audio = self.session.audio
         if audio is None:
@@ -295,7 +295,7 @@ class MainWindow(QMainWindow):
         self.session.set_silence(result)
 
     def _on_silence_changed(self, result: Any) -> None:
-        from forensics_gui.core.silence import verdict
+        from forensics_gui.core.media.silence import verdict
 
         if result is None:
             self.timeline.set_silence(None, None)
@@ -443,7 +443,7 @@ class MainWindow(QMainWindow):
         )
 
     def export_screenshot(self, path: str | os.PathLike[str], note: str = "") -> Path:
-        from forensics_gui.core.outputs import refuse_overwriting_inputs
+        from forensics_gui.core.files.outputs import refuse_overwriting_inputs
 
         info = self.session.info
         refuse_overwriting_inputs([path], [(info.path if info is not None else None, "the open clip")])

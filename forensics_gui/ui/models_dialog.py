@@ -4,7 +4,7 @@ whether the chosen Phi fits the chosen feature extractor (the same facts as
 
 The table appears at once from a folder scan. A background thread then hashes each file
 (seconds for a 1-2 GB checkpoint the first time, then cached by path, size and time) and reads
-it without running anything from it (:func:`forensics_gui.core.model_info.inspect_model_file`);
+it without running anything from it (:func:`forensics_gui.core.models.info.inspect_model_file`);
 rows fill in as files are done ("computing…" meanwhile) and the compatibility lines follow.
 """
 
@@ -83,7 +83,7 @@ class InspectWorker(QThread):
     """Lists the models with their digests, then inspects each installed file, off the GUI thread.
 
     Signals carry the ``generation`` they were started for: ``listed(gen, entries)`` (the
-    :class:`~forensics_gui.core.model_inventory.ModelEntry` rows), ``inspected(gen, path,
+    :class:`~forensics_gui.core.models.inventory.ModelEntry` rows), ``inspected(gen, path,
     ModelFileInfo or a sentence)`` per file, ``compared(gen, [(level, message)])``, and
     ``progressed(gen, text)``, and ``ended(gen)`` last, whatever happened. ``paths`` are extra files to inspect (a Phi in use, a supervised
     Phi); ``pairs`` are (extractor path, Phi path, role) to check for compatibility.
@@ -110,9 +110,9 @@ class InspectWorker(QThread):
             self.ended.emit(self.generation)
 
     def _run(self) -> None:
-        from forensics_gui.core import model_info
         from forensics_gui.core.errors import Cancelled, ForensicsError
-        from forensics_gui.core.model_inventory import list_models
+        from forensics_gui.core.models import info as model_info
+        from forensics_gui.core.models.inventory import list_models
 
         gen = self.generation
         try:
@@ -147,7 +147,7 @@ class InspectWorker(QThread):
 
 
 def _scan() -> list[Any]:
-    from forensics_gui.core.model_inventory import list_models
+    from forensics_gui.core.models.inventory import list_models
 
     return list_models(hash_files=False)
 
@@ -223,15 +223,15 @@ class ModelsDialog(QDialog):
         self.resize(width, height)
 
     def models_folder(self) -> Path:
-        from forensics_gui.core.paths import user_models_dir
+        from forensics_gui.core.files.paths import user_models_dir
 
         return user_models_dir()
 
     # -- scanning ---------------------------------------------------------------------------
     def refresh(self) -> None:
         """Re-scan the model folders now; digests and contents follow from a background thread."""
-        from forensics_gui.core import models_registry
-        from forensics_gui.core.paths import model_search_dirs
+        from forensics_gui.core.files.paths import model_search_dirs
+        from forensics_gui.core.models import registry as models_registry
 
         self._stop_worker()
         self.generation += 1
@@ -267,7 +267,7 @@ class ModelsDialog(QDialog):
 
     def _pairs(self) -> list[tuple[str, str, str]]:
         """(chosen feature extractor, Phi, role) pairs whose compatibility the dialog states."""
-        from forensics_gui.core import models_registry
+        from forensics_gui.core.models import registry as models_registry
 
         extractor = models_registry.find_avhubert_checkpoint()
         if extractor is None:
@@ -321,7 +321,7 @@ class ModelsDialog(QDialog):
         self._show_details()
 
     def _tooltip(self, entry: Any) -> str:
-        from forensics_gui.core.models_registry import known_models
+        from forensics_gui.core.models.registry import known_models
 
         model = next((m for m in known_models() if m.name == entry.name), None)
         if model is None:

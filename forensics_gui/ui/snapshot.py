@@ -141,7 +141,7 @@ def waveform_window(t: float, duration_s: float, width_s: float = WINDOW_S) -> t
 
 def caption_lines(data: SnapshotData) -> list[str]:
     """The caption text, one string per line."""
-    from forensics_gui.core.timebase import format_timecode
+    from forensics_gui.core.media.timebase import format_timecode
 
     frame = f"   frame {data.frame_index}" if data.frame_index is not None else ""
     if data.silence is not None:
@@ -234,7 +234,7 @@ def _x_of(t: float, t0: float, t1: float, rect: QRect) -> float:
 
 
 def _draw_time_axis(p: QPainter, rect: QRect, t0: float, t1: float) -> None:
-    from forensics_gui.core.timebase import format_timecode
+    from forensics_gui.core.media.timebase import format_timecode
 
     span = t1 - t0
     steps = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800, 3600)
@@ -327,7 +327,7 @@ def _mono(size: int) -> QFont:
 
 def save_png(image: QImage, path: str | os.PathLike[str]) -> Path:
     """Write ``image`` as PNG atomically (never a half-written file)."""
-    from forensics_gui.core.atomic import atomic_path
+    from forensics_gui.core.files.atomic import atomic_path
 
     path = Path(path)
     try:
@@ -343,10 +343,10 @@ def build_snapshot_data(path: str | os.PathLike[str], at_s: float, note: str = "
                         threshold: float = 0.0005, extra_lines: list[str] | None = None,
                         version: str = "") -> SnapshotData:
     """Decode what the screenshot of ``path`` at ``at_s`` seconds needs (no Qt, no window)."""
-    from forensics_gui.core.hashing import sha256_file
-    from forensics_gui.core.media import VideoReader, decode_audio, probe
-    from forensics_gui.core.silence import leading_silence
-    from forensics_gui.core.waveform import PeakPyramid
+    from forensics_gui.core.files.hashing import sha256_file
+    from forensics_gui.core.media.decode import VideoReader, decode_audio, probe
+    from forensics_gui.core.media.silence import leading_silence
+    from forensics_gui.core.media.waveform import PeakPyramid
 
     info = probe(path)
     duration = float(info.duration_s or 0.0)

@@ -39,7 +39,7 @@ class ReferenceScores:
 
 
 def _fmt_time(t: float) -> str:
-    from forensics_gui.core.timebase import format_timecode
+    from forensics_gui.core.media.timebase import format_timecode
 
     return format_timecode(t)
 

@@ -3,9 +3,9 @@
 The dialog collects the settings, runs :class:`TrainingWorker` (a QObject moved to a QThread)
 and shows a live train/validation loss plot (one point per epoch, from the core's ``on_epoch``),
 a progress bar with the stage and ETA, and one sentence for any problem. The worker calls the
-same core functions as ``forensics-gui train``: :func:`forensics_gui.core.training_data.
+same core functions as ``forensics-gui train``: :func:`forensics_gui.core.alignment.training_data.
 extract_features_for_videos` (when the folder holds videos) and
-:func:`forensics_gui.core.training.train_phi`. Cancel sets a flag the core checks between
+:func:`forensics_gui.core.alignment.training.train_phi`. Cancel sets a flag the core checks between
 batches; the best checkpoint so far stays on disk and Resume continues from ``<out>.resume.pt``.
 
 "Use this model" stores the trained file under the QSettings key :data:`PHI_SETTINGS_KEY` and
@@ -136,7 +136,7 @@ class TrainingWorker(QObject):
         self._flag.cancel()
 
     def _feature_files(self, progress: SignalProgress) -> list[Path]:
-        from forensics_gui.core.training_data import extract_features_for_videos
+        from forensics_gui.core.alignment.training_data import extract_features_for_videos
 
         p = self.params
         kind, files = source_files(p.source)
@@ -149,8 +149,8 @@ class TrainingWorker(QObject):
 
     def _restore_history(self) -> None:
         """Emit the losses of the epochs already in ``<out>.resume.pt`` (none if unreadable)."""
-        from forensics_gui.core.resume_state import read_resume_file
-        from forensics_gui.core.training import resume_path
+        from forensics_gui.core.alignment.resume_state import read_resume_file
+        from forensics_gui.core.alignment.training import resume_path
 
         path = resume_path(self.params.output)
         if not path.is_file():
@@ -173,8 +173,8 @@ class TrainingWorker(QObject):
 
     @Slot()
     def run(self) -> None:
-        from forensics_gui.core.outputs import guarded_outputs
-        from forensics_gui.core.training import resume_path, train_phi
+        from forensics_gui.core.alignment.training import resume_path, train_phi
+        from forensics_gui.core.files.outputs import guarded_outputs
 
         p = self.params
         progress = SignalProgress(self.progressed.emit, self._flag, clock=StageEta())
@@ -339,7 +339,8 @@ class TrainingDialog(QDialog):
         self.resize(640, 640)
 
     def _fill_defaults(self) -> None:
-        from forensics_gui.core import models_registry, paths
+        from forensics_gui.core.files import paths
+        from forensics_gui.core.models import registry as models_registry
 
         ckpt = models_registry.find_avhubert_checkpoint()
         if ckpt is not None:
@@ -550,7 +551,7 @@ class TrainingDialog(QDialog):
         self.model_chosen.emit(value)
 
     def _update_buttons(self) -> None:
-        from forensics_gui.core.training import resume_path
+        from forensics_gui.core.alignment.training import resume_path
 
         running = self.running
         output = self.output_edit.text().strip()

@@ -75,7 +75,7 @@ class FrameDecoder(QThread):
         self.wait()
 
     def run(self) -> None:
-        from forensics_gui.core.media import VideoReader
+        from forensics_gui.core.media.decode import VideoReader
 
         reader: Any = None
         reader_path: str | None = None
@@ -188,9 +188,9 @@ class SignalProgress:
 
 def analyse_audio(path: str, progress: Any = None) -> Any:
     """Decode the audio of ``path`` and compute the pyramid and silence sweeps (no Qt)."""
-    from forensics_gui.core.media import decode_audio
-    from forensics_gui.core.silence import max_amplitude_sweep, silence_sweep
-    from forensics_gui.core.waveform import PeakPyramid
+    from forensics_gui.core.media.decode import decode_audio
+    from forensics_gui.core.media.silence import max_amplitude_sweep, silence_sweep
+    from forensics_gui.core.media.waveform import PeakPyramid
     from forensics_gui.ui.session import AudioAnalysis
 
     track = decode_audio(path, progress=progress)
@@ -233,7 +233,7 @@ class AnalysisWorker(QThread):
         self.wait()
 
     def run(self) -> None:
-        from forensics_gui.core.hashing import sha256_file
+        from forensics_gui.core.files.hashing import sha256_file
 
         if self._flag.cancelled():
             return

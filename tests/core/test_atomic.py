@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from forensics_gui.core.atomic import atomic_open, atomic_path, write_text_atomic
+from forensics_gui.core.files.atomic import atomic_open, atomic_path, write_text_atomic
 
 
 def test_replaces_target_and_leaves_no_temporary(tmp_path: Path) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from forensics_gui.core import audio_features as af
+from forensics_gui.core.encoder import audio_features as af
 
 psf = pytest.importorskip("python_speech_features")
 

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 import torch
 
-from forensics_gui.core.avhubert.checkpoint import load_avhubert, read_checkpoint
-from forensics_gui.core.avhubert.config import AVHubertConfig, config_from_checkpoint, plain
+from forensics_gui.core.encoder.avhubert.checkpoint import load_avhubert, read_checkpoint
+from forensics_gui.core.encoder.avhubert.config import AVHubertConfig, config_from_checkpoint, plain
 from forensics_gui.core.errors import CheckpointError
 from forensics_gui.testing.checkpoints import write_fake_avhubert_checkpoint
 
@@ -263,7 +263,7 @@ def test_every_fairseq_layout_gives_the_same_features(finetuned: bool, cfg_style
 
 
 def test_finetuned_file_holds_sentencepiece_with_protocol_2_names(ckpts: dict[str, Path]) -> None:
-    from forensics_gui.core.avhubert.unpickler import GlobalReference
+    from forensics_gui.core.encoder.avhubert.unpickler import GlobalReference
 
     pkl = zipfile.ZipFile(ckpts["ft"]).read("ft/data.pkl")
     assert pkl[:2] == b"\x80\x02"  # torch.save writes protocol 2 ...
@@ -294,8 +294,11 @@ def test_real_omegaconf_dictconfig_cfg(ckpts: dict[str, Path], tmp_path: Path) -
 @pytest.mark.parametrize(("size", "dims"), [("BASE", (12, 768, 12, 3072)), ("LARGE", (24, 1024, 16, 4096))])
 def test_base_and_large_configs_and_key_layout(size: str, dims: tuple[int, int, int, int], finetuned: bool) -> None:
     """The released sizes, checked on shape-only tensors (no gigabytes of random weights)."""
-    from forensics_gui.core.avhubert.checkpoint import check_architecture_fits, convert_state_dict
-    from forensics_gui.core.avhubert.model import AVHubertEncoder
+    from forensics_gui.core.encoder.avhubert.checkpoint import (
+        check_architecture_fits,
+        convert_state_dict,
+    )
+    from forensics_gui.core.encoder.avhubert.model import AVHubertEncoder
     from forensics_gui.testing.checkpoints import fairseq_cfg
 
     config = config_from_checkpoint({"cfg": fairseq_cfg(*dims, finetuned=finetuned)})

@@ -2,7 +2,7 @@
 
 The reference below reads the *official* state-dict keys directly and uses only torch.nn.functional
 ops, ``torch.nn.utils.parametrizations.weight_norm(dim=2)`` and ``torch.nn.TransformerEncoderLayer``
-(pre-LN, exact GELU), so it shares no code with forensics_gui.core.avhubert.model.
+(pre-LN, exact GELU), so it shares no code with forensics_gui.core.encoder.avhubert.model.
 Tolerances are at least as strict as the official parity targets (max-abs <= 1e-4, cosine >= 0.99999).
 """
 
@@ -14,9 +14,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from forensics_gui.core.avhubert import model as model_mod
-from forensics_gui.core.avhubert.checkpoint import fold_weight_norm, load_avhubert, read_checkpoint
-from forensics_gui.core.avhubert.model import SelfAttention
+from forensics_gui.core.encoder.avhubert import model as model_mod
+from forensics_gui.core.encoder.avhubert.checkpoint import (
+    fold_weight_norm,
+    load_avhubert,
+    read_checkpoint,
+)
+from forensics_gui.core.encoder.avhubert.model import SelfAttention
 from forensics_gui.testing.checkpoints import write_fake_avhubert_checkpoint
 
 DIM, LAYERS, HEADS, FFN = 64, 2, 4, 128

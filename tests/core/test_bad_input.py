@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from forensics_gui.core.errors import MediaError
-from forensics_gui.core.media import VideoReader, decode_audio, iter_frames_on_grid, probe
-from forensics_gui.core.silence import leading_silence
+from forensics_gui.core.media.decode import VideoReader, decode_audio, iter_frames_on_grid, probe
+from forensics_gui.core.media.silence import leading_silence
 from forensics_gui.testing.synth import (
     corrupt_audio_packets,
     decode_pattern_index,

@@ -243,7 +243,7 @@ def test_a_long_curve_goes_to_its_own_file_not_a_csv_cell(models, two_good, tmp_
                                                           capsys) -> None:
     import dataclasses
 
-    from forensics_gui.core import batch_results as br
+    from forensics_gui.core.results import batch_results as br
 
     ckpt, phi = models
     original = Analyzer.finish
@@ -310,7 +310,7 @@ def test_a_file_name_that_is_not_utf8_is_scored_and_resumed(models, folder, tmp_
                                                             capsys) -> None:
     import os
 
-    from forensics_gui.core import batch_results as br
+    from forensics_gui.core.results import batch_results as br
 
     ckpt, phi = models
     clips = tmp_path / "clips"
@@ -334,7 +334,7 @@ def test_a_file_name_that_is_not_utf8_is_scored_and_resumed(models, folder, tmp_
 def test_escaped_names_round_trip() -> None:
     import os
 
-    from forensics_gui.core import batch_results as br
+    from forensics_gui.core.results import batch_results as br
 
     for raw in (b"plain/clip.mp4", b"caf\xc3\xa9.mp4", b"caf\xe9.mp4", b"a\\b\\x41.mp4",
                 b"new\nline,\"quoted\".mp4", b"\xff\xfe\x80.mkv"):
@@ -421,7 +421,7 @@ def test_a_failing_clip_with_a_non_utf8_name_is_recorded(models, folder, tmp_pat
 
 def test_results_of_an_earlier_version_are_converted_and_resumed(models, folder, tmp_path, monkeypatch,
                                                                   capsys) -> None:
-    from forensics_gui.core import batch_results as br
+    from forensics_gui.core.results import batch_results as br
 
     ckpt, phi = models
     old_fields = ["file", "video_score", "pool", "variant", "num_frames", "leading_silence_ms",

@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from forensics_gui.core.cache import CACHE_VERSION, Cache
-from forensics_gui.core.hashing import sha256_file
+from forensics_gui.core.encoder.cache import CACHE_VERSION, Cache
+from forensics_gui.core.files.hashing import sha256_file
 
 
 def test_key_is_canonical_and_sensitive() -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from forensics_gui.core.cache import Cache
+from forensics_gui.core.encoder.cache import Cache
 from forensics_gui.core.pipeline import AnalysisOptions, Analyzer
 from forensics_gui.testing.synth import make_clip
 

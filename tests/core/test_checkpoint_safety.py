@@ -24,9 +24,9 @@ import numpy as np
 import pytest
 import torch
 
-from forensics_gui.core.avhubert.checkpoint import load_avhubert, read_checkpoint
+from forensics_gui.core.alignment.phi import load_phi
+from forensics_gui.core.encoder.avhubert.checkpoint import load_avhubert, read_checkpoint
 from forensics_gui.core.errors import CheckpointError
-from forensics_gui.core.phi import load_phi
 from forensics_gui.testing.checkpoints import fairseq_cfg, write_fake_avhubert_checkpoint
 from forensics_gui.testing.phi import random_phi_module
 
@@ -136,9 +136,9 @@ def memory_bombs(folder: Path) -> dict[str, tuple[str, Path, str]]:
 
 _PROBE = textwrap.dedent("""
     import json, resource, sys
-    from forensics_gui.core.avhubert.checkpoint import load_avhubert
+    from forensics_gui.core.encoder.avhubert.checkpoint import load_avhubert
     from forensics_gui.core.errors import CheckpointError
-    from forensics_gui.core.phi import load_phi
+    from forensics_gui.core.alignment.phi import load_phi
     import torch
     vm = [int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmSize")][0] * 1024
     limit = vm + (768 << 20)  # what the process maps now, plus 768 MiB
@@ -369,9 +369,9 @@ def test_broken_phi_files_give_one_sentence(kind: str, tmp_path: Path) -> None:
 _FUZZ = textwrap.dedent("""
     import io, json, random, resource, sys, tempfile, zipfile
     from pathlib import Path
-    from forensics_gui.core.avhubert.checkpoint import load_avhubert
+    from forensics_gui.core.encoder.avhubert.checkpoint import load_avhubert
     from forensics_gui.core.errors import CheckpointError
-    from forensics_gui.core.phi import load_phi
+    from forensics_gui.core.alignment.phi import load_phi
     import torch
     vm = [int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmSize")][0] * 1024
     resource.setrlimit(resource.RLIMIT_AS, (vm + (768 << 20),) * 2)

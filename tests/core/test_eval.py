@@ -10,7 +10,7 @@ import pytest
 
 from forensics_gui import cli
 from forensics_gui.commands import eval as ev
-from forensics_gui.core import groundtruth as gtm
+from forensics_gui.core.results import groundtruth as gtm
 from forensics_gui.testing.official_sdk import load_official_sdk
 
 

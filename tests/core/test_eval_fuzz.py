@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from forensics_gui.core import batch_results as br
+from forensics_gui.core.results import batch_results as br
 
 TOKENS = [b"[", b"]", b"{", b"}", b",", b'"', b"\n", b";", b"-", b"e", b"1e999", b"NaN", b"null",
           b"0", b"9" * 30, b"\xff", b"\\", b"\r", b"true", b":"]

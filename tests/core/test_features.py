@@ -9,9 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from forensics_gui.core import features as feat
-from forensics_gui.core.errors import Cancelled, CheckpointError, ForensicsError
-from forensics_gui.core.features import (
+from forensics_gui.core.encoder import features as feat
+from forensics_gui.core.encoder.features import (
     FeatureExtractor,
     FeatureSet,
     load_features,
@@ -19,6 +18,7 @@ from forensics_gui.core.features import (
     save_features,
     window_plan,
 )
+from forensics_gui.core.errors import Cancelled, CheckpointError, ForensicsError
 from forensics_gui.testing.checkpoints import write_fake_avhubert_checkpoint
 from forensics_gui.testing.progress import RecordingProgress
 from forensics_gui.testing.synth import make_noise_roi
@@ -77,7 +77,7 @@ def test_extract_matches_the_model_and_aligns_lengths(extractor: FeatureExtracto
     fs = extractor.extract(roi[:20], audio)  # 20 video frames, 24 audio frames -> 20
     assert fs.visual is not None and fs.audio.shape == fs.visual.shape == (20, 64)
     assert fs.audio.dtype == np.float32 and fs.checkpoint_sha256 and len(fs.checkpoint_sha256) == 64
-    from forensics_gui.core.audio_features import stacked_features
+    from forensics_gui.core.encoder.audio_features import stacked_features
 
     model = extractor.model
     with torch.inference_mode():
@@ -86,7 +86,7 @@ def test_extract_matches_the_model_and_aligns_lengths(extractor: FeatureExtracto
         ref_a = model.extract_features(audio=a)[0].numpy()
         ref_v = model.extract_features(video=v)[0].numpy()
     assert np.abs(fs.audio - ref_a).max() <= 1e-5 and np.abs(fs.visual - ref_v).max() <= 1e-5
-    from forensics_gui.core.avhubert import model as model_mod
+    from forensics_gui.core.encoder.avhubert import model as model_mod
 
     with pytest.MonkeyPatch.context() as mp:  # the video front end in chunks of 7 frames
         mp.setattr(model_mod, "RESNET_CHUNK_FRAMES", 7)
@@ -124,7 +124,7 @@ def test_long_clips_use_windows(extractor: FeatureExtractor, monkeypatch: pytest
     monkeypatch.setattr(feat, "window_plan", lambda n: window_plan(n, max_single=30, window=24, overlap=8))
     fs = extractor.extract(roi, audio)
     assert fs.meta["windows"] == 3 and fs.audio.shape == (50, 64)
-    from forensics_gui.core.audio_features import stacked_features
+    from forensics_gui.core.encoder.audio_features import stacked_features
 
     plan = window_plan(50, max_single=30, window=24, overlap=8)
     assert [(ks, ke) for _, _, ks, ke in plan] == [(0, 20), (20, 33), (33, 50)]
@@ -175,7 +175,7 @@ def test_save_and_load_roundtrip(tmp_path: Path) -> None:
 
 
 def test_devices() -> None:
-    from forensics_gui.core.devices import resolve_device, resolve_dtype
+    from forensics_gui.core.encoder.devices import resolve_device, resolve_dtype
 
     assert resolve_device("cpu").type == "cpu"
     assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
@@ -189,8 +189,8 @@ def test_devices() -> None:
 
 
 def test_registry_finds_models_and_caches_sha(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ckpt: Path) -> None:
-    from forensics_gui.core import models_registry as reg
-    from forensics_gui.core import paths
+    from forensics_gui.core.files import paths
+    from forensics_gui.core.models import registry as reg
 
     user = tmp_path / "models"
     monkeypatch.setenv("FORENSICS_GUI_MODELS", str(user))
@@ -228,8 +228,8 @@ def test_cli_features_from_roi_and_audio(tmp_path: Path, ckpt: Path, extractor: 
     from scipy.io import wavfile
 
     from forensics_gui.cli import main
-    from forensics_gui.core.media import decode_audio
-    from forensics_gui.core.roi import load_roi_video
+    from forensics_gui.core.face.roi import load_roi_video
+    from forensics_gui.core.media.decode import decode_audio
 
     roi_path, wav_path, out = tmp_path / "roi.mp4", tmp_path / "a.wav", tmp_path / "f.npz"
     make_noise_roi(roi_path, 20)
@@ -252,7 +252,7 @@ def test_cli_features_from_roi_and_audio(tmp_path: Path, ckpt: Path, extractor: 
 
 def test_cli_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     from forensics_gui.cli import main
-    from forensics_gui.core import paths
+    from forensics_gui.core.files import paths
 
     assert main(["features", "-o", str(tmp_path / "x.npz")]) == 2
     assert "Give either a VIDEO or --roi" in capsys.readouterr().err
@@ -303,7 +303,7 @@ def test_cli_features_from_a_clip_without_face(tmp_path: Path, ckpt: Path,
 
 def test_guidance_without_the_registry_file(tmp_path, monkeypatch) -> None:
     """An install without models/registry.json still says what is missing and where it goes."""
-    import forensics_gui.core.models_registry as reg
+    import forensics_gui.core.models.registry as reg
 
     monkeypatch.setenv("FORENSICS_GUI_MODELS", str(tmp_path / "models"))
     monkeypatch.setattr(reg, "REGISTRY_FILE", tmp_path / "absent.json")

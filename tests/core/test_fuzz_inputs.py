@@ -78,7 +78,7 @@ def _json(path: Path, data: Any) -> Path:
 
 
 def _npz_ok(out: Path, _stdout: str) -> bool:
-    from forensics_gui.core.npz import read_feature_npz
+    from forensics_gui.core.files.npz import read_feature_npz
 
     f = read_feature_npz(out)
     return f.audio is not None and bool(np.isfinite(f.audio).all())
@@ -106,9 +106,9 @@ def _build_kinds(root: Path) -> list[Kind]:
     from scipy.io import wavfile
 
     from forensics_gui.cli import main
-    from forensics_gui.core import batch_results as br
-    from forensics_gui.core.features import FeatureSet, save_features
-    from forensics_gui.core.training import resume_path
+    from forensics_gui.core.alignment.training import resume_path
+    from forensics_gui.core.encoder.features import FeatureSet, save_features
+    from forensics_gui.core.results import batch_results as br
     from forensics_gui.testing.checkpoints import write_fake_avhubert_checkpoint
     from forensics_gui.testing.phi import write_corpus, write_published_phi
     from forensics_gui.testing.synth import make_clip

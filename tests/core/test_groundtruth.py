@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from forensics_gui.core import groundtruth as gtm
 from forensics_gui.core.errors import ForensicsError
+from forensics_gui.core.results import groundtruth as gtm
 
 AV1M = [
     {"file": "test/id001/a/real.mp4", "modify_type": "real", "fake_segments": [],

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from forensics_gui.core.landmarks import (
+from forensics_gui.core.face.landmarks import (
     FaceTracker,
     interpolate_track,
     ladder_scale,
@@ -182,7 +182,7 @@ def test_pyramid_levels_are_rebuilt_with_dlibs_own_arithmetic() -> None:
     """Scanning the rebuilt 2x image from level 0 finds the official boxes with dlib's mapping."""
     import dlib
 
-    from forensics_gui.core.landmarks import OfficialDetector
+    from forensics_gui.core.face.landmarks import OfficialDetector
 
     det = OfficialDetector(dlib.get_frontal_face_detector())
     gray = rgb_to_gray_cv2(_canvas(500, 300, [(30, 40, 150), (300, 60, 180)]))

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from forensics_gui.core import features
+from forensics_gui.core.encoder import features
 from forensics_gui.core.errors import Cancelled, MediaError
 from forensics_gui.core.pipeline import AnalysisOptions, Analyzer
 from forensics_gui.testing.checkpoints import write_fake_avhubert_checkpoint

@@ -8,11 +8,11 @@ A random-weight AV-HuBERT carries no alignment information, so a cheap hand-made
 stands in for it, on the same 25 fps grid:
 - visual: the decoded frame's mouth box (where synth draws the mouth), grey, averaged to 8x8;
 - audio: AV-HuBERT's own input, the 104-dim stacked log filterbank
-  (:func:`forensics_gui.core.audio_features.stacked_features`).
+  (:func:`forensics_gui.core.encoder.audio_features.stacked_features`).
 Both are standardised per dimension with statistics of the training reals and get a constant
 extra dimension, so Phi's per-frame L2 normalisation keeps their magnitude.
 
-Phi is trained with :func:`forensics_gui.core.training.train_phi` on the reals; video scores of
+Phi is trained with :func:`forensics_gui.core.alignment.training.train_phi` on the reals; video scores of
 held-out reals and fakes must separate (AUC >= 0.9, mean and log-sum-exp pooling) and the frame
 curve must be higher inside the manipulated segments. About 20 s on 2 CPU cores.
 """
@@ -50,8 +50,8 @@ def _mouth_box() -> tuple[slice, slice]:
 
 def _features(path: Path) -> tuple[np.ndarray, np.ndarray]:
     """(visual [T, 64], audio [T, 104]) on the 25 fps grid."""
-    from forensics_gui.core.audio_features import stacked_features
-    from forensics_gui.core.media import decode_audio, iter_frames_on_grid
+    from forensics_gui.core.encoder.audio_features import stacked_features
+    from forensics_gui.core.media.decode import decode_audio, iter_frames_on_grid
 
     rows, cols = _mouth_box()
     visual = []
@@ -68,9 +68,9 @@ def test_phi_trained_on_reals_finds_the_dubbed_segments(tmp_path: Path,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     import torch
 
-    from forensics_gui.core.metrics import auc
-    from forensics_gui.core.phi import load_phi
-    from forensics_gui.core.training import train_phi
+    from forensics_gui.core.alignment.phi import load_phi
+    from forensics_gui.core.alignment.training import train_phi
+    from forensics_gui.core.results.metrics import auc
 
     torch.set_num_threads(2)
     monkeypatch.setenv("FORENSICS_GUI_CACHE", str(tmp_path / "cache"))

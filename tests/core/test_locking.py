@@ -15,13 +15,13 @@ from pathlib import Path
 import pytest
 
 from forensics_gui import cli
-from forensics_gui.core.locking import OutputBusyError, lock_path, output_lock
+from forensics_gui.core.files.locking import OutputBusyError, lock_path, output_lock
 from forensics_gui.testing.phi import write_corpus
 from forensics_gui.testing.synth import make_clip
 
 HOLDER = """
 import sys, time
-from forensics_gui.core.locking import output_lock
+from forensics_gui.core.files.locking import output_lock
 with output_lock(sys.argv[1], sys.argv[2]):
     print("locked", flush=True)
     sys.stdin.read()  # until the test closes our stdin
@@ -91,7 +91,7 @@ def test_a_second_train_on_one_output_fails_and_keeps_the_live_runs_temp_files(t
 
 
 def test_train_phi_takes_the_lock_itself_so_the_viewer_and_cli_exclude_each_other(tmp_path: Path, hold) -> None:  # type: ignore[no-untyped-def]
-    from forensics_gui.core.training import train_phi
+    from forensics_gui.core.alignment.training import train_phi
 
     files = write_corpus(tmp_path / "features", 2, frames=40, dim=8)
     out = tmp_path / "phi.pt"

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from forensics_gui.core.media import VideoReader, decode_audio, iter_frames_on_grid, probe
-from forensics_gui.core.timebase import Timebase
+from forensics_gui.core.media.decode import VideoReader, decode_audio, iter_frames_on_grid, probe
+from forensics_gui.core.media.timebase import Timebase
 from forensics_gui.testing.progress import RecordingProgress
 from forensics_gui.testing.synth import SynthClip, decode_pattern_index, make_clip
 
@@ -211,7 +211,7 @@ def test_sha256_file_matches_hashlib_and_cancels(tmp_path: Path) -> None:
     import hashlib
 
     from forensics_gui.core.errors import Cancelled
-    from forensics_gui.core.hashing import sha256_file
+    from forensics_gui.core.files.hashing import sha256_file
 
     data = bytes(range(256)) * 5000  # 1.28 MB: two 1 MiB blocks
     path = tmp_path / "f.bin"

@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from forensics_gui.core import metrics as m
 from forensics_gui.core.errors import ForensicsError
+from forensics_gui.core.results import metrics as m
 
 
 def test_auc_and_ap_values() -> None:
@@ -286,7 +286,7 @@ def test_eval_refuses_impossible_segments_naming_file_and_entry(tmp_path: Path) 
 
 def _batch_csv(tmp_path: Path, rows: list[dict[str, object]]) -> Path:
     """A RESULTS.csv + RESULTS.curves/ in batch's layout, written the way batch writes them."""
-    from forensics_gui.core import batch_results as br
+    from forensics_gui.core.results import batch_results as br
 
     out = tmp_path / "results.csv"
     with open(out, "wb") as fh:
@@ -303,7 +303,7 @@ def _batch_csv(tmp_path: Path, rows: list[dict[str, object]]) -> Path:
 
 
 def test_eval_reads_batch_results_with_long_curves_and_both_variants(tmp_path: Path) -> None:
-    from forensics_gui.core import batch_results as br
+    from forensics_gui.core.results import batch_results as br
 
     meta = _dataset(tmp_path)
     n = 20_000  # a 13-minute curve: over csv's 128 KiB field limit as one cell

@@ -17,8 +17,8 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from forensics_gui.core import metrics as m
 from forensics_gui.core.errors import ForensicsError
+from forensics_gui.core.results import metrics as m
 from forensics_gui.testing.official_sdk import load_official_sdk
 
 GT = Mapping[str, Sequence[tuple[float, float]]]

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from forensics_gui.cli import main
-from forensics_gui.core import models_registry
 from forensics_gui.core.errors import Cancelled, CheckpointError
-from forensics_gui.core.model_info import compatibility, inspect_model_file
+from forensics_gui.core.models import registry as models_registry
+from forensics_gui.core.models.info import compatibility, inspect_model_file
 from forensics_gui.testing.checkpoints import write_fake_avhubert_checkpoint
 from forensics_gui.testing.phi import random_phi_module, write_published_phi, write_supervised_phi
 from forensics_gui.testing.progress import RecordingProgress
@@ -95,7 +95,7 @@ def test_pretrained_fp32_legacy_omegaconf_checkpoint_says_features_differ(files,
 
 
 def test_parameter_count_matches_the_loaded_encoder(files, registry) -> None:
-    from forensics_gui.core.avhubert import load_avhubert
+    from forensics_gui.core.encoder.avhubert import load_avhubert
 
     loaded = load_avhubert(files["finetuned_fp16"])
     params = sum(p.numel() for p in loaded.model.parameters())
@@ -108,7 +108,7 @@ def test_parameter_count_matches_the_loaded_encoder(files, registry) -> None:
 def test_encoder_with_a_missing_weight_cannot_serve(tmp_path, files, registry) -> None:
     import torch
 
-    from forensics_gui.core.avhubert.checkpoint import read_checkpoint
+    from forensics_gui.core.encoder.avhubert.checkpoint import read_checkpoint
     from forensics_gui.testing.checkpoints import model_cfg, task_cfg
 
     state = dict(read_checkpoint(files["pretrained_fp32"])["model"])

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from forensics_gui.cli import main
-from forensics_gui.core.features import FeatureExtractor, FeatureSet, save_features
-from forensics_gui.core.hashing import sha256_file
+from forensics_gui.core.encoder.features import FeatureExtractor, FeatureSet, save_features
+from forensics_gui.core.files.hashing import sha256_file
 from forensics_gui.testing.phi import write_published_phi
 from forensics_gui.testing.synth import make_clip
 
@@ -70,7 +70,7 @@ def test_score_refuses_nan_features_and_nan_scores(tmp_path: Path, capsys: pytes
                   "f.npz holds NaN or infinite features", [feats, phi], None)
 
     np.savez(feats, visual=np.ones((30, 8), np.float32), audio=np.ones((30, 8), np.float32))
-    from forensics_gui.core import scoring
+    from forensics_gui.core.alignment import scoring
 
     real = scoring.score_features
 

@@ -19,9 +19,9 @@ import numpy as np
 import pytest
 
 from forensics_gui import cli
-from forensics_gui.core.atomic import write_text_atomic
-from forensics_gui.core.hashing import sha256_file
-from forensics_gui.core.outputs import (
+from forensics_gui.core.files.atomic import write_text_atomic
+from forensics_gui.core.files.hashing import sha256_file
+from forensics_gui.core.files.outputs import (
     OutputIsInputError,
     guarded_outputs,
     protect_inputs,
@@ -178,7 +178,7 @@ def test_an_output_inside_an_input_folder_is_fine(evidence: Path) -> None:
 
 
 def test_train_phi_refuses_a_feature_file_and_its_resume_state(evidence: Path) -> None:
-    from forensics_gui.core.training import train_phi
+    from forensics_gui.core.alignment.training import train_phi
 
     files = sorted((evidence / "features").glob("*.npz"))
     before = _fingerprint(evidence)

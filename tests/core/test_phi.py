@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import torch
 
+from forensics_gui.core.alignment.phi import l2_normalize, load_phi, offsets_from_band
 from forensics_gui.core.errors import CheckpointError, ForensicsError
-from forensics_gui.core.phi import l2_normalize, load_phi, offsets_from_band
 from forensics_gui.testing.phi import random_phi_module, write_published_phi, write_supervised_phi
 
 torch.set_num_threads(2)

@@ -31,7 +31,7 @@ def _isolated_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_analyze_scores_every_model_frame_and_matches_direct_phi(models, clip) -> None:
-    from forensics_gui.core.phi import load_phi
+    from forensics_gui.core.alignment.phi import load_phi
 
     ckpt, phi_path = models
     seen: list[tuple[str, str]] = []
@@ -54,9 +54,9 @@ def test_analyze_scores_every_model_frame_and_matches_direct_phi(models, clip) -
     assert trimmed.num_frames <= 48
     assert analysis.silence.leading_silence_ms == pytest.approx(50.0, abs=0.1)
     # The curve equals Phi applied directly to features of the same clip.
-    from forensics_gui.core.features import FeatureExtractor
-    from forensics_gui.core.media import decode_audio
-    from forensics_gui.core.roi import extract_mouth_roi, roi_roundtrip
+    from forensics_gui.core.encoder.features import FeatureExtractor
+    from forensics_gui.core.face.roi import extract_mouth_roi, roi_roundtrip
+    from forensics_gui.core.media.decode import decode_audio
 
     fs = FeatureExtractor(ckpt, device="cpu").extract(
         roi_roundtrip(extract_mouth_roi(clip)), decode_audio(clip, sample_rate=16000, mono=True).samples[0])

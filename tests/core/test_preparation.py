@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from forensics_gui.core import roi
+from forensics_gui.core.face import roi
 from forensics_gui.testing.synth import make_clip
 
 
@@ -54,8 +54,8 @@ def test_analyze_records_the_preparation_and_never_serves_a_fast_result_for_an_e
 
 def test_feature_files_record_the_preparation(models, clip, tmp_path: Path) -> None:
     from forensics_gui.cli import main
-    from forensics_gui.core.features import FeatureSet, load_features, save_features
-    from forensics_gui.core.training_data import is_up_to_date
+    from forensics_gui.core.alignment.training_data import is_up_to_date
+    from forensics_gui.core.encoder.features import FeatureSet, load_features, save_features
 
     ckpt, _phi = models
     out = tmp_path / "f.npz"

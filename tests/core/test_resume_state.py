@@ -17,9 +17,9 @@ import pytest
 import torch
 
 from forensics_gui.cli import main
-from forensics_gui.core.hashing import sha256_file
-from forensics_gui.core.resume_state import _pickle_globals
-from forensics_gui.core.training import resume_path
+from forensics_gui.core.alignment.resume_state import _pickle_globals
+from forensics_gui.core.alignment.training import resume_path
+from forensics_gui.core.files.hashing import sha256_file
 from forensics_gui.testing.phi import write_corpus
 
 SENTENCE = "is not a resume state of this training run"
@@ -49,7 +49,7 @@ def _edit(fn: Callable[[dict[str, Any]], Any]) -> Callable[[dict[str, Any]], Any
 
 
 def _other_architecture_optimizer(s: dict[str, Any]) -> None:
-    from forensics_gui.core.phi import build_fusion_model
+    from forensics_gui.core.alignment.phi import build_fusion_model
 
     other = build_fusion_model(16, 16, 32, (64, 32, 16))
     s["optimizer"] = torch.optim.Adam(other.parameters()).state_dict()

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from forensics_gui.core import roi
+from forensics_gui.core.face import roi
 from forensics_gui.testing.progress import RecordingProgress
 from forensics_gui.testing.synth import make_clip, talking_face_frame
 
@@ -85,7 +85,7 @@ def _full_warp_crop(rgb: np.ndarray, params: np.ndarray, origin: tuple[int, int]
 
 
 def test_crop_equals_full_skimage_warp(face_clip: Path, face_result: roi.RoiResult) -> None:
-    from forensics_gui.core.media import iter_frames_on_grid
+    from forensics_gui.core.media.decode import iter_frames_on_grid
 
     lm = face_result.landmarks.astype(np.float64)
     tf = roi.roi_transforms(lm)
@@ -274,7 +274,7 @@ def test_worker_processes_give_the_same_landmarks_and_survive_a_dying_worker(
     pooled = roi.extract_mouth_roi(clip, processes=2)
     np.testing.assert_array_equal(pooled.landmarks, alone.landmarks)
     np.testing.assert_array_equal(pooled.frames_rgb, alone.frames_rgb)
-    from forensics_gui.core import landmark_worker
+    from forensics_gui.core.face import landmark_worker
 
     answers = []
     real = landmark_worker._Worker.result
@@ -300,7 +300,7 @@ def test_worker_processes_give_the_same_landmarks_and_survive_a_dying_worker(
 
 
 def test_worker_processes_only_where_they_pay_off(monkeypatch: pytest.MonkeyPatch) -> None:
-    from forensics_gui.core import landmark_worker as lw
+    from forensics_gui.core.face import landmark_worker as lw
 
     monkeypatch.setattr(lw.os, "cpu_count", lambda: 8)
     auto = {"requested": None, "workers": 2, "preparation": "official", "official": False,
@@ -321,8 +321,8 @@ def test_preparation_record_names_dlib_the_model_file_and_the_mean_face() -> Non
 
     import dlib
 
-    from forensics_gui.core.hashing import sha256_file
-    from forensics_gui.core.landmarks import shape_predictor_path
+    from forensics_gui.core.face.landmarks import shape_predictor_path
+    from forensics_gui.core.files.hashing import sha256_file
 
     rec = roi.preparation_record()
     assert rec["preparation"] == "official" and rec["dlib_version"] == dlib.__version__
@@ -383,7 +383,7 @@ def test_roi_command_writes_three_files(face_clip: Path, tmp_path: Path) -> None
         assert (wf.getframerate(), wf.getnchannels(), wf.getsampwidth()) == (16000, 1, 2)
         assert abs(wf.getnframes() - 32000) <= 400
         pcm = np.frombuffer(wf.readframes(wf.getnframes()), "<i2")
-    from forensics_gui.core.media import decode_audio
+    from forensics_gui.core.media.decode import decode_audio
 
     ref = decode_audio(face_clip, sample_rate=16000, mono=True).samples[0]
     np.testing.assert_array_equal(pcm, np.clip(np.rint(ref * 32768.0), -32768, 32767))

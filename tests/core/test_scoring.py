@@ -9,8 +9,13 @@ import pytest
 import torch
 
 from forensics_gui.cli import main
-from forensics_gui.core.phi import load_phi
-from forensics_gui.core.scoring import find_segments, pool_scores, robust_threshold, score_features
+from forensics_gui.core.alignment.phi import load_phi
+from forensics_gui.core.alignment.scoring import (
+    find_segments,
+    pool_scores,
+    robust_threshold,
+    score_features,
+)
 from forensics_gui.testing.phi import random_phi_module
 
 torch.set_num_threads(2)
@@ -100,7 +105,7 @@ def test_score_cli_errors(small_phi, tmp_path, capsys, monkeypatch):
     np.savez(noface, audio=np.ones((5, 24), np.float32))
     assert main(["score", str(noface), "--phi", str(small_phi)]) == 2
     assert "no face was found" in capsys.readouterr().err
-    import forensics_gui.core.models_registry as registry
+    import forensics_gui.core.models.registry as registry
 
     monkeypatch.setattr(registry, "find_phi_checkpoint", lambda: None)
     assert main(["score", str(wrong)]) == 2

@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from forensics_gui.core.media import decode_audio
-from forensics_gui.core.silence import (
+from forensics_gui.core.media.decode import decode_audio
+from forensics_gui.core.media.silence import (
     DEFAULT_THRESHOLD,
     SWEEP_DELTAS_MS,
     SWEEP_THRESHOLDS,

@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from forensics_gui.core.media import VideoReader, decode_audio, probe
-from forensics_gui.core.silence import leading_silence
+from forensics_gui.core.media.decode import VideoReader, decode_audio, probe
+from forensics_gui.core.media.silence import leading_silence
 from forensics_gui.testing.synth import (
     corrupt_bytes,
     decode_pattern_index,

@@ -7,7 +7,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from forensics_gui.core.timebase import (
+from forensics_gui.core.media.timebase import (
     Timebase,
     format_timecode,
     model_frame_to_seconds,

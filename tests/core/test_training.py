@@ -15,11 +15,9 @@ import pytest
 import torch
 
 from forensics_gui.cli import main
-from forensics_gui.core.feature_store import build_feature_store
-from forensics_gui.core.hashing import sha256_file
-from forensics_gui.core.phi import load_phi
-from forensics_gui.core.scoring import score_features
-from forensics_gui.core.training import (
+from forensics_gui.core.alignment.phi import load_phi
+from forensics_gui.core.alignment.scoring import score_features
+from forensics_gui.core.alignment.training import (
     fast_loss,
     gather_batch,
     make_chunks,
@@ -28,6 +26,8 @@ from forensics_gui.core.training import (
     split_videos,
     train_phi,
 )
+from forensics_gui.core.encoder.feature_store import build_feature_store
+from forensics_gui.core.files.hashing import sha256_file
 from forensics_gui.testing.phi import (
     SyntheticCorpus,
     random_phi_module,
@@ -184,7 +184,7 @@ _CHILD = textwrap.dedent("""
     from pathlib import Path
     import torch
     torch.set_num_threads(2)
-    from forensics_gui.core.training import train_phi
+    from forensics_gui.core.alignment.training import train_phi
 
     class Slow:
         def report(self, stage, done, total=None):
@@ -258,14 +258,14 @@ def test_feature_store_layout_and_skips(tmp_path):
     assert again.root == store.root  # reused
     c = tmp_path / "c.npz"
     np.savez(c, visual=np.ones((4, 16), np.float32), audio=np.ones((4, 16), np.float32))
-    from forensics_gui.core.feature_store import FeatureFileError
+    from forensics_gui.core.encoder.feature_store import FeatureFileError
 
     with pytest.raises(FeatureFileError, match="train on features from one AV-HuBERT model"):
         build_feature_store([a, c], tmp_path / "store")
 
 
 def test_early_stop_and_plateau(store_env, monkeypatch):
-    import forensics_gui.core.training as training
+    import forensics_gui.core.alignment.training as training
 
     monkeypatch.setattr(training, "_evaluate", lambda *a, **k: 1.0)  # validation never improves
     files = write_corpus(store_env / "c", 3, frames=40, dim=8, seed=8)

@@ -12,15 +12,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from forensics_gui.core.errors import Cancelled, ForensicsError, NoFaceError
-from forensics_gui.core.features import load_features
-from forensics_gui.core.hashing import sha256_file
-from forensics_gui.core.training_data import (
+from forensics_gui.core.alignment.training_data import (
     ExtractionReport,
     extract_features_for_videos,
     is_up_to_date,
     output_names,
 )
+from forensics_gui.core.encoder.features import load_features
+from forensics_gui.core.errors import Cancelled, ForensicsError, NoFaceError
+from forensics_gui.core.files.hashing import sha256_file
 from forensics_gui.testing.checkpoints import write_fake_avhubert_checkpoint
 from forensics_gui.testing.synth import make_clip, make_text_as_video
 
@@ -97,9 +97,9 @@ def test_one_feature_file_two_skipped_with_reasons_then_resumed(videos: Path, ck
     assert not [p for p in out.rglob(".*")], "no temporary files left"
 
     # The same features an analysis computes (mouth ROI round trip + both encoder passes).
-    from forensics_gui.core.features import FeatureExtractor
-    from forensics_gui.core.media import decode_audio
-    from forensics_gui.core.roi import extract_mouth_roi, roi_roundtrip
+    from forensics_gui.core.encoder.features import FeatureExtractor
+    from forensics_gui.core.face.roi import extract_mouth_roi, roi_roundtrip
+    from forensics_gui.core.media.decode import decode_audio
 
     clip = videos / "talk.mkv"
     direct = FeatureExtractor(ckpt, device="cpu").extract(
@@ -170,7 +170,7 @@ def test_no_usable_clip_is_one_sentence(tmp_path: Path, videos: Path, ckpt: Path
 
 def test_cli_train_from_videos_writes_a_loadable_phi(videos: Path, ckpt: Path, tmp_path: Path,
                                                       shared_cache: Path) -> None:
-    from forensics_gui.core.phi import load_phi
+    from forensics_gui.core.alignment.phi import load_phi
 
     models = tmp_path / "models"
     models.mkdir()

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from forensics_gui.core.waveform import PeakPyramid, interleave
+from forensics_gui.core.media.waveform import PeakPyramid, interleave
 
 
 def test_single_sample_spike_visible_at_every_zoom() -> None:

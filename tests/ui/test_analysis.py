@@ -107,7 +107,7 @@ def test_analyze_and_cancel_are_enabled_only_when_they_apply(qtbot, window, avh,
 
 def test_analyze_action_draws_curves_segments_roi_face_box_and_summary(
         qtbot, window, avh, open_and_wait, monkeypatch, tmp_path) -> None:
-    from forensics_gui.core import scoring
+    from forensics_gui.core.alignment import scoring
     from forensics_gui.ui import snapshot as snap
 
     # Random weights give a flat-ish curve: use the median as the segment threshold so the
@@ -314,7 +314,7 @@ def test_window_shutdown_stops_its_own_child_process(qtbot, window, avh, open_an
 
 def test_missing_weights_show_guidance_and_keep_the_window_usable(qtbot, window, avh, open_and_wait,
                                                                   tmp_path, monkeypatch) -> None:
-    from forensics_gui.core.models_registry import describe_missing_models
+    from forensics_gui.core.models.registry import describe_missing_models
 
     monkeypatch.setenv("FORENSICS_GUI_MODELS", str(tmp_path / "no-models"))
     open_and_wait(window, avh["clip"])
@@ -399,8 +399,8 @@ def test_groundtruth_lanes_from_sidecar_lavdf_and_fakeavceleb(qtbot, window, tmp
 
 
 def test_curve_panel_regions_threshold_sync_and_no_face_ticks(qtbot) -> None:
+    from forensics_gui.core.alignment.scoring import ScoreResult
     from forensics_gui.core.pipeline import FaceTrack
-    from forensics_gui.core.scoring import ScoreResult
     from forensics_gui.ui.curves import CurvePanel
     from forensics_gui.ui.timeline import Timeline
 

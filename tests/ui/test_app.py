@@ -77,15 +77,15 @@ def test_run_app_opens_clip_and_quits(qtbot, clips) -> None:
 
 
 def test_demo_clip_generated_once(tmp_path) -> None:
-    from forensics_gui.core.media import probe
-    from forensics_gui.core.silence import leading_silence
+    from forensics_gui.core.media.decode import probe
+    from forensics_gui.core.media.silence import leading_silence
     from forensics_gui.ui.app import ensure_demo_clip
 
     path = ensure_demo_clip()
     assert path.parent == tmp_path / "data" / "demo"
     info = probe(path)
     assert info.duration_s == pytest.approx(8.0, abs=0.05) and info.video is not None
-    from forensics_gui.core.media import decode_audio
+    from forensics_gui.core.media.decode import decode_audio
 
     assert leading_silence(decode_audio(path), threshold=0.0005).leading_silence_ms == \
         pytest.approx(30.0, abs=0.05)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from forensics_gui.core import models_registry
+from forensics_gui.core.models import registry as models_registry
 from forensics_gui.testing.checkpoints import write_fake_avhubert_checkpoint
 from forensics_gui.testing.phi import write_published_phi, write_supervised_phi
 
@@ -152,7 +152,7 @@ def test_supervised_checkpoint_in_use_is_inspected_and_checked(qtbot, files, mod
 
 def test_hashing_runs_off_the_gui_thread(qtbot, files, models_dir, monkeypatch) -> None:
     """A slow SHA-256 (a 1-2 GB checkpoint) leaves the dialog responsive and shows progress."""
-    from forensics_gui.core import hashing
+    from forensics_gui.core.files import hashing
     from forensics_gui.ui.models_dialog import COMPUTING, ModelsDialog
 
     install(models_dir, "self_large_vox_433h.pt", files["extractor"])

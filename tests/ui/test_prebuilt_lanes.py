@@ -32,7 +32,7 @@ def test_opening_a_clip_prebuilds_the_lanes_without_showing_them(qtbot, window, 
     open_and_wait(window, clips["av"].path, audio=False)
     tl = window.timeline
     qtbot.waitUntil(lambda: len(tl._spares) == 2, timeout=5000)
-    qtbot.waitUntil(lambda: "forensics_gui.core.phi" in sys.modules, timeout=5000)
+    qtbot.waitUntil(lambda: "forensics_gui.core.alignment.phi" in sys.modules, timeout=5000)
     assert window.avh.curves.plot is None and tl.plots == [tl.waveform_plot]
     spares = set(map(id, tl._spares.values()))
     window.avh.curves.ensure_plots()

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from forensics_gui.core import roi
+from forensics_gui.core.face import roi
 
 
 def _analysis(preparation: str | None) -> SimpleNamespace:

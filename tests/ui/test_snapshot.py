@@ -25,7 +25,7 @@ def _qimage_rgb(img) -> np.ndarray:  # type: ignore[no-untyped-def]
 
 
 def _data(frame: np.ndarray | None, **kw):  # type: ignore[no-untyped-def]
-    from forensics_gui.core.waveform import PeakPyramid
+    from forensics_gui.core.media.waveform import PeakPyramid
     from forensics_gui.ui.snapshot import SnapshotData, waveform_window
 
     sr = 16000

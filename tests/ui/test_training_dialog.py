@@ -64,8 +64,8 @@ def test_trains_plots_each_epoch_and_uses_the_model(qtbot, dialog, corpus: Path,
     import torch
     from PySide6.QtCore import QObject, QSettings, Qt, Slot
 
-    from forensics_gui.core.phi import load_phi
-    from forensics_gui.core.training import resume_path
+    from forensics_gui.core.alignment.phi import load_phi
+    from forensics_gui.core.alignment.training import resume_path
     from forensics_gui.ui.training_dialog import PHI_SETTINGS_KEY
 
     out = tmp_path / "models" / "phi_mine.pt"
@@ -120,7 +120,7 @@ def test_trains_plots_each_epoch_and_uses_the_model(qtbot, dialog, corpus: Path,
 
 def test_cancel_keeps_the_best_model_and_resume_continues(qtbot, dialog, corpus: Path,
                                                           tmp_path: Path) -> None:
-    from forensics_gui.core.phi import load_phi
+    from forensics_gui.core.alignment.phi import load_phi
 
     out = tmp_path / "phi_cancel.pt"
     _configure(dialog, corpus, out, epochs=500)

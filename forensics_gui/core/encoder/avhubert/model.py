@@ -1,0 +1,298 @@
+"""The AV-HuBERT encoder as plain PyTorch modules (no fairseq), for feature extraction only.
+
+Module and parameter names follow the official state dict (``feature_extractor_video.resnet...``,
+``encoder.layers.{i}.self_attn.q_proj...``), so a converted checkpoint loads with
+``load_state_dict(strict=True)``. Differences from the training code are inference-only:
+``pos_conv`` is a plain Conv1d whose weight-norm was folded at load time, and attention runs
+through :func:`torch.nn.functional.scaled_dot_product_attention`.
+
+Shapes: audio features ``[B, T, 104]`` (stacked log filterbanks, 25 fps frames), video
+``[B, 1, T, 88, 88]`` (normalised grey mouth crops, 25 fps), outputs ``[B, T, D]``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from forensics_gui.core.encoder.avhubert.config import AVHubertConfig
+
+#: Frames of video pushed through the ResNet at once (bounds memory on long clips).
+RESNET_CHUNK_FRAMES = 128
+#: Half of the Conv3d stem's temporal kernel: frames of context a chunk needs on each side.
+_STEM_HALO = 2
+
+
+class BasicBlock(nn.Module):
+    """ResNet-18 basic block with PReLU activations (``relu1``/``relu2``), as in AV-HuBERT."""
+
+    def __init__(self, inplanes: int, planes: int, stride: int) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(inplanes, planes, 3, stride=stride, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(planes)
+        self.relu1 = nn.PReLU(planes)
+        self.conv2 = nn.Conv2d(planes, planes, 3, stride=1, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(planes)
+        self.relu2 = nn.PReLU(planes)
+        self.downsample: nn.Sequential | None = None
+        if stride != 1 or inplanes != planes:
+            self.downsample = nn.Sequential(
+                nn.Conv2d(inplanes, planes, 1, stride=stride, bias=False), nn.BatchNorm2d(planes)
+            )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        residual = x if self.downsample is None else self.downsample(x)
+        out = self.relu1(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        return self.relu2(out + residual)
+
+
+class ResNetTrunk(nn.Module):
+    """ResNet-18 without stem and classifier: 64 -> 512 channels, then global average pooling."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.layer1 = nn.Sequential(BasicBlock(64, 64, 1), BasicBlock(64, 64, 1))
+        self.layer2 = nn.Sequential(BasicBlock(64, 128, 2), BasicBlock(128, 128, 1))
+        self.layer3 = nn.Sequential(BasicBlock(128, 256, 2), BasicBlock(256, 256, 1))
+        self.layer4 = nn.Sequential(BasicBlock(256, 512, 2), BasicBlock(512, 512, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
+        return x.mean(dim=(2, 3))
+
+
+class VideoResNet(nn.Module):
+    """Conv3d stem (5x7x7) + per-frame ResNet-18 trunk: ``[B,1,T,88,88]`` -> ``[B,T,512]``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.frontend3D = nn.Sequential(
+            nn.Conv3d(1, 64, (5, 7, 7), stride=(1, 2, 2), padding=(2, 3, 3), bias=False),
+            nn.BatchNorm3d(64),
+            nn.PReLU(64),
+            nn.MaxPool3d((1, 3, 3), stride=(1, 2, 2), padding=(0, 1, 1)),
+        )
+        self.trunk = ResNetTrunk()
+
+    def _run(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.frontend3D(x)  # [B, 64, T, 22, 22]
+        b, c, t, h, w = y.shape
+        # Time folded into the batch, straight into channels-last layout (one copy; the layout
+        # cuDNN prefers for reduced precision; on CPU it measured the same as NCHW).
+        y = y.permute(0, 2, 3, 4, 1).reshape(b * t, h, w, c).permute(0, 3, 1, 2)
+        return self.trunk(y).view(b, t, -1)
+
+    def forward(self, x: torch.Tensor, on_chunk: Callable[[int, int], None] | None = None
+                ) -> torch.Tensor:
+        """``on_chunk(frames_done, frames_total)`` is called after each chunk of frames."""
+        t = x.shape[2]
+        if t <= RESNET_CHUNK_FRAMES:
+            y = self._run(x)
+            if on_chunk is not None:
+                on_chunk(t, t)
+            return y
+        # Chunks along time with a 2-frame halo: the stem's zero time-padding only applies at the
+        # clip's real ends, so chunked results equal one pass exactly.
+        outs = []
+        for start in range(0, t, RESNET_CHUNK_FRAMES):
+            stop = min(t, start + RESNET_CHUNK_FRAMES)
+            lo, hi = max(0, start - _STEM_HALO), min(t, stop + _STEM_HALO)
+            y = self._run(x[:, :, lo:hi])
+            outs.append(y[:, start - lo: start - lo + (stop - start)])
+            if on_chunk is not None:
+                on_chunk(stop, t)
+        return torch.cat(outs, dim=1)
+
+
+class VideoFrontEnd(nn.Module):
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.resnet = VideoResNet()
+        self.proj = nn.Linear(512, dim)
+
+    def forward(self, video: torch.Tensor) -> torch.Tensor:
+        return self.proj(self.resnet(video))
+
+
+class AudioFrontEnd(nn.Module):
+    def __init__(self, feat_dim: int, dim: int) -> None:
+        super().__init__()
+        self.proj = nn.Linear(feat_dim, dim)
+
+    def forward(self, audio: torch.Tensor) -> torch.Tensor:
+        return self.proj(audio)
+
+
+class SelfAttention(nn.Module):
+    """Multi-head self-attention with separate q/k/v/out projections (fairseq names)."""
+
+    def __init__(self, dim: int, heads: int) -> None:
+        super().__init__()
+        self.heads = heads
+        self.q_proj = nn.Linear(dim, dim)
+        self.k_proj = nn.Linear(dim, dim)
+        self.v_proj = nn.Linear(dim, dim)
+        self.out_proj = nn.Linear(dim, dim)
+        self._fused: tuple[torch.Tensor, torch.Tensor] | None = None
+
+    def fuse_qkv(self) -> None:
+        """Concatenate q/k/v into one matrix (one GEMM instead of three); call after loading.
+
+        The q/k/v parameters become views into the fused tensors, so no memory is duplicated.
+        """
+        projs = (self.q_proj, self.k_proj, self.v_proj)
+        w = torch.cat([p.weight.detach() for p in projs])
+        b = torch.cat([p.bias.detach() for p in projs])
+        d = self.q_proj.out_features
+        for i, proj in enumerate(projs):
+            proj.weight = nn.Parameter(w[i * d:(i + 1) * d], requires_grad=False)
+            proj.bias = nn.Parameter(b[i * d:(i + 1) * d], requires_grad=False)
+        self._fused = (w, b)
+
+    def _apply(self, fn, recurse=True):
+        # Device/dtype moves invalidate the fused copy; rebuild it from the moved parameters.
+        fused = self._fused is not None
+        self._fused = None
+        out = super()._apply(fn, recurse)
+        if fused:
+            self.fuse_qkv()
+        return out
+
+    def forward(self, x: torch.Tensor, attn_mask: torch.Tensor | None) -> torch.Tensor:
+        b, t, d = x.shape
+        if self._fused is not None:
+            qkv = F.linear(x, *self._fused).view(b, t, 3, self.heads, d // self.heads)
+            q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)
+        else:
+            shape = (b, t, self.heads, d // self.heads)
+            q = self.q_proj(x).view(shape).transpose(1, 2)
+            k = self.k_proj(x).view(shape).transpose(1, 2)
+            v = self.v_proj(x).view(shape).transpose(1, 2)
+        y = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask)
+        return self.out_proj(y.transpose(1, 2).reshape(b, t, d))
+
+
+def gelu_fp32(x: torch.Tensor) -> torch.Tensor:
+    """Exact (erf) GELU computed in float32, cast back to the input dtype (as fairseq does)."""
+    return F.gelu(x.float()).type_as(x)
+
+
+class EncoderLayer(nn.Module):
+    """Pre-LN transformer layer: x + Attn(LN(x)), then x + FC2(GELU(FC1(LN(x))))."""
+
+    def __init__(self, dim: int, heads: int, ffn_dim: int) -> None:
+        super().__init__()
+        self.self_attn = SelfAttention(dim, heads)
+        self.self_attn_layer_norm = nn.LayerNorm(dim, eps=1e-5)
+        self.fc1 = nn.Linear(dim, ffn_dim)
+        self.fc2 = nn.Linear(ffn_dim, dim)
+        self.final_layer_norm = nn.LayerNorm(dim, eps=1e-5)
+
+    def forward(self, x: torch.Tensor, attn_mask: torch.Tensor | None) -> torch.Tensor:
+        x = x + self.self_attn(self.self_attn_layer_norm(x), attn_mask)
+        return x + self.fc2(gelu_fp32(self.fc1(self.final_layer_norm(x))))
+
+
+class TransformerEncoder(nn.Module):
+    """Convolutional relative position embedding + pre-LN layers + final LayerNorm."""
+
+    def __init__(self, config: AVHubertConfig) -> None:
+        super().__init__()
+        d, k = config.embed_dim, config.conv_pos
+        self.pos_conv = nn.Sequential(nn.Conv1d(d, d, k, padding=k // 2, groups=config.conv_pos_groups))
+        self._drop_last = k % 2 == 0  # SamePad: an even kernel yields T+1 frames
+        self.layers = nn.ModuleList(
+            EncoderLayer(d, config.heads, config.ffn_dim) for _ in range(config.layers)
+        )
+        self.layer_norm = nn.LayerNorm(d, eps=1e-5)
+
+    def forward(self, x: torch.Tensor, padding_mask: torch.Tensor | None = None,
+                output_layer: int | None = None,
+                on_layer: Callable[[int], None] | None = None) -> torch.Tensor:
+        """``x [B,T,D]``; ``padding_mask [B,T]`` True on padded frames; ``output_layer`` 1-based.
+
+        ``on_layer(k)`` is called after layer k (progress reports and cancellation points).
+        With ``output_layer=k`` the k-th layer's output is returned without the final LayerNorm
+        (as fairseq does); with None, the last layer's output after ``layer_norm``.
+        """
+        attn_mask = None
+        if padding_mask is not None:
+            x = x.masked_fill(padding_mask.unsqueeze(-1), 0.0)
+            attn_mask = (~padding_mask)[:, None, None, :]
+        pos = self.pos_conv(x.transpose(1, 2))
+        if self._drop_last:
+            pos = pos[..., :-1]
+        x = x + gelu_fp32(pos).transpose(1, 2)
+        for index, layer in enumerate(self.layers, start=1):
+            x = layer(x, attn_mask)
+            if on_layer is not None:
+                on_layer(index)
+            if output_layer == index:
+                return x
+        return self.layer_norm(x)
+
+
+class AVHubertEncoder(nn.Module):
+    """Front ends + concat fusion [audio, video] + LayerNorm(2D) + post_extract_proj + encoder."""
+
+    def __init__(self, config: AVHubertConfig) -> None:
+        super().__init__()
+        self.config = config
+        d = config.embed_dim
+        self.feature_extractor_audio = AudioFrontEnd(config.audio_feat_dim, d)
+        self.feature_extractor_video = VideoFrontEnd(d)
+        self.layer_norm = nn.LayerNorm(2 * d, eps=1e-5)
+        self.post_extract_proj = nn.Linear(2 * d, d)
+        self.encoder = TransformerEncoder(config)
+
+    def fuse_qkv(self) -> None:
+        for layer in self.encoder.layers:
+            assert isinstance(layer, EncoderLayer)
+            layer.self_attn.fuse_qkv()
+
+    def _fuse(self, fa: torch.Tensor | None, fv: torch.Tensor | None) -> torch.Tensor:
+        """Concatenate [audio, video] (zeros *after* projection for a missing one), LN, project."""
+        if fa is None and fv is None:
+            raise ValueError("at least one of audio and video is needed")
+        if fa is None:
+            fa = torch.zeros_like(fv)  # type: ignore[arg-type]
+        if fv is None:
+            fv = torch.zeros_like(fa)
+        if fa.shape != fv.shape:
+            raise ValueError(f"audio {tuple(fa.shape)} and video {tuple(fv.shape)} differ in length")
+        return self.post_extract_proj(self.layer_norm(torch.cat([fa, fv], dim=-1)))
+
+    def extract_features(self, audio: torch.Tensor | None = None, video: torch.Tensor | None = None,
+                         padding_mask: torch.Tensor | None = None,
+                         output_layer: int | None = None) -> torch.Tensor:
+        """Equivalent of AV-HuBERT ``extract_finetune``: audio-only, video-only or both.
+
+        ``audio [B,T,104]``, ``video [B,1,T,88,88]``, ``padding_mask [B,T]`` (True = padding).
+        The missing modality's front end is not run at all. Returns ``[B,T,D]``.
+        """
+        fa = self.feature_extractor_audio(audio) if audio is not None else None
+        fv = self.feature_extractor_video(video) if video is not None else None
+        return self.encoder(self._fuse(fa, fv), padding_mask, output_layer)
+
+    def extract_two_passes(self, audio: torch.Tensor, video: torch.Tensor,
+                           output_layer: int | None = None, batched: bool = True
+                           ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Audio-only and video-only features of one clip: ``audio [1,T,104]``, ``video [1,1,T,88,88]``.
+
+        Returns ``(audio_only [1,T,D], video_only [1,T,D])``. With ``batched`` both passes go
+        through the encoder as one batch of two rows (same T, so no padding).
+        """
+        fa = self.feature_extractor_audio(audio)
+        fv = self.feature_extractor_video(video)
+        if not batched:
+            xa = self.encoder(self._fuse(fa, None), None, output_layer)
+            xv = self.encoder(self._fuse(None, fv), None, output_layer)
+            return xa, xv
+        zeros = torch.zeros_like(fa)
+        x = torch.cat([torch.cat([fa, zeros], -1), torch.cat([zeros, fv], -1)], dim=0)
+        y = self.encoder(self.post_extract_proj(self.layer_norm(x)), None, output_layer)
+        return y[:1], y[1:]

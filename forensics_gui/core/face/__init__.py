@@ -1,0 +1,1 @@
+"""Face and mouth: dlib landmarks (exact and fast) and the official mouth-ROI preparation."""

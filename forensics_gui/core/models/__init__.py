@@ -1,0 +1,1 @@
+"""Model files on disk: the registry, what a file is, the inventory."""

@@ -1,0 +1,118 @@
+"""The known models and their state on this machine (``forensics-gui models list``).
+
+Each ``models/registry.json`` entry is "missing", "present" (found, but the registry has no
+SHA-256 to check it against), "verified" (its SHA-256 is the registry's) or "unknown file" (found
+under the entry's name with another SHA-256). Model files in the user models folder that no
+entry names are listed too: "verified" when their digest is an entry's (a renamed copy), else
+"unknown file". Nothing is downloaded or changed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from forensics_gui.core.files import paths
+from forensics_gui.core.models import registry as models_registry
+from forensics_gui.core.progress import Progress, check_cancelled
+
+MISSING = "missing"
+PRESENT = "present"
+VERIFIED = "verified"
+UNKNOWN_FILE = "unknown file"
+
+MODEL_SUFFIXES = (".pt", ".pth", ".ckpt")
+_NOT_MODELS = (".resume.pt",)  # training resume states (see core.training.resume_path)
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """One row of ``models list``.
+
+    ``kind``/``role``/``registry_sha256`` come from the registry ("" / None for a file it does
+    not name); ``sha256`` is None when missing or not hashed (``hash_files=False``).
+    """
+
+    name: str
+    kind: str
+    role: str
+    state: str
+    path: Path | None = None
+    size_bytes: int | None = None
+    sha256: str | None = None
+    registry_sha256: str | None = None
+    matches: str = ""  # the registry entry a renamed file's digest matches
+
+    @property
+    def detail(self) -> str:
+        """One sentence on the state, for people."""
+        if self.state == MISSING:
+            return "not installed"
+        where = f"at {self.path}"
+        if self.state == VERIFIED:
+            also = f" (a copy of {self.matches})" if self.matches and self.matches != self.name else ""
+            return f"{where}; SHA-256 matches the registry{also}"
+        if self.state == UNKNOWN_FILE:
+            if self.registry_sha256:
+                return f"{where}; SHA-256 differs from the registry's, so it is not the known file"
+            return f"{where}; not in the registry"
+        if self.sha256 is None:
+            return f"{where}; SHA-256 not computed yet"
+        return f"{where}; not verifiable: the registry has no SHA-256 for it"
+
+    def to_dict(self) -> dict[str, object]:
+        return {"name": self.name, "kind": self.kind, "role": self.role, "state": self.state,
+                "path": str(self.path) if self.path else None, "size_bytes": self.size_bytes,
+                "sha256": self.sha256, "registry_sha256": self.registry_sha256,
+                "matches": self.matches or None, "detail": self.detail}
+
+
+def _located(name: str) -> Path | None:
+    return next((d / name for d in paths.model_search_dirs() if (d / name).is_file()), None)
+
+
+def unregistered_files() -> list[Path]:
+    """Model files (.pt, .pth, .ckpt) in the user models folder that no registry entry names."""
+    folder = paths.user_models_dir()
+    if not folder.is_dir():
+        return []
+    known = {m.name for m in models_registry.known_models()}
+    return sorted(p for p in folder.iterdir()
+                  if p.is_file() and p.suffix.lower() in MODEL_SUFFIXES and p.name not in known
+                  and not p.name.startswith(".") and not p.name.endswith(_NOT_MODELS))
+
+
+def list_models(progress: Progress | None = None, hash_files: bool = True) -> list[ModelEntry]:
+    """Registry entries (defaults first), then unregistered files in the user models folder.
+
+    Digests come from :func:`~forensics_gui.core.models.registry.sha256_of` (cached by path, size
+    and time; ``progress`` sees ("hash", bytes, total) of each file read). With
+    ``hash_files=False`` nothing is read and a found file is "present".
+    """
+    known = models_registry.known_models()
+    by_digest = {m.sha256.lower(): m.name for m in known if m.sha256}
+    rows: list[ModelEntry] = []
+    for model in known:
+        check_cancelled(progress)
+        path = _located(model.name)
+        if path is None:
+            rows.append(ModelEntry(model.name, model.kind, model.role, MISSING,
+                                   registry_sha256=model.sha256))
+            continue
+        sha = models_registry.sha256_of(path, progress=progress) if hash_files else None
+        if sha is None or not model.sha256:
+            state = PRESENT
+        else:
+            state = VERIFIED if sha.lower() == model.sha256.lower() else UNKNOWN_FILE
+        rows.append(ModelEntry(model.name, model.kind, model.role, state, path,
+                               path.stat().st_size, sha, model.sha256,
+                               model.name if state == VERIFIED else ""))
+    for path in unregistered_files():
+        check_cancelled(progress)
+        sha = models_registry.sha256_of(path, progress=progress) if hash_files else None
+        match = by_digest.get(sha.lower(), "") if sha else ""
+        entry = next((m for m in known if m.name == match), None)
+        rows.append(ModelEntry(path.name, entry.kind if entry else "", entry.role if entry else "",
+                               VERIFIED if match else UNKNOWN_FILE, path, path.stat().st_size,
+                               sha, entry.sha256 if entry else None, match))
+    return rows

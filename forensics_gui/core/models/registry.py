@@ -1,0 +1,178 @@
+"""Known model checkpoints (``models/registry.json``), finding installed ones, and their SHA-256.
+
+Nothing is downloaded: the user puts the files into a folder of
+:func:`forensics_gui.core.files.paths.model_search_dirs`; :func:`describe_missing_models` says which file,
+where to get it and where to put it. SHA-256 digests of installed files are cached (in memory and
+in ``cache_dir()/model_sha256.json``) keyed by path, size and modification time, so the Models
+dialog does not re-hash gigabytes each time it opens.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from forensics_gui.core.files import paths
+from forensics_gui.core.files.atomic import write_text_atomic
+from forensics_gui.core.files.hashing import sha256_file
+from forensics_gui.core.progress import Progress
+
+REGISTRY_FILE = paths.REPO_MODELS_DIR / "registry.json"
+_SHA_CACHE_NAME = "model_sha256.json"
+_memory_cache: dict[str, dict[str, Any]] = {}
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """One known checkpoint. ``kind`` is ``"avhubert"`` or ``"phi"``; ``sha256`` may be None."""
+
+    name: str
+    kind: str
+    role: str
+    description: str
+    approx_size: str
+    sha256: str | None
+    license: str
+    source: str
+
+
+def known_models(kind: str | None = None) -> list[ModelInfo]:
+    """Registry entries (defaults first), optionally only one ``kind``."""
+    try:
+        data = json.loads(REGISTRY_FILE.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    fields = ModelInfo.__dataclass_fields__
+    models = [ModelInfo(**{k: m.get(k) for k in fields}) for m in data.get("models", [])]
+    models = [m for m in models if kind is None or m.kind == kind]
+    return sorted(models, key=lambda m: m.role != "default")
+
+
+def _find(kind: str) -> Path | None:
+    for folder in paths.model_search_dirs():
+        for model in known_models(kind):
+            candidate = folder / model.name
+            if candidate.is_file():
+                return candidate
+    return None
+
+
+def find_avhubert_checkpoint() -> Path | None:
+    """The first registry AV-HuBERT checkpoint found (default model first, user folder first)."""
+    return _find("avhubert")
+
+
+def find_phi_checkpoint() -> Path | None:
+    """The first registry Phi checkpoint found, else the newest ``phi*.pt`` in the user folder."""
+    found = _find("phi")
+    if found is not None:
+        return found
+    user = paths.user_models_dir()
+    trained = sorted(user.glob("phi*.pt"), key=lambda p: p.stat().st_mtime, reverse=True) \
+        if user.is_dir() else []
+    return trained[0] if trained else None
+
+
+def _missing_sentence(kind: str, folder: Path) -> str:
+    known = known_models(kind)
+    if not known:  # an install without the source tree's models/registry.json
+        what = "AV-HuBERT checkpoint" if kind == "avhubert" else "alignment network Phi"
+        return (f"The {what} is missing and the list of known models ({REGISTRY_FILE}) was not "
+                f"found; see models/README.md in the forensics-gui sources and put the file into "
+                f"{folder}.")
+    m = known[0]
+    if kind == "avhubert":
+        return (f"The AV-HuBERT checkpoint is missing: download {m.name} ({m.approx_size}, "
+                f"{m.license}) from {m.source.rstrip('.')}, and put it into {folder}.")
+    return (f"The alignment network Phi is missing: download {m.name} from {m.source.rstrip('.')}, "
+            f"and put it into {folder} (or train your own with 'forensics-gui train').")
+
+
+def describe_missing_models() -> str:
+    """Plain guidance naming each missing default model, where to get it and where to put it."""
+    folder = paths.user_models_dir()
+    found = {"avhubert": find_avhubert_checkpoint(), "phi": find_phi_checkpoint()}
+    return "\n".join(_missing_sentence(kind, folder) for kind, path in found.items() if path is None)
+
+
+def require_checkpoint(kind: str, given: str | os.PathLike[str] | None = None) -> Path:
+    """``given`` if set, else the installed checkpoint of ``kind`` ("avhubert" or "phi").
+
+    Raises CheckpointError (one sentence): a ``given`` path that is not a file, or nothing
+    installed (naming the file, where to get it and where to put it).
+    """
+    from forensics_gui.core.errors import CheckpointError
+
+    if given is not None:
+        if not Path(given).is_file():
+            what = "AV-HuBERT checkpoint" if kind == "avhubert" else "Phi checkpoint"
+            if Path(given).exists():  # a FIFO, device or folder: never read from it
+                raise CheckpointError(f"The {what} {given} is not a regular file (it is a pipe, "
+                                      "device or folder); pass the checkpoint file itself.")
+            raise CheckpointError(f"The {what} {given} does not exist; check the path.")
+        return Path(given)
+    found = find_avhubert_checkpoint() if kind == "avhubert" else find_phi_checkpoint()
+    if found is None:
+        raise CheckpointError(_missing_sentence(kind, paths.user_models_dir()))
+    return found
+
+
+def _cache_file() -> Path:
+    return paths.cache_dir() / _SHA_CACHE_NAME
+
+
+def _load_disk_cache() -> dict[str, dict[str, Any]]:
+    try:
+        data = json.loads(_cache_file().read_text(encoding="utf-8"))
+        return data if isinstance(data, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def sha256_of(path: str | Path, chunk_bytes: int = 1 << 22, progress: Progress | None = None) -> str:
+    """Hex SHA-256 of a model file, cached by (resolved path, size, mtime in ns).
+
+    ``progress`` gets ("hash", bytes done, bytes total) when the file is read (not on a cache hit).
+    """
+    path = Path(path).resolve()
+    st = os.stat(path)
+    stamp = {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
+    key = str(path)
+    entry = _memory_cache.get(key)
+    if entry is None:
+        entry = _load_disk_cache().get(key)
+    if entry and entry.get("size") == stamp["size"] and entry.get("mtime_ns") == stamp["mtime_ns"]:
+        _memory_cache[key] = entry
+        return str(entry["sha256"])
+    entry = {**stamp, "sha256": sha256_file(path, progress, chunk=chunk_bytes)}
+    _memory_cache[key] = entry
+    try:
+        disk = _load_disk_cache()
+        disk[key] = entry
+        write_text_atomic(_cache_file(), json.dumps(disk, indent=1, sort_keys=True))
+    except OSError:
+        pass  # the cache is an optimisation only
+    return str(entry["sha256"])
+
+
+def installed_models() -> list[dict[str, Any]]:
+    """Every registry model with its location (or None) and, when installed, size and SHA-256.
+
+    ``sha256_matches`` is True/False when the registry knows a digest, None otherwise.
+    """
+    rows = []
+    for model in known_models():
+        location = next((d / model.name for d in paths.model_search_dirs()
+                         if (d / model.name).is_file()), None)
+        row: dict[str, Any] = {"model": model, "path": location, "size_bytes": None,
+                               "sha256": None, "sha256_matches": None}
+        if location is not None:
+            row["size_bytes"] = location.stat().st_size
+            row["sha256"] = sha256_of(location)
+            if model.sha256:
+                row["sha256_matches"] = row["sha256"] == model.sha256
+        rows.append(row)
+    return rows

@@ -1,0 +1,1 @@
+"""Results over datasets: batch result files, ground truth, localisation metrics."""

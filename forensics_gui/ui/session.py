@@ -6,29 +6,12 @@ only when the value changes, which keeps the fan-out free of echo loops.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
-DEFAULT_THRESHOLD = 0.0005
-
-
-@dataclass
-class AudioAnalysis:
-    """Decoded audio and its silence numbers (computed in a worker).
-
-    ``track`` is the core AudioTrack (samples float32 [channels, N]); ``pyramid`` the peak
-    pyramid; ``sweep_taus``/``sweep_ms`` the silence length (ms) for a range of thresholds;
-    ``deltas_ms``/``max_amplitudes`` the max |amplitude| in the first delta ms.
-    """
-
-    track: Any
-    pyramid: Any
-    sweep_taus: list[float] = field(default_factory=list)
-    sweep_ms: list[float] = field(default_factory=list)
-    deltas_ms: list[float] = field(default_factory=list)
-    max_amplitudes: list[float] = field(default_factory=list)
+from forensics_gui.core.media.audio_analysis import AudioAnalysis
+from forensics_gui.core.media.silence import DEFAULT_THRESHOLD
 
 
 class Session(QObject):

@@ -19,9 +19,7 @@ import numpy as np
 from PySide6.QtCore import QThread, Signal
 
 from forensics_gui.core.errors import Cancelled, ForensicsError
-
-SWEEP_TAUS = (0.0001, 0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01)
-SWEEP_DELTAS_MS = (10.0, 20.0, 50.0, 100.0, 200.0)
+from forensics_gui.core.media.audio_analysis import analyse_audio
 
 
 class FrameDecoder(QThread):
@@ -184,23 +182,6 @@ class SignalProgress:
 
     def cancelled(self) -> bool:
         return self.flag.cancelled()
-
-
-def analyse_audio(path: str, progress: Any = None) -> Any:
-    """Decode the audio of ``path`` and compute the pyramid and silence sweeps (no Qt)."""
-    from forensics_gui.core.media.decode import decode_audio
-    from forensics_gui.core.media.silence import max_amplitude_sweep, silence_sweep
-    from forensics_gui.core.media.waveform import PeakPyramid
-    from forensics_gui.ui.session import AudioAnalysis
-
-    track = decode_audio(path, progress=progress)
-    pyramid = PeakPyramid(track.samples, track.sample_rate, track.start_time_s)
-    taus = list(SWEEP_TAUS)
-    sweep_ms = [float(v) for v in
-                np.asarray(silence_sweep(track.samples, track.sample_rate, np.asarray(taus)))]
-    deltas = list(SWEEP_DELTAS_MS)
-    amps = np.asarray(max_amplitude_sweep(track.samples, track.sample_rate, np.asarray(deltas)))
-    return AudioAnalysis(track, pyramid, taus, sweep_ms, deltas, [float(v) for v in amps])
 
 
 class AnalysisWorker(QThread):

@@ -2,8 +2,14 @@
 
 In FakeAVCeleb and AV-Deepfake1M, fake videos start with ~25-30 ms of (near) digital silence while
 real ones start with room noise; one feature, the length of that silence, separates them with
-AUC > 98 %. It is a dataset artefact, not proof of manipulation. The threshold default
-(0.0005 on the [-1, 1] scale) is the value AVH-Align uses to trim the silence.
+AUC > 98 %. It is a dataset artefact, not proof of manipulation. The display default tau
+(:data:`DEFAULT_THRESHOLD`, 0.0005 on the [-1, 1] scale) is the value AVH-Align uses to trim the
+silence; the user may change it. AVH-Align's ``--trimmed`` variant uses its own FIXED rule,
+:data:`OFFICIAL_TRIM_THRESHOLD`, whatever tau the display uses, so trimmed scores match the paper.
+
+This module owns everything about tau: the default, the one validity rule
+(:func:`validate_threshold`, used by the CLI, the settings and the viewer's tau control), the sweep
+grids, the analysis and the verdict text.
 
 All functions work on native-rate samples, float ``[channels, N]`` (or ``[N]``) in [-1, 1]; a
 sample counts as sound when ANY channel's ``|x|`` exceeds tau.
@@ -11,19 +17,45 @@ sample counts as sound when ANY channel's ``|x|`` exceeds tau.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 
-DEFAULT_THRESHOLD = 0.0005  # tau, [-1, 1] amplitude scale
+DEFAULT_THRESHOLD = 0.0005  # the display tau until the user changes it, [-1, 1] amplitude scale
+# AVH-Align's --trimmed rule: trim up to the first 16 kHz mono sample with |x| > 0.0005 (float
+# [-1, 1] scale). Fixed by the paper's code, independent of the display tau even though equal today.
+OFFICIAL_TRIM_THRESHOLD = 0.0005
+THRESHOLD_RULE = "a number greater than 0 and less than 1 (an amplitude on the [-1, 1] scale)"
+
 SWEEP_THRESHOLDS = np.logspace(-5, -1, 41)  # tau values for silence_sweep (amplitude)
 SWEEP_DELTAS_MS = np.arange(5.0, 205.0, 5.0)  # delta values for max_amplitude_sweep (ms)
+# The viewer's sweep table: the 1-2-5 steps of its tau control from 1e-4 to 1e-2 (amplitude) ...
+TABLE_TAUS = (0.0001, 0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01)
+# ... and five windows picked from SWEEP_DELTAS_MS (ms), so the table agrees with `silence --json`.
+TABLE_DELTAS_MS = (10.0, 20.0, 50.0, 100.0, 200.0)
 
 NONE_BELOW_MS = 1.0  # shorter than this counts as "no leading silence"
 FAKE_BAND_MS = (20.0, 40.0)  # where the fakes of FakeAVCeleb / AV-Deepfake1M fall (~25-30 ms)
 
 _FIRST_CHUNK = 1 << 14  # samples scanned first: the answer is nearly always in the first second
+
+
+def validate_threshold(value: float | str) -> float:
+    """``value`` as a tau (float, [-1, 1] amplitude) if it is valid, else ValueError (one sentence).
+
+    The one rule for every entry point: finite, greater than 0 and less than 1.
+    """
+    try:
+        tau = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"The silence threshold {value!r} is not a number; use {THRESHOLD_RULE}, "
+                         f"e.g. {DEFAULT_THRESHOLD:g}.") from None
+    if not (math.isfinite(tau) and 0.0 < tau < 1.0):
+        raise ValueError(f"The silence threshold {value!r} is out of range; use {THRESHOLD_RULE}, "
+                         f"e.g. {DEFAULT_THRESHOLD:g}.")
+    return tau
 
 
 @dataclass(frozen=True)

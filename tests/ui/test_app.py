@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -93,9 +94,36 @@ def test_demo_clip_generated_once(tmp_path) -> None:
     assert ensure_demo_clip() == path and path.stat().st_mtime_ns == mtime
 
 
+# The viewer as ``python -m forensics_gui CLIP`` runs it, plus one probe: when the app installs
+# its TERM handler, a zero-delay timer writes the file argv[1]; the timer fires once the event
+# loop turns, so the file means "window shown, handler installed, loop running".
+_TERM_CHILD = textwrap.dedent("""
+    import signal
+    import sys
+    from pathlib import Path
+
+    from forensics_gui.cli import main
+
+    ready = Path(sys.argv[1])
+    install = signal.signal
+
+    def probe(sig, handler):
+        previous = install(sig, handler)
+        if sig == signal.SIGTERM and callable(handler):
+            from PySide6.QtCore import QTimer
+
+            QTimer.singleShot(0, lambda: ready.write_text("ready", encoding="utf-8"))
+        return previous
+
+    signal.signal = probe
+    raise SystemExit(main(sys.argv[2:]))
+""")
+
+
 def test_term_signal_closes_the_viewer_cleanly(clips, tmp_path) -> None:
     """A TERM signal (or Ctrl+C) quits through the normal shutdown: exit 0, no traceback, no
-    leaked child-process resources."""
+    leaked child-process resources. The signal is sent once the viewer says it is ready (a fixed
+    sleep raced a slow start: TERM before the handler ends the process with -15)."""
     import os
     import signal
     import subprocess
@@ -105,11 +133,19 @@ def test_term_signal_closes_the_viewer_cleanly(clips, tmp_path) -> None:
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen",
            "FORENSICS_GUI_SETTINGS": str(tmp_path / "s.ini"),
            "FORENSICS_GUI_CACHE": str(tmp_path / "cache")}
-    proc = subprocess.Popen([sys.executable, "-m", "forensics_gui", str(clips["av"].path)], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(4.0)
-    assert proc.poll() is None, proc.communicate()[1]
-    proc.send_signal(signal.SIGTERM)
-    _, err = proc.communicate(timeout=20)
+    ready = tmp_path / "ready"
+    proc = subprocess.Popen([sys.executable, "-c", _TERM_CHILD, str(ready), str(clips["av"].path)],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120.0  # bounds a hang only; a loaded machine starts slowly
+        while not ready.exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)  # polling a condition: the loop ends as soon as the file exists
+        assert ready.exists() and proc.poll() is None, proc.communicate(timeout=60)[1]
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
     assert proc.returncode == 0, err
     assert "Traceback" not in err and "leaked" not in err

@@ -19,6 +19,7 @@ from PySide6.QtCore import QPointF, QRect, QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QFontDatabase, QImage, QPainter, QPen, QPolygonF
 
 from forensics_gui.core.errors import ForensicsError
+from forensics_gui.core.media.timebase import model_frame_times
 
 WIDTH = 1280
 MARGIN = 16
@@ -108,7 +109,7 @@ def curves_from_result(result: dict[str, Any]) -> tuple[list[Curve], list[str]]:
         scores = np.asarray([np.nan if x is None else x for x in v["frame_scores"]], np.float64)
         times = v.get("times_s")
         times = (np.asarray(times, np.float64) if times is not None and len(times) == len(scores)
-                 else np.arange(len(scores)) / 25.0)
+                 else model_frame_times(len(scores), int(v.get("first_model_frame") or 0)))
         values, lo, hi = normalise(scores)
         rng = f"raw {lo:.3f} … {hi:.3f}"
         curves.append(Curve(f"fakeness −Φ {name} ({rng}, shown 0..1)", times, values,

@@ -10,10 +10,10 @@ import pytest
 from forensics_gui.core.media.timebase import (
     Timebase,
     format_timecode,
-    model_frame_to_seconds,
+    model_frame_of,
+    model_frame_start,
     parse_timecode,
     samples_to_ms,
-    seconds_to_model_frame,
     seconds_to_sample,
 )
 
@@ -36,11 +36,11 @@ def test_parse_timecode_round_trip() -> None:
 
 
 def test_module_helpers() -> None:
-    assert seconds_to_model_frame(0.0) == 0
-    assert seconds_to_model_frame(0.04) == 1  # exactly on a boundary despite float error
-    assert seconds_to_model_frame(0.0399) == 0
-    assert seconds_to_model_frame(3 * 0.04) == 3
-    assert model_frame_to_seconds(50) == 2.0
+    assert model_frame_of(0.0) == 0
+    assert model_frame_of(0.04) == 1  # exactly on a boundary despite float error
+    assert model_frame_of(0.0399) == 0
+    assert model_frame_of(3 * 0.04) == 3
+    assert model_frame_start(50) == 2.0
     assert seconds_to_sample(0.03, 16000) == 480
     assert seconds_to_sample(0.03, 44100) == 1323
     assert seconds_to_sample(1.0, 16000, start_time_s=0.5) == 8000

@@ -5,6 +5,23 @@
 - sample index: a position in the decoded audio track (native or resampled rate);
 - model frame index: the 25 fps grid the mouth-ROI and AV-HuBERT features use
   (model frame ``k`` covers ``[k / 25, (k + 1) / 25)`` seconds).
+
+This is the only module that knows the model rate (:data:`MODEL_FPS`) and converts with it.
+Rounding rules, one function each:
+
+- :func:`model_frame_of`: seconds -> the model frame whose interval contains them (floor, with
+  :data:`_EPS` so a time computed as ``k / 25`` lands in frame ``k`` despite float error);
+- :func:`index_at`: seconds -> index into any sorted array of start times (the last start at
+  or before the time, same epsilon, clamped); the source-frame lookup of :class:`Timebase`;
+- :func:`model_frame_count`: the frames that start within a duration (ceil, 1e-6 s slack);
+- :func:`truncated_model_frame`: AVH-Align's ``int(s * 25)`` (truncation without epsilon) for
+  the leading-silence trim, kept bit for bit so the trim equals the official one;
+- :func:`model_frame_near`: a stored start time back to its frame, refusing times off the grid
+  (reads results of earlier versions that stored ``curve_start_s``).
+
+Seconds come from frames only through :func:`model_frame_start` / :func:`model_frame_times`.
+Results carry the integer ``first_model_frame`` of their first value (0 untrimmed, the dropped
+frames for a trimmed analysis), never a start time in seconds.
 """
 
 from __future__ import annotations
@@ -12,7 +29,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, overload
 
 import numpy as np
 
@@ -48,14 +65,66 @@ def parse_timecode(text: str) -> float:
     return sign * value
 
 
-def seconds_to_model_frame(t: float, fps: float = MODEL_FPS) -> int:
-    """Model-grid frame (25 fps by default) whose interval contains ``t`` seconds."""
-    return int(math.floor(t * fps + _EPS))
+def model_frame_of(t: float) -> int:
+    """Model frame whose interval ``[k / 25, (k + 1) / 25)`` contains ``t`` seconds (floor with
+    :data:`_EPS`: exactly on a boundary is the later frame; negative times give negative frames)."""
+    return int(math.floor(t * MODEL_FPS + _EPS))
 
 
-def model_frame_to_seconds(k: int | np.ndarray, fps: float = MODEL_FPS) -> float | np.ndarray:
-    """Start time in seconds of model frame ``k``."""
-    return k / fps
+@overload
+def model_frame_start(k: int) -> float: ...
+@overload
+def model_frame_start(k: np.ndarray) -> np.ndarray: ...
+def model_frame_start(k: int | np.ndarray) -> float | np.ndarray:
+    """Start time in seconds of model frame ``k`` (element-wise on arrays)."""
+    return k / MODEL_FPS
+
+
+def model_frame_times(n: int, first: int = 0) -> np.ndarray:
+    """Start times (s, float64 [n]) of ``n`` consecutive model frames from frame ``first``: the
+    time axis of a curve whose first value belongs to model frame ``first``."""
+    return (first + np.arange(n, dtype=np.float64)) / MODEL_FPS
+
+
+def model_frame_count(duration_s: float) -> int:
+    """Model frames that start within ``duration_s`` seconds: ``ceil(duration_s * 25)`` with
+    1e-6 of slack, so a duration of exactly ``n / 25`` s counts ``n`` frames."""
+    return int(math.ceil(duration_s * MODEL_FPS - 1e-6))
+
+
+def model_frame_near(t: float, tol_s: float = 1e-6) -> int | None:
+    """The model frame that starts at ``t`` seconds (within ``tol_s``), or None when ``t`` is not
+    on the grid. For start times stored by earlier versions (rounded to the microsecond)."""
+    k = round(t * MODEL_FPS)
+    return k if abs(k / MODEL_FPS - t) <= tol_s else None
+
+
+@overload
+def truncated_model_frame(s: float) -> int: ...
+@overload
+def truncated_model_frame(s: np.ndarray) -> np.ndarray: ...
+def truncated_model_frame(s: float | np.ndarray) -> int | np.ndarray:
+    """AVH-Align's trim rule ``int(s * 25)``: truncation of ``s`` seconds to a model frame, with
+    no epsilon, so float error (``18560 / 16000 * 25`` is 28.999...) gives what the official code
+    gives. Only the leading-silence trim uses it; everything else uses :func:`model_frame_of`.
+    Element-wise on numpy arrays and scalars (int64)."""
+    if isinstance(s, (np.ndarray, np.generic)):
+        return np.trunc(s * MODEL_FPS).astype(np.int64)
+    return int(s * MODEL_FPS)
+
+
+def samples_per_model_frame(sample_rate: int) -> int:
+    """Whole audio samples in one model frame, ``sample_rate // 25`` (640 at 16 kHz)."""
+    return sample_rate // MODEL_FPS
+
+
+def index_at(times_s: np.ndarray | None, t: float) -> int | None:
+    """Index of the last of the sorted start times ``times_s`` (s) at or before ``t`` seconds
+    (with :data:`_EPS`), clamped to the array; None when there are no times."""
+    if times_s is None or len(times_s) == 0:
+        return None
+    i = int(np.searchsorted(times_s, t + _EPS, side="right")) - 1
+    return min(max(i, 0), len(times_s) - 1)
 
 
 def seconds_to_sample(t: float, sample_rate: int, start_time_s: float = 0.0) -> int:
@@ -83,7 +152,6 @@ class Timebase:
     fps: Fraction = Fraction(MODEL_FPS)
     sample_rate: int | None = None
     audio_start_s: float = 0.0
-    model_fps: int = MODEL_FPS
     _frame_end: float = field(init=False, repr=False, default=0.0)
 
     def __post_init__(self) -> None:
@@ -132,8 +200,9 @@ class Timebase:
         """Source frame displayed at ``t`` s (last frame starting at or before ``t``), clamped."""
         if self.frame_times is None or len(self.frame_times) == 0:
             raise ValueError("this media has no video frames")
-        i = int(np.searchsorted(self.frame_times, t + _EPS, side="right")) - 1
-        return min(max(i, 0), len(self.frame_times) - 1)
+        i = index_at(self.frame_times, t)
+        assert i is not None
+        return i
 
     def time_of_frame(self, i: int) -> float:
         """Presentation time in seconds of source frame ``i``."""
@@ -163,16 +232,16 @@ class Timebase:
     @property
     def n_model_frames(self) -> int:
         """Model-grid frames that start within the clip: ``ceil(duration_s * 25)``."""
-        return int(math.ceil(self.duration_s * self.model_fps - 1e-6))
+        return model_frame_count(self.duration_s)
 
     def model_frame_at(self, t: float) -> int:
         """Model-grid frame containing ``t`` seconds, clamped to the clip."""
-        k = seconds_to_model_frame(t, self.model_fps)
+        k = model_frame_of(t)
         return min(max(k, 0), max(0, self.n_model_frames - 1))
 
     def time_of_model_frame(self, k: int) -> float:
         """Start time in seconds of model frame ``k``."""
-        return k / self.model_fps
+        return model_frame_start(k)
 
     def model_frame_to_frame(self, k: int) -> int:
         """Source frame displayed at the start of model frame ``k``."""
@@ -184,4 +253,4 @@ class Timebase:
 
     def model_frame_times(self) -> np.ndarray:
         """Start time (s) of every model frame in the clip."""
-        return np.arange(self.n_model_frames, dtype=np.float64) / self.model_fps
+        return model_frame_times(self.n_model_frames)

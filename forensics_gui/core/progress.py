@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from typing import Protocol, TextIO
 
 from forensics_gui.core.errors import Cancelled
@@ -82,21 +83,62 @@ class _EncoderHalf:
 
 
 class StageClock:
-    """Estimates the remaining seconds of the current stage from its rate so far."""
+    """The one ETA clock: remaining seconds of the current stage from its rate since it began.
+
+    The rate counts only the work done since the stage's first report (a resumed training run's
+    counter starts above 0, so its earlier epochs do not make the estimate optimistic).
+    """
 
     def __init__(self) -> None:
         self.stage = ""
         self.started = time.monotonic()
+        self.done0 = 0.0
 
     def eta_s(self, stage: str, done: float, total: float | None) -> float | None:
+        """Seconds left in ``stage`` (None: unknown, e.g. on its first report)."""
         now = time.monotonic()
         if stage != self.stage:
-            self.stage, self.started = stage, now
+            self.stage, self.started, self.done0 = stage, now, float(done)
             return None
-        if not total or done <= 0:
+        if not total or done <= self.done0:
             return None
-        elapsed = now - self.started
-        return max(0.0, elapsed * (total - done) / done)
+        return max(0.0, (now - self.started) * (total - done) / (done - self.done0))
+
+
+REPORT_INTERVAL_S = 0.1  # at most ~10 reports per second within one stage
+
+
+class ThrottledProgress:
+    """The one throttled Progress: forwards ``report`` with the stage's ETA, not too often.
+
+    ``emit(stage, done, total, eta_s)`` is called at most every ``interval_s`` seconds within a
+    stage, always for a new stage and for the last unit of work; ``total`` and ``eta_s`` (seconds)
+    are -1.0 when unknown. ``cancelled`` answers :meth:`cancelled` (never cancelled by default).
+    The GUI workers emit a Qt signal from ``emit``; the CLI's :class:`ConsoleProgress` draws a bar.
+    """
+
+    def __init__(self, emit: Callable[[str, float, float, float], object],
+                 cancelled: Callable[[], bool] | None = None, clock: StageClock | None = None,
+                 interval_s: float = REPORT_INTERVAL_S) -> None:
+        self.emit = emit
+        self.is_cancelled = cancelled
+        self.clock = clock if clock is not None else StageClock()
+        self.interval_s = interval_s
+        self._last_stage = ""
+        self._last_emit = 0.0
+
+    def report(self, stage: str, done: float, total: float | None = None) -> None:
+        eta = self.clock.eta_s(stage, done, total)
+        now = time.monotonic()
+        finished = total is not None and done >= total
+        if stage == self._last_stage and not finished and now - self._last_emit < self.interval_s:
+            return
+        self._last_stage, self._last_emit = stage, now
+        self.emit(stage, float(done), -1.0 if total is None else float(total),
+                  -1.0 if eta is None else float(eta))
+
+    def cancelled(self) -> bool:
+        return self.is_cancelled is not None and self.is_cancelled()
 
 
 def format_eta(seconds: float | None) -> str:
@@ -118,24 +160,20 @@ class ConsoleProgress:
     def __init__(self, stream: TextIO | None = None, enabled: bool = True, min_interval_s: float = 0.2):
         self.stream = stream or sys.stderr
         self.enabled = enabled and _isatty(self.stream)
-        self.clock = StageClock()
-        self.min_interval_s = min_interval_s
-        self._last = 0.0
-        self._last_stage = ""
+        self.throttle = ThrottledProgress(self._draw, interval_s=min_interval_s)
 
     def report(self, stage: str, done: float, total: float | None = None) -> None:
-        eta = self.clock.eta_s(stage, done, total)
-        if not self.enabled:
-            return
-        now = time.monotonic()
-        finished = total is not None and done >= total
-        if stage == self._last_stage and not finished and now - self._last < self.min_interval_s:
-            return
-        self._last, self._last_stage = now, stage
-        if total:
+        if self.enabled:
+            self.throttle.report(stage, done, total)
+
+    def _draw(self, stage: str, done: float, total: float, eta_s: float) -> None:
+        finished = total >= 0 and done >= total
+        if total > 0:
             frac = min(1.0, done / total)
             bar = "#" * int(frac * 30)
-            tail = f"in {format_eta(now - self.clock.started)}" if finished else f"ETA {format_eta(eta)}"
+            elapsed = time.monotonic() - self.throttle.clock.started
+            tail = (f"in {format_eta(elapsed)}" if finished
+                    else f"ETA {format_eta(eta_s if eta_s >= 0 else None)}")
             line = f"\r{stage:<16} [{bar:<30}] {frac * 100:5.1f}%  {tail}"
         else:
             line = f"\r{stage:<16} {done:g}"

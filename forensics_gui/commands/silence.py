@@ -11,21 +11,35 @@ from typing import Any
 from forensics_gui.core.errors import MediaError
 
 
-def _threshold(text: str) -> float:
+def threshold_arg(text: str) -> float:
+    """argparse type for ``--threshold``: the core's one tau rule, its sentence as the error."""
+    from forensics_gui.core.media.silence import validate_threshold
+
     try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0.0 <= value < 1.0:
-        raise argparse.ArgumentTypeError("the threshold is an amplitude in [0, 1), e.g. 0.0005")
-    return value
+        return validate_threshold(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+def threshold_help() -> str:
+    """The ``--threshold`` help of every command that measures the leading silence."""
+    from forensics_gui.core.media.silence import (
+        DEFAULT_THRESHOLD,
+        OFFICIAL_TRIM_THRESHOLD,
+        THRESHOLD_RULE,
+    )
+
+    return (f"amplitude tau below which a sample counts as silent: {THRESHOLD_RULE}; default "
+            f"{DEFAULT_THRESHOLD:g}. AVH-Align's trimmed variant always uses the official fixed "
+            f"{OFFICIAL_TRIM_THRESHOLD:g} rule, whatever tau the display uses")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from forensics_gui.core.media.silence import DEFAULT_THRESHOLD
+
     parser.add_argument("video", type=Path, help="video or audio file to analyse")
-    parser.add_argument("--threshold", type=_threshold, default=0.0005, metavar="T",
-                        help="amplitude tau on the [-1, 1] scale below which a sample counts as "
-                        "silent (default 0.0005, the AVH-Align trim value)")
+    parser.add_argument("--threshold", type=threshold_arg, default=DEFAULT_THRESHOLD, metavar="T",
+                        help=threshold_help())
     parser.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
 
 

@@ -16,13 +16,16 @@ from forensics_gui.core.errors import ForensicsError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from forensics_gui.commands.silence import threshold_arg, threshold_help
+    from forensics_gui.core.media.silence import DEFAULT_THRESHOLD
+
     parser.add_argument("video", help="clip to render")
     parser.add_argument("--at", type=float, required=True, metavar="SECONDS",
                         help="media time of the frame to show, in seconds")
     parser.add_argument("-o", "--output", required=True, metavar="OUT.png", help="PNG to write")
     parser.add_argument("--note", default="", help="analyst note printed in the caption")
-    parser.add_argument("--threshold", type=float, default=0.0005, metavar="TAU",
-                        help="silence amplitude threshold (full scale 1.0; default 0.0005)")
+    parser.add_argument("--threshold", type=threshold_arg, default=DEFAULT_THRESHOLD, metavar="TAU",
+                        help=threshold_help())
     parser.add_argument("--result", metavar="RESULT.json",
                         help="an analysis result JSON (forensics-gui analyze -o) of this clip: its "
                              "fakeness curves are drawn under the waveform and its video score goes "
@@ -85,8 +88,6 @@ def run(args: argparse.Namespace) -> int:
 
     if not Path(args.video).is_file():
         raise ForensicsError(f"{args.video} does not exist or is not a file.")
-    if args.threshold <= 0:
-        raise ForensicsError("--threshold must be a positive amplitude such as 0.0005.")
     result = _load_result(args.result)
     _app = _ensure_gui_app()
     from forensics_gui.ui.snapshot import (

@@ -19,21 +19,28 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from forensics_gui.core.media.silence import THRESHOLD_RULE, validate_threshold
 from forensics_gui.ui import theme
 
 PANEL_WIDTH = 300  # px: the tables and the wrapped SHA-256 fit; the timeline gets the rest
-TAU_STEPS = tuple(m * 10.0**e for e in range(-6, 0) for m in (1.0, 2.0, 5.0)) + (1.0,)
+TAU_DECIMALS = 6
+TAU_STEPS = tuple(m * 10.0**e for e in range(-TAU_DECIMALS, 0) for m in (1.0, 2.0, 5.0))
+TAU_MAX = 1.0 - 10.0**-TAU_DECIMALS  # the largest shown value below 1 (tau must be < 1)
 
 
 class TauSpinBox(QDoubleSpinBox):
-    """Amplitude threshold with 1-2-5 log steps (1e-6 … 1.0); any value can be typed."""
+    """Amplitude threshold with 1-2-5 log steps (1e-6 … 0.5); any valid value can be typed.
+
+    Its range is the core's tau rule (0 < tau < 1) at 6 decimals: a typed value outside it is
+    refused (the box goes back to the previous value).
+    """
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setDecimals(6)
-        self.setRange(TAU_STEPS[0], 1.0)
+        self.setDecimals(TAU_DECIMALS)
+        self.setRange(TAU_STEPS[0], TAU_MAX)
         self.setKeyboardTracking(False)
-        self.setToolTip("Silence threshold tau (full scale = 1.0). Up/Down: 1-2-5 steps.")
+        self.setToolTip(f"Silence threshold tau: {THRESHOLD_RULE}. Up/Down: 1-2-5 steps.")
 
     def stepBy(self, steps: int) -> None:  # noqa: N802 (Qt override)
         v = self.value()
@@ -108,7 +115,7 @@ class InfoPanel(QWidget):
         box.setContentsMargins(0, 0, 0, 0)
         tau_form = QFormLayout()
         self.tau_spin = TauSpinBox()
-        self.tau_spin.valueChanged.connect(self.threshold_edited)
+        self.tau_spin.valueChanged.connect(self._on_tau_changed)
         tau_form.addRow("tau", self.tau_spin)
         box.addLayout(tau_form)
         self.verdict_label = QLabel("—")
@@ -135,6 +142,13 @@ class InfoPanel(QWidget):
         label = QLabel(text)
         label.setObjectName("heading")
         return label
+
+    def _on_tau_changed(self, value: float) -> None:
+        try:
+            tau = validate_threshold(value)
+        except ValueError:
+            return  # the spin box's range keeps it valid; never pass on a tau the core refuses
+        self.threshold_edited.emit(tau)
 
     def set_threshold(self, tau: float) -> None:
         self.tau_spin.blockSignals(True)

@@ -286,13 +286,7 @@ class MainWindow(QMainWindow):
         self._update_silence()
 
     def _update_silence(self) -> None:
-        from forensics_gui.core.media.silence import leading_silence
-
-        audio = self.session.audio
-        if audio is None:
-            return
-        result = leading_silence(audio.track.samples, audio.track.sample_rate, self.session.threshold)
-        self.session.set_silence(result)
+        self.session.measure_silence()
 
     def _on_silence_changed(self, result: Any) -> None:
         from forensics_gui.core.media.silence import verdict

@@ -11,7 +11,7 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal
 
 from forensics_gui.core.media.audio_analysis import AudioAnalysis
-from forensics_gui.core.media.silence import DEFAULT_THRESHOLD
+from forensics_gui.core.media.silence import DEFAULT_THRESHOLD, SilenceResult
 
 
 class Session(QObject):
@@ -21,7 +21,7 @@ class Session(QObject):
     time_changed = Signal(float)  # seconds
     threshold_changed = Signal(float)  # amplitude, full scale 1.0
     audio_analysed = Signal(object)  # AudioAnalysis
-    silence_changed = Signal(object)  # SilenceResult or None
+    silence_changed = Signal(object)  # SilenceResult or None: THE measurement every panel shows
     sha256_computed = Signal(str)
 
     def __init__(self, parent: QObject | None = None) -> None:
@@ -30,7 +30,7 @@ class Session(QObject):
         self.time_s = 0.0
         self.threshold = DEFAULT_THRESHOLD
         self.audio: AudioAnalysis | None = None
-        self.silence: Any = None
+        self.silence: SilenceResult | None = None  # of self.audio at self.threshold
         self.sha256: str | None = None
         self.frame_times: Any = None  # np.ndarray of frame start times (seconds) or None
 
@@ -69,11 +69,24 @@ class Session(QObject):
 
     def set_audio(self, analysis: AudioAnalysis) -> None:
         self.audio = analysis
+        self.silence = None  # measured from the previous audio, if any
         self.audio_analysed.emit(analysis)
 
-    def set_silence(self, result: Any) -> None:
+    def set_silence(self, result: SilenceResult | None) -> None:
         self.silence = result
         self.silence_changed.emit(result)
+
+    def measure_silence(self) -> None:
+        """Measure the leading silence of the analysed audio at the current tau and publish it.
+
+        Once per (clip, tau): nothing happens when :attr:`silence` already holds that measurement
+        (the clip's ``open_media`` drops it), so every panel shows the same result.
+        """
+        if self.audio is None:
+            return
+        if self.silence is not None and self.silence.threshold == self.threshold:
+            return
+        self.set_silence(self.audio.silence_at(self.threshold))
 
     def set_sha256(self, digest: str) -> None:
         self.sha256 = digest

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings
 
-from forensics_gui.ui.session import DEFAULT_THRESHOLD
+from forensics_gui.core.media.silence import DEFAULT_THRESHOLD, validate_threshold
 
 MAX_RECENT = 10
 
@@ -45,11 +45,11 @@ class ViewerSettings:
         return str(self.qsettings.value("paths/last_folder", str(Path.home())))
 
     def threshold(self) -> float:
+        """The saved tau; the default when none is saved or the saved value breaks the tau rule."""
         try:
-            tau = float(str(self.qsettings.value("silence/tau", DEFAULT_THRESHOLD)))
-        except (TypeError, ValueError):
+            return validate_threshold(str(self.qsettings.value("silence/tau", DEFAULT_THRESHOLD)))
+        except ValueError:
             return DEFAULT_THRESHOLD
-        return tau if tau > 0 else DEFAULT_THRESHOLD
 
     def set_threshold(self, tau: float) -> None:
         self.qsettings.setValue("silence/tau", float(tau))

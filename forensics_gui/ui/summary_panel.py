@@ -125,7 +125,7 @@ class SummaryPanel(QWidget):
         layout.addStretch(1)
         self.analysis: Any = None
         self.reference: ReferenceScores | None = None
-        self.measured_silence: Any = None  # the viewer's own SilenceResult for the open clip
+        self.measured_silence: Any = None  # session.silence: THE SilenceResult of the clip at tau
         self.clear("Analysis > Analyze (Ctrl+R) scores this clip with AVH-Align.")
 
     @staticmethod
@@ -149,11 +149,14 @@ class SummaryPanel(QWidget):
         self.caveats_label.setText("—")
 
     def set_measured_silence(self, silence: Any) -> None:
-        """Show the leading silence the viewer measured (core SilenceResult, None = not yet) while
-        no analysis is shown: it is known before, and without, any AVH-Align run."""
+        """Show the leading silence the viewer measured (``session.silence``, a core SilenceResult;
+        None = not yet), with or without an analysis: it is known before, and without, any
+        AVH-Align run, and it follows tau, so the summary and the info panel always agree."""
         self.measured_silence = silence
-        if self.analysis is None:
-            self.silence_label.setText("—" if silence is None else _silence_text(silence))
+        if silence is not None:
+            self.silence_label.setText(_silence_text(silence))
+        elif self.analysis is None:
+            self.silence_label.setText("—")
 
     def set_status(self, text: str) -> None:
         self.status_label.setText(text)
@@ -188,7 +191,10 @@ class SummaryPanel(QWidget):
                 item = QListWidgetItem("none")
                 item.setFlags(Qt.ItemFlag.NoItemFlags)
                 self.segments_list.addItem(item)
-        self.silence_label.setText(_silence_text(analysis.silence))
+        # The viewer's own measurement at the current tau; the analysis's copy (the same
+        # measurement when the GUI passed it in) only stands in before the viewer has one.
+        shown = self.measured_silence if self.measured_silence is not None else analysis.silence
+        self.silence_label.setText(_silence_text(shown))
         models = []
         for m in analysis.models:
             extra = f", {m['device']}" if m.get("device") else ""

@@ -137,8 +137,9 @@ def _setup(options: Any) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from forensics_gui.core.errors import CheckpointError, ForensicsError
+    from forensics_gui.core.media.folders import iter_videos
     from forensics_gui.core.media.timebase import MODEL_FPS
-    from forensics_gui.core.pipeline import AnalysisOptions, Analyzer, iter_videos
+    from forensics_gui.core.pipeline import AnalysisOptions, Analyzer
     from forensics_gui.core.progress import ClipRunProgress, ConsoleProgress
     from forensics_gui.core.results import batch_results as br
 
@@ -228,7 +229,7 @@ def outputs_and_inputs(args: argparse.Namespace) -> tuple[list[Path], list[tuple
     """RESULTS.csv and what it must not overwrite: every clip found and the models (see
     forensics_gui.cli). The CSV may live inside the folder; it may not be one of the clips."""
     from forensics_gui.commands._scoring import model_inputs
-    from forensics_gui.core.pipeline import iter_videos
+    from forensics_gui.core.media.folders import iter_videos
 
     clips: list[tuple[Path | None, str]] = [(v, f"a clip under {args.folder}")
                                             for v in iter_videos(args.folder)]

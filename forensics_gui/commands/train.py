@@ -55,15 +55,19 @@ def _features_from_videos(folder: Path, progress: object, checkpoint: Path | Non
     The folder itself (not its file list) goes to the extraction, so the features land in the
     same resumable folder as when the viewer's training dialog is given this folder.
     """
-    from forensics_gui.core.pipeline import extract_features_for_videos, iter_videos
+    from forensics_gui.core.media.folders import iter_videos
+    from forensics_gui.core.training_data import extract_features_for_videos
 
     if not folder.is_dir():
         raise ForensicsError(f"The videos folder {folder} does not exist.")
     if next(iter(iter_videos(folder)), None) is None:
         raise ForensicsError(f"No video files under {folder}.")
-    return extract_features_for_videos(folder, progress=progress,
-                                       checkpoint=checkpoint, device=device,
-                                       preparation=preparation)
+    report = extract_features_for_videos(folder, progress=progress,
+                                         checkpoint=checkpoint, device=device,
+                                         preparation=preparation)
+    for clip, reason in report.skipped:
+        print(f"skipped {clip}: {reason}", file=sys.stderr)
+    return report.require_features(folder)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -111,8 +115,8 @@ def outputs_and_inputs(args: argparse.Namespace) -> tuple[list[Path], list[tuple
     if args.features is not None and args.features.is_dir():
         inputs += [(f, f"a feature file under {args.features}") for f in args.features.rglob("*.npz")]
     if args.videos is not None and args.videos.is_dir():
+        from forensics_gui.core.media.folders import iter_videos
         from forensics_gui.core.models.registry import find_avhubert_checkpoint
-        from forensics_gui.core.pipeline import iter_videos
 
         inputs += [(v, f"a video under {args.videos}") for v in iter_videos(args.videos)]
         inputs.append((args.checkpoint or find_avhubert_checkpoint(), "the AV-HuBERT checkpoint"))

@@ -11,7 +11,7 @@ One clip: :meth:`Analyzer.analyze` = :meth:`Analyzer.prepare` (everything before
 media checks, hash, audio, face track, mouth ROI) + :meth:`Analyzer.finish` (features, scores).
 Many clips: :func:`prefetch` runs ``prepare`` of the next clip(s) in ONE background thread while
 the caller runs the model on the current one; ``batch`` (:meth:`Analyzer.analyze_many`) and the
-training-data extraction (:mod:`forensics_gui.core.alignment.training_data`) both use it. The overlapped
+training-data extraction (:mod:`forensics_gui.core.training_data`) both use it. The overlapped
 results equal one analysis per clip (same code, same order of operations on the same data).
 
 Time: model frames are on the 25 fps grid starting at the media start (frame k covers
@@ -26,7 +26,7 @@ import contextlib
 import dataclasses
 import os
 import threading
-from collections.abc import Callable, Generator, Iterable, Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -41,7 +41,6 @@ from forensics_gui.core.progress import Progress, check_cancelled
 
 ROI_CACHE_VERSION = "roi-2"
 FEATURES_CACHE_VERSION = "features-1"
-VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".flv", ".wmv")
 
 VARIANTS = ("untrimmed", "trimmed")
 CLIP_ERRORS = (ForensicsError, OSError, ValueError, RuntimeError)
@@ -467,18 +466,6 @@ def caveats_for(info: Any, face: FaceTrack) -> list[str]:
     return out
 
 
-def iter_videos(folder: str | os.PathLike[str]) -> Iterable[Path]:
-    """Every video file under ``folder`` (recursive, sorted, hidden folders skipped)."""
-    root = Path(folder)
-    if not root.is_dir():
-        raise ForensicsError(f"{root} is not a folder.")
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        for name in sorted(filenames):
-            if name.lower().endswith(VIDEO_SUFFIXES) and not name.startswith("."):
-                yield Path(dirpath) / name
-
-
 S = TypeVar("S")
 T = TypeVar("T")
 
@@ -582,22 +569,3 @@ def prefetch_rois(paths: Sequence[Path], analyzer: Analyzer, *, lookahead: int =
     return prefetch(paths, lambda path, prog: analyzer.prepare(path, prog), lookahead=lookahead,
                     progress=progress, on_wait=on_wait)
 
-
-def extract_features_for_videos(videos: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
-                                out_dir: str | os.PathLike[str] | None = None, *,
-                                progress: Progress | None = None, **options: Any) -> list[Path]:
-    """Features .npz files for training Phi on a folder (or list) of real videos.
-
-    Delegates to :func:`forensics_gui.core.alignment.training_data.extract_features_for_videos` (same
-    ``options``: checkpoint, device, workers, trim, use_cache), prints each skipped clip with its
-    reason on stderr and raises a ForensicsError when no clip was usable.
-    """
-    import sys
-
-    from forensics_gui.core.alignment import training_data
-
-    report = training_data.extract_features_for_videos(videos, out_dir, progress=progress, **options)
-    for clip, reason in report.skipped:
-        print(f"skipped {clip}: {reason}", file=sys.stderr)
-    source = videos if isinstance(videos, (str, os.PathLike)) else None
-    return report.require_features(source)

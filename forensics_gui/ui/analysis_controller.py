@@ -64,7 +64,8 @@ class ReferenceWorker(QThread):
 
     def run(self) -> None:
         from forensics_gui.core.errors import Cancelled
-        from forensics_gui.core.pipeline import Analyzer, iter_videos
+        from forensics_gui.core.media.folders import iter_videos
+        from forensics_gui.core.pipeline import Analyzer
 
         try:
             videos = list(iter_videos(self.folder))

@@ -3,7 +3,7 @@
 The dialog collects the settings, runs :class:`TrainingWorker` (a QObject moved to a QThread)
 and shows a live train/validation loss plot (one point per epoch, from the core's ``on_epoch``),
 a progress bar with the stage and ETA, and one sentence for any problem. The worker calls the
-same core functions as ``forensics-gui train``: :func:`forensics_gui.core.alignment.training_data.
+same core functions as ``forensics-gui train``: :func:`forensics_gui.core.training_data.
 extract_features_for_videos` (when the folder holds videos) and
 :func:`forensics_gui.core.alignment.training.train_phi`. Cancel sets a flag the core checks between
 batches; the best checkpoint so far stays on disk and Resume continues from ``<out>.resume.pt``.
@@ -70,7 +70,7 @@ class TrainingParams:
 
 def source_files(folder: Path) -> tuple[str, list[Path]]:
     """("videos", files) or ("features", .npz files) in ``folder``; ForensicsError otherwise."""
-    from forensics_gui.core.pipeline import iter_videos
+    from forensics_gui.core.media.folders import iter_videos
 
     if not folder.is_dir():
         raise ForensicsError(f"The folder {folder} does not exist; choose a folder of real videos.")
@@ -136,7 +136,7 @@ class TrainingWorker(QObject):
         self._flag.cancel()
 
     def _feature_files(self, progress: SignalProgress) -> list[Path]:
-        from forensics_gui.core.alignment.training_data import extract_features_for_videos
+        from forensics_gui.core.training_data import extract_features_for_videos
 
         p = self.params
         kind, files = source_files(p.source)

@@ -109,7 +109,7 @@ def test_cancel_from_the_callers_progress_propagates() -> None:
 
 
 def test_overlapped_batch_equals_one_analysis_per_clip_and_survives_bad_clips(models, folder) -> None:
-    from forensics_gui.core.pipeline import iter_videos
+    from forensics_gui.core.media.folders import iter_videos
 
     ckpt, phi = models
     videos = list(iter_videos(folder))

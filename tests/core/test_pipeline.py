@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 
 from forensics_gui.core.errors import Cancelled, CheckpointError, ForensicsError
-from forensics_gui.core.pipeline import AnalysisOptions, Analyzer, iter_videos
+from forensics_gui.core.media.folders import iter_videos
+from forensics_gui.core.pipeline import AnalysisOptions, Analyzer
 from forensics_gui.testing.synth import make_clip, make_text_as_video
 
 

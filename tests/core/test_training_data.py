@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from forensics_gui.core.alignment.training_data import (
+from forensics_gui.core.training_data import (
     ExtractionReport,
     extract_features_for_videos,
     is_up_to_date,

@@ -46,7 +46,7 @@ from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from forensics_gui.core.errors import ForensicsError
-from forensics_gui.core.pipeline import VIDEO_SUFFIXES
+from forensics_gui.core.media.folders import VIDEO_SUFFIXES
 
 Segment = tuple[float, float]
 V = TypeVar("V")

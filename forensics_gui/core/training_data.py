@@ -89,7 +89,7 @@ def list_videos(videos_dir_or_list: str | os.PathLike[str] | Iterable[str | os.P
     A folder is searched recursively (hidden folders skipped); a list is taken as it is, relative
     to its deepest common folder. Raises ForensicsError for a missing folder.
     """
-    from forensics_gui.core.pipeline import iter_videos
+    from forensics_gui.core.media.folders import iter_videos
 
     if isinstance(videos_dir_or_list, (str, os.PathLike)):
         root = Path(videos_dir_or_list)

@@ -33,8 +33,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from forensics_gui.core.media.silence import DEFAULT_THRESHOLD
-from forensics_gui.core.media.timebase import MODEL_FPS
+from forensics_gui.core.media.silence import OFFICIAL_TRIM_THRESHOLD
+from forensics_gui.core.media.timebase import samples_per_model_frame, truncated_model_frame
 
 SAMPLE_RATE = 16000
 FRAME_LEN = 400  # samples (25 ms at 16 kHz)
@@ -44,7 +44,6 @@ NFILT = 26
 PREEMPH = 0.97
 STACK_ORDER = 4
 FEATURE_DIM = NFILT * STACK_ORDER  # 104
-VIDEO_FPS = MODEL_FPS
 LN_EPS = 1e-5
 _CHUNK_FRAMES = 8192  # fbank frames per vectorised block (bounds memory on hour-long audio)
 
@@ -171,7 +170,7 @@ def trim_frame_index(first_sound_sample: np.ndarray | int, sample_rate: int = SA
     indices in the first 20 s at 16 kHz, e.g. i=18560 -> 28). Returns int64.
     """
     s = np.asarray(first_sound_sample, dtype=np.int64) / float(sample_rate)
-    return np.trunc(s * VIDEO_FPS).astype(np.int64)
+    return truncated_model_frame(s)
 
 
 def to_float_scale(audio: np.ndarray) -> np.ndarray:
@@ -183,7 +182,7 @@ def to_float_scale(audio: np.ndarray) -> np.ndarray:
 
 
 def leading_silence_trim(
-    audio_16k: np.ndarray, threshold: float = DEFAULT_THRESHOLD, sample_rate: int = SAMPLE_RATE
+    audio_16k: np.ndarray, threshold: float = OFFICIAL_TRIM_THRESHOLD, sample_rate: int = SAMPLE_RATE
 ) -> TrimInfo:
     """Compute AVH-Align's ``--trimmed`` skips for mono audio (float in [-1, 1]; ints are /32768).
 
@@ -201,8 +200,8 @@ def leading_silence_trim(
     s = i / sample_rate
     if s <= 0:
         return TrimInfo(start_s=0.0, first_sound_sample=i, audio_skip_samples=0, video_skip_frames=0)
-    k = int(s * VIDEO_FPS)
-    spf = sample_rate // VIDEO_FPS
+    k = truncated_model_frame(s)
+    spf = samples_per_model_frame(sample_rate)
     return TrimInfo(start_s=s, first_sound_sample=i, audio_skip_samples=k * spf + spf,
                     video_skip_frames=k + 1)
 

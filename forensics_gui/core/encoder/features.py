@@ -34,7 +34,6 @@ from forensics_gui.core.files.atomic import atomic_open
 from forensics_gui.core.media.timebase import MODEL_FPS
 from forensics_gui.core.progress import Progress, check_cancelled
 
-VIDEO_FPS = float(MODEL_FPS)
 MAX_SINGLE_PASS_FRAMES = 3000
 WINDOW_FRAMES = 1500
 WINDOW_OVERLAP_FRAMES = 250
@@ -47,10 +46,10 @@ class FeatureSet:
 
     visual: np.ndarray | None  # float32 [T, D], video-only pass
     audio: np.ndarray  # float32 [T, D], audio-only pass
-    fps: float = VIDEO_FPS
+    fps: float = float(MODEL_FPS)
     trimmed_video_frames: int = 0  # frames dropped from the start by the leading-silence trim
     trimmed_audio_samples: int = 0  # 16 kHz samples dropped from the start by the trim
-    leading_silence_s: float = 0.0  # first sample above 0.0005, in seconds (measured, not applied)
+    leading_silence_s: float = 0.0  # first sample above OFFICIAL_TRIM_THRESHOLD, seconds (measured, not applied)
     checkpoint_sha256: str = ""
     meta: dict[str, Any] = field(default_factory=dict)
 
@@ -171,10 +170,11 @@ class FeatureExtractor:
             leading_silence_trim,
             stacked_features,
         )
+        from forensics_gui.core.media.silence import OFFICIAL_TRIM_THRESHOLD
 
         audio = _as_mono_float(audio_16k)
         video = None if roi_gray is None else np.asarray(roi_gray)
-        trim = leading_silence_trim(audio)
+        trim = leading_silence_trim(audio, OFFICIAL_TRIM_THRESHOLD)  # AVH-Align's rule, never the display tau
         skipped_frames = skipped_samples = 0
         if trim_leading_silence:
             audio, video = apply_trim(audio, video, trim)
@@ -203,10 +203,11 @@ class FeatureExtractor:
             "model": self.config.size_name, "finetuned": self.config.finetuned,
             "device": str(self.device), "dtype": str(self.dtype).replace("torch.", ""),
             "windows": windows, "trim_leading_silence": bool(trim_leading_silence),
+            "trim_threshold": OFFICIAL_TRIM_THRESHOLD,
             "input_video_frames": None if roi_gray is None else int(len(roi_gray)),
             "input_audio_samples": int(np.asarray(audio_16k).shape[0]),
         }
-        return FeatureSet(visual=visual_out, audio=audio_out, fps=VIDEO_FPS,
+        return FeatureSet(visual=visual_out, audio=audio_out, fps=float(MODEL_FPS),
                           trimmed_video_frames=skipped_frames, trimmed_audio_samples=skipped_samples,
                           leading_silence_s=float(trim.start_s), checkpoint_sha256=self.checkpoint_sha256,
                           meta=meta)
@@ -313,7 +314,7 @@ def load_features(path: str | Path) -> FeatureSet:
     return FeatureSet(
         visual=None if visual is None else visual.astype(np.float32, copy=False),
         audio=audio.astype(np.float32, copy=False),
-        fps=float(kwargs.get("fps", VIDEO_FPS)),
+        fps=float(kwargs.get("fps", MODEL_FPS)),
         trimmed_video_frames=int(kwargs.get("trimmed_video_frames", 0)),
         trimmed_audio_samples=int(kwargs.get("trimmed_audio_samples", 0)),
         leading_silence_s=float(kwargs.get("leading_silence_s", 0.0)),

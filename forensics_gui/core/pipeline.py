@@ -35,7 +35,13 @@ import numpy as np
 
 from forensics_gui import __version__
 from forensics_gui.core.errors import Cancelled, CheckpointError, ForensicsError, MediaError
-from forensics_gui.core.media.silence import DEFAULT_THRESHOLD
+from forensics_gui.core.media.silence import (
+    DEFAULT_THRESHOLD,
+    OFFICIAL_TRIM_THRESHOLD,
+    SilenceResult,
+    leading_silence,
+    validate_threshold,
+)
 from forensics_gui.core.media.timebase import MODEL_FPS
 from forensics_gui.core.progress import Progress, check_cancelled
 
@@ -58,8 +64,11 @@ class AnalysisOptions:
     pool: str = "lse"
     device: str = "auto"
     use_cache: bool = True
-    silence_threshold: float = DEFAULT_THRESHOLD
+    silence_threshold: float = DEFAULT_THRESHOLD  # display tau; the trimmed variant ignores it
     preparation: str = "official"  # mouth-crop landmarks: "official" or "fast" (core.landmarks)
+
+    def __post_init__(self) -> None:
+        self.silence_threshold = validate_threshold(self.silence_threshold)
 
 
 @dataclass
@@ -291,9 +300,11 @@ class Analyzer:
         from forensics_gui.core.encoder.features import FeatureSet, all_finite
 
         ckpt_sha, dtype = self._features_key_parts()
-        key = self.cache.key(FEATURES_CACHE_VERSION, sha, ckpt_sha,
-                             {"trimmed": trimmed, "dtype": dtype, "face": gray is not None,
-                              "preparation": self.options.preparation})
+        parts: dict[str, Any] = {"trimmed": trimmed, "dtype": dtype, "face": gray is not None,
+                                 "preparation": self.options.preparation}
+        if trimmed:  # the trim rule is part of what the features are: a new rule never reuses them
+            parts["trim_threshold"] = OFFICIAL_TRIM_THRESHOLD
+        key = self.cache.key(FEATURES_CACHE_VERSION, sha, ckpt_sha, parts)
         cached = self.cache.get_npz(key, _FEATURE_SCALARS + ("audio",)) if self.options.use_cache else None
         if cached is not None and not all_finite(cached["audio"], cached.get("visual")):
             cached = None  # written by a version that did not check: recompute
@@ -320,16 +331,19 @@ class Analyzer:
 
     # -- the whole thing --------------------------------------------------------------------
     def prepare(self, path: str | os.PathLike[str], progress: Progress | None = None,
-                sha256: str | None = None, *, load_models: bool = False) -> PreparedClip:
+                sha256: str | None = None, *, load_models: bool = False,
+                silence: SilenceResult | None = None) -> PreparedClip:
         """Every stage before the model: stream checks, hash, audio, face track and mouth ROI.
 
         Needs no model unless ``load_models`` (then they are loaded after the stream checks, as
-        :meth:`analyze` does). Safe in a background thread (see :func:`prefetch_rois`). Raises
-        MediaError, ForensicsError (no face), Cancelled.
+        :meth:`analyze` does). Safe in a background thread (see :func:`prefetch_rois`).
+        ``silence``: the caller's measurement of this clip (the viewer's ``session.silence``); when
+        its threshold is ``options.silence_threshold`` it is used as is, so the result carries the
+        same numbers the caller shows, and the native-rate audio is not decoded again.
+        Raises MediaError, ForensicsError (no face), Cancelled.
         """
         from forensics_gui.core.files.hashing import sha256_file
         from forensics_gui.core.media import decode as media
-        from forensics_gui.core.media import silence
 
         path = Path(path)
         info = media.probe(path)
@@ -343,17 +357,19 @@ class Analyzer:
             self.load_models(progress)
         sha = sha256 or sha256_file(path, progress=progress)
         _stage(progress, "audio", 0, None)
-        native = media.decode_audio(path)
-        sil = silence.leading_silence(native, threshold=self.options.silence_threshold)
-        audio16 = media.decode_audio(path, sample_rate=16000, mono=True).samples[0]
+        tau = self.options.silence_threshold
+        if silence is None or silence.threshold != tau:
+            silence = leading_silence(media.decode_audio(path), threshold=tau)
+        track16 = media.decode_audio(path, sample_rate=16000, mono=True)
+        audio16 = track16.samples[0]
         caveats = []
-        if native.corrupt_packets:
-            caveats.append(f"{native.corrupt_packets} damaged audio packets were skipped.")
+        if track16.corrupt_packets:  # counted per packet, the same at any output rate
+            caveats.append(f"{track16.corrupt_packets} damaged audio packets were skipped.")
         face, gray = self.mouth_roi(path, sha, progress)
         if not face.face_found or gray is None:
             raise ForensicsError(f"No face was found in {path.name}, so the audio-visual detector cannot "
                                  "run; the leading-silence analysis still applies.")
-        return PreparedClip(path=path, sha256=sha, info=info, silence=sil, audio_16k=audio16,
+        return PreparedClip(path=path, sha256=sha, info=info, silence=silence, audio_16k=audio16,
                             face=face, gray=gray, caveats=caveats + caveats_for(info, face))
 
     def finish(self, clip: PreparedClip, progress: Progress | None = None,
@@ -397,9 +413,13 @@ class Analyzer:
         return analysis
 
     def analyze(self, path: str | os.PathLike[str], progress: Progress | None = None,
-                on_partial: PartialCallback | None = None, sha256: str | None = None) -> ClipAnalysis:
-        """Run every stage on one clip. Raises MediaError, CheckpointError, Cancelled."""
-        clip = self.prepare(path, progress, sha256, load_models=True)
+                on_partial: PartialCallback | None = None, sha256: str | None = None, *,
+                silence: SilenceResult | None = None) -> ClipAnalysis:
+        """Run every stage on one clip (``silence``: see :meth:`prepare`).
+
+        Raises MediaError, CheckpointError, Cancelled.
+        """
+        clip = self.prepare(path, progress, sha256, load_models=True, silence=silence)
         return self.finish(clip, progress, on_partial)
 
     def analyze_many(self, paths: Sequence[str | os.PathLike[str]], *, lookahead: int = 1,

@@ -1,6 +1,9 @@
-"""Synthetic talking-face clips with known fps, audio layout and leading silence.
+"""The demo clip and the synthetic talking-face clips it is made from (known fps, audio layout
+and leading silence).
 
-Used by the demo, by every test and by the ROI/training helpers, so nothing needs a real dataset.
+:func:`ensure_demo_clip` writes the viewer's demo once into the user data folder. The same
+generator makes every test clip (:mod:`forensics_gui.testing.synth` adds the broken-file makers),
+so nothing needs a real dataset; it lives here, not under ``testing/``, because the app ships it.
 
 - Face: scikit-image's ``astronaut`` photograph, cropped so the face is large, with the mouth
   opened frame by frame (the lips part, a dark mouth interior appears, the jaw moves down), so
@@ -12,8 +15,6 @@ Used by the demo, by every test and by the ROI/training helpers, so nothing need
   wherever the container takes it, so the leading silence survives the round trip exactly; AAC
   and Opus are lossy, do not keep digital zeros and add encoder priming (see
   :data:`AUDIO_CODEC_NOTES`).
-- Broken-file helpers for tests: :func:`make_zero_byte`, :func:`make_text_as_video`,
-  :func:`truncate_file`, :func:`corrupt_bytes`, :func:`corrupt_packets`.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ from pathlib import Path
 import numpy as np
 
 from forensics_gui.core.files.atomic import atomic_path
+
+DEMO_NAME = "demo_talking_face.mp4"
 
 # Default (video codec, audio codec) per container suffix.
 DEFAULT_CODECS: dict[str, tuple[str, str]] = {
@@ -449,89 +452,14 @@ def _audio_frame(block: np.ndarray, stream, pts: int, sample_rate: int):  # type
     return frame
 
 
-# ---------------------------------------------------------------------------------------------
-# Broken files for tests
+def ensure_demo_clip() -> Path:
+    """The demo clip (talking face, 8 s, 30 ms leading silence), generated once into the user
+    data folder and reused afterwards."""
+    from forensics_gui.core.files.paths import user_data_dir
 
-
-
-def make_noise_roi(path: str | os.PathLike[str], frames: int = 8, seed: int = 1) -> Path:
-    """A 96x96 25 fps grey-noise mp4 shaped like a mouth-ROI video (for encoder tests)."""
-    import av
-
-    path = Path(path)
-    rng = np.random.default_rng(seed)
-    with av.open(str(path), "w", format="mp4") as out:
-        st = out.add_stream("libx264", rate=25)
-        st.width = st.height = 96
-        st.pix_fmt = "yuv420p"
-        for _ in range(frames):
-            img = np.repeat(rng.integers(0, 256, (96, 96, 1), dtype=np.uint8), 3, axis=2)
-            out.mux(st.encode(av.VideoFrame.from_ndarray(img, format="rgb24")))
-        out.mux(st.encode(None))
+    path = user_data_dir() / "demo" / DEMO_NAME
+    if not path.is_file() or path.stat().st_size == 0:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        make_clip(path, duration_s=8.0, fps=25, width=480, height=480, sample_rate=48000,
+                  leading_silence_ms=30.0, face=True)
     return path
-
-def make_zero_byte(path: str | os.PathLike[str]) -> Path:
-    """An empty file."""
-    p = Path(path)
-    p.write_bytes(b"")
-    return p
-
-
-def make_text_as_video(path: str | os.PathLike[str]) -> Path:
-    """A text file with a video suffix."""
-    p = Path(path)
-    p.write_text("This is not a video, just some text renamed to look like one.\n" * 20)
-    return p
-
-
-def truncate_file(src: str | os.PathLike[str], dst: str | os.PathLike[str],
-                  fraction: float = 0.5) -> Path:
-    """Copy the first ``fraction`` of ``src``'s bytes to ``dst`` (an interrupted download)."""
-    data = Path(src).read_bytes()
-    out = Path(dst)
-    out.write_bytes(data[: int(len(data) * fraction)])
-    return out
-
-
-def corrupt_bytes(path: str | os.PathLike[str], offset: int, length: int, seed: int = 0) -> None:
-    """Overwrite ``length`` bytes at ``offset`` with random bytes, in place."""
-    rng = np.random.default_rng(seed)
-    with open(path, "r+b") as fh:
-        fh.seek(offset)
-        fh.write(rng.integers(0, 256, size=length, dtype=np.uint8).tobytes())
-
-
-def corrupt_packets(path: str | os.PathLike[str], kind: str = "audio", every: int = 3,
-                    seed: int = 0, max_packets: int | None = None) -> int:
-    """Overwrite the payload of every ``every``-th packet of the first ``kind`` ("audio" or
-    "video") stream with random bytes, in place.
-
-    Only the packet data is touched (found by demuxing and locating each payload in the file),
-    not the container's framing, so the file still demuxes and the decoder meets the damage.
-    Returns how many packets were corrupted.
-    """
-    import av
-
-    raw = Path(path).read_bytes()
-    spans: list[tuple[int, int]] = []
-    with av.open(str(path)) as container:
-        stream = (container.streams.audio if kind == "audio" else container.streams.video)[0]
-        for k, packet in enumerate(container.demux(stream)):
-            if not packet.size or packet.pos is None or packet.pos < 0 or k % every != 1:
-                continue
-            payload = bytes(packet)
-            at = raw.find(payload, int(packet.pos))
-            if at >= 0 and len(payload) > 4:
-                spans.append((at + 1, len(payload) - 1))  # keep the first byte
-    if max_packets is not None:
-        spans = spans[:max_packets]
-    for j, (pos, size) in enumerate(spans):
-        corrupt_bytes(path, pos, size, seed=seed + j)
-    return len(spans)
-
-
-def corrupt_audio_packets(path: str | os.PathLike[str], every: int = 3, seed: int = 0,
-                          max_packets: int | None = None) -> int:
-    """:func:`corrupt_packets` on the audio stream. Use a compressed codec (e.g.
-    ``audio_codec="aac"`` or ``"libopus"``); PCM has no structure to break."""
-    return corrupt_packets(path, "audio", every=every, seed=seed, max_packets=max_packets)

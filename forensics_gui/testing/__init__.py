@@ -1,4 +1,4 @@
-"""Qt-free factories for tests, benchmarks and the demo: synthetic clips, random-weight checkpoints.
+"""Qt-free factories for tests and benchmarks: synthetic and broken clips, random-weight checkpoints.
 
 Nothing here downloads anything; everything is generated in code.
 """

@@ -6,22 +6,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-DEMO_NAME = "demo_talking_face.mp4"
 ICON_PATH = Path(__file__).resolve().parents[2] / "resources" / "forensics-gui.svg"
-
-
-def ensure_demo_clip() -> Path:
-    """The demo clip (talking face, 8 s, 30 ms leading silence), generated once into the user
-    data folder and reused afterwards."""
-    from forensics_gui.core.files.paths import user_data_dir
-    from forensics_gui.testing.synth import make_clip
-
-    path = user_data_dir() / "demo" / DEMO_NAME
-    if not path.is_file() or path.stat().st_size == 0:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        make_clip(path, duration_s=8.0, fps=25, width=480, height=480, sample_rate=48000,
-                  leading_silence_ms=30.0, face=True)
-    return path
 
 
 def run_app(video: str | None, demo: bool = False) -> int:

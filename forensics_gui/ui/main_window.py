@@ -243,7 +243,7 @@ class MainWindow(QMainWindow):
         self._error_box = box
 
     def open_demo(self) -> bool:
-        from forensics_gui.ui.app import ensure_demo_clip
+        from forensics_gui.demo import ensure_demo_clip
 
         try:
             return self.open_path(ensure_demo_clip())

@@ -80,7 +80,7 @@ def test_run_app_opens_clip_and_quits(qtbot, clips) -> None:
 def test_demo_clip_generated_once(tmp_path) -> None:
     from forensics_gui.core.media.decode import probe
     from forensics_gui.core.media.silence import leading_silence
-    from forensics_gui.ui.app import ensure_demo_clip
+    from forensics_gui.demo import ensure_demo_clip
 
     path = ensure_demo_clip()
     assert path.parent == tmp_path / "data" / "demo"

@@ -10,14 +10,20 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from forensics_gui.core.media.audio_analysis import analyse_audio
 from forensics_gui.core.media.decode import decode_audio
 from forensics_gui.core.media.silence import (
     DEFAULT_THRESHOLD,
+    OFFICIAL_TRIM_THRESHOLD,
     SWEEP_DELTAS_MS,
     SWEEP_THRESHOLDS,
+    TABLE_DELTAS_MS,
+    TABLE_TAUS,
+    THRESHOLD_RULE,
     leading_silence,
     max_amplitude_sweep,
     silence_sweep,
+    validate_threshold,
     verdict,
 )
 from forensics_gui.testing.synth import make_clip, make_text_as_video
@@ -171,3 +177,65 @@ def test_cli_broken_input_is_one_sentence(tmp_path: Path, kind: str) -> None:
 def test_cli_rejects_bad_threshold(tmp_path: Path) -> None:
     out = _cli(str(tmp_path / "x.mp4"), "--threshold", "-1")
     assert out.returncode == 2 and "Traceback" not in out.stderr and "threshold" in out.stderr
+
+
+BAD_TAUS = ["0", "-1", "1", "1.5", "nan", "inf", "-inf", "abc", ""]
+
+
+@pytest.mark.parametrize("value", [0.0005, "0.0005", 1e-9, 0.999, "2e-4"])
+def test_validate_threshold_accepts_0_lt_tau_lt_1(value: float | str) -> None:
+    assert validate_threshold(value) == pytest.approx(float(value))
+
+
+@pytest.mark.parametrize("value", BAD_TAUS + [0.0, 1.0, float("nan")])
+def test_validate_threshold_refuses_with_one_sentence(value: float | str) -> None:
+    with pytest.raises(ValueError) as err:
+        validate_threshold(value)
+    text = str(err.value)
+    assert text.startswith("The silence threshold ") and text.endswith(".") and "\n" not in text
+    assert THRESHOLD_RULE in text and f"{DEFAULT_THRESHOLD:g}" in text
+
+
+def test_the_defaults_and_grids_have_one_owner() -> None:
+    validate_threshold(DEFAULT_THRESHOLD)
+    assert OFFICIAL_TRIM_THRESHOLD == 0.0005  # AVH-Align's --trimmed rule, whatever the display tau
+    assert DEFAULT_THRESHOLD in TABLE_TAUS and list(TABLE_TAUS) == sorted(TABLE_TAUS)
+    assert all(validate_threshold(t) == t for t in TABLE_TAUS)
+    assert set(TABLE_DELTAS_MS) <= {float(d) for d in SWEEP_DELTAS_MS}  # a subset of the CLI's grid
+
+
+def test_analyse_audio_tables_agree_with_the_cli_grids(tmp_path: Path) -> None:
+    clip = make_clip(tmp_path / "c.mkv", duration_s=0.5, video=False, leading_silence_ms=30)
+    audio = analyse_audio(clip.path)
+    assert audio.sweep_taus == list(TABLE_TAUS) and audio.deltas_ms == list(TABLE_DELTAS_MS)
+    assert audio.sweep_ms[TABLE_TAUS.index(DEFAULT_THRESHOLD)] == pytest.approx(30.0)
+    full = max_amplitude_sweep(audio.track, deltas_ms=SWEEP_DELTAS_MS)
+    picked = [float(full[list(SWEEP_DELTAS_MS).index(d)]) for d in TABLE_DELTAS_MS]
+    assert audio.max_amplitudes == pytest.approx(picked)
+    at = audio.silence_at(DEFAULT_THRESHOLD)
+    assert at == leading_silence(audio.track) and at.leading_silence_ms == pytest.approx(30.0)
+
+
+@pytest.mark.parametrize("value", ["0", "1", "nan", "abc"])
+def test_cli_silence_and_snapshot_refuse_a_bad_tau_with_the_same_sentence(tmp_path: Path,
+                                                                         value: str) -> None:
+    clip = make_clip(tmp_path / "c.mkv", duration_s=0.3, video=False)
+    expected = None
+    for command in (["silence", str(clip.path)],
+                    ["snapshot", str(clip.path), "--at", "0", "-o", str(tmp_path / "s.png")]):
+        out = subprocess.run([sys.executable, "-m", "forensics_gui", *command, "--threshold", value],
+                             capture_output=True, text=True, timeout=60)
+        assert out.returncode == 2 and "Traceback" not in out.stderr and out.stdout == ""
+        assert THRESHOLD_RULE in out.stderr and not (tmp_path / "s.png").exists()
+        sentence = out.stderr.strip().splitlines()[-1].split("--threshold: ", 1)[1]
+        assert expected in (None, sentence)
+        expected = sentence
+
+
+def test_help_states_the_rule_and_the_fixed_trim_rule() -> None:
+    for command in ("silence", "snapshot"):
+        out = subprocess.run([sys.executable, "-m", "forensics_gui", command, "--help"],
+                             capture_output=True, text=True, timeout=60)
+        text = " ".join(out.stdout.split())
+        assert out.returncode == 0 and THRESHOLD_RULE in text
+        assert "trimmed variant always uses the official fixed 0.0005 rule" in text

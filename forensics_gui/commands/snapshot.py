@@ -90,12 +90,8 @@ def run(args: argparse.Namespace) -> int:
         raise ForensicsError(f"{args.video} does not exist or is not a file.")
     result = _load_result(args.result)
     _app = _ensure_gui_app()
-    from forensics_gui.ui.snapshot import (
-        build_snapshot_data,
-        curves_from_result,
-        render_snapshot,
-        save_png,
-    )
+    from forensics_gui.core.evidence.snapshot import build_snapshot_data, curves_from_result
+    from forensics_gui.ui.snapshot import render_snapshot, save_png
 
     extra: list[str] = []
     curves: list[Any] = []

@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from forensics_gui.core.errors import CheckpointError, ForensicsError
-from forensics_gui.ui import snapshot as snap
+from forensics_gui.core.evidence import snapshot as snap
 from forensics_gui.ui.analysis import AvhAnalysisWorker, ProgressStrip
 from forensics_gui.ui.curves import CurvePanel, GroundTruthLanes, curve_colour, model_frame_at
 from forensics_gui.ui.groundtruth_worker import GroundTruthWorker

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 
 import forensics_gui
 from forensics_gui.core.errors import ForensicsError
+from forensics_gui.core.evidence import snapshot as evidence
 from forensics_gui.ui import snapshot as snap
 from forensics_gui.ui.analysis_controller import AnalysisController
 from forensics_gui.ui.info_panel import InfoPanel
@@ -407,20 +408,20 @@ class MainWindow(QMainWindow):
         self.transport.set_speed(SPEEDS[min(len(SPEEDS) - 1, i + 1)])
 
     # -- export --------------------------------------------------------------------------
-    def snapshot_data(self, note: str = "") -> snap.SnapshotData:
+    def snapshot_data(self, note: str = "") -> evidence.SnapshotData:
         """Everything the screenshot shows, as plain data."""
         s = self.session
         env = None
         if s.audio is not None:
-            t0, t1 = snap.waveform_window(s.time_s, s.duration_s)
-            env = s.audio.pyramid.envelope(t0, t1, snap.WAVE_PIXELS)
+            t0, t1 = evidence.waveform_window(s.time_s, s.duration_s)
+            env = s.audio.pyramid.envelope(t0, t1, evidence.WAVE_PIXELS)
         info = s.info
         curves, curve_lines = self.avh.snapshot_curves(s.duration_s)
-        return snap.SnapshotData(
+        return evidence.SnapshotData(
             frame=self.video_view.frame,
             frame_notice="No video stream" if info is not None and info.video is None else "",
             envelope=env,
-            window=snap.waveform_window(s.time_s, s.duration_s),
+            window=evidence.waveform_window(s.time_s, s.duration_s),
             time_s=s.time_s,
             frame_index=self.frame_index,
             silence=s.silence,

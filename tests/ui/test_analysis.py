@@ -108,6 +108,7 @@ def test_analyze_and_cancel_are_enabled_only_when_they_apply(qtbot, window, avh,
 def test_analyze_action_draws_curves_segments_roi_face_box_and_summary(
         qtbot, window, avh, open_and_wait, monkeypatch, tmp_path) -> None:
     from forensics_gui.core.alignment import scoring
+    from forensics_gui.core.evidence import snapshot as evidence
     from forensics_gui.ui import snapshot as snap
 
     # Random weights give a flat-ish curve: use the median as the segment threshold so the
@@ -201,7 +202,7 @@ def test_analyze_action_draws_curves_segments_roi_face_box_and_summary(
     data_snap = window.snapshot_data()
     assert [c.name.split(" (")[0] for c in data_snap.curves][:2] == [
         "fakeness −Φ untrimmed", "fakeness −Φ trimmed"]
-    assert any(f"video score {main.video_score:.3f}" in line for line in snap.caption_lines(data_snap))
+    assert any(f"video score {main.video_score:.3f}" in line for line in evidence.caption_lines(data_snap))
     img = _qimage_rgb(snap.render_snapshot(data_snap))
     strip = snap.snapshot_layout(data_snap).curves[0]
     area = img[strip.top(): strip.bottom(), strip.left(): strip.right()].astype(int)
@@ -467,6 +468,7 @@ def test_snapshot_command_draws_curves_from_result_json(qapp, clips, tmp_path) -
     from PySide6.QtGui import QImage
 
     from forensics_gui.commands import snapshot as cmd
+    from forensics_gui.core.evidence import snapshot as evidence
     from forensics_gui.ui import snapshot as snap
 
     t = (np.arange(50) / 25.0).tolist()
@@ -481,12 +483,12 @@ def test_snapshot_command_draws_curves_from_result_json(qapp, clips, tmp_path) -
     args = parser.parse_args([str(clips["av"].path), "--at", "1.0", "-o", str(out),
                               "--result", str(tmp_path / "r.json")])
     assert cmd.run(args) == 0
-    curves, lines = snap.curves_from_result(result)
+    curves, lines = evidence.curves_from_result(result)
     assert len(curves) == 1 and curves[0].values.min() == 0.0 and curves[0].values.max() == 1.0
     assert any("4.250" in line for line in lines)
     img = _qimage_rgb(QImage(str(out)))
     # The strip sits right under the waveform: find curve-coloured pixels below the waveform.
-    data = snap.build_snapshot_data(clips["av"].path, 1.0)
+    data = evidence.build_snapshot_data(clips["av"].path, 1.0)
     data.curves, data.extra_lines = curves, ["Result: r.json", *lines]
     strip = snap.snapshot_layout(data).curves[0]
     assert img.shape[0] == snap.snapshot_layout(data).size[1]

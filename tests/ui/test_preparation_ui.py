@@ -33,7 +33,7 @@ def test_summary_names_the_preparation(qtbot) -> None:  # type: ignore[no-untype
 
 
 def test_screenshot_caption_names_the_preparation(qapp) -> None:  # type: ignore[no-untyped-def]
-    from forensics_gui.ui import snapshot as snap
+    from forensics_gui.core.evidence import snapshot as snap
 
     t = (np.arange(10) / 25.0).tolist()
     result = {"frame_scores": np.linspace(0, 1, 10).tolist(), "times_s": t, "video_score": 1.0,

@@ -25,8 +25,8 @@ def _qimage_rgb(img) -> np.ndarray:  # type: ignore[no-untyped-def]
 
 
 def _data(frame: np.ndarray | None, **kw):  # type: ignore[no-untyped-def]
+    from forensics_gui.core.evidence.snapshot import SnapshotData, waveform_window
     from forensics_gui.core.media.waveform import PeakPyramid
-    from forensics_gui.ui.snapshot import SnapshotData, waveform_window
 
     sr = 16000
     x = np.sin(np.arange(sr * 3) / 10).astype(np.float32) * 0.5
@@ -42,7 +42,8 @@ def _data(frame: np.ndarray | None, **kw):  # type: ignore[no-untyped-def]
 
 
 def test_render_contains_frame_pixels_and_caption(gui_app) -> None:
-    from forensics_gui.ui.snapshot import caption_lines, render_snapshot, snapshot_layout
+    from forensics_gui.core.evidence.snapshot import caption_lines
+    from forensics_gui.ui.snapshot import render_snapshot, snapshot_layout
 
     rng = np.random.default_rng(1)
     frame = np.zeros((120, 160, 3), np.uint8)
@@ -79,7 +80,8 @@ def test_render_contains_frame_pixels_and_caption(gui_app) -> None:
 
 
 def test_render_curve_strip(gui_app) -> None:
-    from forensics_gui.ui.snapshot import Curve, render_snapshot, snapshot_layout
+    from forensics_gui.core.evidence.snapshot import Curve
+    from forensics_gui.ui.snapshot import render_snapshot, snapshot_layout
 
     times = np.arange(0, 3, 0.04)
     data = _data(np.zeros((20, 20, 3), np.uint8),
@@ -95,7 +97,8 @@ def test_render_curve_strip(gui_app) -> None:
 
 
 def test_render_without_frame_or_audio(gui_app) -> None:
-    from forensics_gui.ui.snapshot import caption_lines, render_snapshot
+    from forensics_gui.core.evidence.snapshot import caption_lines
+    from forensics_gui.ui.snapshot import render_snapshot
 
     data = _data(None, envelope=None, silence=None, silence_note="no audio stream",
                  frame_notice="No video stream")

@@ -162,7 +162,7 @@ def test_export_screenshot_from_window(qtbot, window, clips, tmp_path, open_and_
     img = QImage(str(out))
     assert not img.isNull() and img.width() == 1280
     data = window.snapshot_data("checked by test")
-    from forensics_gui.ui.snapshot import caption_lines
+    from forensics_gui.core.evidence.snapshot import caption_lines
 
     text = "\n".join(caption_lines(data))
     assert window.session.sha256 in text and "frame 1" in text and "checked by test" in text

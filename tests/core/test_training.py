@@ -179,22 +179,29 @@ def test_train_cli_writes_loadable_checkpoint(store_env, capsys):
     assert "does not exist" in capsys.readouterr().err
 
 
+# Trains until the first batch of epoch 3 is done (epochs 1-2 and their resume state are on
+# disk), says so in the file argv[4] and waits there to be killed: the kill lands inside an epoch
+# however fast or slow the machine is.
 _CHILD = textwrap.dedent("""
-    import sys, time
+    import sys, threading
     from pathlib import Path
     import torch
     torch.set_num_threads(2)
     from forensics_gui.core.alignment.training import train_phi
 
-    class Slow:
+    epochs, inside = int(sys.argv[3]), Path(sys.argv[4])
+
+    class StopInEpoch3:
         def report(self, stage, done, total=None):
-            time.sleep(0.03)
+            if stage == "training" and done > 2 * total / epochs:
+                inside.write_text("epoch 3", encoding="utf-8")
+                threading.Event().wait()
         def cancelled(self):
             return False
 
     files = sorted(Path(sys.argv[1]).glob("*.npz"))
-    train_phi(files, Path(sys.argv[2]), epochs=int(sys.argv[3]), batch_size=64, lr=1e-3, seed=7,
-              device="cpu", proj_dim=64, hidden=(64, 32, 16), progress=Slow())
+    train_phi(files, Path(sys.argv[2]), epochs=epochs, batch_size=64, lr=1e-3, seed=7,
+              device="cpu", proj_dim=64, hidden=(64, 32, 16), progress=StopInEpoch3())
 """)
 
 
@@ -203,19 +210,16 @@ def test_resume_after_sigkill(store_env):
     out = store_env / "phi.pt"
     epochs = 6
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[2]))
-    child = subprocess.Popen([sys.executable, "-c", _CHILD, str(store_env / "c"), str(out), str(epochs)],
-                             env=env, stderr=subprocess.PIPE)
+    inside = store_env / "inside-epoch-3"
+    child = subprocess.Popen([sys.executable, "-c", _CHILD, str(store_env / "c"), str(out), str(epochs),
+                              str(inside)], env=env, stderr=subprocess.PIPE)
     rstate = resume_path(out)
-    deadline = time.monotonic() + 60
-    killed_after = 0
-    while time.monotonic() < deadline and child.poll() is None:
-        if rstate.is_file():
-            killed_after = int(torch.load(rstate, weights_only=True)["epoch"])
-            if killed_after >= 2:
-                time.sleep(0.05)  # land inside the next epoch (>= 0.15 s each)
-                break
-        time.sleep(0.05)
-    assert child.poll() is None, child.stderr.read().decode()[-2000:]
+    deadline = time.monotonic() + 300  # bounds a hang only
+    while not inside.exists() and child.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)  # polling a condition: the loop ends as soon as the file exists
+    if not inside.exists() or child.poll() is not None:
+        child.kill()
+        pytest.fail(f"the training child did not wait inside epoch 3: {child.communicate()[1].decode()[-2000:]}")
     child.send_signal(signal.SIGKILL)
     child.wait()
     before = torch.load(rstate, weights_only=True)

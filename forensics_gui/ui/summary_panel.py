@@ -17,6 +17,7 @@ import numpy as np
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QLabel, QListWidget, QListWidgetItem, QVBoxLayout, QWidget
 
+from forensics_gui.core.media.silence import TRIMMED_RULE_NOTE, summary_line
 from forensics_gui.ui import theme
 
 POOL_NAMES = {"lse": "log-sum-exp", "mean": "mean"}
@@ -46,11 +47,7 @@ def _fmt_time(t: float) -> str:
 
 def _silence_text(sil: Any) -> str:
     """One line about a SilenceResult (None: the clip has no audio)."""
-    if sil is None:
-        return "no audio"
-    return (f"{sil.leading_silence_ms:.1f} ms at tau {sil.threshold:g} (fake clips of FakeAVCeleb "
-            "and AV-Deepfake1M start with ~25-30 ms of digital silence; silence alone proves "
-            "nothing)")
+    return "no audio" if sil is None else summary_line(sil)
 
 
 def verdict_lines(analysis: Any, reference: ReferenceScores | None = None) -> list[str]:
@@ -86,7 +83,8 @@ def verdict_lines(analysis: Any, reference: ReferenceScores | None = None) -> li
     if "trimmed" in analysis.scores and "untrimmed" in analysis.scores:
         a, b = analysis.scores["untrimmed"].video_score, analysis.scores["trimmed"].video_score
         lines.append(f"With the leading silence trimmed the score is {b:.3f} (untrimmed {a:.3f}); "
-                     "AVH-Align does not rely on the silence, so the two should be close.")
+                     "AVH-Align does not rely on the silence, so the two should be close. "
+                     + TRIMMED_RULE_NOTE)
     return lines
 
 

@@ -93,6 +93,15 @@ def test_the_summary_shows_the_viewers_measurement_not_the_analysis_copy(qtbot) 
     assert _shown_ms(panel.silence_label.text()) == "1000.0 ms at tau 0.05"
 
 
+def test_the_summary_says_the_trimmed_variant_follows_the_fixed_rule() -> None:
+    from forensics_gui.ui.summary_panel import verdict_lines
+
+    main = SimpleNamespace(video_score=0.5, pool="lse", num_frames=25, suspicious_segments=[])
+    both = SimpleNamespace(main=main, scores={"untrimmed": main, "trimmed": main})
+    text = " ".join(verdict_lines(both))
+    assert "official fixed 0.0005 rule, whatever tau the display uses" in text
+
+
 @pytest.fixture
 def talk(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Tiny random-weight models under the registry names and a 1 s talking-face clip with 50 ms

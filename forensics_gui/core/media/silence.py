@@ -171,6 +171,17 @@ def max_amplitude_sweep(samples: Any, sample_rate: int | None = None,
     return np.where(counts > 0, peak[idx], 0.0)
 
 
+def summary_line(result: SilenceResult) -> str:
+    """One line about ``result`` for a summary: length, tau and the caveat (plain text)."""
+    return (f"{result.leading_silence_ms:.1f} ms at tau {result.threshold:g} (fake clips of "
+            "FakeAVCeleb and AV-Deepfake1M start with ~25-30 ms of digital silence; silence "
+            "alone proves nothing)")
+
+
+TRIMMED_RULE_NOTE = (f"The trimmed variant uses AVH-Align's official fixed {OFFICIAL_TRIM_THRESHOLD:g} "
+                     "rule, whatever tau the display uses.")
+
+
 def verdict(result: SilenceResult) -> str:
     """A short plain-language reading of ``result`` with its caveat."""
     ms = result.leading_silence_ms

@@ -8,11 +8,14 @@ from pathlib import Path
 
 def add_scoring_arguments(parser: argparse.ArgumentParser, *, both_help: str) -> None:
     """Models, leading-silence variant, pooling and device options."""
+    from forensics_gui.core.media.silence import TRIM_RULE
+
     parser.add_argument("--checkpoint", type=Path,
                         help="AV-HuBERT checkpoint (default: the installed one)")
     parser.add_argument("--phi", type=Path, help="Phi checkpoint (default: the installed one)")
     parser.add_argument("--trim-leading-silence", action="store_true",
-                        help="score with the leading silence trimmed (AVH-Align --trimmed)")
+                        help=f"score with the leading silence trimmed by {TRIM_RULE} (its --trimmed), "
+                        "whatever silence threshold is shown")
     parser.add_argument("--both", action="store_true", help=both_help)
     parser.add_argument("--pool", choices=("lse", "mean"), default="lse",
                         help="video score pooling: log-sum-exp (published) or mean")

@@ -13,6 +13,8 @@ import sys
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from forensics_gui.core.media.silence import TRIM_RULE
+
     parser.add_argument("video", nargs="?", metavar="VIDEO",
                         help="clip to extract features from (its face is tracked for the mouth ROI)")
     parser.add_argument("--roi", metavar="ROI.mp4", help="mouth-ROI video (96x96, 25 fps) instead of VIDEO")
@@ -22,7 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="AV-HuBERT checkpoint (.pt); default: the installed one from the models folder")
     parser.add_argument("-o", "--output", required=True, metavar="OUT.npz", help="features file to write")
     parser.add_argument("--trim-leading-silence", action="store_true",
-                        help="drop the leading digital silence first, as AVH-Align's --trimmed does")
+                        help=f"drop the leading digital silence first, by {TRIM_RULE} (its --trimmed)")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
                         help="compute device (default: auto = CUDA when available)")
     parser.add_argument("--precision", choices=("float32", "bfloat16", "float16"), default="float32",

@@ -28,6 +28,8 @@ DEFAULT_THRESHOLD = 0.0005  # the display tau until the user changes it, [-1, 1]
 # [-1, 1] scale). Fixed by the paper's code, independent of the display tau even though equal today.
 OFFICIAL_TRIM_THRESHOLD = 0.0005
 THRESHOLD_RULE = "a number greater than 0 and less than 1 (an amplitude on the [-1, 1] scale)"
+TRIM_RULE = (f"AVH-Align's official fixed rule: trim up to the first 16 kHz mono sample with "
+             f"|x| > {OFFICIAL_TRIM_THRESHOLD:g}")
 
 SWEEP_THRESHOLDS = np.logspace(-5, -1, 41)  # tau values for silence_sweep (amplitude)
 SWEEP_DELTAS_MS = np.arange(5.0, 205.0, 5.0)  # delta values for max_amplitude_sweep (ms)

@@ -44,7 +44,7 @@ def main() -> None:
                 t0 = time.perf_counter()
                 rel = br.write_curve(csv_path, file=f"clip{i}.mp4", sha256=f"{i:064x}",
                                      variant="untrimmed", pool="lse", frame_scores=curve,
-                                     curve_start_s=0.0, fps=25.0)
+                                     first_model_frame=0)
                 br.append_rows(fh, [_row(i)])
                 write_s.append(time.perf_counter() - t0)
         size = (csv_path.parent / rel).stat().st_size

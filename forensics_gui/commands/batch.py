@@ -138,7 +138,6 @@ def _setup(options: Any) -> str:
 def run(args: argparse.Namespace) -> int:
     from forensics_gui.core.errors import CheckpointError, ForensicsError
     from forensics_gui.core.media.folders import iter_videos
-    from forensics_gui.core.media.timebase import MODEL_FPS
     from forensics_gui.core.pipeline import AnalysisOptions, Analyzer
     from forensics_gui.core.progress import ClipRunProgress, ConsoleProgress
     from forensics_gui.core.results import batch_results as br
@@ -197,11 +196,10 @@ def run(args: argparse.Namespace) -> int:
                         for variant, res in item.value.scores.items():
                             if variant in done.get(raw, set()):
                                 continue
-                            start = float(res.times_s[0]) if res.num_frames else 0.0
                             curve = br.write_curve(
                                 args.output, file=rel, sha256=item.value.sha256, variant=variant,
                                 pool=res.pool, frame_scores=res.frame_scores.tolist(),
-                                curve_start_s=start, fps=float(MODEL_FPS))
+                                first_model_frame=res.first_model_frame)
                             new_rows.append(_row(rel, variant, res, item.value, curve, setup))
                         br.append_rows(fh, new_rows)
                         scored += 1

@@ -11,8 +11,10 @@ Frame-level curves for localisation come from ``batch``'s curve files (the ``cur
 JSON list or space/semicolon separated numbers; cells of any size) or from ``--curves DIR``:
 result JSON files holding
 ``frame_scores`` and the clip's path in ``file``/``video``/``input``/``path`` (else the JSON's
-own name is matched by stem), optionally ``fps`` (default 25) and ``curve_start_s`` (seconds of
-the first curve frame, e.g. after a leading-silence trim; default 0). AV-Deepfake1M localisation
+own name is matched by stem), optionally ``first_model_frame`` (the model frame of the first
+value, e.g. after a leading-silence trim; default 0; an earlier version's ``curve_start_s`` in
+seconds is read too) and ``fps`` (the model rate, 25, when given), see
+:func:`forensics_gui.core.results.batch_results.read_curve`. AV-Deepfake1M localisation
 predictions (``{"file": [[conf, start_s, end_s]]}``) can be given directly with ``--proposals``.
 
 Localisation rules: ``--protocol av1m`` (default; the official AV-Deepfake1M / LAV-DF metric)
@@ -42,11 +44,17 @@ import os
 import sys
 from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from forensics_gui.core.results.batch_results import Curve
 
 FILE_COLUMNS = ("file", "path", "video", "filename")
 SCORE_COLUMNS = ("video_score", "score")
 CURVE_ID_KEYS = ("file", "video", "input", "path", "input_path", "source")
+LAVDF_FPS = 25.0
+"""Default --fps: LAV-DF's proposal files count frames of its 25 fps videos (the dataset's rate,
+which happens to equal the model grid's; proposals never touch the model grid)."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -93,7 +101,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--proposal-unit", choices=("seconds", "frames"), default=None,
                         help="time unit of --proposals: seconds (default for AV-Deepfake1M) or "
                              "frames (default for LAV-DF, whose proposal files count 25 fps frames)")
-    parser.add_argument("--fps", type=float, default=25.0,
+    parser.add_argument("--fps", type=float, default=LAVDF_FPS,
                         help="frame rate of --proposals in frames (default 25)")
     parser.add_argument("--strict", action="store_true",
                         help="fail when a metadata clip has no score (or no proposals/curve), "
@@ -111,13 +119,13 @@ class ScoreSet:
         self.path = path
         self.variant = variant
         self.scores: dict[str, float] = {}
-        self.curves: dict[str, tuple[list[float], float, float]] = {}  # key -> (scores, fps, t0)
+        self.curves: dict[str, Curve] = {}
         self.curve_files: dict[str, tuple[Path, str]] = {}  # key -> (curve file, "FILE row N")
         self.rows = 0
         self.unscored = 0
         self.score_rows: dict[str, int] = {}  # key -> line of the row that scored it
 
-    def curve(self, key: str) -> tuple[list[float], float, float] | None:
+    def curve(self, key: str) -> Curve | None:
         """The curve of ``key``: from a ``frame_scores`` cell, else its batch curve file."""
         from forensics_gui.core.results.batch_results import read_curve
 
@@ -125,8 +133,7 @@ class ScoreSet:
             return self.curves[key]
         if key in self.curve_files:
             f, where = self.curve_files[key]
-            c = read_curve(f, where)
-            self.curves[key] = (c.frame_scores, c.fps, c.curve_start_s)
+            self.curves[key] = read_curve(f, where)
             return self.curves[key]
         return None
 
@@ -235,7 +242,7 @@ def load_score_sets(path: str | os.PathLike[str]) -> list[ScoreSet]:
             if curve_col is not None:
                 curve = _parse_curve(row.get(curve_col) or "")
                 if curve:
-                    out.curves[key] = (curve, 25.0, 0.0)
+                    out.curves[key] = br.Curve(curve, first_model_frame=0)
             if batch_layout and row.get("curve"):
                 out.curve_files[key] = (p.parent / row["curve"], f"{p.name} row {line}")
     if not sets:
@@ -259,11 +266,11 @@ def _curve_identity(data: dict[str, Any]) -> str | None:
     return None
 
 
-def load_curve_dir(folder: str | os.PathLike[str]) -> dict[str, tuple[list[float], float, float]]:
-    """``{key: (frame_scores, fps, curve_start_s)}`` from result JSONs under ``folder``.
+def load_curve_dir(folder: str | os.PathLike[str]) -> dict[str, Curve]:
+    """``{key: Curve}`` from result JSONs under ``folder``.
 
     JSON files without a ``frame_scores`` list are skipped; one with infinite scores or an
-    impossible ``fps``/``curve_start_s`` is refused with a sentence naming it.
+    impossible ``fps`` or start is refused with a sentence naming it (see ``read_curve``).
     """
     from forensics_gui.core.errors import ForensicsError
     from forensics_gui.core.results.batch_results import read_curve, unescape_name
@@ -272,7 +279,7 @@ def load_curve_dir(folder: str | os.PathLike[str]) -> dict[str, tuple[list[float
     d = Path(folder)
     if not d.is_dir():
         raise ForensicsError(f"Curves folder {d} does not exist.")
-    out: dict[str, tuple[list[float], float, float]] = {}
+    out: dict[str, Curve] = {}
     for f in sorted(d.rglob("*.json")):
         try:
             data = json.loads(f.read_text(encoding="utf-8"))
@@ -285,7 +292,7 @@ def load_curve_dir(folder: str | os.PathLike[str]) -> dict[str, tuple[list[float
         key = normalise_key(unescape_name(ident)) if ident else f.stem
         if key in out and data.get("variant") == "trimmed":
             continue  # a batch --both folder: the untrimmed curve, whichever file comes first
-        out[key] = (c.frame_scores, c.fps, c.curve_start_s)
+        out[key] = c
     return out
 
 
@@ -329,12 +336,12 @@ class Matching:
 
 def _clip_length(gt: Any) -> float | None:
     """Seconds the clip lasts, from the metadata (duration, 25 fps frames, else last segment)."""
-    from forensics_gui.core.media.timebase import MODEL_FPS
+    from forensics_gui.core.media.timebase import model_frame_start
 
     if gt.duration_s:
         return float(gt.duration_s)
     if gt.video_frames:
-        return gt.video_frames / MODEL_FPS
+        return model_frame_start(int(gt.video_frames))
     if gt.fake_segments:
         return max(e for _, e in gt.fake_segments) or None
     return None
@@ -455,8 +462,7 @@ def evaluate(index: Any, scores: ScoreSet, curves: dict[str, Any] | None,
                 hit = scores.curve(key)
             if hit is None:
                 continue
-            curve, fps, t0 = hit
-            props[mk] = [(c, s + t0, e + t0) for c, s, e in proposals_from_curve(curve, fps=fps)]
+            props[mk] = proposals_from_curve(hit.frame_scores, first_model_frame=hit.first_model_frame)
     if props is not None and timed:
         gt_segs = {mk: list(index[mk].fake_segments) for mk in timed}
         no_props = [mk for mk in timed if not props.get(mk)]

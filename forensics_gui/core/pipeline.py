@@ -15,15 +15,15 @@ training-data extraction (:mod:`forensics_gui.core.training_data`) both use it. 
 results equal one analysis per clip (same code, same order of operations on the same data).
 
 Time: model frames are on the 25 fps grid starting at the media start (frame k covers
-[k/25, (k+1)/25) s). A trimmed analysis drops ``video_skip_frames`` frames first, so its curve is
-shifted by that many frames back onto the clip's time axis here, once, for every consumer.
+[k/25, (k+1)/25) s). A trimmed analysis drops ``video_skip_frames`` frames first, so its curve
+starts at that model frame: its results carry it as ``first_model_frame`` (set here, once, for
+every consumer) and their seconds come from it through :mod:`forensics_gui.core.media.timebase`.
 """
 
 from __future__ import annotations
 
 import concurrent.futures as cf
 import contextlib
-import dataclasses
 import os
 import threading
 from collections.abc import Callable, Generator, Sequence
@@ -122,10 +122,12 @@ class ClipAnalysis:
             "caveats": self.caveats,
         }
         if main is not None:
+            doc = main.to_dict()
             out.update({
-                "frame_scores": main.to_dict()["frame_scores"],
-                "times_s": main.to_dict()["times_s"],
-                "video_score": main.to_dict()["video_score"],
+                "frame_scores": doc["frame_scores"],
+                "first_model_frame": doc["first_model_frame"],
+                "times_s": doc["times_s"],
+                "video_score": doc["video_score"],
                 "pool": main.pool,
                 "suspicious_segments": [[float(s), float(e)] for s, e in main.suspicious_segments],
             })
@@ -393,17 +395,17 @@ class Analyzer:
             if fs.visual is None:
                 continue
             _stage(progress, "scoring", 0, 1)
-            shift = fs.trimmed_video_frames / MODEL_FPS
-            res = _shifted(score_features(fs.visual, fs.audio, self._phi, self.options.pool), shift)
+            first = fs.trimmed_video_frames
+            res = score_features(fs.visual, fs.audio, self._phi, self.options.pool, first_model_frame=first)
             require_finite_scores(res, self._phi, clip.path.name)
             analysis.scores[variant] = res
             analysis.trims[variant] = {"trimmed_video_frames": fs.trimmed_video_frames,
-                                       "trimmed_audio_samples": fs.trimmed_audio_samples,
-                                       "curve_start_s": shift}
+                                       "trimmed_audio_samples": fs.trimmed_audio_samples}
             if on_partial is not None:
                 on_partial("unsupervised", variant, res)
             if self._sup is not None:
-                sup = _shifted(score_features(fs.visual, fs.audio, self._sup, self.options.pool), shift)
+                sup = score_features(fs.visual, fs.audio, self._sup, self.options.pool,
+                                     first_model_frame=first)
                 require_finite_scores(sup, self._sup, clip.path.name)
                 analysis.supervised[variant] = sup
                 if on_partial is not None:
@@ -457,15 +459,6 @@ class Analyzer:
                     yield Prefetched(item.index, item.item, None, err)
                     continue
                 yield Prefetched(item.index, item.item, analysis, None)
-
-
-def _shifted(result: Any, shift_s: float) -> Any:
-    """The same ScoreResult moved ``shift_s`` seconds later on the clip's time axis."""
-    if shift_s == 0:
-        return result
-    return dataclasses.replace(
-        result, times_s=result.times_s + shift_s,
-        suspicious_segments=[(s + shift_s, e + shift_s) for s, e in result.suspicious_segments])
 
 
 def caveats_for(info: Any, face: FaceTrack) -> list[str]:

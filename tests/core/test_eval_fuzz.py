@@ -52,7 +52,7 @@ def _seeds(tmp: Path) -> dict[str, bytes]:
                      "variant": "untrimmed", "sha256": f"{i:064x}", "status": "ok", "curve":
                      br.write_curve(tmp / "results.csv", file=f"test/{i:06d}.mp4", sha256=f"{i:064x}",
                                     variant="untrimmed", pool="lse", frame_scores=curve,
-                                    curve_start_s=0.0, fps=25.0)})
+                                    first_model_frame=0)})
     results = br.header_line() + b"".join(br.format_row(r) for r in rows)
     return {"metadata.min.json": json.dumps(lavdf).encode(), "metadata.json": json.dumps(av1m).encode(),
             "meta_data.csv": favc, "results.csv": results,

@@ -74,10 +74,10 @@ def test_proposals_from_curve() -> None:
     x = np.zeros(50)
     x[10:20] = 1.0
     x[30:35] = 2.0
-    props = m.proposals_from_curve(x, fps=25, thresholds=[0.5])
+    props = m.proposals_from_curve(x, thresholds=[0.5])
     assert props == [(2.0, 1.2, 1.4), (1.0, 0.4, 0.8)]
     x[12] = 3.0
-    both = m.proposals_from_curve(x, fps=25, thresholds=[0.5, 1.5], confidence="max")
+    both = m.proposals_from_curve(x, thresholds=[0.5, 1.5], confidence="max")
     assert (3.0, 12 / 25, 13 / 25) in both and (3.0, 0.4, 0.8) in both
     assert len(both) == 3  # the 30..34 run appears at both thresholds but is kept once
     nms = m.proposals_from_curve(x, thresholds=[0.5, 2.5], nms_iou=0.05)
@@ -297,7 +297,7 @@ def _batch_csv(tmp_path: Path, rows: list[dict[str, object]]) -> Path:
             if curve is not None:
                 r["curve"] = br.write_curve(out, file=str(r["file"]), sha256=str(r["sha256"]),
                                             variant=str(r["variant"]), pool="lse",
-                                            frame_scores=curve, curve_start_s=0.0, fps=25.0)
+                                            frame_scores=curve, first_model_frame=0)
             br.append_rows(fh, [r])
     return out
 

@@ -66,7 +66,10 @@ def test_analyze_scores_every_model_frame_and_matches_direct_phi(models, clip) -
     d = analysis.to_dict()
     assert d["sha256"] == analysis.sha256 and len(d["sha256"]) == 64
     assert {m["role"] for m in d["models"]} == {"features", "phi"}
-    assert d["variants"]["trimmed"]["curve_start_s"] == pytest.approx(0.08)
+    # the result JSON carries the integer first model frame; its seconds come from the timebase
+    assert d["variants"]["trimmed"]["first_model_frame"] == 2
+    assert d["variants"]["trimmed"]["times_s"][0] == pytest.approx(0.08)
+    assert d["variants"]["untrimmed"]["first_model_frame"] == 0 and d["first_model_frame"] == 0
 
 
 def test_second_analysis_comes_from_the_cache_and_a_corrupt_entry_is_recomputed(models, clip, tmp_path) -> None:

@@ -20,11 +20,8 @@ from typing import Any, Literal
 import numpy as np
 
 from forensics_gui.core.alignment.phi import BAND_RADIUS, PhiModel, offsets_from_band
-from forensics_gui.core.media.timebase import MODEL_FPS
+from forensics_gui.core.media.timebase import MODEL_FPS, model_frame_start, model_frame_times
 from forensics_gui.core.results.metrics import true_runs
-
-FPS = float(MODEL_FPS)
-"""The model grid: one feature row per 1/25 s."""
 
 DEFAULT_MAD_K = 3.0
 DEFAULT_MIN_FRAMES = 5
@@ -59,25 +56,29 @@ def robust_threshold(frame_scores: np.ndarray, k: float = DEFAULT_MAD_K) -> floa
 def find_segments(frame_scores: np.ndarray, threshold: float,
                   min_frames: int = DEFAULT_MIN_FRAMES,
                   merge_gap_frames: int = DEFAULT_MERGE_GAP_FRAMES,
-                  fps: float = FPS) -> list[tuple[float, float]]:
+                  first_model_frame: int = 0) -> list[tuple[float, float]]:
     """Runs of frames with score > threshold as (start_s, end_s), merged across gaps of at most
-    ``merge_gap_frames`` frames and kept when at least ``min_frames`` frames long."""
+    ``merge_gap_frames`` frames and kept when at least ``min_frames`` frames long. Seconds are on
+    the clip's time axis: ``frame_scores[0]`` is model frame ``first_model_frame``."""
     runs: list[list[int]] = []
     for s, e in true_runs(np.asarray(frame_scores) > threshold):
         if runs and s - runs[-1][1] <= merge_gap_frames:
             runs[-1][1] = e
         else:
             runs.append([s, e])
-    return [(s / fps, e / fps) for s, e in runs if e - s >= min_frames]
+    k = first_model_frame
+    return [(model_frame_start(k + s), model_frame_start(k + e)) for s, e in runs if e - s >= min_frames]
 
 
 @dataclass
 class ScoreResult:
     """Everything the viewer and the CLI show about one clip's Phi scores.
 
-    ``frame_scores`` float32 [T] (fakeness per 25 fps frame), ``times_s`` float64 [T] (start of
-    each frame, seconds), ``suspicious_segments`` [(start_s, end_s)], ``threshold`` the curve
-    level used for them. The band fields (present when computed): ``sync_offset_frames`` int32 [T]
+    ``frame_scores`` float32 [T] (fakeness per 25 fps frame), ``first_model_frame`` the model
+    frame of ``frame_scores[0]`` (0, or the frames a trimmed analysis dropped), ``times_s``
+    float64 [T] (start of each frame on the clip's time axis, seconds, derived from it),
+    ``suspicious_segments`` [(start_s, end_s)] on the same axis, ``threshold`` the curve level
+    used for them. The band fields (present when computed): ``sync_offset_frames`` int32 [T]
     (audio offset, in frames, that Phi finds best aligned; 0 = in sync) and ``sync_prob`` float32
     [T] (softmax probability of the true alignment over the 31 offsets).
     """
@@ -85,7 +86,6 @@ class ScoreResult:
     frame_scores: np.ndarray
     video_score: float
     pool: str
-    times_s: np.ndarray
     suspicious_segments: list[tuple[float, float]]
     threshold: float
     kind: str
@@ -93,10 +93,16 @@ class ScoreResult:
     sync_offset_frames: np.ndarray | None = None
     sync_prob: np.ndarray | None = None
     other_pool_scores: dict[str, float] = field(default_factory=dict)
+    first_model_frame: int = 0
 
     @property
     def num_frames(self) -> int:
         return int(self.frame_scores.shape[0])
+
+    @property
+    def times_s(self) -> np.ndarray:
+        """Start time (s) of each frame on the clip's time axis."""
+        return model_frame_times(self.num_frames, self.first_model_frame)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dict (lists and floats; NaN becomes None)."""
@@ -109,8 +115,9 @@ class ScoreResult:
             "pool": self.pool,
             "video_score": num(self.video_score),
             "video_scores": {k: num(v) for k, v in self.other_pool_scores.items()},
-            "fps": FPS,
+            "fps": float(MODEL_FPS),
             "num_frames": self.num_frames,
+            "first_model_frame": self.first_model_frame,
             "frame_scores": [num(v) for v in self.frame_scores.tolist()],
             "times_s": [round(float(t), 6) for t in self.times_s.tolist()],
             "threshold": num(self.threshold),
@@ -125,10 +132,12 @@ class ScoreResult:
 
 def score_features(visual: np.ndarray, audio: np.ndarray, phi: PhiModel, pool: str = "lse",
                    *, band: bool = True, threshold: float | None = None,
-                   min_frames: int = DEFAULT_MIN_FRAMES) -> ScoreResult:
+                   min_frames: int = DEFAULT_MIN_FRAMES, first_model_frame: int = 0) -> ScoreResult:
     """Score raw (un-normalised) features [T, Dv] / [T', Da]; T and T' are cut to the shorter.
 
-    ``band`` also computes the ±15-frame sync offsets; ``threshold`` None = robust rule above.
+    ``band`` also computes the ±15-frame sync offsets; ``threshold`` None = robust rule above;
+    ``first_model_frame`` is the model frame of the first feature row (a trimmed analysis
+    dropped that many), which places the curve and its segments on the clip's time axis.
     """
     if pool not in ("lse", "mean"):
         raise ValueError(f"pool must be 'lse' or 'mean', not {pool!r}")
@@ -145,12 +154,13 @@ def score_features(visual: np.ndarray, audio: np.ndarray, phi: PhiModel, pool: s
         frame_scores=scores,
         video_score=pool_scores(scores, pool),
         pool=pool,
-        times_s=np.arange(scores.shape[0], dtype=np.float64) / FPS,
-        suspicious_segments=find_segments(scores, thr, min_frames) if np.isfinite(thr) else [],
+        suspicious_segments=(find_segments(scores, thr, min_frames, first_model_frame=first_model_frame)
+                             if np.isfinite(thr) else []),
         threshold=thr,
         kind=phi.kind,
         phi_sha256=phi.sha256,
         sync_offset_frames=offsets,
         sync_prob=prob,
         other_pool_scores={p: pool_scores(scores, p) for p in ("lse", "mean")},
+        first_model_frame=first_model_frame,
     )

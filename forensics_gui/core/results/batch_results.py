@@ -21,10 +21,14 @@ leaves at worst one torn last line; :func:`repair` removes damaged rows before a
 and their clips are scored again.
 
 Curves live next to the CSV in ``RESULTS.curves/<sha256>.<variant>.json`` (written atomically):
-``{"file", "sha256", "variant", "pool", "fps", "curve_start_s", "frame_scores"}``, with
-``frame_scores`` one fakeness value per 25 fps frame (``null`` where there is none) starting at
-``curve_start_s`` seconds. One file per content and variant: the same clip under two names shares
-it. ``forensics-gui eval --curves RESULTS.curves`` reads the folder as it is.
+``{"file", "sha256", "variant", "pool", "fps", "first_model_frame", "frame_scores"}``, with
+``frame_scores`` one fakeness value per 25 fps frame (``null`` where there is none), the first
+belonging to model frame ``first_model_frame`` (an integer: 0, or the frames a trimmed analysis
+dropped; its start in seconds comes from :mod:`forensics_gui.core.media.timebase`) and ``fps``
+the model rate, for readers of the file. Curve files of earlier versions stored the start in
+seconds as ``curve_start_s``; :func:`read_curve` converts it to the frame. One file per content and
+variant: the same clip under two names shares it. ``forensics-gui eval --curves RESULTS.curves``
+reads the folder as it is.
 
 CSVs of earlier versions kept every frame score in a ``frame_scores`` cell (over csv's 128 KiB
 field limit for clips longer than about 11 minutes); :func:`big_csv_fields` lets readers open
@@ -49,6 +53,7 @@ from pathlib import Path
 from typing import Any
 
 from forensics_gui.core.errors import ForensicsError
+from forensics_gui.core.media.timebase import MODEL_FPS, model_frame_near
 
 FIELDS = ["file", "video_score", "pool", "variant", "num_frames", "leading_silence_ms",
           "suspicious_segments", "sha256", "status", "error", "curve", "setup", "check"]
@@ -125,14 +130,15 @@ def curves_dir(csv_path: str | os.PathLike[str]) -> Path:
 
 
 def write_curve(csv_path: str | os.PathLike[str], *, file: str, sha256: str, variant: str, pool: str,
-                frame_scores: Sequence[float], curve_start_s: float, fps: float) -> str:
-    """Write one clip's curve atomically; returns its path relative to the CSV's folder."""
+                frame_scores: Sequence[float], first_model_frame: int) -> str:
+    """Write one clip's curve atomically; returns its path relative to the CSV's folder.
+    ``first_model_frame``: the model frame of ``frame_scores[0]``."""
     from forensics_gui.core.files.atomic import write_text_atomic
 
     folder = curves_dir(csv_path)
     name = f"{sha256}.{variant}.json"
-    data = {"file": file, "sha256": sha256, "variant": variant, "pool": pool, "fps": fps,
-            "curve_start_s": round(float(curve_start_s), 6),
+    data = {"file": file, "sha256": sha256, "variant": variant, "pool": pool, "fps": float(MODEL_FPS),
+            "first_model_frame": int(first_model_frame),
             "frame_scores": [round(float(v), 6) if math.isfinite(v) else None for v in frame_scores]}
     write_text_atomic(folder / name, json.dumps(data, separators=(",", ":")) + "\n")
     return f"{folder.name}/{name}"
@@ -140,15 +146,25 @@ def write_curve(csv_path: str | os.PathLike[str], *, file: str, sha256: str, var
 
 @dataclass
 class Curve:
-    """A per-frame curve read back: scores (NaN where none), frames per second, first frame's time."""
+    """A per-frame curve read back: scores (NaN where none), one per model frame from model frame
+    ``first_model_frame`` on."""
 
     frame_scores: list[float]
-    fps: float
-    curve_start_s: float
+    first_model_frame: int
+
+    @property
+    def fps(self) -> float:
+        """Frames per second of ``frame_scores``: always the model rate."""
+        return float(MODEL_FPS)
 
 
 def read_curve(path: str | os.PathLike[str], where: str) -> Curve:
-    """A curve file written by :func:`write_curve` (or any JSON with ``frame_scores``)."""
+    """A curve file written by :func:`write_curve`, by an earlier version (``curve_start_s``
+    seconds instead of ``first_model_frame``: converted here, the one place that reads it), or
+    any JSON with ``frame_scores`` (a result JSON of ``analyze``/``score``; no start = frame 0).
+
+    Refused with a sentence: infinite scores, an ``fps`` other than the model rate, a start that
+    is negative, not a whole model frame, or not a number."""
     p = Path(path)
     try:
         data = json.loads(p.read_text(encoding="utf-8"))
@@ -161,15 +177,34 @@ def read_curve(path: str | os.PathLike[str], where: str) -> Curve:
         if not isinstance(scores, list):
             raise TypeError("no 'frame_scores' list")
         curve = [math.nan if v is None else float(v) for v in scores]
-        fps = float(data.get("fps") or 25.0)
-        t0 = float(data.get("curve_start_s") or 0.0)
+        fps = float(data.get("fps") or MODEL_FPS)
+        first = _first_model_frame(data)
     except (TypeError, ValueError) as err:
         raise ResultsFileError(f"{where}: its curve file {p.name} is malformed ({err}).") from err
-    if any(math.isinf(v) for v in curve) or not (math.isfinite(fps) and fps > 0) \
-            or not (math.isfinite(t0) and t0 >= 0):
+    if any(math.isinf(v) for v in curve) or not (math.isfinite(fps) and fps > 0) or first is None:
         raise ResultsFileError(f"{where}: its curve file {p.name} holds infinite scores or an "
                                "impossible fps or start time.")
-    return Curve(curve, fps, t0)
+    if fps != MODEL_FPS:
+        raise ResultsFileError(f"{where}: its curve file {p.name} is at {fps:g} fps; curves hold "
+                               f"one score per model frame ({MODEL_FPS} fps), so rewrite it on "
+                               "that grid.")
+    return Curve(curve, first)
+
+
+def _first_model_frame(data: dict[str, Any]) -> int | None:
+    """The model frame of a curve's first value: ``first_model_frame``, else an earlier version's
+    ``curve_start_s`` (seconds on the model grid), else 0. None when it is negative or off the
+    grid. Raises TypeError/ValueError when it is not a number."""
+    if data.get("first_model_frame") is not None:
+        value = data["first_model_frame"]
+        if (isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value)
+                or value != int(value)):
+            raise ValueError(f"first_model_frame {value!r} is not a whole number")
+        return int(value) if value >= 0 else None
+    t0 = float(data.get("curve_start_s") or 0.0)
+    if not (math.isfinite(t0) and t0 >= 0):
+        return None
+    return model_frame_near(t0)
 
 
 @contextlib.contextmanager
@@ -283,7 +318,7 @@ def migrate_legacy(csv_path: str | os.PathLike[str]) -> tuple[int, int]:
                     continue
                 row["curve"] = write_curve(p, file=row["file"], sha256=row["sha256"],
                                            variant=row["variant"], pool=row.get("pool", ""),
-                                           frame_scores=curve, curve_start_s=0.0, fps=25.0)
+                                           frame_scores=curve, first_model_frame=0)
             row["setup"] = "unknown"
             out.append(format_row(row))
     with atomic_open(p, "wb") as fh:

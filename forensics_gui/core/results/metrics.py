@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from forensics_gui.core.errors import ForensicsError
-from forensics_gui.core.media.timebase import MODEL_FPS
+from forensics_gui.core.media.timebase import model_frame_start
 
 Segment = tuple[float, float]
 Proposal = tuple[float, float, float]  # (confidence, start_s, end_s)
@@ -459,7 +459,8 @@ def true_runs(mask: np.ndarray) -> list[tuple[int, int]]:
 
 def proposals_from_curve(
     frame_scores: Sequence[float] | np.ndarray,
-    fps: float = MODEL_FPS,
+    *,
+    first_model_frame: int = 0,
     thresholds: Sequence[float] | None = None,
     confidence: str = "mean",
     min_frames: int = 1,
@@ -467,7 +468,8 @@ def proposals_from_curve(
 ) -> list[Proposal]:
     """Segment proposals ``(confidence, start_s, end_s)`` from a frame-level fakeness curve.
 
-    Frame i covers ``[i/fps, (i+1)/fps)`` seconds. For every threshold, each contiguous run of
+    ``frame_scores[i]`` belongs to model frame ``first_model_frame + i``, whose seconds come from
+    the timebase (model frame k covers ``[k/25, (k+1)/25)``). For every threshold, each contiguous run of
     frames with score > threshold (at least ``min_frames`` long) is a proposal whose confidence
     is the ``mean`` (default) or ``max`` score in the run (in the curve's own units, so
     proposals from curves of the same model compare across videos). Default thresholds are the
@@ -495,7 +497,9 @@ def proposals_from_curve(
             c = float(run.mean() if confidence == "mean" else run.max())
             if c > found.get((a, b), -np.inf):
                 found[(a, b)] = c
-    props = sorted(((c, a / fps, b / fps) for (a, b), c in found.items()), key=lambda p: -p[0])
+    k = first_model_frame
+    props = sorted(((c, model_frame_start(k + a), model_frame_start(k + b)) for (a, b), c in found.items()),
+                   key=lambda p: -p[0])
     if nms_iou is None:
         return props
     kept: list[Proposal] = []

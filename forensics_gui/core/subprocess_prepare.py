@@ -6,7 +6,7 @@ detector and the 68-point predictor, then the predictor on every frame). In the 
 stalls the event loop, so :class:`PrepareProcess` runs it in ONE long-lived child process
 ("spawn" start method), started on the first use and reused, so dlib loads once per session.
 
-Protocol: the parent puts ``(job_id, path, options, sha256, env)`` on the job queue; the child
+Protocol: the parent puts ``(job_id, path, options, sha256, env, silence)`` on the job queue; the child
 puts ``("progress", job_id, stage, done, total)`` (throttled to about 20 per second per stage),
 then ``("done", job_id, PreparedClip)`` or ``("error", job_id, exception, traceback_text)`` on
 the result queue. Cancel is a shared integer, the id of the last cancelled job, that the child's
@@ -30,10 +30,13 @@ import time
 import traceback
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from forensics_gui.core.errors import Cancelled, ForensicsError
 from forensics_gui.core.progress import Progress
+
+if TYPE_CHECKING:
+    from forensics_gui.core.media.silence import SilenceResult
 
 ENV_PREFIX = "FORENSICS_GUI_"
 """Environment variables forwarded with every job (cache and models folders may change between
@@ -99,12 +102,13 @@ def _child_main(jobs: Any, results: Any, cancel: Any) -> None:
             continue
         if job is None:
             return
-        job_id, path, options, sha256, env = job
+        job_id, path, options, sha256, env, silence = job
         for name in [k for k in os.environ if k.startswith(ENV_PREFIX) and k not in env]:
             del os.environ[name]
         os.environ.update(env)
         try:
-            clip = Analyzer(options).prepare(path, _ChildProgress(results, cancel, job_id), sha256)
+            clip = Analyzer(options).prepare(path, _ChildProgress(results, cancel, job_id), sha256,
+                                             silence=silence)
             results.put(("done", job_id, clip))
         except BaseException as err:  # everything goes back to the parent, which decides
             results.put(("error", job_id, _picklable(err), traceback.format_exc()))
@@ -169,8 +173,10 @@ class PrepareProcess:
 
     def prepare(self, path: str | os.PathLike[str], options: Any, sha256: str | None = None,
                 progress: Progress | None = None,
-                while_waiting: Callable[[], Any] | None = None) -> Any:
-        """``Analyzer(options).prepare(path, sha256=sha256)`` in the child; returns its PreparedClip.
+                while_waiting: Callable[[], Any] | None = None, *,
+                silence: SilenceResult | None = None) -> Any:
+        """``Analyzer(options).prepare(path, sha256=sha256, silence=silence)`` in the child; returns
+        its PreparedClip.
 
         ``progress.report`` receives the child's stages; ``progress.cancelled()`` is polled about
         every 50 ms and forwarded; the child stops at its next cancellation check (between
@@ -185,7 +191,7 @@ class PrepareProcess:
             proc, jobs, results, cancel = self._proc, self._jobs, self._results, self._cancel
             job_id = next(self._ids)
             env = {k: v for k, v in os.environ.items() if k.startswith(ENV_PREFIX)}
-            jobs.put((job_id, Path(path), options, sha256, env))
+            jobs.put((job_id, Path(path), options, sha256, env, silence))
             if while_waiting is not None:
                 try:
                     while_waiting()

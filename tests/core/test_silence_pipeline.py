@@ -93,3 +93,16 @@ def test_a_different_trim_rule_never_reuses_cached_trimmed_features(
     monkeypatch.setattr(pipeline, "OFFICIAL_TRIM_THRESHOLD", 0.001)
     analyzer.features(clip_sha, prepared.gray, prepared.audio_16k, True, None)
     assert Cache().count() == entries + 1  # another rule: another key, never the stale entry
+
+
+def test_the_prepare_child_process_also_uses_the_callers_measurement(clip: Path) -> None:
+    from forensics_gui.core.subprocess_prepare import PrepareProcess
+
+    measured = leading_silence(decode_audio(clip))
+    marked = dataclasses.replace(measured, leading_silence_ms=measured.leading_silence_ms + 1.0)
+    proc = PrepareProcess()
+    try:
+        prepared = proc.prepare(clip, AnalysisOptions(), silence=marked)
+    finally:
+        proc.shutdown()
+    assert prepared.silence == marked

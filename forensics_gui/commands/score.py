@@ -38,6 +38,7 @@ def run(args: argparse.Namespace) -> int:
     from forensics_gui.core.alignment.scoring import score_features
     from forensics_gui.core.encoder.feature_store import read_feature_file
     from forensics_gui.core.encoder.features import all_finite
+    from forensics_gui.core.media.timebase import MODEL_FPS, model_frame_start
     from forensics_gui.core.pipeline import require_finite_scores
 
     visual, audio = read_feature_file(args.features)
@@ -57,7 +58,8 @@ def run(args: argparse.Namespace) -> int:
     out = sys.stdout
     out.write(f"features:    {args.features}\n")
     out.write(f"phi:         {phi.path} ({phi.kind}, sha256 {phi.sha256[:12]})\n")
-    out.write(f"frames:      {result.num_frames} ({result.num_frames / 25.0:.2f} s at 25 fps)\n")
+    out.write(f"frames:      {result.num_frames} ({model_frame_start(result.num_frames):.2f} s at "
+              f"{MODEL_FPS} fps)\n")
     out.write(f"video_score: {result.video_score:.4f} (pool={result.pool}; "
               f"lse={result.other_pool_scores['lse']:.4f}, "
               f"mean={result.other_pool_scores['mean']:.4f}; higher = more likely fake)\n")

@@ -53,7 +53,7 @@ from forensics_gui.core.face.landmarks import (
     rgb_to_gray_cv2,
 )
 from forensics_gui.core.files.atomic import atomic_path
-from forensics_gui.core.media.timebase import MODEL_FPS
+from forensics_gui.core.media.timebase import MODEL_FPS, model_frame_count
 from forensics_gui.core.progress import Progress, check_cancelled
 
 __all__ = [
@@ -63,7 +63,6 @@ __all__ = [
     "preparation_record", "PREPARATIONS", "DEFAULT_PREPARATION",
 ]
 
-FPS = float(MODEL_FPS)
 STD_SIZE = 256  # side of the reference frame, pixels
 CROP = 96  # side of the mouth crop, pixels
 HALF = CROP // 2
@@ -364,7 +363,7 @@ def _crop_from_patch(p: _Patch, full_shape: tuple[int, int], params: np.ndarray,
 def _grid_frames(path: str | os.PathLike[str]) -> Iterator[tuple[int, float, np.ndarray]]:
     from forensics_gui.core.media.decode import iter_frames_on_grid
 
-    return iter_frames_on_grid(path, fps=FPS, progress=None)
+    return iter_frames_on_grid(path, fps=MODEL_FPS, progress=None)
 
 
 def _probe(path: str | os.PathLike[str]) -> tuple[float, float, tuple[int, int]]:
@@ -451,7 +450,7 @@ def extract_mouth_roi(path: str | os.PathLike[str], *, progress: Progress | None
     Raises MediaError for unreadable files, Cancelled when ``progress`` asks to stop.
     """
     source_fps, duration, size = _probe(path)
-    total = max(1, int(np.ceil(duration * FPS)))
+    total = max(1, model_frame_count(duration))
     points: list[np.ndarray | None] = []
     boxes: list[np.ndarray | None] = []
     patches: list[_Patch | None] = []
@@ -581,16 +580,16 @@ def write_roi_video(result: RoiResult, path: str | os.PathLike[str], *,
         raise NoFaceError("No face was found in the video, so there is no mouth ROI to write.")
     with atomic_path(path, suffix=".mp4") as tmp:
         with av.open(str(tmp), "w", format="mp4") as out:
-            st = out.add_stream("libx264", rate=int(FPS))
+            st = out.add_stream("libx264", rate=MODEL_FPS)
             st.width = st.height = CROP
             st.pix_fmt = pix_fmt
             st.options = {"crf": "20", **({"x264-params": "asm=0"} if deterministic else {})}
             # without an explicit codec time base, x264's output varied from run to run
-            st.codec_context.time_base = Fraction(1, int(FPS))
+            st.codec_context.time_base = Fraction(1, MODEL_FPS)
             for i, img in enumerate(result.frames_rgb):
                 frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(img), format="rgb24")
                 frame = frame.reformat(format=pix_fmt, interpolation="BICUBIC")
-                frame.pts, frame.time_base = i, Fraction(1, int(FPS))
+                frame.pts, frame.time_base = i, Fraction(1, MODEL_FPS)
                 out.mux(st.encode(frame))
             out.mux(st.encode(None))
 

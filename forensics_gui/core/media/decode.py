@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from forensics_gui.core.errors import MediaError
+from forensics_gui.core.media.timebase import MODEL_FPS
 from forensics_gui.core.progress import Progress, check_cancelled
 
 # ---------------------------------------------------------------------------------------------
@@ -473,7 +474,7 @@ def _decode_tolerant(container: Any, stream: Any, max_errors: int = 50) -> Itera
                 return
 
 
-def iter_frames_on_grid(path: str | os.PathLike[str], fps: float = 25.0, *,
+def iter_frames_on_grid(path: str | os.PathLike[str], fps: float = MODEL_FPS, *,
                         progress: Progress | None = None) -> Iterator[tuple[int, float, np.ndarray]]:
     """Decode sequentially and yield ``(k, k / fps, rgb)`` for every grid time within the clip.
 

@@ -109,6 +109,8 @@ def leading_silence(track_or_samples: Any, sample_rate: int | None = None,
     """Leading silence of ``track_or_samples`` (an AudioTrack or float ``[C, N]`` / ``[N]``).
 
     ``sample_rate`` (Hz) is required for a bare array; ``threshold`` is tau on the [-1, 1] scale.
+    A user's tau is checked where it enters (:func:`validate_threshold`); the measurement itself
+    is defined for any tau >= 0 (0: the first non-zero sample), which analyses may use.
     """
     if threshold < 0:
         raise ValueError("the threshold must not be negative")

@@ -13,10 +13,10 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt
 
+from forensics_gui.core.media.timebase import MODEL_FRAME_S, format_timecode, model_frame_of
 from forensics_gui.ui import theme
 from forensics_gui.ui.timeline import Timeline
 
-MODEL_FPS = 25.0
 VARIANT_COLOURS = {"untrimmed": "#4fa3ff", "trimmed": "#ff9f43"}
 SUPERVISED_COLOURS = {"untrimmed": "#c58cff", "trimmed": "#ff6fb5"}
 NO_FACE_COLOUR = "#ff5c5c"
@@ -36,14 +36,6 @@ def _translucent(colour: str, alpha: int) -> pg.QtGui.QBrush:
     c = pg.mkColor(colour)
     c.setAlpha(alpha)
     return pg.mkBrush(c)
-
-
-def model_frame_at(times_s: np.ndarray, t: float) -> int | None:
-    """Index of the model frame (start times ``times_s``, seconds) that covers ``t`` seconds."""
-    if times_s is None or len(times_s) == 0:
-        return None
-    i = int(np.searchsorted(times_s, t + 1e-6, side="right")) - 1
-    return min(max(i, 0), len(times_s) - 1)
 
 
 class CurvePanel:
@@ -253,20 +245,19 @@ class CurvePanel:
         highs = [float(np.nanmax(r.frame_scores)) for (k, _), r in self.results.items()
                  if k != "supervised" and len(r.frame_scores)]
         y = min(lows) - 0.05 * max(max(highs) - min(lows), 1e-3) if lows else 0.0
-        times = self.no_face_times + 0.5 / MODEL_FPS
+        times = self.no_face_times + 0.5 * MODEL_FRAME_S  # mid-frame
         self.no_face_ticks.setData(times, np.full(len(times), y))
 
     # -- read-out -------------------------------------------------------------------------
     def readout_at(self, t: float) -> str:
         """Text of the hover read-out at ``t`` seconds: time, model frame, each curve's score."""
-        from forensics_gui.core.media.timebase import format_timecode
-
         if not self.results:
             return ""
-        parts = [format_timecode(max(t, 0.0)), f"frame {int(np.floor(max(t, 0.0) * MODEL_FPS + 1e-6))}"]
+        frame = model_frame_of(max(t, 0.0))
+        parts = [format_timecode(max(t, 0.0)), f"frame {frame}"]
         for (kind, variant), res in self.results.items():
-            i = model_frame_at(res.times_s, t)
-            if i is None or t < res.times_s[0] or t >= res.times_s[-1] + 1 / MODEL_FPS:
+            i = model_frame_of(t) - res.first_model_frame  # this curve's value at t, if it has one
+            if not 0 <= i < res.num_frames:
                 continue
             name = variant if kind != "supervised" else f"supervised {variant}"
             text = f"{name} {float(res.frame_scores[i]):.3f}"

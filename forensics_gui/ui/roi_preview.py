@@ -9,8 +9,8 @@ from PySide6.QtCore import QRect, Qt
 from PySide6.QtGui import QColor, QImage, QPainter, QPaintEvent, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
+from forensics_gui.core.media.timebase import index_at, model_frame_times
 from forensics_gui.ui import theme
-from forensics_gui.ui.curves import model_frame_at
 
 SCALE = 2  # screen pixels per ROI pixel
 ROI_SIZE = 96
@@ -55,7 +55,7 @@ class RoiPreview(QWidget):
             self.clear("No mouth crop: no face was found in this clip.")
             return
         if self.times_s is None or len(self.times_s) != len(roi_gray):
-            self.times_s = np.arange(len(roi_gray)) / 25.0
+            self.times_s = model_frame_times(len(roi_gray))
         self.seek(t)
 
     def clear(self, notice: str = "") -> None:
@@ -70,7 +70,7 @@ class RoiPreview(QWidget):
         """Show the crop of the model frame covering ``t`` seconds."""
         if self.roi_gray is None or self.times_s is None:
             return
-        k = model_frame_at(self.times_s, t)
+        k = index_at(self.times_s, t)
         if k is None or k == self.index:
             return
         self.index = k

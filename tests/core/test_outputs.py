@@ -216,7 +216,7 @@ def test_atomic_writes_refuse_protected_inputs_while_a_command_runs(evidence: Pa
 
 
 def test_viewer_exports_refuse_the_clip_and_its_models(evidence: Path) -> None:
-    from forensics_gui.ui import exports
+    from forensics_gui.core.results import exports
 
     analysis = SimpleNamespace(file=evidence / "clip.mp4", models=[
         {"role": "features", "path": str(evidence / "ckpt.pt")}, {"role": "phi", "path": str(evidence / "phi.pt")}],
@@ -304,7 +304,7 @@ def test_the_viewer_training_refuses_an_output_that_is_one_of_its_source_files(e
     worker = TrainingWorker(TrainingParams(source=evidence / "videos", output=alias, epochs=1,
                                            checkpoint=evidence / "ckpt.pt"))
     failed: list[str] = []
-    worker.failed.connect(failed.append)
+    worker.failed.connect(lambda _token, sentence: failed.append(sentence))
     worker.run()  # in this thread: the signal arrives directly
     assert failed == [f"Refusing to write model.pt: it is the same file as take1.mp4, one of this "
                       f"command's inputs (a video file under {evidence / 'videos'}); choose another "

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from forensics_gui.core.media.decode import MediaInfo
 
 MODEL_FPS = 25  # frames per second of the ROI video and of the feature rows
+MODEL_FRAME_S = 1 / MODEL_FPS  # seconds one model frame lasts (0.04)
 _EPS = 1e-9  # seconds; absorbs float error when a time is exactly on a frame boundary
 
 

@@ -2,7 +2,8 @@
 Audacity label track. Every file is written atomically (temporary file + rename).
 
 CSV: one row per model frame (25 fps) and curve, long format, columns :data:`CSV_COLUMNS`;
-``time_s`` is the start of the frame on the clip's time axis (seconds).
+``frame`` is the model frame (``first_model_frame`` of the curve plus the row's position in it,
+no rounding) and ``time_s`` its start on the clip's time axis (seconds, from the timebase).
 Audacity labels: ``start<TAB>end<TAB>label`` per line, seconds with 6 decimals (File > Import >
 Labels… in Audacity).
 """
@@ -21,7 +22,6 @@ from forensics_gui.core.errors import ForensicsError
 from forensics_gui.core.files.atomic import write_text_atomic
 from forensics_gui.core.files.outputs import refuse_overwriting_inputs
 
-MODEL_FPS = 25.0
 CSV_COLUMNS = ("kind", "variant", "frame", "time_s", "score", "suspicious", "sync_offset_frames",
                "sync_prob", "face_detected")
 
@@ -40,7 +40,7 @@ def frame_score_rows(analysis: Any) -> list[dict[str, Any]]:
     for kind, variant, res in _curves(analysis):
         segs = res.suspicious_segments
         for i, (t, s) in enumerate(zip(res.times_s.tolist(), res.frame_scores.tolist(), strict=True)):
-            frame = int(round(t * MODEL_FPS))
+            frame = res.first_model_frame + i
             rows.append({
                 "kind": kind, "variant": variant, "frame": frame, "time_s": round(float(t), 6),
                 "score": float(s),

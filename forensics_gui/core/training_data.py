@@ -40,6 +40,7 @@ from forensics_gui.core.errors import (
     NoFaceError,
 )
 from forensics_gui.core.files.atomic import write_text_atomic
+from forensics_gui.core.media.silence import OFFICIAL_TRIM_THRESHOLD
 from forensics_gui.core.progress import ClipRunProgress, Progress
 
 STAGE = "extracting features"
@@ -136,8 +137,8 @@ def default_features_dir(videos_dir_or_list: str | os.PathLike[str] | Iterable[A
 
 def is_up_to_date(path: Path, source_sha256: str, checkpoint_sha256: str, trim: bool,
                   preparation: str = "official") -> bool:
-    """True when ``path`` is a features file of this input, checkpoint, trim option and mouth-crop
-    preparation (files without a preparation record are re-extracted)."""
+    """True when ``path`` is a features file of this input, checkpoint, trim option (and, trimmed,
+    trim rule) and mouth-crop preparation (files without those records are re-extracted)."""
     if not path.is_file():
         return False
     from forensics_gui.core.files.npz import FeatureFileError, read_feature_npz
@@ -152,6 +153,7 @@ def is_up_to_date(path: Path, source_sha256: str, checkpoint_sha256: str, trim: 
     prep = meta.get("preparation")
     return (ckpt == checkpoint_sha256 and meta.get("source_sha256") == source_sha256
             and bool(meta.get("trim_leading_silence")) == bool(trim)
+            and (not trim or meta.get("trim_threshold") == OFFICIAL_TRIM_THRESHOLD)
             and isinstance(prep, dict) and prep.get("preparation") == preparation)
 
 

@@ -106,3 +106,20 @@ def test_the_prepare_child_process_also_uses_the_callers_measurement(clip: Path)
     finally:
         proc.shutdown()
     assert prepared.silence == marked
+
+
+def test_trimmed_training_features_record_the_rule_and_another_rule_is_not_reused(
+        models: tuple[Path, Path], clip: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from forensics_gui.core import training_data
+    from forensics_gui.core.encoder.features import load_features
+    from forensics_gui.core.files.hashing import sha256_file
+
+    ckpt, _ = models
+    out = tmp_path / "features"
+    report = training_data.extract_features_for_videos([clip], out, checkpoint=ckpt, device="cpu",
+                                                       trim=True, workers=1)
+    path, sha = out / "talk.npz", sha256_file(clip)
+    assert load_features(path).meta["trim_threshold"] == OFFICIAL_TRIM_THRESHOLD
+    assert training_data.is_up_to_date(path, sha, report.checkpoint_sha256, trim=True)
+    monkeypatch.setattr(training_data, "OFFICIAL_TRIM_THRESHOLD", 0.001)
+    assert not training_data.is_up_to_date(path, sha, report.checkpoint_sha256, trim=True)

@@ -37,8 +37,12 @@ def test_silence_region_and_tau(qtbot, window, clips, open_and_wait) -> None:
     assert window.session.threshold == pytest.approx(0.001)
     window.info_panel.tau_spin.stepBy(-2)
     assert window.session.threshold == pytest.approx(0.0002)
-    # sweep tables filled
+    # sweep tables filled, with core's table grids
+    from forensics_gui.core.media.silence import TABLE_DELTAS_MS, TABLE_TAUS
+
     assert window.info_panel.sweep_table.rowCount() >= 5
+    assert window.info_panel.sweep_table.rowCount() == len(TABLE_TAUS)
+    assert window.info_panel.amplitude_table.rowCount() == len(TABLE_DELTAS_MS)
     assert window.info_panel.amplitude_table.item(0, 1).text() != ""
 
 

@@ -81,12 +81,14 @@ def test_fp16_weights_are_cast_exactly(ckpts: dict[str, Path]) -> None:
             assert torch.equal(value, s32[key].half().float()), key
 
 
+@pytest.mark.slow
 def test_pretrained_and_finetuned_layouts_give_identical_features(ckpts: dict[str, Path]) -> None:
     ft = load_avhubert(ckpts["ft"])
     assert ft.config.finetuned and ft.config.state_prefix == "encoder.w2v_model."
     assert torch.equal(_features(ckpts["fp16"]), _features(ckpts["ft"]))
 
 
+@pytest.mark.slow
 def test_parametrization_key_names_and_omegaconf_cfg_and_legacy_format(ckpts, tmp_path: Path) -> None:
     def rename(data: dict) -> None:
         p = "encoder.pos_conv.0."
@@ -246,6 +248,7 @@ def test_config_reading() -> None:
     (False, "args", False, False),
 ], ids=["legacy-ft-fp16", "omegaconf-pt-fp32", "legacy-omegaconf-ft-fp16", "args-ft-fp16",
         "legacy-args-pt-fp32"])
+@pytest.mark.slow
 def test_every_fairseq_layout_gives_the_same_features(finetuned: bool, cfg_style: str, zip_format: bool,
                                                       fp16: bool, ckpts: dict[str, Path], tmp_path: Path) -> None:
     path = write_fake_avhubert_checkpoint(tmp_path / "v.pt", seed=7, finetuned=finetuned, cfg_style=cfg_style,

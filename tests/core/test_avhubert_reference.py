@@ -162,6 +162,7 @@ def test_attention_matches_multihead_attention(fused: bool) -> None:
     assert_parity(got, ref, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_whole_model_matches_reference_all_modes(ckpt) -> None:
     model, sd = ckpt
     audio, video = _inputs(t=14)
@@ -180,6 +181,7 @@ def test_whole_model_matches_reference_all_modes(ckpt) -> None:
         assert_parity(model.encoder.layer_norm(last), final)
 
 
+@pytest.mark.slow
 def test_two_passes_batched_equal_separate_and_reference(ckpt) -> None:
     model, sd = ckpt
     audio, video = _inputs(t=20, seed=1)

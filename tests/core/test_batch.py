@@ -111,6 +111,7 @@ def test_cancel_from_the_callers_progress_propagates() -> None:
     assert not _prefetch_threads()
 
 
+@pytest.mark.slow
 def test_overlapped_batch_equals_one_analysis_per_clip_and_survives_bad_clips(models, folder) -> None:
     from forensics_gui.core.media.folders import iter_videos
 
@@ -157,6 +158,7 @@ def _batch_args(folder: Path, out: Path, ckpt: Path, phi: Path, **extra: object)
     return parser.parse_args(argv)
 
 
+@pytest.mark.slow
 def test_ctrl_c_keeps_the_rows_written_and_stops_the_thread(models, folder, tmp_path, monkeypatch) -> None:
     from forensics_gui.commands import batch
 
@@ -188,6 +190,7 @@ def test_ctrl_c_keeps_the_rows_written_and_stops_the_thread(models, folder, tmp_
     assert len(curve["frame_scores"]) == 30 and curve["sha256"] == rows[-1]["sha256"]
 
 
+@pytest.mark.slow
 def test_sequential_and_overlapped_batch_write_the_same_scores(models, folder, tmp_path) -> None:
     from forensics_gui.commands import batch
 
@@ -242,6 +245,7 @@ def _finished(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return calls
 
 
+@pytest.mark.slow
 def test_a_long_curve_goes_to_its_own_file_not_a_csv_cell(models, two_good, tmp_path, monkeypatch,
                                                           capsys) -> None:
     import dataclasses
@@ -279,6 +283,7 @@ def test_a_long_curve_goes_to_its_own_file_not_a_csv_cell(models, two_good, tmp_
     assert code == 0 and calls == [] and "2 already in" in err and "0 to score" in err
 
 
+@pytest.mark.slow
 def test_a_torn_last_row_is_removed_and_exactly_that_clip_redone(models, two_good, tmp_path,
                                                                   monkeypatch, capsys) -> None:
     ckpt, phi = models
@@ -346,6 +351,7 @@ def test_escaped_names_round_trip() -> None:
         assert "\n" not in text and br.unescape_name(text) == name
 
 
+@pytest.mark.slow
 def test_every_clip_failing_exits_2_and_some_failing_says_so(models, folder, tmp_path, capsys) -> None:
     ckpt, phi = models
     bad = tmp_path / "bad"
@@ -369,6 +375,7 @@ def test_every_clip_failing_exits_2_and_some_failing_says_so(models, folder, tmp
     assert "Scored 2 of 4 clips; 2 FAILED (listed above; --retry-failed scores them again)." in err
 
 
+@pytest.mark.slow
 def test_a_model_failure_is_not_recorded_as_a_clip_failure(models, two_good, tmp_path, monkeypatch,
                                                            capsys) -> None:
     from forensics_gui.testing.phi import write_published_phi
@@ -421,6 +428,7 @@ def test_a_failing_clip_with_a_non_utf8_name_is_recorded(models, folder, tmp_pat
     assert code == 0 and calls == [] and "1 failed earlier" in err
 
 
+@pytest.mark.slow
 def test_results_of_an_earlier_version_are_converted_and_resumed(models, folder, tmp_path, monkeypatch,
                                                                   capsys) -> None:
     from forensics_gui.core.results import batch_results as br
@@ -470,6 +478,7 @@ def test_another_kind_of_file_as_output_is_refused_untouched(models, folder, tmp
                    "batch's header); give batch a new -o file.\n")
 
 
+@pytest.mark.slow
 def test_a_clip_without_a_finite_score_leaves_the_score_empty(models, two_good, tmp_path, monkeypatch,
                                                               capsys) -> None:
     import dataclasses

@@ -12,6 +12,7 @@ from forensics_gui.core.pipeline import AnalysisOptions, Analyzer
 from forensics_gui.testing.synth import make_clip
 
 
+@pytest.mark.slow
 def test_swapped_roi_and_features_entries_are_recomputed(models: tuple[Path, Path], tmp_path: Path,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FORENSICS_GUI_CACHE", str(tmp_path / "cache"))

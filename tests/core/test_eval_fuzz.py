@@ -61,6 +61,7 @@ def _seeds(tmp: Path) -> dict[str, bytes]:
 
 @pytest.mark.parametrize("target", ["metadata.min.json", "metadata.json", "meta_data.csv",
                                     "results.csv", "pred.txt", "curve"])
+@pytest.mark.slow
 def test_mutated_inputs_give_one_sentence_or_a_report(tmp_path: Path, capsys, target: str) -> None:
     from forensics_gui.cli import main
 

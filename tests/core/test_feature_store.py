@@ -125,6 +125,7 @@ def test_huge_header_in_small_file(tmp_path: Path, phi: Path, capsys: pytest.Cap
     assert "out of memory" not in err
 
 
+@pytest.mark.slow
 def test_zip_bomb_is_refused_before_inflating(tmp_path: Path, phi: Path,
                                               capsys: pytest.CaptureFixture[str],
                                               monkeypatch: pytest.MonkeyPatch) -> None:

@@ -72,6 +72,7 @@ def test_window_plan_tiles_and_keeps_context() -> None:
         assert ke == 5000 or stop - ke >= 125
 
 
+@pytest.mark.slow
 def test_extract_matches_the_model_and_aligns_lengths(extractor: FeatureExtractor) -> None:
     roi, audio = _clip(frames=24)
     fs = extractor.extract(roi[:20], audio)  # 20 video frames, 24 audio frames -> 20
@@ -97,6 +98,7 @@ def test_extract_matches_the_model_and_aligns_lengths(extractor: FeatureExtracto
     assert np.abs(only_audio.audio[:5] - fs.audio[:5]).max() > 1e-4  # global attention: T matters
 
 
+@pytest.mark.slow
 def test_batched_and_separate_passes_agree(ckpt: Path, extractor: FeatureExtractor) -> None:
     roi, audio = _clip(frames=16, seed=5)
     batched = extractor.extract(roi, audio)
@@ -106,6 +108,7 @@ def test_batched_and_separate_passes_agree(ckpt: Path, extractor: FeatureExtract
     assert np.abs(batched.visual - separate.visual).max() <= 1e-5
 
 
+@pytest.mark.slow
 def test_trim_follows_avh_align_arithmetic(extractor: FeatureExtractor) -> None:
     roi, audio = _clip(frames=30, silence_samples=18560)  # i=18560 -> int(s*25)=28, not 29
     fs = extractor.extract(roi, audio, trim_leading_silence=True)
@@ -119,6 +122,7 @@ def test_trim_follows_avh_align_arithmetic(extractor: FeatureExtractor) -> None:
         extractor.extract(roi[:10], np.zeros(30 * 640, np.float32), trim_leading_silence=True)
 
 
+@pytest.mark.slow
 def test_long_clips_use_windows(extractor: FeatureExtractor, monkeypatch: pytest.MonkeyPatch) -> None:
     roi, audio = _clip(frames=50, seed=3)
     monkeypatch.setattr(feat, "window_plan", lambda n: window_plan(n, max_single=30, window=24, overlap=8))
@@ -224,6 +228,7 @@ def test_registry_finds_models_and_caches_sha(tmp_path: Path, monkeypatch: pytes
 
 
 
+@pytest.mark.slow
 def test_cli_features_from_roi_and_audio(tmp_path: Path, ckpt: Path, extractor: FeatureExtractor) -> None:
     from scipy.io import wavfile
 

@@ -410,11 +410,13 @@ def fuzz_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("kind", list(DEFAULT_COUNTS))
+@pytest.mark.slow
 def test_mutants_end_in_a_result_or_one_sentence(fuzz_run: dict[str, Any], kind: str) -> None:
     problems = fuzz_run["kinds"][kind]["problems"]
     assert not problems, f"{len(problems)} bad mutant(s):\n" + "\n".join(problems[:5])
 
 
+@pytest.mark.slow
 def test_no_mutant_left_a_file_behind_or_ran_anything(fuzz_run: dict[str, Any]) -> None:
     assert not fuzz_run["stray"]
 

@@ -187,6 +187,7 @@ def test_prediction_files(tmp_path: Path) -> None:
     assert gtm.load_localisation_predictions(loc) == {"test/a.mp4": [(0.9, 0.5, 1.0), (0.1, 2.0, 3.0)]}
 
 
+@pytest.mark.slow
 def test_large_list_parses_in_one_pass(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """What keeps ~1M entries at seconds (benchmarks/bench_groundtruth.py times it): one
     ``json.load`` and one parse per entry."""
@@ -392,6 +393,7 @@ def _plain_longest_suffix(keys: list[str], query: str) -> str | None:
     return winners[0] if best > 0 and len(winners) == 1 else None
 
 
+@pytest.mark.slow
 def test_path_matching_agrees_with_a_plain_longest_suffix_rule() -> None:
     from hypothesis import given, settings
     from hypothesis import strategies as st

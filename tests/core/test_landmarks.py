@@ -156,6 +156,7 @@ def _scripted_frames() -> list[np.ndarray]:
     return frames
 
 
+@pytest.mark.slow
 def test_default_landmarks_equal_the_official_call_frame_by_frame() -> None:
     """The default preparation gives the official boxes and landmarks on every frame (also
     with two faces: the official LAST one), and skips pyramid levels on most frames."""
@@ -178,6 +179,7 @@ def test_default_landmarks_equal_the_official_call_frame_by_frame() -> None:
     assert exact.exact.partial_scans + exact.exact.full_scans == 21
 
 
+@pytest.mark.slow
 def test_pyramid_levels_are_rebuilt_with_dlibs_own_arithmetic() -> None:
     """Scanning the rebuilt 2x image from level 0 finds the official boxes with dlib's mapping."""
     import dlib

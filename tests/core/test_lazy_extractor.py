@@ -48,6 +48,7 @@ def _count_extractors(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
     return made
 
 
+@pytest.mark.slow
 def test_cached_reanalysis_does_not_load_the_extractor(setup, monkeypatch) -> None:
     made = _count_extractors(monkeypatch)
     options = AnalysisOptions(checkpoint=setup["ckpt"], phi=setup["phi"], device="cpu",
@@ -84,6 +85,7 @@ class _Recorder:
         return self.cancel_requested
 
 
+@pytest.mark.slow
 def test_prepare_process_matches_in_thread_forwards_progress_and_cancels(setup, tmp_path,
                                                                          monkeypatch) -> None:
     from forensics_gui.core import subprocess_prepare

@@ -64,6 +64,7 @@ def _features(path: Path) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(visual[:n], np.float32), audio[:n]
 
 
+@pytest.mark.slow
 def test_phi_trained_on_reals_finds_the_dubbed_segments(tmp_path: Path,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     import torch

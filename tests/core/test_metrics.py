@@ -109,6 +109,7 @@ def _dataset(tmp_path: Path) -> Path:
     return p
 
 
+@pytest.mark.slow
 def test_eval_json_output(tmp_path: Path) -> None:
     meta = _dataset(tmp_path)
     curve2 = [0.0] * 50
@@ -168,6 +169,7 @@ def test_eval_curves_dir(tmp_path: Path) -> None:
     assert loc["videos"] == 4 and loc["ap_at_iou"]["0.95"] == pytest.approx(0.5)  # two perfect
 
 
+@pytest.mark.slow
 def test_eval_localisation_predictions(tmp_path: Path) -> None:
     meta = _dataset(tmp_path)
     scores = tmp_path / "pred.txt"
@@ -195,6 +197,7 @@ def test_eval_localisation_predictions(tmp_path: Path) -> None:
     assert loc["ar_at_n"]["100"] == pytest.approx(0.5)
 
 
+@pytest.mark.slow
 def test_eval_errors(tmp_path: Path) -> None:
     meta = _dataset(tmp_path)
     bad = tmp_path / "bad.csv"

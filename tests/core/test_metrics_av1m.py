@@ -262,6 +262,7 @@ AR_NS = (1, 2, 5)
 
 @settings(max_examples=200, deadline=None)
 @given(_dataset())
+@pytest.mark.slow
 def test_av1m_matches_plain_reference(data: tuple[GT, PROPS]) -> None:
     gt, props = data
     assume(any(gt.values()))
@@ -273,6 +274,7 @@ def test_av1m_matches_plain_reference(data: tuple[GT, PROPS]) -> None:
 
 @settings(max_examples=200, deadline=None)
 @given(_dataset())
+@pytest.mark.slow
 def test_activitynet_matches_plain_reference(data: tuple[GT, PROPS]) -> None:
     gt, props = data
     assume(any(gt.values()))
@@ -334,6 +336,7 @@ def test_av1m_matches_official_sdk(tmp_path: Path) -> None:
 
 # ---------------------------------------------------------------- clip level, without scikit-learn
 
+@pytest.mark.slow
 def test_auc_and_ap_equal_scikit_learn_with_ties() -> None:
     from sklearn.metrics import average_precision_score, roc_auc_score
 

@@ -4,9 +4,12 @@ import pkgutil
 import subprocess
 import sys
 
+import pytest
+
 import forensics_gui.core
 
 
+@pytest.mark.slow
 def test_core_modules_import_no_qt() -> None:
     names = [m.name for m in pkgutil.walk_packages(forensics_gui.core.__path__, "forensics_gui.core.")]
     assert names, "no core modules found"

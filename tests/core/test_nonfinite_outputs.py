@@ -42,6 +42,7 @@ def _one_sentence(argv: list[str], capsys: pytest.CaptureFixture[str], match: st
         assert not out.exists() and not list(out.parent.glob(f".{out.name}*"))
 
 
+@pytest.mark.slow
 def test_features_and_analyze_refuse_nan_features(models: tuple[Path, Path], tmp_path: Path,
                                                    capsys: pytest.CaptureFixture[str],
                                                    monkeypatch: pytest.MonkeyPatch,

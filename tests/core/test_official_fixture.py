@@ -45,6 +45,7 @@ def test_official_finetuned_checkpoint_reads_as_data() -> None:
 
 
 @pytest.mark.parametrize("trim", [False, True], ids=["untrimmed", "trimmed"])
+@pytest.mark.slow
 def test_features_command_matches_the_official_extraction(trim: bool, tmp_path: Path) -> None:
     from forensics_gui.cli import main
 

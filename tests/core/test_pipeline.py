@@ -31,6 +31,7 @@ def _isolated_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FORENSICS_GUI_DATA", str(tmp_path / "data"))
 
 
+@pytest.mark.slow
 def test_analyze_scores_every_model_frame_and_matches_direct_phi(models, clip) -> None:
     from forensics_gui.core.alignment.phi import load_phi
 
@@ -72,6 +73,7 @@ def test_analyze_scores_every_model_frame_and_matches_direct_phi(models, clip) -
     assert d["variants"]["untrimmed"]["first_model_frame"] == 0 and d["first_model_frame"] == 0
 
 
+@pytest.mark.slow
 def test_second_analysis_comes_from_the_cache_and_a_corrupt_entry_is_recomputed(models, clip, tmp_path) -> None:
     ckpt, phi = models
     opts = AnalysisOptions(checkpoint=ckpt, phi=phi, device="cpu")
@@ -122,6 +124,7 @@ def _cli(*args: str, env_dir: Path) -> subprocess.CompletedProcess[str]:
                           text=True, env=env, timeout=300)
 
 
+@pytest.mark.slow
 def test_analyze_cli_writes_result_json(models, clip, tmp_path) -> None:
     ckpt, phi = models
     out = tmp_path / "result.json"
@@ -142,6 +145,7 @@ def test_analyze_cli_without_weights_exits_2_with_guidance(clip, tmp_path) -> No
     assert "Traceback" not in r.stderr and "self_large_vox_433h.pt" in r.stderr
 
 
+@pytest.mark.slow
 def test_batch_lists_failures_and_resumes(models, tmp_path) -> None:
     ckpt, phi = models
     folder = tmp_path / "clips"

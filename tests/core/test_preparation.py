@@ -25,6 +25,7 @@ def _isolated_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FORENSICS_GUI_DATA", str(tmp_path / "data"))
 
 
+@pytest.mark.slow
 def test_analyze_records_the_preparation_and_never_serves_a_fast_result_for_an_exact_one(
         models, clip, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from forensics_gui.cli import main

@@ -138,6 +138,7 @@ def test_truncated_archive(run: dict[str, Any], capsys: pytest.CaptureFixture[st
     _expect_refusal(run, capsys, "damaged or truncated")
 
 
+@pytest.mark.slow
 def test_the_valid_state_still_resumes(run: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
     resume_path(run["out"]).write_bytes(run["good"])
     assert main(run["argv"]) == 0

@@ -166,6 +166,7 @@ def test_extract_on_face_clip(face_result: roi.RoiResult) -> None:
     assert r.gray.std() > 10
 
 
+@pytest.mark.slow
 def test_roi_follows_a_moving_scaling_face(tmp_path: Path) -> None:
     n = 40
     frames = [_face_at(20 + i, 10 + i // 4, 180 + i // 2) for i in range(n)]  # 40 px, +20 px
@@ -183,6 +184,7 @@ def test_roi_follows_a_moving_scaling_face(tmp_path: Path) -> None:
     assert np.abs(first - last).mean() < 12 < raw_shift  # crop content stable, source not
 
 
+@pytest.mark.slow
 def test_missing_detections_are_interpolated_and_flagged(tmp_path: Path) -> None:
     frames = [_face_at(40 + 2 * i, 20, 190) for i in range(30)]
     blank = np.full_like(frames[0], 90)
@@ -266,6 +268,7 @@ def test_mp4_round_trip_and_landmark_file(face_result: roi.RoiResult, tmp_path: 
     assert back.provenance == roi.preparation_record("official")
 
 
+@pytest.mark.slow
 def test_worker_processes_give_the_same_landmarks_and_survive_a_dying_worker(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     clip = tmp_path / "talk.mp4"
@@ -346,6 +349,7 @@ PARITY_CLIPS = [
 
 @pytest.mark.parametrize(("width", "height", "fps", "acodec", "seconds"), PARITY_CLIPS,
                          ids=[f"{h}p-{float(f):.3f}fps-{a}" for _w, h, f, a, _s in PARITY_CLIPS])
+@pytest.mark.slow
 def test_default_crop_is_the_official_crop(tmp_path: Path, width: int, height: int, fps: Fraction,
                                            acodec: str, seconds: float) -> None:
     """Default landmarks identical to the official call on every frame; the crops after the mp4
@@ -370,6 +374,7 @@ def test_default_crop_is_the_official_crop(tmp_path: Path, width: int, height: i
 
 # --- the command --------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_roi_command_writes_three_files(face_clip: Path, tmp_path: Path) -> None:
     import av
 

@@ -45,6 +45,7 @@ def store_env(tmp_path, monkeypatch):
     return tmp_path
 
 
+@pytest.mark.slow
 def test_fast_loss_equals_published_loss_and_gradients(tmp_path):
     files = write_corpus(tmp_path / "c", 4, frames=50, dim=24, seed=1)
     store = build_feature_store(files, tmp_path / "store")
@@ -205,6 +206,7 @@ _CHILD = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_resume_after_sigkill(store_env):
     files = write_corpus(store_env / "c", 5, frames=80, dim=16, seed=5)
     out = store_env / "phi.pt"

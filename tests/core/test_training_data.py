@@ -72,6 +72,7 @@ class _Recorder:
         return self.cancel_at is not None and any(d >= self.cancel_at for _, d, _ in self.reports)
 
 
+@pytest.mark.slow
 def test_one_feature_file_two_skipped_with_reasons_then_resumed(videos: Path, ckpt: Path,
                                                                 tmp_path: Path) -> None:
     out = tmp_path / "features"
@@ -168,6 +169,7 @@ def test_no_usable_clip_is_one_sentence(tmp_path: Path, videos: Path, ckpt: Path
         report.require_features()
 
 
+@pytest.mark.slow
 def test_cli_train_from_videos_writes_a_loadable_phi(videos: Path, ckpt: Path, tmp_path: Path,
                                                       shared_cache: Path) -> None:
     from forensics_gui.core.alignment.phi import load_phi

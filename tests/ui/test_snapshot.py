@@ -172,6 +172,7 @@ def test_snapshot_cli_audio_only_with_result(clips, tmp_path) -> None:
     assert res.stderr.startswith("warning: r.json has no SHA-256, so it cannot be checked against ")
 
 
+@pytest.mark.slow
 def test_snapshot_refuses_the_result_of_another_clip(clips, tmp_path) -> None:
     import hashlib
     import json

@@ -12,7 +12,9 @@ then ``("done", job_id, PreparedClip)`` or ``("error", job_id, exception, traceb
 the result queue. Cancel is a shared integer, the id of the last cancelled job, that the child's
 progress object reads (the core checks it between frames): unlike one Event that each job would
 clear, a job cancelled before the child picked it up stays cancelled. The child is a daemon process: it dies with the app, and
-:meth:`PrepareProcess.shutdown` terminates and joins it.
+:meth:`PrepareProcess.shutdown` terminates and joins it. Starting, stopping, the child's progress
+object and how its errors reach the caller are the core's one child-process idiom
+(:mod:`forensics_gui.core.children`).
 
 No Qt here: the GUI worker thread calls :meth:`PrepareProcess.prepare` and forwards progress.
 """
@@ -22,16 +24,25 @@ from __future__ import annotations
 import itertools
 import multiprocessing as mp
 import os
-import pickle
 import queue
-import sys
 import threading
 import time
-import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from forensics_gui.core.children import (
+    POLL_S,
+    SPAWN,
+    ChildProgress,
+    ChildUnavailable,
+    child_process_supported,
+    close_queue,
+    error_message,
+    raise_child_error,
+    start_child,
+    stop_child,
+)
 from forensics_gui.core.errors import Cancelled, ForensicsError
 from forensics_gui.core.progress import Progress
 
@@ -41,45 +52,8 @@ if TYPE_CHECKING:
 ENV_PREFIX = "FORENSICS_GUI_"
 """Environment variables forwarded with every job (cache and models folders may change between
 jobs, e.g. in tests; the child applies them before preparing)."""
-POLL_S = 0.05
-"""How often the parent checks Cancel and the child's liveness while waiting (seconds)."""
 CANCEL_GRACE_S = 1.0
 """After Cancel, how long the child gets to stop by itself before it is terminated (seconds)."""
-CHILD_REPORT_INTERVAL_S = 0.05
-
-
-class ChildUnavailable(RuntimeError):
-    """The child process could not be started (e.g. a frozen build): prepare in-thread instead."""
-
-
-class _ChildProgress:
-    """The core Progress protocol inside the child: throttled reports to the result queue,
-    ``cancelled`` reads the shared id of the last cancelled job."""
-
-    def __init__(self, out: Any, cancel: Any, job_id: int) -> None:
-        self.out, self.cancel, self.job_id = out, cancel, job_id
-        self._last_stage = ""
-        self._last = 0.0
-
-    def report(self, stage: str, done: float, total: float | None = None) -> None:
-        now = time.monotonic()
-        finished = total is not None and done >= total
-        if stage == self._last_stage and not finished and now - self._last < CHILD_REPORT_INTERVAL_S:
-            return
-        self._last_stage, self._last = stage, now
-        self.out.put(("progress", self.job_id, stage, float(done), None if total is None else float(total)))
-
-    def cancelled(self) -> bool:
-        return bool(self.cancel.value >= self.job_id)
-
-
-def _picklable(err: BaseException) -> BaseException:
-    """``err`` if it survives pickling, else a RuntimeError that says what it was."""
-    try:
-        pickle.loads(pickle.dumps(err))
-        return err
-    except Exception:
-        return RuntimeError(f"{type(err).__name__}: {err}")
 
 
 def _child_main(jobs: Any, results: Any, cancel: Any) -> None:
@@ -107,16 +81,11 @@ def _child_main(jobs: Any, results: Any, cancel: Any) -> None:
             del os.environ[name]
         os.environ.update(env)
         try:
-            clip = Analyzer(options).prepare(path, _ChildProgress(results, cancel, job_id), sha256,
+            clip = Analyzer(options).prepare(path, ChildProgress(results, cancel, job_id), sha256,
                                              silence=silence)
             results.put(("done", job_id, clip))
         except BaseException as err:  # everything goes back to the parent, which decides
-            results.put(("error", job_id, _picklable(err), traceback.format_exc()))
-
-
-def child_process_supported() -> bool:
-    """False where a spawned child cannot re-import this package (frozen builds)."""
-    return not getattr(sys, "frozen", False)
+            results.put(("error", job_id, *error_message(err)))
 
 
 class PrepareProcess:
@@ -128,7 +97,6 @@ class PrepareProcess:
     """
 
     def __init__(self) -> None:
-        self._ctx = mp.get_context("spawn")
         self._lock = threading.Lock()  # one job at a time
         self._state_lock = threading.Lock()
         self._proc: Any = None
@@ -159,17 +127,14 @@ class PrepareProcess:
             if not child_process_supported():
                 raise ChildUnavailable("child processes are not available in this build")
             try:
-                self._jobs = self._ctx.Queue()
-                self._results = self._ctx.Queue()
-                self._cancel = self._ctx.Value("q", 0, lock=False)
-                self._ready = False
-                proc = self._ctx.Process(target=_child_main, args=(self._jobs, self._results, self._cancel),
-                                         name="forensics-gui-prepare", daemon=True)
-                proc.start()
-            except (OSError, RuntimeError, ValueError) as err:
-                self._proc = None
+                self._jobs = SPAWN.Queue()
+                self._results = SPAWN.Queue()
+                self._cancel = SPAWN.Value("q", 0, lock=False)
+            except OSError as err:
                 raise ChildUnavailable(f"could not start the prepare process ({err})") from err
-            self._proc = proc
+            self._ready = False
+            self._proc = start_child(_child_main, (self._jobs, self._results, self._cancel),
+                                     name="forensics-gui-prepare")
 
     def prepare(self, path: str | os.PathLike[str], options: Any, sha256: str | None = None,
                 progress: Progress | None = None,
@@ -228,10 +193,7 @@ class PrepareProcess:
                     continue
                 if kind == "done":
                     return msg[2]
-                err = msg[2]
-                if isinstance(err, (ForensicsError, Cancelled, OSError, ValueError)):
-                    raise err
-                raise RuntimeError(f"{err}\n(in the prepare process)\n{msg[3]}")
+                raise_child_error(msg[2], msg[3], "Preparing the clip in the face-tracking process")
 
     def _give_up(self, proc: Any, results: Any, job_id: int) -> None:
         """Cancel job ``job_id`` and wait (at most :data:`CANCEL_GRACE_S`) until the child says it
@@ -275,20 +237,12 @@ class PrepareProcess:
         if proc is not None:
             if timeout_s > 0 and proc.is_alive():
                 try:
-                    self._jobs.put(None)
+                    self._jobs.put(None)  # asks the child to quit
                 except (OSError, ValueError):
                     pass
-                proc.join(timeout_s)
-            if proc.is_alive():
-                proc.terminate()
-                proc.join(2.0)
-            if proc.is_alive():
-                proc.kill()
-                proc.join(1.0)
+            stop_child(proc, timeout_s)
         for q in (self._jobs, self._results):
-            if q is not None:
-                q.close()
-                q.cancel_join_thread()
+            close_queue(q)
         self._jobs = self._results = self._cancel = None
         self._ready = False
 

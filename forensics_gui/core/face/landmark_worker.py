@@ -8,6 +8,12 @@ pipes, little-endian: the child writes ``b"R"`` when its models are loaded; then
 request ``HEADER`` (height, width, hint level or -1) and height * width * 3 RGB bytes, it answers
 ``RESULT`` (face found 0/1, pyramid level of the face or -1), then, when found, the 68 points as
 int32 (x, y) and the box as float32 x0, y0, x1, y1. End of input ends the child.
+
+Why not :mod:`forensics_gui.core.children`'s spawn child and queues: this is a pool fed frame by
+frame (a 720p frame is 2.7 MB, about 15 per second per worker), so the frames go as raw bytes on
+a pipe, written by a thread, without pickling them or a queue's feeder thread; the workers live
+only for one clip's landmarks. It shares the rest of the idiom: :func:`child_process_supported`
+(no pool in a frozen build) and :func:`stop_child` (ask, wait, terminate, kill, reap).
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from typing import IO
 
 import numpy as np
 
+from forensics_gui.core.children import child_process_supported, stop_child
 from forensics_gui.core.face.landmarks import FaceTracker, FrameLandmarks
 
 HEADER = struct.Struct("<iii")
@@ -92,7 +99,7 @@ def landmark_processes(requested: int | None, *, workers: int, preparation: str,
     when it was otherwise idle, but 9-11 against 11-11.5 while another job used a core: with
     only 2 cores the decode and the workers compete, so automatic use starts at 4 cores.
     """
-    if preparation != "official" or official or getattr(sys, "frozen", False):
+    if preparation != "official" or official or not child_process_supported():
         return 0
     if requested is not None:
         return max(0, int(requested))
@@ -157,14 +164,10 @@ class _Worker:
         return FrameLandmarks(pts, box), (None if level < 0 else level)
 
     def close(self, kill: bool = False) -> None:
+        """End the child: at once with ``kill``, else after it has read the end of input (at most
+        5 s)."""
         self.requests.put(None)
-        if kill:
-            self.proc.kill()
-        try:
-            self.proc.wait(timeout=5)
-        except Exception:
-            self.proc.kill()
-            self.proc.wait()
+        stop_child(self.proc, grace_s=0.0 if kill else 5.0)
         if self.proc.stdout is not None:
             self.proc.stdout.close()
         self.thread.join(timeout=5)

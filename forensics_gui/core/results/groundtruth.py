@@ -557,6 +557,23 @@ def find_groundtruth(video_path: str | os.PathLike[str],
     return None, problems
 
 
+def lookup_groundtruth(mode: str, meta: str, video: str) -> tuple[GroundTruth | None, str]:
+    """(ground truth or None, note) as the viewer asks for it.
+
+    ``mode`` "find": :func:`find_groundtruth` next to ``video``, the note joins its problems;
+    otherwise the entry for ``video`` in the metadata file ``meta``, where a single-entry file
+    applies as it is (note "only"). Module-level so that it can run in a child process.
+    """
+    if mode == "find":
+        gt, problems = find_groundtruth(video)
+        return gt, " ".join(problems)
+    index = load_metadata(meta)
+    gt = index.lookup(video)
+    if gt is None and len(index) == 1:
+        return next(iter(index.values())), "only"
+    return gt, ""
+
+
 def load_detection_predictions(path: str | os.PathLike[str]) -> dict[str, float]:
     """AV-Deepfake1M detection predictions: ``file;score`` lines -> ``{file key: score}``.
 

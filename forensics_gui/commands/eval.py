@@ -155,11 +155,6 @@ def _parse_curve(text: str) -> list[float] | None:
         return None
 
 
-def load_scores(path: str | os.PathLike[str]) -> ScoreSet:
-    """The one score set of a file that holds a single variant (see :func:`load_score_sets`)."""
-    return load_score_sets(path)[0]
-
-
 def load_score_sets(path: str | os.PathLike[str]) -> list[ScoreSet]:
     """Read a score CSV (header with file + video_score) or ``file;score`` lines: one
     :class:`ScoreSet` per ``variant`` (a batch run with ``--both`` holds two).

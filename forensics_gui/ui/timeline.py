@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt, QTimer, Signal
 from PySide6.QtWidgets import QVBoxLayout, QWidget
@@ -252,9 +251,3 @@ class Timeline(QWidget):
         vb = self.plots[plot_index].vb
         _, (y0, y1) = vb.viewRange()
         return vb.mapViewToScene(QPointF(t, (y0 + y1) / 2))
-
-
-def visible_points(curve: pg.PlotCurveItem) -> np.ndarray:
-    """The x data currently drawn by ``curve`` (empty array when none)."""
-    x, _ = curve.getData()
-    return np.zeros(0) if x is None else np.asarray(x)

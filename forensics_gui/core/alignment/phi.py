@@ -420,10 +420,3 @@ def _build_checked(factory: Any, args: tuple[Any, ...], sd: dict[str, Any], path
     module = factory(*args)
     module.load_state_dict({k: sd[k].float() for k in expected}, strict=True)
     return module
-
-
-def phi_from_module(module: Any, kind: Kind = "unsupervised") -> PhiModel:
-    """Wrap an in-memory FusionModel (e.g. during training) as a :class:`PhiModel`."""
-    return PhiModel(module=module.eval(), kind=kind, variant="mlp",
-                    visual_dim=int(module.visual_proj.in_features),
-                    audio_dim=int(module.audio_proj.in_features))

@@ -33,7 +33,7 @@ import platform
 import re
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
@@ -459,8 +459,3 @@ def train_phi(feature_files: Sequence[Path], out: Path, *,
     except Cancelled:
         result.stop_reason = "cancelled"
     return result
-
-
-def stats_dict(stats: EpochStats) -> dict[str, Any]:
-    """EpochStats as a plain dict (for JSON logs)."""
-    return asdict(stats)

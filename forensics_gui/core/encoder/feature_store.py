@@ -90,9 +90,6 @@ class FeatureStore:
     def num_frames(self) -> int:
         return int(self.offsets[-1])
 
-    def video_lengths(self) -> np.ndarray:
-        return np.diff(self.offsets)
-
     @classmethod
     def open(cls, root: str | Path) -> FeatureStore:
         """Open a built store; ValueError or OSError when its files do not fit together."""

@@ -27,8 +27,9 @@ from typing import Any
 import numpy as np
 
 from forensics_gui.core.errors import ForensicsError
+from forensics_gui.core.media.timebase import MODEL_FPS, model_frame_count, model_frame_start
 
-MAX_FEATURE_FRAMES = 25 * 3600 * 4  # 4 hours at 25 fps
+MAX_FEATURE_FRAMES = model_frame_count(4 * 3600.0)  # 4 hours of model frames
 MAX_FEATURE_DIM = 4096
 MAX_FEATURE_BYTES = 2 << 30  # both arrays together, as stored (LARGE float32: ~2.7 h of video)
 MAX_SCALAR_BYTES = 1 << 20  # meta_json, checkpoint_sha256, fps, ...
@@ -307,7 +308,8 @@ def _check_feature_member(path: Path, m: NpzMember, max_frames: int, max_dim: in
     frames, dims = m.shape
     if frames > max_frames:
         raise FeatureFileError(f"{path.name}: '{m.name}' has {frames} frames, more than the "
-                               f"{max_frames} ({max_frames / 25 / 3600:.0f} h at 25 fps) a features "
+                               f"{max_frames} ({model_frame_start(max_frames) / 3600:.0f} h at "
+                               f"{MODEL_FPS} fps) a features "
                                "file may have.")
     if dims > max_dim or (dims == 0 and frames > 0):
         raise FeatureFileError(f"{path.name}: '{m.name}' has {dims} dimensions per frame; "

@@ -33,7 +33,7 @@ import numpy as np
 
 
 def _make_store(root: Path, videos: int, frames: int, dim: int):  # type: ignore[no-untyped-def]
-    from forensics_gui.core.encoder.feature_store import build_feature_store
+    from forensics_gui.core.alignment.feature_store import build_feature_store
 
     rng = np.random.default_rng(0)
     files = []

@@ -34,9 +34,9 @@ def default_phi_path() -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
+    from forensics_gui.core.alignment.feature_store import read_feature_file
     from forensics_gui.core.alignment.phi import load_phi
     from forensics_gui.core.alignment.scoring import score_features
-    from forensics_gui.core.encoder.feature_store import read_feature_file
     from forensics_gui.core.encoder.features import all_finite
     from forensics_gui.core.media.timebase import MODEL_FPS, model_frame_start
     from forensics_gui.core.pipeline import require_finite_scores

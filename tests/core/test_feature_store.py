@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from forensics_gui.cli import main
-from forensics_gui.core.encoder.feature_store import read_feature_file
+from forensics_gui.core.alignment.feature_store import read_feature_file
 from forensics_gui.core.encoder.features import load_features
 from forensics_gui.core.files import npz
 from forensics_gui.core.files.hashing import sha256_file
@@ -241,7 +241,7 @@ def test_read_npz_bounds_and_compressed_members(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("damage", ["manifest", "offsets", "visual"])
 def test_damaged_store_in_the_cache_is_rebuilt(tmp_path: Path, damage: str) -> None:
-    from forensics_gui.core.encoder.feature_store import build_feature_store
+    from forensics_gui.core.alignment.feature_store import build_feature_store
 
     files = [_good(tmp_path / f"c{i}.npz", frames=10 + i) for i in range(2)]
     store = build_feature_store(files, tmp_path / "stores")

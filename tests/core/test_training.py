@@ -15,6 +15,7 @@ import pytest
 import torch
 
 from forensics_gui.cli import main
+from forensics_gui.core.alignment.feature_store import build_feature_store
 from forensics_gui.core.alignment.phi import load_phi
 from forensics_gui.core.alignment.scoring import score_features
 from forensics_gui.core.alignment.training import (
@@ -26,7 +27,6 @@ from forensics_gui.core.alignment.training import (
     split_videos,
     train_phi,
 )
-from forensics_gui.core.encoder.feature_store import build_feature_store
 from forensics_gui.core.files.hashing import sha256_file
 from forensics_gui.testing.phi import (
     SyntheticCorpus,
@@ -264,7 +264,7 @@ def test_feature_store_layout_and_skips(tmp_path):
     assert again.root == store.root  # reused
     c = tmp_path / "c.npz"
     np.savez(c, visual=np.ones((4, 16), np.float32), audio=np.ones((4, 16), np.float32))
-    from forensics_gui.core.encoder.feature_store import FeatureFileError
+    from forensics_gui.core.alignment.feature_store import FeatureFileError
 
     with pytest.raises(FeatureFileError, match="train on features from one AV-HuBERT model"):
         build_feature_store([a, c], tmp_path / "store")

@@ -17,7 +17,7 @@ trainer, all deliberate:
   once for 32 frames. ``chunk_frames=1`` shuffles single frames (slower: 31 audio rows per frame).
   The published loader streams videos in order, unshuffled.
 - Train/validation split BY VIDEO with a fixed seed; features come from memory-mapped arrays
-  (:mod:`forensics_gui.core.encoder.feature_store`).
+  (:mod:`forensics_gui.core.alignment.feature_store`).
 
 Hyper-parameters: published = batch 1024 frames, Adam lr 1e-5, ReduceLROnPlateau(factor 0.1,
 patience 5), <= 500 epochs, early stop after 10 epochs without improvement. Defaults here, for a
@@ -39,6 +39,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import numpy as np
 
+from forensics_gui.core.alignment.feature_store import FeatureStore, build_feature_store
 from forensics_gui.core.alignment.phi import (
     BAND_RADIUS,
     PUBLISHED_HIDDEN,
@@ -46,7 +47,6 @@ from forensics_gui.core.alignment.phi import (
     build_fusion_model,
 )
 from forensics_gui.core.alignment.resume_state import read_resume_file, restore
-from forensics_gui.core.encoder.feature_store import FeatureStore, build_feature_store
 from forensics_gui.core.errors import Cancelled, CheckpointError, ForensicsError
 from forensics_gui.core.files.atomic import atomic_path
 from forensics_gui.core.files.locking import holds_lock

@@ -86,7 +86,7 @@ def _analyse_once(window, probe: LatenessProbe, cache: Path) -> dict:  # type: i
     done: dict[str, float] = {}
     window.avh.analysis_finished.connect(lambda _a: done.setdefault("t", time.perf_counter()))
 
-    def on_progress(stage: str, *_: float) -> None:
+    def on_progress(_token: int, stage: str, *_: float) -> None:
         if not stages or stages[-1][1] != stage:
             stages.append((time.perf_counter(), stage))
 
@@ -94,11 +94,11 @@ def _analyse_once(window, probe: LatenessProbe, cache: Path) -> dict:  # type: i
     t0 = time.perf_counter()
     window.avh.analyze_action.trigger()  # runs in the GUI thread: sets up the lanes, starts the worker
     trigger_s = time.perf_counter() - t0
-    worker = window.avh.worker
+    worker = window.avh.runner.worker
     if worker is None:
         raise SystemExit(f"analysis did not start: {window.last_error or window.avh.last_guidance}")
     worker.progressed.connect(on_progress)
-    while "t" not in done and window.avh.worker is not None:
+    while "t" not in done and window.avh.runner.worker is not None:
         _run_loop(100)
     probe.stop()
     window.avh.analysis_finished.disconnect()
@@ -210,11 +210,11 @@ def main() -> None:
         import torch  # noqa: F401
     window = MainWindow(use_audio=False)
     if args.in_thread:
-        window.avh.prepare_process.shutdown()
-        window.avh.prepare_process = None
+        window.avh.runner.prepare_process.shutdown()
+        window.avh.runner.prepare_process = None
     window.show()
     if args.torch_at_startup:
-        window.avh.start_prepare_process()  # what run_app does after importing torch
+        window.avh.runner.start_prepare_process()  # what run_app does after importing torch
     window.open_path(clip)
     deadline = time.monotonic() + 30
     while window.session.sha256 is None and time.monotonic() < deadline:

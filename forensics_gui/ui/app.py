@@ -30,7 +30,7 @@ def run_app(video: str | None, demo: bool = False) -> int:
     window.show()
     app.processEvents()
     _import_torch_now()
-    window.avh.start_prepare_process()
+    window.avh.runner.start_prepare_process()
     if demo:
         window.open_demo()
     elif video:

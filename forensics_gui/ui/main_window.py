@@ -1,5 +1,10 @@
 """The viewer's main window: wires the session state to the video view, transport, timeline and
-info panel, owns the worker threads, menus, shortcuts, drag and drop and settings."""
+info panel, owns the worker threads, menus, shortcuts, drag and drop and settings.
+
+Frame <-> time goes through the open clip's :class:`~forensics_gui.core.media.timebase.Timebase`
+(``session.timebase``). The AVH-Align analysis (``self.avh``) reaches the window only through the
+typed public API of :class:`~forensics_gui.ui.window_api.WindowApi` (menus, actions, docks,
+status, errors, seek)."""
 
 from __future__ import annotations
 
@@ -12,10 +17,12 @@ import numpy as np
 from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (
+    QDockWidget,
     QFileDialog,
     QHBoxLayout,
     QInputDialog,
     QMainWindow,
+    QMenu,
     QMessageBox,
     QSplitter,
     QVBoxLayout,
@@ -25,14 +32,16 @@ from PySide6.QtWidgets import (
 import forensics_gui
 from forensics_gui.core.errors import ForensicsError
 from forensics_gui.core.evidence import snapshot as evidence
+from forensics_gui.core.media.timebase import Timebase
 from forensics_gui.ui import snapshot as snap
-from forensics_gui.ui.analysis_controller import AnalysisController
+from forensics_gui.ui.avh.views import AvhViews
 from forensics_gui.ui.info_panel import InfoPanel
 from forensics_gui.ui.player import SPEEDS, PlaybackClock, Transport, VideoView
 from forensics_gui.ui.session import AudioAnalysis, Session
 from forensics_gui.ui.settings import ViewerSettings
 from forensics_gui.ui.timeline import Timeline
-from forensics_gui.ui.workers import AnalysisWorker, FrameDecoder
+from forensics_gui.ui.worker_base import RetiredThreads
+from forensics_gui.ui.workers import ClipInfoWorker, FrameDecoder
 
 MEDIA_FILTER = "Media files (*.mp4 *.mov *.mkv *.avi *.webm *.m4v *.wav *.flac *.mp3 *.m4a *.ogg);;All files (*)"
 NO_VIDEO_STEP_S = 0.04  # frame-step size (seconds) for clips without video
@@ -58,8 +67,8 @@ class MainWindow(QMainWindow):
         self.token = 0
         self.last_error: str | None = None
         self._error_box: QMessageBox | None = None
-        self._retired: list[AnalysisWorker] = []
-        self.analysis: AnalysisWorker | None = None
+        self.retired = RetiredThreads()  # info workers of earlier clips, until they end
+        self.info_worker: ClipInfoWorker | None = None
         self.frame_index: int | None = None
         self.frame_time_s: float | None = None
         self.training_dialog: Any = None
@@ -82,7 +91,7 @@ class MainWindow(QMainWindow):
         self._connect()
         self.resize(1280, 800)
         self._restore_settings()
-        self.avh = AnalysisController(self)  # Analysis menu, lanes, ROI preview, summary dock
+        self.avh = AvhViews(self)  # Analysis menu, lanes, ROI preview, summary dock
         layout = self.settings.window_state()
         if layout is not None:  # after the docks exist, so their places are restored too
             self.restoreState(layout)
@@ -111,7 +120,10 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(central)
         self.statusBar().showMessage("Ready")
 
-    def _action(self, menu: Any, text: str, slot: Any, shortcut: Any = None) -> QAction:
+    # -- the public API the analysis views use (WindowApi) -----------------------------------
+    def add_action(self, menu: QMenu | None, text: str, slot: Any, shortcut: Any = None) -> QAction:
+        """A window-wide action (its shortcut works anywhere in the window), added to ``menu``
+        when given; ``shortcut`` is a key sequence, a standard key or a list of them."""
         action = QAction(text, self)
         if shortcut is not None:
             if isinstance(shortcut, (list, tuple)):
@@ -125,31 +137,70 @@ class MainWindow(QMainWindow):
         self.addAction(action)
         return action
 
+    def menu(self, title: str) -> QMenu | None:
+        """The menu-bar menu called ``title`` (without the ``&`` mnemonic), None if none."""
+        for action in self.menuBar().actions():
+            menu = action.menu()
+            if isinstance(menu, QMenu) and action.text().replace("&", "") == title:
+                return menu
+        return None
+
+    def add_menu(self, title: str, before: str | None = None) -> QMenu:
+        """A new menu-bar menu, placed before the menu called ``before`` when there is one."""
+        menu = QMenu(title, self)
+        anchor = self.menu(before) if before else None
+        if anchor is not None:
+            self.menuBar().insertMenu(anchor.menuAction(), menu)
+        else:
+            self.menuBar().addMenu(menu)
+        return menu
+
+    def add_dock(self, dock: QDockWidget) -> None:
+        """Dock ``dock`` on the right."""
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
+
+    def add_status_widget(self, widget: QWidget) -> None:
+        """A permanent widget on the right of the status bar."""
+        self.statusBar().addPermanentWidget(widget)
+
+    def status(self, text: str, timeout_ms: int = 0) -> None:
+        """Show ``text`` in the status bar (for ``timeout_ms`` ms; 0: until replaced)."""
+        self.statusBar().showMessage(text, timeout_ms)
+
+    def give_lanes_half(self) -> None:
+        """Split the height evenly between the video and the timeline lanes."""
+        total = sum(self.splitter.sizes())
+        self.splitter.setSizes([int(total * 0.5), total - int(total * 0.5)])
+
+    def as_widget(self) -> QMainWindow:
+        """This window as the parent of dialogs and message boxes."""
+        return self
+
     def _build_actions(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
-        self._action(file_menu, "&Open…", self._on_open_dialog, QKeySequence.StandardKey.Open)
+        self.add_action(file_menu, "&Open…", self._on_open_dialog, QKeySequence.StandardKey.Open)
         self.recent_menu = file_menu.addMenu("Open &Recent")
-        self._action(file_menu, "Open &demo clip", self.open_demo)
+        self.add_action(file_menu, "Open &demo clip", self.open_demo)
         file_menu.addSeparator()
-        self.export_action = self._action(file_menu, "&Export annotated screenshot…",
+        self.export_action = self.add_action(file_menu, "&Export annotated screenshot…",
                                           self._on_export_dialog, "Ctrl+E")
         self.export_action.setEnabled(False)
         file_menu.addSeparator()
-        self._action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
+        self.add_action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
         play = self.menuBar().addMenu("&Playback")
-        self._action(play, "Play/Pause", self.toggle_play, "Space")
-        self._action(play, "Next frame", lambda: self.step(1), "Right")
-        self._action(play, "Previous frame", lambda: self.step(-1), "Left")
-        self._action(play, "First frame", self.go_first, "Home")
-        self._action(play, "Last frame", self.go_last, "End")
+        self.add_action(play, "Play/Pause", self.toggle_play, "Space")
+        self.add_action(play, "Next frame", lambda: self.step(1), "Right")
+        self.add_action(play, "Previous frame", lambda: self.step(-1), "Left")
+        self.add_action(play, "First frame", self.go_first, "Home")
+        self.add_action(play, "Last frame", self.go_last, "End")
         play.addSeparator()
-        self._action(play, "Slower (J)", self.slower, "J")
-        self._action(play, "Pause (K)", self.pause, "K")
-        self._action(play, "Faster (L)", self.faster, "L")
+        self.add_action(play, "Slower (J)", self.slower, "J")
+        self.add_action(play, "Pause (K)", self.pause, "K")
+        self.add_action(play, "Faster (L)", self.faster, "L")
         tools = self.menuBar().addMenu("&Tools")
-        self._action(tools, "&Train alignment network…", self.open_training_dialog)
+        self.add_action(tools, "&Train alignment network…", self.open_training_dialog)
         help_menu = self.menuBar().addMenu("&Help")
-        self._action(help_menu, "&About", self._on_about)
+        self.add_action(help_menu, "&About", self._on_about)
         self._refresh_recent_menu()
 
     def _connect(self) -> None:
@@ -159,11 +210,11 @@ class MainWindow(QMainWindow):
         s.audio_analysed.connect(self._on_audio_analysed)
         s.silence_changed.connect(self._on_silence_changed)
         s.sha256_computed.connect(self.info_panel.set_sha256)
-        self.transport.seek_requested.connect(self._on_seek_requested)
+        self.transport.seek_requested.connect(self.seek)
         self.transport.step_requested.connect(self.step)
         self.transport.play_clicked.connect(self.toggle_play)
         self.transport.speed_changed.connect(self.clock.set_rate)
-        self.timeline.seek_requested.connect(self._on_seek_requested)
+        self.timeline.seek_requested.connect(self.seek)
         self.info_panel.threshold_edited.connect(s.set_threshold)
         self.clock.ticked.connect(s.set_time)
         self.clock.finished.connect(lambda: self.transport.set_playing(False))
@@ -186,11 +237,12 @@ class MainWindow(QMainWindow):
             return False
         self.pause()
         self.token += 1
-        self._retire_analysis()
+        self.retired.retire(self.info_worker)
+        self.info_worker = None
+        self.retired.prune()
         self.frame_index = self.frame_time_s = None
         has_video, has_audio = info.video is not None, info.audio is not None
         self.decoder.open(path if has_video else None, self.token)
-        frame_times = self._frame_times(info) if has_video else None
         self.clock.set_media(path, float(info.duration_s or 0.0), has_audio)
         self.info_panel.set_media(info, _format_time)
         self.timeline.set_clip(float(info.duration_s or 0.0))
@@ -200,38 +252,26 @@ class MainWindow(QMainWindow):
             self.video_view.set_notice("Decoding…")
         else:
             self.video_view.set_notice("No video stream: audio only.\nThe waveform is shown below.")
-        self.session.open_media(info, frame_times)
-        self.analysis = AnalysisWorker(path, self.token, with_audio=has_audio)
-        self.analysis.audio_ready.connect(self._on_audio_ready)
-        self.analysis.sha256_ready.connect(self._on_sha256_ready)
-        self.analysis.failed.connect(self._on_analysis_failed)
-        self.analysis.progressed.connect(self._on_analysis_progressed)
-        self.analysis.start()
+        # frame times estimated from the rate until the decoder sends the exact ones
+        self.session.open_media(info, Timebase.from_media(info))
+        worker = ClipInfoWorker(path, self.token, with_audio=has_audio)
+        worker.partial.connect(self._on_audio_ready)
+        worker.audio_failed.connect(self._on_audio_failed)
+        worker.finished.connect(self._on_sha256_ready)
+        worker.failed.connect(self._on_sha256_failed)
+        worker.progressed.connect(self._on_info_progressed)
+        self.info_worker = worker
+        worker.start()
         self._update_actions()
         self.setWindowTitle(f"{Path(path).name} — forensics-gui")
         self.statusBar().showMessage(f"Opened {path}")
         self._remember(path)
         return True
 
-    @staticmethod
-    def _frame_times(info: Any) -> np.ndarray:
-        """Frame start times (seconds) estimated from fps; the decoder sends the exact ones."""
-        v = info.video
-        fps = float(v.fps) if v.fps else 25.0
-        n = max(1, int(v.frame_count or round(float(info.duration_s) * fps)))
-        return (v.start_time_s or 0.0) + np.arange(n) / fps
-
     def _on_frame_times_ready(self, token: int, times: np.ndarray) -> None:
-        if token == self.token and len(times):
-            self.session.frame_times = times
+        if token == self.token and len(times) and self.session.info is not None:
+            self.session.timebase = Timebase.from_media(self.session.info, times)
             self._update_time_label()
-
-    def _retire_analysis(self) -> None:
-        if self.analysis is not None:
-            self.analysis.cancel()
-            self._retired.append(self.analysis)
-            self.analysis = None
-        self._retired = [w for w in self._retired if w.isRunning()]
 
     def show_error(self, title: str, sentence: str) -> None:
         """Non-blocking message box + status bar; the sentence is kept in ``last_error``."""
@@ -265,20 +305,23 @@ class MainWindow(QMainWindow):
                      if info is not None and info.audio is not None else "SHA-256 ready")
             self.statusBar().showMessage(f"{Path(self.session.path or '').name}: {ready}")
 
-    def _on_analysis_progressed(self, token: int, stage: str, fraction: float) -> None:
+    def _on_info_progressed(self, token: int, stage: str, done: float, total: float,
+                            _eta_s: float) -> None:
+        fraction = min(1.0, done / total) if total > 0 else -1.0
         if token == self.token and fraction < 1.0:
-            done = f" {fraction * 100:.0f}%" if fraction >= 0 else "…"
-            self.statusBar().showMessage(f"{stage}{done}", 3000)
+            shown = f" {fraction * 100:.0f}%" if fraction >= 0 else "…"
+            self.statusBar().showMessage(f"{stage}{shown}", 3000)
 
-    def _on_analysis_failed(self, token: int, stage: str, sentence: str) -> None:
-        if token != self.token:
-            return
-        if stage == "audio":
+    def _on_audio_failed(self, token: int, sentence: str) -> None:
+        if token == self.token:
             self.timeline.set_notice("Audio could not be decoded.")
             self.info_panel.show_audio_error(sentence)
-        else:
+            self.statusBar().showMessage(sentence, 15000)
+
+    def _on_sha256_failed(self, token: int, sentence: str) -> None:
+        if token == self.token:
             self.info_panel.fields["SHA-256"].setText("unavailable")
-        self.statusBar().showMessage(sentence, 15000)
+            self.statusBar().showMessage(sentence, 15000)
 
     def _on_audio_analysed(self, analysis: AudioAnalysis) -> None:
         self.timeline.set_pyramid(analysis.pyramid)
@@ -317,20 +360,13 @@ class MainWindow(QMainWindow):
                 self.video_view.set_notice(sentence)
 
     # -- time ----------------------------------------------------------------------------
-    def current_frame_index(self, t: float | None = None) -> int | None:
-        """Index of the frame shown at ``t`` seconds (default: the session time)."""
-        times = self.session.frame_times
-        if times is None or len(times) == 0:
-            return None
-        t = self.session.time_s if t is None else t
-        return max(0, int(np.searchsorted(times, t + 1e-6, side="right")) - 1)
+    def _video_timebase(self) -> Timebase | None:
+        """The open clip's timebase when it has video frames."""
+        tb = self.session.timebase
+        return tb if tb is not None and tb.n_frames else None
 
-    def _request_frame(self, t: float) -> None:
-        idx = self.current_frame_index(t)
-        if idx is not None:
-            self.decoder.request_index(idx)
-
-    def _on_seek_requested(self, t: float) -> None:
+    def seek(self, t: float) -> None:
+        """Move the playhead to ``t`` seconds (keeps playing if playing)."""
         if self.clock.playing:
             self.clock.start(t)
         self.session.set_time(t)
@@ -338,16 +374,16 @@ class MainWindow(QMainWindow):
     def _on_time_changed(self, t: float) -> None:
         self.timeline.seek(t)
         self._update_time_label()
-        if self.session.info is not None and self.session.info.video is not None:
-            self._request_frame(t)
+        tb = self._video_timebase()
+        if tb is not None:
+            self.decoder.request_index(tb.frame_at(t))
 
     def _update_time_label(self) -> None:
         t = self.session.time_s
         text = _format_time(t)
-        idx = self.current_frame_index()
-        times = self.session.frame_times
-        if idx is not None and times is not None:
-            text += f"   frame {idx} / {len(times) - 1}"
+        tb = self._video_timebase()
+        if tb is not None:
+            text += f"   frame {tb.frame_at(t)} / {tb.n_frames - 1}"
         self.transport.seek(t, text)
 
     def step(self, frames: int) -> None:
@@ -355,13 +391,11 @@ class MainWindow(QMainWindow):
         if self.session.info is None:
             return
         self.pause()
-        times = self.session.frame_times
-        if times is None or len(times) == 0:
+        tb = self._video_timebase()
+        if tb is None:
             self.session.set_time(self.session.time_s + frames * NO_VIDEO_STEP_S)
             return
-        idx = self.current_frame_index() or 0
-        idx = int(min(max(idx + frames, 0), len(times) - 1))
-        self.session.set_time(float(times[idx]))
+        self.session.set_time(tb.step(self.session.time_s, frames))
 
     def go_first(self) -> None:
         self.pause()
@@ -369,9 +403,9 @@ class MainWindow(QMainWindow):
 
     def go_last(self) -> None:
         self.pause()
-        times = self.session.frame_times
-        if times is not None and len(times):
-            self.session.set_time(float(times[-1]))
+        tb = self._video_timebase()
+        if tb is not None:
+            self.session.set_time(tb.time_of_frame(tb.n_frames - 1))
         else:
             self.session.set_time(self.session.duration_s)
 
@@ -542,12 +576,10 @@ class MainWindow(QMainWindow):
         self.settings.set_geometry(self.saveGeometry())
         self.settings.set_window_state(self.saveState())
         self.settings.sync()
-        self._retire_analysis()
-        for worker in self._retired:
-            worker.stop()
-        self._retired = []
+        self.retired.retire(self.info_worker)
+        self.info_worker = None
         self.avh.shutdown()
         if self.training_dialog is not None:
             self.training_dialog.shutdown()
-        if self.decoder.isRunning():
-            self.decoder.stop()
+        self.retired.retire(self.decoder)
+        self.retired.join_all()

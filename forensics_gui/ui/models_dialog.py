@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QCoreApplication, Qt, QThread, QUrl, Signal
+from PySide6.QtCore import QCoreApplication, Qt, QUrl, Signal
 from PySide6.QtGui import QDesktopServices, QGuiApplication
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -28,8 +28,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from forensics_gui.core.progress import Progress
 from forensics_gui.ui import theme
-from forensics_gui.ui.workers import CancelFlag
+from forensics_gui.ui.worker_base import RetiredThreads, Worker
 
 COLUMNS = ("Model", "Kind", "SHA-256", "Status", "Sizes", "Precision", "Parameters", "Registry",
            "Can serve as")
@@ -44,16 +45,14 @@ _LEVEL_COLOURS = {"ok": theme.WAVEFORM, "warning": theme.SILENCE_EDGE,
 _SHA_COLUMN_PX = 130  # the start of the digest; the details below show all of it
 _MAX_COLUMN_PX = 380
 
-_RUNNING: set[InspectWorker] = set()  # workers outlive a closed dialog until they finish
+# Workers outlive a closed (even deleted) dialog until they end: held here, joined on quit.
+_BACKGROUND = RetiredThreads()
 _QUIT_HOOKED: list[bool] = []
 
 
 def stop_all_workers(wait_ms: int = 5000) -> None:
     """Cancel every Models-dialog worker and wait for it (on quit: no thread outlives the app)."""
-    for worker in list(_RUNNING):
-        worker.cancel()
-    for worker in list(_RUNNING):
-        worker.wait(wait_ms)
+    _BACKGROUND.join_all(wait_ms)
 
 
 def _hook_quit() -> None:
@@ -63,87 +62,76 @@ def _hook_quit() -> None:
         _QUIT_HOOKED.append(True)
 
 
-class _Progress:
-    """Core Progress for the worker: cancel from the flag, ("hash", done, total) as a percentage."""
+class _HashProgress:
+    """The worker's progress for one file: only its "hash" stage, shown as "<name>: SHA-256"."""
 
-    def __init__(self, worker: InspectWorker, name: str) -> None:
-        self.worker, self.name, self.last = worker, name, -1
+    def __init__(self, progress: Progress, name: str) -> None:
+        self.progress, self.stage = progress, f"{name}: SHA-256"
 
     def report(self, stage: str, done: float, total: float | None = None) -> None:
-        percent = int(100 * done / total) if total else 0
-        if stage == "hash" and percent != self.last:
-            self.last = percent
-            self.worker.progressed.emit(self.worker.generation, f"{self.name}: SHA-256 {percent} %")
+        if stage == "hash":
+            self.progress.report(self.stage, done, total)
 
     def cancelled(self) -> bool:
-        return self.worker.flag.cancelled()
+        return self.progress.cancelled()
 
 
-class InspectWorker(QThread):
+class InspectWorker(Worker):
     """Lists the models with their digests, then inspects each installed file, off the GUI thread.
 
-    Signals carry the ``generation`` they were started for: ``listed(gen, entries)`` (the
-    :class:`~forensics_gui.core.models.inventory.ModelEntry` rows), ``inspected(gen, path,
-    ModelFileInfo or a sentence)`` per file, ``compared(gen, [(level, message)])``, and
-    ``progressed(gen, text)``, and ``ended(gen)`` last, whatever happened. ``paths`` are extra files to inspect (a Phi in use, a supervised
-    Phi); ``pairs`` are (extractor path, Phi path, role) to check for compatibility.
+    Signals carry the dialog ``generation`` they were started for (the worker's token):
+    ``listed(gen, entries)`` (the :class:`~forensics_gui.core.models.inventory.ModelEntry`
+    rows), ``inspected(gen, path, ModelFileInfo or a sentence)`` per file, ``compared(gen,
+    [(level, message)])``, ``progressed(gen, "<file>: SHA-256", done, total, eta_s)``, then
+    ``finished``, ``failed`` or ``cancelled``. ``paths`` are extra files to inspect (a Phi in
+    use, a supervised Phi); ``pairs`` are (extractor path, Phi path, role) to check for
+    compatibility.
     """
 
     listed = Signal(int, object)
     inspected = Signal(int, str, object)
     compared = Signal(int, object)
-    progressed = Signal(int, str)
-    ended = Signal(int)
+    what = "Reading the model files"
 
     def __init__(self, generation: int, paths: list[str], pairs: list[tuple[str, str, str]]) -> None:
-        super().__init__()
+        super().__init__(generation)
         self.generation, self.paths, self.pairs = generation, paths, pairs
-        self.flag = CancelFlag()
 
-    def cancel(self) -> None:
-        self.flag.cancel()
-
-    def run(self) -> None:
-        try:
-            self._run()
-        finally:
-            self.ended.emit(self.generation)
-
-    def _run(self) -> None:
+    def work(self) -> None:
         from forensics_gui.core.errors import Cancelled, ForensicsError
         from forensics_gui.core.models import info as model_info
         from forensics_gui.core.models.inventory import list_models
 
         gen = self.generation
-        try:
-            # Each file is hashed (with progress) while it is inspected; the states that need
-            # the digests come after, from the digest cache.
-            entries = list_models(self.flag, hash_files=False)
-            todo = [str(e.path) for e in entries if e.path is not None]
-            todo += [p for p in self.paths if p not in todo]
-            infos: dict[str, Any] = {}
-            for path in todo:
-                try:
-                    info: Any = model_info.inspect_model_file(
-                        path, _Progress(self, Path(path).name), cached_sha256=True)
-                except Cancelled:
-                    raise
-                except (ForensicsError, OSError) as err:
-                    info = str(err)
-                infos[path] = info
-                self.inspected.emit(gen, path, info)
-            self.listed.emit(gen, list_models(self.flag))
-            lines = []
-            for extractor, phi, role in self.pairs:
-                e, p = infos.get(extractor), infos.get(phi)
-                if isinstance(e, model_info.ModelFileInfo) and isinstance(p, model_info.ModelFileInfo):
-                    result = model_info.compatibility(e, p, role)
-                    lines.append((result.level, result.message))
-            self.compared.emit(gen, lines)
-        except Cancelled:
-            return
-        except OSError as err:  # a file vanished or is unreadable: say so; a refresh shows it
-            self.progressed.emit(gen, f"Could not read the model files ({err}).")
+        # Each file is hashed (with progress) while it is inspected; the states that need
+        # the digests come after, from the digest cache.
+        entries = list_models(self.flag, hash_files=False)
+        todo = [str(e.path) for e in entries if e.path is not None]
+        todo += [p for p in self.paths if p not in todo]
+        infos: dict[str, Any] = {}
+        for path in todo:
+            try:
+                info: Any = model_info.inspect_model_file(
+                    path, _HashProgress(self.progress, Path(path).name), cached_sha256=True)
+            except Cancelled:
+                raise
+            except (ForensicsError, OSError) as err:
+                info = str(err)
+            infos[path] = info
+            self.inspected.emit(gen, path, info)
+        self.listed.emit(gen, list_models(self.flag))
+        lines = []
+        for extractor, phi, role in self.pairs:
+            e, p = infos.get(extractor), infos.get(phi)
+            if isinstance(e, model_info.ModelFileInfo) and isinstance(p, model_info.ModelFileInfo):
+                result = model_info.compatibility(e, p, role)
+                lines.append((result.level, result.message))
+        self.compared.emit(gen, lines)
+
+    def explain(self, err: Exception) -> str:
+        if isinstance(err, OSError):  # a file vanished or is unreadable: say so; a refresh shows it
+            return f"Could not read the model files ({err})."
+        return super().explain(err)
 
 
 def _scan() -> list[Any]:
@@ -254,11 +242,13 @@ class ModelsDialog(QDialog):
             worker.inspected.connect(self._on_inspected)
             worker.compared.connect(self._on_compared)
             worker.progressed.connect(self._on_progressed)
-            worker.ended.connect(self._on_ended)
-            _RUNNING.add(worker)
-            worker.finished.connect(lambda w=worker: _RUNNING.discard(w))
+            worker.finished.connect(self._on_ended)
+            worker.failed.connect(self._on_failed)
+            worker.cancelled.connect(self._on_ended)
             self.destroyed.connect(worker.cancel)  # deleted with its parent, never closed
             _hook_quit()
+            _BACKGROUND.prune()
+            _BACKGROUND.retire(worker, cancel=False)
             self.worker = worker
             self.hashing = True
             worker.start()
@@ -298,15 +288,15 @@ class ModelsDialog(QDialog):
             status = e.state if e.path is None else \
                 f"{e.state}: {e.path} ({(e.size_bytes or 0) / 1e6:.1f} MB)"
             row = self._add_row(e.name, kind, sha, status, tooltip=self._tooltip(e))
-            self.table.item(row, COL_STATUS).setToolTip(e.detail)
+            self._set(row, COL_STATUS, status, e.detail)
             if e.path is not None:
                 self.rows[str(Path(e.path).resolve())] = row
         for role, path in self.extra:
             p = Path(path)
             key = str(p.resolve())
             if key in self.rows:  # also listed above: say what it is used for
-                item = self.table.item(self.rows[key], COL_KIND)
-                item.setText(f"{item.text()}; {role}")
+                row = self.rows[key]
+                self._set(row, COL_KIND, f"{self.cell(row, COL_KIND)}; {role}")
                 continue
             if p.is_file():
                 self.rows[key] = self._add_row(p.name, role, COMPUTING if computing else NONE,
@@ -411,13 +401,20 @@ class ModelsDialog(QDialog):
         """The compatibility lines as shown, one per line ("Fits: …", "Does not fit: …")."""
         return "\n".join(label.text() for label in self.compat_labels)
 
-    def _on_ended(self, generation: int) -> None:
+    def _on_ended(self, generation: int, *_result: object) -> None:
         if generation == self.generation:
             self.hashing = False
 
-    def _on_progressed(self, generation: int, text: str) -> None:
+    def _on_failed(self, generation: int, sentence: str) -> None:
         if generation == self.generation:
-            self.progress_label.setText(text)
+            self.progress_label.setText(sentence)
+            self.hashing = False
+
+    def _on_progressed(self, generation: int, stage: str, done: float, total: float,
+                       _eta_s: float) -> None:
+        if generation == self.generation:
+            percent = int(100 * done / total) if total > 0 else 0
+            self.progress_label.setText(f"{stage} {percent} %")
 
     def _add_row(self, *cells: str, tooltip: str = "") -> int:
         r = self.table.rowCount()

@@ -12,6 +12,7 @@ from PySide6.QtCore import QObject, Signal
 
 from forensics_gui.core.media.audio_analysis import AudioAnalysis
 from forensics_gui.core.media.silence import DEFAULT_THRESHOLD, SilenceResult
+from forensics_gui.core.media.timebase import Timebase
 
 
 class Session(QObject):
@@ -32,16 +33,16 @@ class Session(QObject):
         self.audio: AudioAnalysis | None = None
         self.silence: SilenceResult | None = None  # of self.audio at self.threshold
         self.sha256: str | None = None
-        self.frame_times: Any = None  # np.ndarray of frame start times (seconds) or None
+        self.timebase: Timebase | None = None  # frame <-> time of the open clip
 
     @property
     def path(self) -> str | None:
         return str(self.info.path) if self.info is not None else None
 
-    def open_media(self, info: Any, frame_times: Any) -> None:
+    def open_media(self, info: Any, timebase: Timebase | None) -> None:
         """Make ``info`` the current clip; results of the previous clip are dropped."""
         self.info = info
-        self.frame_times = frame_times
+        self.timebase = timebase
         self.audio = None
         self.silence = None
         self.sha256 = None

@@ -1,7 +1,7 @@
 """Tools -> "Train alignment network…": train Phi on a folder of the user's REAL videos.
 
-The dialog collects the settings, runs :class:`TrainingWorker` (a QObject moved to a QThread)
-and shows a live train/validation loss plot (one point per epoch, from the core's ``on_epoch``),
+The dialog collects the settings, runs :class:`TrainingWorker` (the viewer's one worker idiom,
+:class:`~forensics_gui.ui.worker_base.Worker`) and shows a live train/validation loss plot (one point per epoch, from the core's ``on_epoch``),
 a progress bar with the stage and ETA, and one sentence for any problem. The worker calls the
 same core functions as ``forensics-gui train``: :func:`forensics_gui.core.training_data.
 extract_features_for_videos` (when the folder holds videos) and
@@ -15,14 +15,12 @@ emits :attr:`TrainingDialog.model_chosen` (the main window switches its analysis
 from __future__ import annotations
 
 import math
-import time
-import traceback
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pyqtgraph as pg
-from PySide6.QtCore import QCoreApplication, QObject, QSettings, Qt, QThread, Signal, Slot
+from PySide6.QtCore import QCoreApplication, QSettings, Qt, Signal, Slot
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -41,10 +39,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from forensics_gui.core.errors import Cancelled, ForensicsError
-from forensics_gui.core.progress import format_eta
+from forensics_gui.core.errors import ForensicsError
+from forensics_gui.core.progress import Progress, format_eta
 from forensics_gui.ui import theme
-from forensics_gui.ui.workers import CancelFlag, SignalProgress
+from forensics_gui.ui.worker_base import Worker
 
 PHI_SETTINGS_KEY = "models/phi_path"
 DEFAULT_MODEL_NAME = "phi_trained.pt"
@@ -84,58 +82,32 @@ def source_files(folder: Path) -> tuple[str, list[Path]]:
                          "choose a folder of real videos.")
 
 
-class StageEta:
-    """Remaining seconds of the current stage from its rate since the stage began (a resumed
-    run's counter starts above 0, so the rate counts only the work done in this run)."""
+class TrainingWorker(Worker):
+    """Extracts features (if needed) and trains Phi in a background thread.
 
-    def __init__(self) -> None:
-        self.stage = ""
-        self.t0 = 0.0
-        self.done0 = 0.0
-
-    def eta_s(self, stage: str, done: float, total: float | None) -> float | None:
-        now = time.monotonic()
-        if stage != self.stage:
-            self.stage, self.t0, self.done0 = stage, now, done
-            return None
-        if not total or done <= self.done0:
-            return None
-        return max(0.0, (now - self.t0) * (total - done) / (done - self.done0))
-
-
-class TrainingWorker(QObject):
-    """Extracts features (if needed) and trains Phi; lives in a QThread, started by :meth:`run`.
-
-    Signals (queued to the GUI thread): ``progressed(stage, done, total, eta_s)`` (total and
-    eta -1 when unknown; the ETA counts only this run's progress, see :class:`StageEta`),
-    ``extracted(ExtractionReport)``, ``history_restored(list of (epoch, train_loss, val_loss))``
-    (the epochs of the run being resumed), ``epoch_finished(EpochStats)``, ``finished(TrainResult)``
-    (also after a Cancel during training: ``stop_reason == "cancelled"``), ``cancelled()`` (Cancel
-    before any training), ``failed(sentence)``. Exactly one of the last three ends a run.
+    Signals (queued to the GUI thread, the token first): ``progressed(token, stage, done, total,
+    eta_s)`` (total and eta -1 when unknown; the ETA counts only this run's progress, see the
+    core's StageClock), ``extracted(ExtractionReport)``, ``history_restored(list of (epoch,
+    train_loss, val_loss))`` (the epochs of the run being resumed), ``epoch_finished(EpochStats)``,
+    then ``finished(token, TrainResult)`` (also after a Cancel during training: ``stop_reason ==
+    "cancelled"``), ``cancelled(token)`` (Cancel before any training) or ``failed(token,
+    sentence)``. Cancel is thread-safe: the core stops at the next batch (or frame, while
+    extracting).
     """
 
-    progressed = Signal(str, float, float, float)
     extracted = Signal(object)
     history_restored = Signal(object)
     epoch_finished = Signal(object)
-    finished = Signal(object)
-    cancelled = Signal()
-    failed = Signal(str)
+    what = "Training"
+    # Cancel during training stops at a batch and keeps the best model: that result is finished
+    # (``stop_reason == "cancelled"``).
+    finish_when_cancelled = True
 
     def __init__(self, params: TrainingParams) -> None:
         super().__init__()
         self.params = params
-        self._flag = CancelFlag()
 
-    @property
-    def cancel_requested(self) -> bool:
-        return self._flag.cancelled()
-
-    def cancel(self) -> None:
-        """Thread-safe: the core stops at the next batch (or frame, while extracting)."""
-        self._flag.cancel()
-
-    def _feature_files(self, progress: SignalProgress) -> list[Path]:
+    def _feature_files(self, progress: Progress) -> list[Path]:
         from forensics_gui.core.training_data import extract_features_for_videos
 
         p = self.params
@@ -171,41 +143,29 @@ class TrainingWorker(QObject):
         inputs: list[tuple[Path | None, str]] = [(f, f"a {kind[:-1]} file under {p.source}") for f in files]
         return [*inputs, (p.checkpoint, "the AV-HuBERT checkpoint")]
 
-    @Slot()
-    def run(self) -> None:
+    def work(self) -> Any:
         from forensics_gui.core.alignment.training import resume_path, train_phi
         from forensics_gui.core.files.outputs import guarded_outputs
 
         p = self.params
-        progress = SignalProgress(self.progressed.emit, self._flag, clock=StageEta())
-        try:
-            # the same lock as train_phi's, held from the extraction on (a second run on this
-            # output, from the viewer or the CLI, fails at once with a sentence naming this one)
-            with guarded_outputs("train (viewer)", [p.output, resume_path(p.output)], self._inputs()):
-                files = self._feature_files(progress)
-                if p.resume:
-                    self._restore_history()
-                result = train_phi(files, p.output, epochs=p.epochs, batch_size=p.batch_size,
-                                   lr=p.lr, val_fraction=p.val_fraction, device=p.device,
-                                   resume=p.resume, progress=progress,
-                                   on_epoch=self.epoch_finished.emit)
-        except Cancelled:
-            self.cancelled.emit()
-            return
-        except ForensicsError as err:
-            self.failed.emit(str(err))
-            return
-        except OSError as err:
-            where = f" {err.filename}" if err.filename else ""
-            self.failed.emit(f"Could not read or write{where} ({err.strerror or err}); "
-                             "choose another output folder.")
-            return
-        except Exception as err:  # a bug must reach the user as a sentence, not kill the app
-            traceback.print_exc()
-            self.failed.emit(f"Training failed unexpectedly ({type(err).__name__}: {err}).")
-            return
-        self.finished.emit(result)
+        progress = self.progress
+        # the same lock as train_phi's, held from the extraction on (a second run on this
+        # output, from the viewer or the CLI, fails at once with a sentence naming this one)
+        with guarded_outputs("train (viewer)", [p.output, resume_path(p.output)], self._inputs()):
+            files = self._feature_files(progress)
+            if p.resume:
+                self._restore_history()
+            return train_phi(files, p.output, epochs=p.epochs, batch_size=p.batch_size,
+                             lr=p.lr, val_fraction=p.val_fraction, device=p.device,
+                             resume=p.resume, progress=progress,
+                             on_epoch=self.epoch_finished.emit)
 
+    def explain(self, err: Exception) -> str:
+        if isinstance(err, OSError):
+            where = f" {err.filename}" if err.filename else ""
+            return (f"Could not read or write{where} ({err.strerror or err}); "
+                    "choose another output folder.")
+        return super().explain(err)
 
 def _row(*widgets: QWidget) -> QWidget:
     box = QWidget()
@@ -233,7 +193,6 @@ class TrainingDialog(QDialog):
         self.earlier: list[tuple[int, float, float | None]] = []  # epochs of a resumed run
         self.result: Any = None
         self.extraction: Any = None
-        self._thread: QThread | None = None
         self._worker: TrainingWorker | None = None
         self._build()
         self._fill_defaults()
@@ -368,7 +327,7 @@ class TrainingDialog(QDialog):
     # -- running ----------------------------------------------------------------------------
     @property
     def running(self) -> bool:
-        return self._thread is not None
+        return self._worker is not None
 
     def params(self, resume: bool | None = None) -> TrainingParams:
         """The settings as typed; ForensicsError (one sentence) for a bad entry."""
@@ -410,10 +369,7 @@ class TrainingDialog(QDialog):
         self.stage_label.setText("starting")
         self.eta_label.setText("")
 
-        thread = QThread(self)
         worker = TrainingWorker(params)
-        worker.moveToThread(thread)
-        thread.started.connect(worker.run)
         worker.progressed.connect(self._on_progressed)
         worker.extracted.connect(self._on_extracted)
         worker.history_restored.connect(self._on_history_restored)
@@ -421,12 +377,10 @@ class TrainingDialog(QDialog):
         worker.finished.connect(self._on_finished)
         worker.cancelled.connect(self._on_cancelled)
         worker.failed.connect(self._on_failed)
-        for sig in (worker.finished, worker.cancelled, worker.failed):
-            sig.connect(thread.quit)
-        thread.finished.connect(self._on_thread_finished)
-        self._thread, self._worker = thread, worker
+        worker.qthread.finished.connect(self._on_thread_finished)
+        self._worker = worker
         self._update_buttons()
-        thread.start()
+        worker.start()
         return True
 
     def cancel(self) -> None:
@@ -437,17 +391,16 @@ class TrainingDialog(QDialog):
 
     def shutdown(self) -> None:
         """Cancel any run and wait for its thread (call before the app quits)."""
-        thread = self._thread
-        if thread is not None:
+        worker = self._worker
+        if worker is not None:
             self.cancel()
-            thread.quit()
-            thread.wait()
+            worker.wait()
             QCoreApplication.sendPostedEvents(self)  # deliver the worker's last signals now
             self._on_thread_finished()
 
     # -- worker signals ---------------------------------------------------------------------
-    @Slot(str, float, float, float)
-    def _on_progressed(self, stage: str, done: float, total: float, eta_s: float) -> None:
+    @Slot(int, str, float, float, float)
+    def _on_progressed(self, _token: int, stage: str, done: float, total: float, eta_s: float) -> None:
         """``total`` <= 0: unknown (busy bar); ``eta_s`` < 0: unknown (seconds otherwise)."""
         eta = eta_s if eta_s >= 0 else None
         self.stage_label.setText(stage)
@@ -496,8 +449,8 @@ class TrainingDialog(QDialog):
         val = [(p[0], p[2]) for p in points if p[2] is not None]
         self.val_curve.setData([e for e, _ in val], [v for _, v in val])
 
-    @Slot(object)
-    def _on_finished(self, result: Any) -> None:
+    @Slot(int, object)
+    def _on_finished(self, _token: int, result: Any) -> None:
         self.result = result
         if result.checkpoint is None:
             self._show_status("No epoch finished, so no model was written.", error=True)
@@ -508,23 +461,19 @@ class TrainingDialog(QDialog):
                               f"{result.best_epoch}, loss {result.best_val_loss:.4f}) is in "
                               f"{result.checkpoint}. {self.skipped_note()}".rstrip())
 
-    @Slot()
-    def _on_cancelled(self) -> None:
+    @Slot(int)
+    def _on_cancelled(self, _token: int) -> None:
         self._show_status("Cancelled before training started; finished features are kept.")
 
-    @Slot(str)
-    def _on_failed(self, sentence: str) -> None:
+    @Slot(int, str)
+    def _on_failed(self, _token: int, sentence: str) -> None:
         self._show_status(sentence, error=True)
 
     @Slot()
     def _on_thread_finished(self) -> None:
-        if self._thread is None:
+        if self._worker is None:
             return
-        thread, worker = self._thread, self._worker
-        self._thread = self._worker = None
-        if worker is not None:
-            worker.deleteLater()
-        thread.deleteLater()
+        self._worker = None
         self.progress_bar.setRange(0, 1000)
         self.stage_label.setText("")
         self.eta_label.setText("")

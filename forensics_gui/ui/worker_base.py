@@ -74,6 +74,9 @@ class Worker(QObject):
     cancelled = Signal(int)
 
     what = "The background task"
+    # False: a job that returns after Cancel ends in ``cancelled``; True: its result is kept
+    # (``finished``), e.g. a training run that stopped at a batch with its best model saved.
+    finish_when_cancelled = False
 
     def __init__(self, token: int = 0, clock: StageClock | None = None) -> None:
         super().__init__()
@@ -132,7 +135,7 @@ class Worker(QObject):
             if self.cancel_requested:
                 raise Cancelled()
             result = self.work()
-            if self.cancel_requested:
+            if self.cancel_requested and not self.finish_when_cancelled:
                 raise Cancelled()
         except Cancelled:
             self.cancelled.emit(self.token)

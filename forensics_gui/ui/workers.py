@@ -1,25 +1,28 @@
-"""Background work: the frame decoder thread and the audio/silence/SHA-256 analysis worker.
+"""Background work of the player: the frame decoder thread and the clip-info worker (audio,
+silence sweeps, SHA-256).
 
-Both are QThreads started once and stopped + joined by their owner (:meth:`stop`).
-:class:`CancelFlag` and :class:`SignalProgress` adapt the core's progress/cancel contract to Qt
-signals for every worker of the viewer (audio, AVH-Align analysis, training). The decoder
-serves only the latest seek request: requests that arrive while a frame is being decoded
-replace each other, so scrubbing never queues up stale work.
+The decoder is a long-lived QThread that serves only the latest seek request: requests that
+arrive while a frame is being decoded replace each other, so scrubbing never queues up stale
+work; its owner stops and joins it (:meth:`FrameDecoder.stop`, or
+:class:`~forensics_gui.ui.worker_base.RetiredThreads`). :class:`ClipInfoWorker` is one job in
+the viewer's one worker idiom (:class:`~forensics_gui.ui.worker_base.Worker`).
 """
 
 from __future__ import annotations
 
+import logging
 import threading
-import time
-import traceback
-from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QThread, Signal
 
 from forensics_gui.core.errors import Cancelled, ForensicsError
 from forensics_gui.core.media.audio_analysis import analyse_audio
+from forensics_gui.core.progress import check_cancelled
+from forensics_gui.ui.worker_base import Worker
+
+log = logging.getLogger(__name__)
 
 
 class FrameDecoder(QThread):
@@ -65,11 +68,15 @@ class FrameDecoder(QThread):
             self._request = None
             self._cond.notify()
 
-    def stop(self) -> None:
-        """Ask the thread to finish and wait for it."""
+    def cancel(self) -> None:
+        """Ask the thread to finish (it ends after the frame being decoded)."""
         with self._cond:
             self._stopping = True
             self._cond.notify()
+
+    def stop(self) -> None:
+        """Ask the thread to finish and wait for it."""
+        self.cancel()
         self.wait()
 
     def run(self) -> None:
@@ -124,121 +131,42 @@ class FrameDecoder(QThread):
             reader.close()
 
 
-REPORT_INTERVAL_S = 0.1  # at most ~10 progress signals per second within one stage
+class ClipInfoWorker(Worker):
+    """The info panel's facts about one clip: decodes the audio (peak pyramid + silence sweeps),
+    then hashes the file.
 
-
-class CancelFlag:
-    """A thread-safe "please stop" that the GUI thread sets and the core polls.
-
-    It is also a complete core Progress object (reports nowhere), for work that only needs Cancel.
+    ``partial(token, AudioAnalysis)`` when the audio is ready (``audio_failed(token, sentence)``
+    when it cannot be decoded: the hash still follows), then ``finished(token, sha256 hex)``, or
+    ``failed(token, sentence)`` when the file cannot be hashed.
     """
 
-    def __init__(self) -> None:
-        self._event = threading.Event()
+    audio_failed = Signal(int, str)
+    what = "Reading the clip"
 
-    def cancel(self) -> None:
-        self._event.set()
-
-    def cancelled(self) -> bool:
-        return self._event.is_set()
-
-    def report(self, stage: str, done: float, total: float | None = None) -> None:
-        """Progress is not shown."""
-
-
-class EtaClock(Protocol):
-    def eta_s(self, stage: str, done: float, total: float | None) -> float | None: ...
-
-
-class SignalProgress:
-    """The core's Progress protocol (``report``/``cancelled``) for a worker thread.
-
-    ``report`` computes the stage's ETA (seconds, with ``clock``: a core StageClock unless given)
-    and calls ``emit(stage, done, total, eta_s)`` — usually a signal's ``emit`` — at most every
-    ``interval_s`` seconds within a stage, always for a new stage and for the last unit of work;
-    ``total`` and ``eta_s`` are -1.0 when unknown. ``cancelled`` reads ``flag``.
-    """
-
-    def __init__(self, emit: Callable[[str, float, float, float], Any], flag: CancelFlag,
-                 clock: EtaClock | None = None, interval_s: float = REPORT_INTERVAL_S) -> None:
-        from forensics_gui.core.progress import StageClock
-
-        self.emit = emit
-        self.flag = flag
-        self.clock: EtaClock = clock if clock is not None else StageClock()
-        self.interval_s = interval_s
-        self._last_stage = ""
-        self._last_emit = 0.0
-
-    def report(self, stage: str, done: float, total: float | None = None) -> None:
-        eta = self.clock.eta_s(stage, done, total)
-        now = time.monotonic()
-        finished = total is not None and done >= total
-        if stage == self._last_stage and not finished and now - self._last_emit < self.interval_s:
-            return
-        self._last_stage, self._last_emit = stage, now
-        self.emit(stage, float(done), -1.0 if total is None else float(total),
-                  -1.0 if eta is None else float(eta))
-
-    def cancelled(self) -> bool:
-        return self.flag.cancelled()
-
-
-class AnalysisWorker(QThread):
-    """Decodes the audio (+ pyramid + sweeps) then hashes the file, for one clip.
-
-    Signals carry the clip ``token``. Errors become ``failed(token, stage, sentence)``.
-    """
-
-    audio_ready = Signal(int, object)  # AudioAnalysis
-    sha256_ready = Signal(int, str)
-    failed = Signal(int, str, str)
-    progressed = Signal(int, str, float)  # token, stage, fraction done (-1 when unknown)
-
-    def __init__(self, path: str, token: int, with_audio: bool, parent: Any = None) -> None:
-        super().__init__(parent)
+    def __init__(self, path: str, token: int, with_audio: bool) -> None:
+        super().__init__(token)
         self.path = path
-        self.token = token
         self.with_audio = with_audio
-        self._flag = CancelFlag()
-        self._progress = SignalProgress(self._emit_progress, self._flag)
 
-    def _emit_progress(self, stage: str, done: float, total: float, eta_s: float) -> None:
-        self.progressed.emit(self.token, stage, min(1.0, done / total) if total > 0 else -1.0)
-
-    def cancel(self) -> None:
-        self._flag.cancel()
-
-    def stop(self) -> None:
-        self.cancel()
-        self.wait()
-
-    def run(self) -> None:
+    def work(self) -> str:
         from forensics_gui.core.files.hashing import sha256_file
 
-        if self._flag.cancelled():
-            return
         if self.with_audio:
             try:
-                analysis = analyse_audio(self.path, self._progress)
-                if self._flag.cancelled():
-                    return
-                self.audio_ready.emit(self.token, analysis)
-            except Cancelled:
-                return
+                analysis = analyse_audio(self.path, self.progress)
+                check_cancelled(self.progress)
+                self.partial.emit(self.token, analysis)
             except ForensicsError as err:
-                self.failed.emit(self.token, "audio", str(err))
-            except Exception as err:
-                traceback.print_exc()
-                self.failed.emit(self.token, "audio", f"Audio analysis failed ({err}).")
-        if self._flag.cancelled():
-            return
-        try:
-            digest = sha256_file(self.path, progress=self._progress)
-        except Cancelled:
-            return
-        except (ForensicsError, OSError) as err:
-            self.failed.emit(self.token, "sha256", str(err))
-            return
-        if not self._flag.cancelled():
-            self.sha256_ready.emit(self.token, digest)
+                self.audio_failed.emit(self.token, str(err))
+            except Cancelled:
+                raise
+            except Exception as err:  # the hash still follows
+                log.error("audio analysis failed", exc_info=err)
+                self.audio_failed.emit(self.token, f"Audio analysis failed ({err}).")
+        check_cancelled(self.progress)
+        return sha256_file(self.path, progress=self.progress)
+
+    def explain(self, err: Exception) -> str:
+        if isinstance(err, OSError):
+            return str(err)
+        return super().explain(err)

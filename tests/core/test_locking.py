@@ -178,8 +178,8 @@ def test_the_viewer_training_worker_says_who_holds_its_output(tmp_path: Path, ho
     worker = TrainingWorker(TrainingParams(source=tmp_path / "features", output=out, epochs=1))
     failed: list[str] = []
     finished: list[object] = []
-    worker.failed.connect(failed.append)
-    worker.finished.connect(finished.append)
+    worker.failed.connect(lambda _token, sentence: failed.append(sentence))
+    worker.finished.connect(lambda _token, result: finished.append(result))
     worker.run()  # in this thread: the signals arrive directly
     assert len(failed) == 1 and re.match(_busy_pattern("phi.pt", first.pid, "train"), failed[0]), failed
     assert not finished and not out.exists()

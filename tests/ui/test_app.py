@@ -53,7 +53,7 @@ def test_run_app_opens_clip_and_quits(qtbot, clips) -> None:
         if live and live[-1].video_view.frame is not None:
             seen["name"] = live[-1].session.info.path.name
             seen["title"] = live[-1].windowTitle()
-            proc = live[-1].avh.prepare_process
+            proc = live[-1].avh.runner.prepare_process
             seen["child"] = proc is not None and proc.is_alive()
             live[-1].close()
             QApplication.instance().quit()
@@ -77,6 +77,7 @@ def test_run_app_opens_clip_and_quits(qtbot, clips) -> None:
     assert multiprocessing.active_children() == []
 
 
+@pytest.mark.slow
 def test_demo_clip_generated_once(tmp_path) -> None:
     from forensics_gui.core.media.decode import probe
     from forensics_gui.core.media.silence import leading_silence
@@ -120,6 +121,7 @@ _TERM_CHILD = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_term_signal_closes_the_viewer_cleanly(clips, tmp_path) -> None:
     """A TERM signal (or Ctrl+C) quits through the normal shutdown: exit 0, no traceback, no
     leaked child-process resources. The signal is sent once the viewer says it is ready (a fixed

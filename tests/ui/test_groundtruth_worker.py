@@ -33,10 +33,10 @@ def test_bad_metadata_is_reported_and_other_files_still_searched(qtbot, tmp_path
     (tmp_path / "metadata.json").write_text(json.dumps(
         [{"file": "ds/test/x.mp4", "modify_type": "visual_modified", "fake_segments": [[0.5, 1.0]]}]))
     worker = gw.GroundTruthWorker(4, "find", str(clip))
-    with qtbot.waitSignal(worker.done, timeout=30000) as blocker:
+    with qtbot.waitSignal(worker.finished, timeout=30000) as blocker:
         worker.start()
     assert worker.wait(5000)
-    token, gt, _source, note = blocker.args
+    token, (gt, _source, note) = blocker.args
     assert token == 4 and gt.file == "ds/test/x.mp4" and gt.visual_segments == [(0.5, 1.0)]
     assert note.startswith(f"{bad} was skipped: ")
 
@@ -47,7 +47,7 @@ def test_an_unexpected_error_ends_in_failed_not_a_dead_thread(qtbot, tmp_path: P
     def boom(*_args: object) -> None:
         raise RecursionError("maximum recursion depth exceeded")
 
-    monkeypatch.setattr(gw, "lookup_in_thread", boom)
+    monkeypatch.setattr(gw, "lookup_groundtruth", boom)
     worker = gw.GroundTruthWorker(5, "lookup", str(tmp_path / "x.mp4"), str(tmp_path / "m.json"))
     with qtbot.waitSignal(worker.failed, timeout=10000) as blocker:
         worker.start()

@@ -52,11 +52,11 @@ def test_screenshot_caption_names_the_preparation(qapp) -> None:  # type: ignore
 
 def test_analysis_menu_chooses_the_preparation_and_remembers_it(window) -> None:  # type: ignore[no-untyped-def]
     action = window.avh.fast_landmarks_action
-    menu_texts = [a.text() for a in window.avh._menu("Analysis").actions()]
+    menu_texts = [a.text() for a in window.menu("Analysis").actions()]
     assert action.text() in menu_texts and action.isCheckable()
-    assert not action.isChecked() and window.avh.preparation() == "official"  # exact by default
+    assert not action.isChecked() and window.avh.state.preparation() == "official"  # exact by default
     action.setChecked(True)
-    assert window.avh.preparation() == "fast"
-    assert str(window.avh.settings.value("analysis/fast_landmarks")).lower() == "true"
+    assert window.avh.state.preparation() == "fast"
+    assert str(window.avh.state.settings.value("analysis/fast_landmarks")).lower() == "true"
     action.setChecked(False)
-    assert window.avh.preparation() == "official"
+    assert window.avh.state.preparation() == "official"

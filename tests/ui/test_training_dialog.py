@@ -60,6 +60,7 @@ def _run(qtbot, dlg, button) -> object:  # type: ignore[no-untyped-def]
     return blocker.args[0]
 
 
+@pytest.mark.slow
 def test_trains_plots_each_epoch_and_uses_the_model(qtbot, dialog, corpus: Path, tmp_path: Path) -> None:
     import torch
     from PySide6.QtCore import QObject, QSettings, Qt, Slot
@@ -75,9 +76,9 @@ def test_trains_plots_each_epoch_and_uses_the_model(qtbot, dialog, corpus: Path,
     original = dialog._on_progressed
 
     class Spy(QObject):  # a GUI-thread QObject slot, so the worker's signal is queued to it
-        @Slot(str, float, float, float)
-        def on_progressed(self, stage: str, done: float, total: float, eta_s: float) -> None:
-            original(stage, done, total, eta_s)
+        @Slot(int, str, float, float, float)
+        def on_progressed(self, token: int, stage: str, done: float, total: float, eta_s: float) -> None:
+            original(token, stage, done, total, eta_s)
             seen.append((stage, done / total if total > 0 else -1.0, dialog.eta_label.text()))
 
     spy = Spy()
@@ -118,6 +119,7 @@ def test_trains_plots_each_epoch_and_uses_the_model(qtbot, dialog, corpus: Path,
     assert np.isfinite(phi.frame_scores(visual, visual)).all()
 
 
+@pytest.mark.slow
 def test_cancel_keeps_the_best_model_and_resume_continues(qtbot, dialog, corpus: Path,
                                                           tmp_path: Path) -> None:
     from forensics_gui.core.alignment.phi import load_phi
@@ -131,7 +133,7 @@ def test_cancel_keeps_the_best_model_and_resume_continues(qtbot, dialog, corpus:
         dialog.cancel()
     result = blocker.args[0]
     assert result.stop_reason == "cancelled" and 1 <= result.epochs_run < 500
-    assert not dialog.running and dialog._thread is None
+    assert not dialog.running and dialog._worker is None
     assert out.is_file() and load_phi(out) is not None
     assert "Training cancelled" in dialog.status_label.text()
     assert dialog.resume_button.isEnabled() and dialog.use_button.isEnabled()
@@ -167,6 +169,7 @@ def test_bad_input_is_one_sentence(qtbot, dialog, tmp_path: Path) -> None:
     assert not dialog.use_button.isEnabled()
 
 
+@pytest.mark.slow
 def test_a_folder_of_videos_without_faces_then_with_one(qtbot, dialog, tmp_path: Path) -> None:
     from forensics_gui.testing.checkpoints import write_fake_avhubert_checkpoint
     from forensics_gui.testing.synth import make_clip
@@ -211,11 +214,11 @@ def test_main_window_tools_menu_opens_the_dialog_and_switches_phi(qtbot, window,
 
 
 def test_stage_eta_counts_only_this_runs_progress(monkeypatch: pytest.MonkeyPatch) -> None:
-    from forensics_gui.ui import training_dialog
+    from forensics_gui.core import progress as core_progress
 
     now = [100.0]
-    monkeypatch.setattr(training_dialog.time, "monotonic", lambda: now[0])
-    eta = training_dialog.StageEta()
+    monkeypatch.setattr(core_progress.time, "monotonic", lambda: now[0])  # the one clock
+    eta = core_progress.StageClock()  # the training dialog's ETA
     assert eta.eta_s("training", 50, 100) is None  # a resumed run starts at 50 of 100
     now[0] += 10.0
     assert eta.eta_s("training", 60, 100) == pytest.approx(40.0)  # 10 steps per 10 s, 40 left

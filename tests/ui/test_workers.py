@@ -1,4 +1,5 @@
-"""The frame decoder serves the latest request; the analysis worker reports and cancels."""
+"""The frame decoder serves the latest request; the clip-info worker reports and cancels; the
+one throttled progress."""
 
 from __future__ import annotations
 
@@ -37,13 +38,13 @@ def test_decoder_coalesces_to_latest_request(qtbot, clips) -> None:
     assert not dec.isRunning()
 
 
-def test_analysis_worker_results_and_cancel(qtbot, clips) -> None:
-    from forensics_gui.ui.workers import AnalysisWorker
+def test_clip_info_worker_results_and_cancel(qtbot, clips) -> None:
+    from forensics_gui.ui.workers import ClipInfoWorker
 
     path = clips["av"].path
-    worker = AnalysisWorker(str(path), 3, with_audio=True)
-    with qtbot.waitSignal(worker.sha256_ready, timeout=15000) as sha:
-        with qtbot.waitSignal(worker.audio_ready, timeout=15000) as audio:
+    worker = ClipInfoWorker(str(path), 3, with_audio=True)
+    with qtbot.waitSignal(worker.finished, timeout=15000) as sha:
+        with qtbot.waitSignal(worker.partial, timeout=15000) as audio:
             worker.start()
     worker.wait()
     analysis = audio.args[1]
@@ -53,10 +54,10 @@ def test_analysis_worker_results_and_cancel(qtbot, clips) -> None:
     assert analysis.max_amplitudes[0] == 0.0  # first 10 ms are digital silence
     assert sha.args[1] == hashlib.sha256(path.read_bytes()).hexdigest()
 
-    cancelled = AnalysisWorker(str(path), 4, with_audio=True)
+    cancelled = ClipInfoWorker(str(path), 4, with_audio=True)
     results: list[object] = []
-    cancelled.audio_ready.connect(lambda *a: results.append(a))
-    cancelled.sha256_ready.connect(lambda *a: results.append(a))
+    cancelled.partial.connect(lambda *a: results.append(a))
+    cancelled.finished.connect(lambda *a: results.append(a))
     cancelled.cancel()
     cancelled.start()
     cancelled.stop()
@@ -64,16 +65,15 @@ def test_analysis_worker_results_and_cancel(qtbot, clips) -> None:
     assert results == []
 
 
-def test_signal_progress_throttles_reports_eta_and_cancel(monkeypatch) -> None:
+def test_throttled_progress_throttles_reports_eta_and_cancel(monkeypatch) -> None:
     from forensics_gui.core import progress as core_progress
-    from forensics_gui.ui import workers
+    from forensics_gui.ui.worker_base import CancelFlag
 
     now = [10.0]
-    monkeypatch.setattr(workers.time, "monotonic", lambda: now[0])
-    monkeypatch.setattr(core_progress.time, "monotonic", lambda: now[0])
+    monkeypatch.setattr(core_progress.time, "monotonic", lambda: now[0])  # the one clock
     seen: list[tuple[str, float, float, float]] = []
-    flag = workers.CancelFlag()
-    progress = workers.SignalProgress(lambda *a: seen.append(a), flag)
+    flag = CancelFlag()
+    progress = core_progress.ThrottledProgress(lambda *a: seen.append(a), flag.cancelled)
     progress.report("decode", 0, None)  # new stage: always sent; unknown total/ETA are -1
     progress.report("decode", 1, None)  # same stage within 0.1 s: dropped
     now[0] += 0.05

@@ -1,10 +1,12 @@
-"""Wires the AVH-Align analysis into the main window: the Analysis menu, the File menu's ground
-truth and export entries, the transport's Analyze button, the status-bar progress strip, the
+"""The AVH-Align analysis in the main window: the Analysis menu, the File menu's ground truth and
+export entries, the transport's Analyze button, the status-bar progress strip, the
 fakeness/sync/ground-truth lanes, the mouth-ROI preview, the face box and the summary dock.
 
-The window creates one :class:`AnalysisController` and forwards nothing else: the controller
-listens to the session (``media_opened``, ``time_changed``) and owns its worker threads, which
-:meth:`shutdown` cancels and joins.
+The window creates one :class:`AvhViews` (``window.avh``), which reaches the window only through
+its typed public API (:class:`~forensics_gui.ui.window_api.WindowApi`), keeps its state in an
+:class:`~forensics_gui.ui.avh.state.AvhState` and runs its work through an
+:class:`~forensics_gui.ui.avh.runner.AvhRunner`; it listens to the session (``media_opened``,
+``time_changed``) and :meth:`shutdown` joins the runner's threads.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QObject, Qt, QThread, QTimer, Signal
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QDockWidget,
@@ -29,121 +31,53 @@ from PySide6.QtWidgets import (
 
 from forensics_gui.core.errors import CheckpointError, ForensicsError
 from forensics_gui.core.evidence import snapshot as snap
-from forensics_gui.ui.analysis import AvhAnalysisWorker, ProgressStrip
-from forensics_gui.ui.curves import CurvePanel, GroundTruthLanes, curve_colour, model_frame_at
-from forensics_gui.ui.groundtruth_worker import GroundTruthWorker
+from forensics_gui.core.media.timebase import index_at
+from forensics_gui.ui.avh.progress_strip import ProgressStrip
+from forensics_gui.ui.avh.runner import AvhRunner
+from forensics_gui.ui.avh.state import AvhState
+from forensics_gui.ui.curves import CurvePanel, GroundTruthLanes, curve_colour
 from forensics_gui.ui.roi_preview import RoiPreview
 from forensics_gui.ui.summary_panel import ReferenceScores, SummaryPanel
-from forensics_gui.ui.workers import CancelFlag
+from forensics_gui.ui.window_api import WindowApi
 
 GT_FILTER = "Ground truth (*.json *.csv);;All files (*)"
-KEY_TRIMMED = "analysis/also_trimmed"
-KEY_FAST_LANDMARKS = "analysis/fast_landmarks"  # the "fast" mouth-crop preparation (off: official)
-KEY_SUPERVISED = "analysis/supervised_checkpoint"
-KEY_REFERENCE = "analysis/reference_folder"
 PREBUILD_DELAY_MS = 1000  # after a clip opens, before building the lanes off screen (idle time)
 
 
-class ReferenceWorker(QThread):
-    """Video scores of every video in a folder of real clips (cached by the pipeline).
-
-    ``progressed(done, total)`` per clip, ``finished_ok(ReferenceScores)``, ``failed(sentence)``.
-    """
-
-    progressed = Signal(int, int)
-    finished_ok = Signal(object)
-    failed = Signal(str)
-
-    def __init__(self, folder: str, options: Any, parent: Any = None) -> None:
-        super().__init__(parent)
-        self.folder, self.options = folder, options
-        self._flag = CancelFlag()  # also the core's progress object: per-clip stages are not shown
-
-    def cancel(self) -> None:
-        self._flag.cancel()
-
-    def run(self) -> None:
-        from forensics_gui.core.errors import Cancelled
-        from forensics_gui.core.media.folders import iter_videos
-        from forensics_gui.core.pipeline import Analyzer
-
-        try:
-            videos = list(iter_videos(self.folder))
-        except ForensicsError as err:
-            self.failed.emit(str(err))
-            return
-        if not videos:
-            self.failed.emit(f"{self.folder} contains no video files.")
-            return
-        analyzer = Analyzer(self.options)
-        scores: list[float] = []
-        failures = 0
-        for i, video in enumerate(videos):
-            if self._flag.cancelled():
-                return
-            self.progressed.emit(i, len(videos))
-            try:
-                main = analyzer.analyze(video, progress=self._flag).main
-                if main is not None and np.isfinite(main.video_score):
-                    scores.append(float(main.video_score))
-            except Cancelled:
-                return
-            except CheckpointError as err:
-                self.failed.emit(str(err))
-                return
-            except Exception:  # one unreadable clip must not stop the reference set
-                failures += 1
-        self.progressed.emit(len(videos), len(videos))
-        self.finished_ok.emit(ReferenceScores(self.folder, scores, failures))
-
-
-def _as_bool(value: Any) -> bool:
-    return value is True or str(value).lower() in ("true", "1", "yes")
-
-
-class AnalysisController(QObject):
+class AvhViews(QObject):
     """The analysis side of one main window (see the module docstring).
 
-    State the window and tests read: ``analysis`` (the last ClipAnalysis or None), ``worker``,
-    ``curves`` (CurvePanel), ``gt_lanes`` (GroundTruthLanes), ``roi_preview``, ``summary``,
-    ``progress`` (ProgressStrip), ``last_guidance`` (missing-model text last shown).
+    What the window and tests use: ``state`` (:class:`AvhState`: ``analysis``, ``reference``,
+    settings), ``runner`` (:class:`AvhRunner`: ``worker``, ``prepare_process``, ``retired``),
+    the widgets ``curves`` (CurvePanel), ``gt_lanes`` (GroundTruthLanes), ``roi_preview``,
+    ``summary``, ``progress`` (ProgressStrip), ``dock``, the actions, and ``last_guidance``
+    (missing-model text last shown).
     """
 
     analysis_finished = Signal(object)  # ClipAnalysis
     groundtruth_loaded = Signal(object)  # GroundTruth
 
-    def __init__(self, window: Any) -> None:
-        super().__init__(window)
+    def __init__(self, window: WindowApi) -> None:
+        super().__init__(window.as_widget())
         self.window = window
-        self.settings = window.settings.qsettings
-        self.analysis: Any = None
-        self.worker: AvhAnalysisWorker | None = None
-        self.reference: ReferenceScores | None = None
-        self.reference_worker: ReferenceWorker | None = None
+        self.state = AvhState(window.settings.qsettings)
+        self.runner = AvhRunner(lambda: window.token, self)
         self.last_guidance = ""
         self.missing_box: QMessageBox | None = None
-        self._retired: list[QThread] = []
-        self._gt_worker: GroundTruthWorker | None = None
-        self._analyzer: Any = None
-        self._analyzer_key: Any = None
+        self.models_dialog: Any = None
         self._lanes_sized = False
-        # The child process that decodes and tracks faces (started on the first analysis, reused;
-        # stopped by shutdown() when owned). None = prepare in the worker thread.
-        from forensics_gui.core.subprocess_prepare import PrepareProcess, child_process_supported
-
-        self.prepare_process: Any = PrepareProcess() if child_process_supported() else None
-        self.owns_prepare_process = True
 
         self.curves = CurvePanel(window.timeline)
         self.gt_lanes = GroundTruthLanes(window.timeline)
         self.roi_preview = RoiPreview()
         self.summary = SummaryPanel()
-        self.summary.seek_requested.connect(self.seek)
+        self.summary.seek_requested.connect(window.seek)
         self.progress = ProgressStrip()
         self.progress.cancel_clicked.connect(self.cancel)
-        window.statusBar().addPermanentWidget(self.progress)
+        window.add_status_widget(self.progress)
         self._build_dock()
         self._build_actions()
+        self._connect_runner()
         window.session.media_opened.connect(self._on_media_opened)
         window.session.time_changed.connect(self._on_time_changed)
         window.session.silence_changed.connect(self.summary.set_measured_silence)
@@ -163,74 +97,70 @@ class AnalysisController(QObject):
         scroll.setWidgetResizable(True)
         scroll.setWidget(body)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.dock = QDockWidget("AVH-Align analysis", self.window)
+        self.dock = QDockWidget("AVH-Align analysis", self.window.as_widget())
         self.dock.setObjectName("analysisDock")
         self.dock.setWidget(scroll)
         self.dock.setMinimumWidth(260)
-        self.window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.dock)
-
-    def _menu(self, title: str) -> Any:
-        for action in self.window.menuBar().actions():
-            if action.menu() is not None and action.text().replace("&", "") == title:
-                return action.menu()
-        return None
+        self.window.add_dock(self.dock)
 
     def _build_actions(self) -> None:
         w = self.window
-        menu = w.menuBar().addMenu("&Analysis")
-        help_menu = self._menu("Help")
-        if help_menu is not None:  # keep Help last
-            w.menuBar().insertMenu(help_menu.menuAction(), menu)
-        self.analyze_action = w._action(menu, "&Analyze", self.analyze, "Ctrl+R")
+        parent = w.as_widget()
+        menu = w.add_menu("&Analysis", before="Help")  # keep Help last
+        self.analyze_action = w.add_action(menu, "&Analyze", self.analyze, "Ctrl+R")
         self.analyze_action.setToolTip("Score this clip with AVH-Align in the background (Ctrl+R)")
-        self.cancel_action = w._action(menu, "&Cancel analysis", self.cancel)
+        self.cancel_action = w.add_action(menu, "&Cancel analysis", self.cancel)
         self.cancel_action.setEnabled(False)
         menu.addSeparator()
-        self.trimmed_action = QAction("Also score with the leading silence &trimmed", w)
+        self.trimmed_action = QAction("Also score with the leading silence &trimmed", parent)
         self.trimmed_action.setCheckable(True)
-        self.trimmed_action.setChecked(_as_bool(self.settings.value(KEY_TRIMMED, False)))
+        self.trimmed_action.setChecked(self.state.also_trimmed)
         self.trimmed_action.toggled.connect(self._on_trimmed_toggled)
         menu.addAction(self.trimmed_action)
-        self.fast_landmarks_action = QAction("&Fast face tracking (not the official mouth crop)", w)
+        self.fast_landmarks_action = QAction("&Fast face tracking (not the official mouth crop)", parent)
         self.fast_landmarks_action.setCheckable(True)
         self.fast_landmarks_action.setToolTip(
             "Off (default): the official landmarks. On: a windowed face tracker, faster on HD "
             "video; results record which was used.")
-        self.fast_landmarks_action.setChecked(_as_bool(self.settings.value(KEY_FAST_LANDMARKS, False)))
+        self.fast_landmarks_action.setChecked(self.state.fast_landmarks)
         self.fast_landmarks_action.toggled.connect(self._on_fast_landmarks_toggled)
         menu.addAction(self.fast_landmarks_action)
-        self.supervised_action = w._action(menu, "&Supervised checkpoint…", self._on_choose_supervised)
-        self.clear_supervised_action = w._action(menu, "Clear supervised checkpoint",
-                                                 lambda: self.set_supervised_checkpoint(None))
+        self.supervised_action = w.add_action(menu, "&Supervised checkpoint…", self._on_choose_supervised)
+        self.clear_supervised_action = w.add_action(menu, "Clear supervised checkpoint",
+                                                    lambda: self.set_supervised_checkpoint(None))
         menu.addSeparator()
-        self.reference_action = w._action(menu, "&Reference folder of real videos…",
-                                          self._on_choose_reference)
-        self.clear_reference_action = w._action(menu, "Clear reference folder",
-                                                lambda: self.set_reference_folder(None))
+        self.reference_action = w.add_action(menu, "&Reference folder of real videos…",
+                                             self._on_choose_reference)
+        self.clear_reference_action = w.add_action(menu, "Clear reference folder",
+                                                   lambda: self.set_reference_folder(None))
         menu.addSeparator()
         panel_action = self.dock.toggleViewAction()
         panel_action.setText("Show the analysis &panel")
         menu.addAction(panel_action)
-        self.models_action = w._action(menu, "&Models…", self.show_models_dialog)
-        if help_menu is not None:
-            help_menu.insertAction(help_menu.actions()[0] if help_menu.actions() else None,
-                                   self.models_action)
+        self.models_action = w.add_action(menu, "&Models…", self.show_models_dialog)
+        help_menu = w.menu("Help")
+        if help_menu is not None:  # Help > Models… first
+            first = help_menu.actions()[0] if help_menu.actions() else None
+            if first is not None:
+                help_menu.insertAction(first, self.models_action)
+            else:
+                help_menu.addAction(self.models_action)
         self._update_supervised_text()
 
-        file_menu = self._menu("File")
+        file_menu = w.menu("File")
         quit_action = next((a for a in file_menu.actions() if a.text().replace("&", "") == "Quit"),
                            None) if file_menu is not None else None
-        entries = [("Load &ground truth…", self._on_load_groundtruth, None),
-                   ("Export frame &scores (CSV/JSON)…", self._on_export_scores, None),
-                   ("Export suspicious se&gments (Audacity labels)…", self._on_export_segments, None)]
+        entries = [("Load &ground truth…", self._on_load_groundtruth),
+                   ("Export frame &scores (CSV/JSON)…", self._on_export_scores),
+                   ("Export suspicious se&gments (Audacity labels)…", self._on_export_segments)]
         self.file_actions: list[QAction] = []
-        for text, slot, shortcut in entries:
-            action = w._action(None, text, slot, shortcut)
+        for text, slot in entries:
+            action = w.add_action(None, text, slot)
             if file_menu is not None:
-                file_menu.insertAction(quit_action, action)
+                file_menu.insertAction(quit_action, action)  # type: ignore[arg-type]
             self.file_actions.append(action)
         if file_menu is not None:
-            file_menu.insertSeparator(quit_action)
+            file_menu.insertSeparator(quit_action)  # type: ignore[arg-type]
         self.gt_action, self.export_scores_action, self.export_segments_action = self.file_actions
 
         self.analyze_button = QToolButton()
@@ -240,70 +170,58 @@ class AnalysisController(QObject):
         self.analyze_button.clicked.connect(self.analyze)
         w.transport.controls.insertWidget(3, self.analyze_button)
 
-    # -- settings ------------------------------------------------------------------------
-    def variants(self) -> tuple[str, ...]:
-        return ("untrimmed", "trimmed") if self.trimmed_action.isChecked() else ("untrimmed",)
+    def _connect_runner(self) -> None:
+        r = self.runner
+        r.progressed.connect(self.progress.show_progress)
+        r.partial.connect(self._on_partial)
+        r.finished.connect(self._on_finished)
+        r.failed.connect(self._on_failed)
+        r.cancelled.connect(self._on_cancelled)
+        r.notice.connect(self._on_notice)
+        r.models_missing.connect(self.show_missing_models)
+        r.reference_progressed.connect(self._on_reference_progress)
+        r.reference_finished.connect(self._on_reference_done)
+        r.reference_failed.connect(self._on_reference_failed)
+        r.groundtruth_found.connect(self._on_gt_found)
+        r.groundtruth_failed.connect(self._on_gt_failed)
 
+    # -- settings ------------------------------------------------------------------------
     def _on_trimmed_toggled(self, checked: bool) -> None:
-        self.settings.setValue(KEY_TRIMMED, bool(checked))
+        self.state.also_trimmed = checked
 
     def _on_fast_landmarks_toggled(self, checked: bool) -> None:
-        self.settings.setValue(KEY_FAST_LANDMARKS, bool(checked))
-
-    def preparation(self) -> str:
-        """The mouth-crop preparation the next analysis uses: "official" or "fast"."""
-        return "fast" if self.fast_landmarks_action.isChecked() else "official"
-
-    def supervised_checkpoint(self) -> Path | None:
-        value = self.settings.value(KEY_SUPERVISED, "")
-        return Path(str(value)) if value else None
+        self.state.fast_landmarks = checked
 
     def set_supervised_checkpoint(self, path: str | os.PathLike[str] | None) -> None:
         """Score with this supervised Phi too (None: stop); remembered in the settings."""
-        self.settings.setValue(KEY_SUPERVISED, str(path) if path else "")
+        self.state.set_supervised_checkpoint(path)
         self._update_supervised_text()
 
     def _update_supervised_text(self) -> None:
-        sup = self.supervised_checkpoint()
+        sup = self.state.supervised_checkpoint()
         self.supervised_action.setText(f"&Supervised checkpoint… ({sup.name})" if sup
                                        else "&Supervised checkpoint…")
         self.clear_supervised_action.setEnabled(sup is not None)
 
     def _on_choose_supervised(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self.window, "Supervised Phi checkpoint",
+        path, _ = QFileDialog.getOpenFileName(self.window.as_widget(), "Supervised Phi checkpoint",
                                               self.window.settings.last_folder(),
                                               "PyTorch checkpoint (*.pt *.pth);;All files (*)")
         if path:
             self.set_supervised_checkpoint(path)
 
     def options(self) -> Any:
-        """AnalysisOptions with the installed models resolved (raises CheckpointError)."""
-        from forensics_gui.core.pipeline import AnalysisOptions, resolve_models
-
-        sup = self.supervised_checkpoint()
-        chosen_phi = getattr(self.window, "phi_checkpoint", None)  # Tools > Train… "use this model"
-        opts = AnalysisOptions(supervised=sup, variants=self.variants(),
-                               phi=Path(chosen_phi) if chosen_phi and Path(chosen_phi).is_file() else None,
-                               silence_threshold=self.window.session.threshold,
-                               preparation=self.preparation())
-        if sup is not None and not sup.is_file():
-            raise CheckpointError(f"The supervised checkpoint {sup} no longer exists; choose another "
-                                  "one in Analysis > Supervised checkpoint… or clear it.")
-        ckpt, phi = resolve_models(opts)
-        opts.checkpoint, opts.phi = ckpt, phi
-        return opts
+        """AnalysisOptions for the open clip (raises CheckpointError): the state's settings, the
+        session's silence threshold and the Phi chosen in Tools > Train…."""
+        return self.state.options(self.window.session.threshold, self.window.phi_checkpoint)
 
     # -- analysis ------------------------------------------------------------------------
-    @property
-    def running(self) -> bool:
-        return self.worker is not None and self.worker.isRunning()
-
     def why_not_analysable(self) -> str:
         """"" when Analyze can start now, else the sentence that says why not."""
         info = self.window.session.info
         if info is None:
             return "Open a clip first."
-        if self.running:
+        if self.runner.running:
             return "An analysis is running; cancel it first."
         if info.audio is None or info.video is None:
             what = "audio" if info.audio is None else "video"
@@ -318,9 +236,9 @@ class AnalysisController(QObject):
         for widget in (self.analyze_action, self.analyze_button):
             widget.setEnabled(not why)
         self.analyze_button.setToolTip(why or "Run AVH-Align on this clip (Ctrl+R)")
-        self.cancel_action.setEnabled(self.running or self.reference_worker is not None)
+        self.cancel_action.setEnabled(self.runner.running or self.runner.reference_worker is not None)
         for action in (self.export_scores_action, self.export_segments_action):
-            action.setEnabled(self.analysis is not None)
+            action.setEnabled(self.state.analysis is not None)
         self.gt_action.setEnabled(self.window.session.info is not None)
 
     def analyze(self) -> bool:
@@ -330,8 +248,8 @@ class AnalysisController(QObject):
         if info is None:
             w.show_error("Nothing to analyse", "Open a clip first.")
             return False
-        if self.running:
-            w.statusBar().showMessage("An analysis is already running; cancel it first.", 5000)
+        if self.runner.running:
+            w.status("An analysis is already running; cancel it first.", 5000)
             return False
         if info.audio is None or info.video is None:
             what = "audio" if info.audio is None else "video"
@@ -345,12 +263,7 @@ class AnalysisController(QObject):
         except CheckpointError as err:
             self.show_missing_models(str(err))
             return False
-        key = (options.checkpoint, options.phi, options.supervised, options.device, options.pool)
-        if key != self._analyzer_key:
-            self._analyzer, self._analyzer_key = None, key
-        self._prune_retired()
-        analyzer, self._analyzer = self._analyzer, None  # the worker owns the models while it runs
-        self.analysis = None
+        self.state.set_analysis(None, None)
         self.curves.ensure_plots()
         self._size_lanes()
         self.curves.clear()
@@ -358,74 +271,31 @@ class AnalysisController(QObject):
         self.roi_preview.clear()
         self._set_face_box(None)
         self.summary.clear("Analysing…")
-        worker = AvhAnalysisWorker(str(info.path), options, sha256=w.session.sha256,
-                                   analyzer=analyzer, prepare_process=self.prepare_process)
-        worker.key = key
-        worker.progressed.connect(self._on_progressed)
-        worker.partial_ready.connect(self._on_partial)
-        worker.finished_ok.connect(self._on_finished)
-        worker.failed.connect(self._on_failed)
-        worker.cancelled.connect(self._on_cancelled)
-        worker.notice.connect(self._on_notice)
-        worker.models_missing.connect(self.show_missing_models)
-        self.worker = worker
+        self.runner.start_analysis(str(info.path), options, sha256=w.session.sha256,
+                                   silence=w.session.silence)
         self.progress.start()
-        worker.start()
         self.update_actions()
         return True
 
     def cancel(self) -> None:
         """Stop the running analysis (and a reference-folder run)."""
-        if self.worker is not None:
-            self.worker.cancel()
-        if self.reference_worker is not None:
-            self.reference_worker.cancel()
-
-    def _current(self) -> bool:
-        return self.worker is not None and self.sender() is self.worker
-
-    def _on_progressed(self, stage: str, done: float, total: float, eta_s: float) -> None:
-        if self._current():
-            self.progress.show_progress(stage, done, total, eta_s)
+        self.runner.cancel()
 
     def _on_partial(self, kind: str, variant: str, result: Any) -> None:
-        if self._current():
-            self.curves.set_result(kind, variant, result)
-            self.window.statusBar().showMessage(
-                f"{kind} {variant} curve ready (video score {result.video_score:.3f})", 5000)
+        self.curves.set_result(kind, variant, result)
+        self.window.status(f"{kind} {variant} curve ready (video score {result.video_score:.3f})", 5000)
 
     def _on_notice(self, sentence: str) -> None:
-        if self._current():
-            self.window.statusBar().showMessage(sentence, 15000)
-            self.summary.set_status(sentence)
+        self.window.status(sentence, 15000)
+        self.summary.set_status(sentence)
 
-    def _prune_retired(self) -> None:
-        """Forget finished threads; take back the loaded models of a finished analysis run."""
-        alive: list[QThread] = []
-        for t in self._retired:
-            if t.isRunning():
-                alive.append(t)
-            elif (isinstance(t, AvhAnalysisWorker) and self._analyzer is None
-                  and t.analyzer is not None and t.key == self._analyzer_key):
-                self._analyzer = t.analyzer
-        self._retired = alive
-
-    def _finish_worker(self) -> AvhAnalysisWorker | None:
-        worker = self.worker
-        if worker is not None:
-            if worker.key == self._analyzer_key:
-                self._analyzer = worker.analyzer
-            self._retired.append(worker)
-        self.worker = None
+    def _end_run(self) -> None:
         self.progress.finish()
         self.update_actions()
-        return worker
 
-    def _on_finished(self, analysis: Any) -> None:
-        if not self._current():
-            return
-        worker = self._finish_worker()
-        self.analysis = analysis
+    def _on_finished(self, analysis: Any, fell_back_to_cpu: bool) -> None:
+        self.state.set_analysis(analysis, self.window.token)
+        self._end_run()
         for table, kind in ((analysis.scores, "unsupervised"), (analysis.supervised, "supervised")):
             for variant, res in table.items():
                 if self.curves.results.get((kind, variant)) is not res:
@@ -438,19 +308,17 @@ class AnalysisController(QObject):
         self.summary.set_analysis(analysis)
         self.update_actions()
         note = ""
-        if worker is not None and worker.fell_back_to_cpu:
+        if fell_back_to_cpu:
             note = "The GPU ran out of memory; this analysis ran on the CPU."
             self.summary.set_status(note)
         self._update_face_box(t)
         main = analysis.main
         score = f"video score {main.video_score:.3f}" if main is not None else "no score"
-        self.window.statusBar().showMessage(f"Analysis done: {score}. {note}".strip(), 15000)
+        self.window.status(f"Analysis done: {score}. {note}".strip(), 15000)
         self.analysis_finished.emit(analysis)
 
     def _on_failed(self, sentence: str) -> None:
-        if not self._current():
-            return
-        self._finish_worker()
+        self._end_run()
         self.curves.set_notice(sentence)
         self.roi_preview.clear(sentence)  # not "appears after an analysis": this one failed
         self.summary.clear(sentence)
@@ -458,26 +326,23 @@ class AnalysisController(QObject):
             self.window.show_error("Analysis failed", sentence)
 
     def _on_cancelled(self) -> None:
-        if not self._current():
-            return
-        self._finish_worker()
+        self._end_run()
         self.curves.clear()
         self.curves.set_notice("Analysis cancelled.")
         self.summary.clear("Analysis cancelled.")
-        self.window.statusBar().showMessage("Analysis cancelled", 5000)
+        self.window.status("Analysis cancelled", 5000)
 
     def show_missing_models(self, guidance: str) -> None:
         """A non-blocking notice with the exact guidance and a button that opens Models…."""
         self.last_guidance = guidance
         self.summary.clear("Model weights are missing:\n" + guidance)
-        self.window.statusBar().showMessage("AVH-Align model weights are missing; see Help > Models…",
-                                            15000)
+        self.window.status("AVH-Align model weights are missing; see Help > Models…", 15000)
         if self.missing_box is not None:
             self.missing_box.close()
         box = QMessageBox(QMessageBox.Icon.Information, "Model weights are missing",
                           "AVH-Align needs model weights that are not installed. Everything else "
                           "(playback, waveform, leading silence, ground truth) keeps working.\n\n"
-                          + guidance, QMessageBox.StandardButton.Close, self.window)
+                          + guidance, QMessageBox.StandardButton.Close, self.window.as_widget())
         models = box.addButton("Models…", QMessageBox.ButtonRole.ActionRole)
         models.clicked.connect(self.show_models_dialog)
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
@@ -490,13 +355,13 @@ class AnalysisController(QObject):
         from forensics_gui.ui.models_dialog import ModelsDialog
 
         extra = []
-        chosen_phi = getattr(self.window, "phi_checkpoint", None)
+        chosen_phi = self.window.phi_checkpoint
         if chosen_phi:
             extra.append(("Phi in use (Tools > Train…)", str(chosen_phi)))
-        sup = self.supervised_checkpoint()
+        sup = self.state.supervised_checkpoint()
         if sup:
             extra.append(("supervised Phi", str(sup)))
-        dialog = ModelsDialog(self.window, extra=extra)
+        dialog = ModelsDialog(self.window.as_widget(), extra=extra)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
         dialog.show()
         self.models_dialog = dialog
@@ -504,21 +369,19 @@ class AnalysisController(QObject):
 
     # -- reference folder ----------------------------------------------------------------
     def _on_choose_reference(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self.window, "Folder of real videos (reference)",
-                                                  str(self.settings.value(KEY_REFERENCE, "")) or
+        folder = QFileDialog.getExistingDirectory(self.window.as_widget(),
+                                                  "Folder of real videos (reference)",
+                                                  self.state.reference_folder() or
                                                   self.window.settings.last_folder())
         if folder:
             self.set_reference_folder(folder)
 
     def set_reference_folder(self, folder: str | os.PathLike[str] | None) -> bool:
         """Score every video in ``folder`` in the background and show this clip's percentile."""
-        if self.reference_worker is not None:
-            self.reference_worker.cancel()
-            self._retired.append(self.reference_worker)
-            self.reference_worker = None
-        self.settings.setValue(KEY_REFERENCE, str(folder) if folder else "")
+        self.runner.stop_reference()
+        self.state.set_reference_folder(folder)
         if folder is None:
-            self.reference = None
+            self.state.reference = None
             self.summary.set_reference(None)
             return True
         try:
@@ -527,48 +390,29 @@ class AnalysisController(QObject):
             self.show_missing_models(str(err))
             return False
         options.variants, options.supervised = ("untrimmed",), None
-        worker = ReferenceWorker(str(folder), options)
-        worker.progressed.connect(self._on_reference_progress)
-        worker.finished_ok.connect(self._on_reference_done)
-        worker.failed.connect(self._on_reference_failed)
-        self.reference_worker = worker
-        worker.start()
+        self.runner.start_reference(str(folder), options)
         self.update_actions()
         return True
 
     def _on_reference_progress(self, done: int, total: int) -> None:
-        if self.sender() is self.reference_worker:
-            self.window.statusBar().showMessage(f"Scoring reference videos: {done} / {total}", 5000)
+        self.window.status(f"Scoring reference videos: {done} / {total}", 5000)
 
     def _on_reference_done(self, reference: ReferenceScores) -> None:
-        if self.sender() is not self.reference_worker:
-            return
-        self._retired.append(self.reference_worker)
-        self.reference_worker = None
         self.update_actions()
-        self.reference = reference
+        self.state.reference = reference
         self.summary.set_reference(reference)
         failed = f" ({reference.failures} could not be scored)" if reference.failures else ""
-        self.window.statusBar().showMessage(
-            f"Reference set: {len(reference.scores)} real videos scored{failed}", 10000)
+        self.window.status(f"Reference set: {len(reference.scores)} real videos scored{failed}", 10000)
 
     def _on_reference_failed(self, sentence: str) -> None:
-        if self.sender() is not self.reference_worker:
-            return
-        self._retired.append(self.reference_worker)
-        self.reference_worker = None
         self.update_actions()
         self.window.show_error("Reference folder", sentence)
 
     # -- clip, time, face box --------------------------------------------------------------
     def _on_media_opened(self, info: Any) -> None:
-        if self.worker is not None:
-            self.worker.cancel()
-            self._retired.append(self.worker)
-            self.worker = None
-        self._prune_retired()
+        self.runner.drop_analysis()
         self.progress.finish()
-        self.analysis = None
+        self.state.set_analysis(None, None)
         self.summary.set_measured_silence(None)
         self.curves.clear()
         self.curves.set_duration(float(info.duration_s or 0.0))
@@ -583,9 +427,9 @@ class AnalysisController(QObject):
         if info.audio is None:
             self.summary.silence_label.setText("no audio stream")
         self.update_actions()
-        if self.reference is not None:
-            self.summary.set_reference(self.reference)
-        self._start_gt("find", str(info.path))
+        if self.state.reference is not None:
+            self.summary.set_reference(self.state.reference)
+        self.runner.start_groundtruth("find", str(info.path))
         if not why:  # after the opening's own work (first frame, waveform) has settled
             QTimer.singleShot(PREBUILD_DELAY_MS, self, self._prebuild_step)
 
@@ -602,19 +446,7 @@ class AnalysisController(QObject):
         for name in ("models.registry", "pipeline", "face.landmarks", "alignment.phi", "encoder.cache"):
             importlib.import_module(f"forensics_gui.core.{name}")
 
-    def _start_gt(self, mode: str, video: str, meta: str = "") -> None:
-        if self._gt_worker is not None:
-            self._gt_worker.cancel()
-            self._retired.append(self._gt_worker)
-        worker = GroundTruthWorker(self.window.token, mode, video, meta)
-        worker.done.connect(self._on_gt_done)
-        worker.failed.connect(self._on_gt_failed)
-        self._gt_worker = worker
-        worker.start()
-
-    def _on_gt_done(self, token: int, gt: Any, source: str, note: str) -> None:
-        if token != self.window.token or self.sender() is not self._gt_worker:
-            return
+    def _on_gt_found(self, gt: Any, source: str, note: str) -> None:
         if gt is None:
             if source:  # a file the user chose has no entry for this clip
                 self.window.show_error(
@@ -629,12 +461,11 @@ class AnalysisController(QObject):
         self.gt_lanes.set_groundtruth(gt, self.window.session.duration_s, source)
         where = f"from {Path(source).name}" if source else "found next to the clip"
         msg = f"Ground truth {where}: {gt.label or 'unknown label'}"
-        self.window.statusBar().showMessage(f"{msg}. {note}".strip(), 10000)
+        self.window.status(f"{msg}. {note}".strip(), 10000)
         self.groundtruth_loaded.emit(gt)
 
-    def _on_gt_failed(self, token: int, sentence: str) -> None:
-        if token == self.window.token and self.sender() is self._gt_worker:
-            self.window.show_error("Cannot load the ground truth", sentence)
+    def _on_gt_failed(self, sentence: str) -> None:
+        self.window.show_error("Cannot load the ground truth", sentence)
 
     def load_groundtruth_file(self, path: str | os.PathLike[str]) -> None:
         """Overlay the entry for the open clip from an AV-Deepfake1M / LAV-DF / FakeAVCeleb file
@@ -642,10 +473,10 @@ class AnalysisController(QObject):
         if self.window.session.info is None:
             self.window.show_error("No clip", "Open a clip first, then load its ground truth.")
             return
-        self._start_gt("lookup", str(self.window.session.info.path), str(path))
+        self.runner.start_groundtruth("lookup", str(self.window.session.info.path), str(path))
 
     def _on_load_groundtruth(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self.window, "Load ground truth",
+        path, _ = QFileDialog.getOpenFileName(self.window.as_widget(), "Load ground truth",
                                               self.window.settings.last_folder(), GT_FILTER)
         if path:
             self.load_groundtruth_file(path)
@@ -653,66 +484,62 @@ class AnalysisController(QObject):
     def _size_lanes(self) -> None:
         if not self._lanes_sized:
             self._lanes_sized = True
-            total = sum(self.window.splitter.sizes())
-            self.window.splitter.setSizes([int(total * 0.5), total - int(total * 0.5)])
+            self.window.give_lanes_half()
 
     def seek(self, t: float) -> None:
         """Move the playhead to ``t`` seconds (keeps playing if playing)."""
-        w = self.window
-        if w.clock.playing:
-            w.clock.start(t)
-        w.session.set_time(t)
+        self.window.seek(t)
 
     def _on_time_changed(self, t: float) -> None:
         self.roi_preview.seek(t)
         self._update_face_box(t)
 
-    def _set_face_box(self, box: Any, detected: bool = True) -> None:
-        view = self.window.video_view
-        if hasattr(view, "set_face_box"):
-            view.set_face_box(box, detected)
+    def _set_face_box(self, box: tuple[float, float, float, float] | None, detected: bool = True) -> None:
+        self.window.video_view.set_face_box(box, detected)
 
     def _update_face_box(self, t: float) -> None:
-        face = None if self.analysis is None else self.analysis.face
+        analysis = self.state.analysis
+        face = None if analysis is None else analysis.face
         if face is None or not face.face_found:
             self._set_face_box(None)
             return
-        k = model_frame_at(face.times_s, t)
+        k = index_at(face.times_s, t)
         box = None if k is None else face.face_boxes[k]
         if box is None or not np.all(np.isfinite(box)):
             self._set_face_box(None)
             return
-        self._set_face_box(tuple(float(v) for v in box), bool(face.detected[k]))
+        x, y, w, h = (float(v) for v in box)
+        self._set_face_box((x, y, w, h), bool(face.detected[k]))
 
     # -- exports ---------------------------------------------------------------------------
     def _require_analysis(self) -> bool:
-        if self.analysis is None:
+        if self.state.analysis is None:
             self.window.show_error("Nothing to export", "Run Analysis > Analyze (Ctrl+R) first.")
             return False
         return True
 
     def export_frame_scores(self, path: str | os.PathLike[str]) -> Path:
         """CSV or JSON by the file suffix (.json = JSON, anything else = CSV)."""
-        from forensics_gui.ui import exports
+        from forensics_gui.core.results import exports
 
         if str(path).lower().endswith(".json"):
-            out = exports.write_frame_scores_json(self.analysis, path)
+            out = exports.write_frame_scores_json(self.state.analysis, path)
         else:
-            out = exports.write_frame_scores_csv(self.analysis, path)
-        self.window.statusBar().showMessage(f"Saved {out}", 10000)
+            out = exports.write_frame_scores_csv(self.state.analysis, path)
+        self.window.status(f"Saved {out}", 10000)
         return out
 
     def export_segments(self, path: str | os.PathLike[str]) -> Path:
-        from forensics_gui.ui import exports
+        from forensics_gui.core.results import exports
 
-        out = exports.write_analysis_labels(self.analysis, path)
-        self.window.statusBar().showMessage(f"Saved {out}", 10000)
+        out = exports.write_analysis_labels(self.state.analysis, path)
+        self.window.status(f"Saved {out}", 10000)
         return out
 
     def _save_dialog(self, title: str, suffix: str, filters: str) -> str:
         stem = Path(self.window.session.info.path).stem
         default = Path(self.window.settings.last_folder()) / f"{stem}_{suffix}"
-        path, _ = QFileDialog.getSaveFileName(self.window, title, str(default), filters)
+        path, _ = QFileDialog.getSaveFileName(self.window.as_widget(), title, str(default), filters)
         return path
 
     def _on_export_scores(self) -> None:
@@ -757,42 +584,18 @@ class AnalysisController(QObject):
             curves.append(snap.Curve("ground truth: manipulated (1) / not (0)", times,
                                      self.gt_lanes.fake_mask(times), "#ff5c5c"))
             lines.append(f"Ground truth: {gt.label or 'unknown'} ({gt.source_format})")
-        if self.analysis is not None:
-            for m in self.analysis.models:
+        analysis = self.state.analysis
+        if analysis is not None:
+            for m in analysis.models:
                 lines.append(f"Model {m.get('role', '')}: {m.get('name', '')} "
                              f"sha256 {str(m.get('sha256', ''))[:16]}")
-            if getattr(self.analysis, "preparation", None):
-                lines.append(snap.preparation_line(self.analysis.preparation))
+            if getattr(analysis, "preparation", None):
+                lines.append(snap.preparation_line(analysis.preparation))
         return curves, lines
 
     # -- shutdown --------------------------------------------------------------------------
-    def start_prepare_process(self) -> None:
-        """Start the face-tracking child process now (at launch) rather than on the first Analyze:
-        forking from a process that has loaded PyTorch stalls the GUI thread ~50 ms."""
-        from forensics_gui.core.subprocess_prepare import ChildUnavailable
-
-        if self.prepare_process is None:
-            return
-        try:
-            self.prepare_process.start()
-        except ChildUnavailable:
-            self.prepare_process = None  # analyses prepare in their worker thread instead
-
     def shutdown(self) -> None:
         """Cancel and join every worker thread and stop the owned prepare process (idempotent)."""
-        for worker in (self.worker, self.reference_worker):
-            if worker is not None:
-                worker.cancel()
-                self._retired.append(worker)
-        if self._gt_worker is not None:
-            self._gt_worker.cancel()
-            self._retired.append(self._gt_worker)
-        self.worker = self.reference_worker = self._gt_worker = None
-        for thread in self._retired:
-            thread.wait()
-        self._retired = []
-        if self.prepare_process is not None and self.owns_prepare_process:
-            self.prepare_process.shutdown()
+        self.runner.shutdown()
         if self.missing_box is not None:
             self.missing_box.close()
-

@@ -1,7 +1,11 @@
-"""The AVH-Align analysis off the GUI thread: a QThread that runs the core pipeline
+"""The AVH-Align analysis off the GUI thread, and the reference-scores worker.
+
+:class:`AvhAnalysisWorker` runs the core pipeline
 (:meth:`~forensics_gui.core.pipeline.Analyzer.prepare` then
-:meth:`~forensics_gui.core.pipeline.Analyzer.finish`) and turns its progress/cancel contract into
-Qt signals, plus the status-bar progress widget (stage, bar, ETA, Cancel).
+:meth:`~forensics_gui.core.pipeline.Analyzer.finish`) in the viewer's one worker idiom
+(:class:`~forensics_gui.ui.worker_base.Worker`): the core gets the worker's ``progress``
+(throttled ``progressed`` with the ETA; ``cancelled`` reads the worker's flag, checked between
+frames and batches, so Cancel takes effect within about a second).
 
 The model-free part (decoding, dlib face tracking, mouth ROI) runs in a child process
 (:class:`~forensics_gui.core.subprocess_prepare.PrepareProcess`) when the owner passes one: dlib
@@ -9,10 +13,8 @@ holds the GIL for about 0.8 s while it loads its models and for a while on every
 would stall the event loop; the encoder and scoring run in this thread (PyTorch releases the GIL
 in its ops). Without a child process (or when it cannot start) everything runs in this thread.
 
-The core never sees a signal: the worker hands it a :class:`~forensics_gui.ui.workers.
-SignalProgress` whose ``report`` emits ``progressed`` (throttled, with the ETA) and whose
-``cancelled`` reads the worker's :class:`~forensics_gui.ui.workers.CancelFlag`. The core checks
-that flag between frames and batches, so Cancel takes effect within about a second.
+:class:`ReferenceWorker` scores every video of a folder of real clips (the percentile shown in
+the summary).
 """
 
 from __future__ import annotations
@@ -20,15 +22,14 @@ from __future__ import annotations
 import dataclasses
 import sys
 import time
-import traceback
 from typing import Any
 
-from PySide6.QtCore import QThread, Signal
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
+import numpy as np
+from PySide6.QtCore import Signal
 
 from forensics_gui.core.errors import Cancelled, CheckpointError, ForensicsError
-from forensics_gui.core.progress import format_eta
-from forensics_gui.ui.workers import CancelFlag, SignalProgress
+from forensics_gui.ui.summary_panel import ReferenceScores
+from forensics_gui.ui.worker_base import Worker
 
 CPU_FALLBACK_NOTE = "The GPU ran out of memory, so this analysis ran on the CPU (slower, same result)."
 
@@ -78,55 +79,39 @@ def import_torch_gently() -> None:
     import torch  # noqa: F401
 
 
-class AvhAnalysisWorker(QThread):
+class AvhAnalysisWorker(Worker):
     """Analyses one clip with AVH-Align in a background thread.
 
-    Signals (all queued to the GUI thread):
-    ``progressed(stage, done, total, eta_s)`` (total/eta -1 when unknown; eta in seconds),
-    ``partial_ready(kind, variant, ScoreResult)`` as each curve is scored (untrimmed first),
-    ``finished_ok(ClipAnalysis)``, ``failed(sentence)``, ``cancelled()``,
-    ``notice(sentence)`` for things the user should know (e.g. the CPU fallback) and
-    ``models_missing(guidance)`` when the weights are not installed.
+    Signals (all queued to the GUI thread, each with the clip ``token`` first):
+    ``progressed(token, stage, done, total, eta_s)`` (total/eta -1 when unknown; eta in seconds),
+    ``partial(token, (kind, variant, ScoreResult))`` as each curve is scored (untrimmed first),
+    then ``finished(token, ClipAnalysis)``, ``failed(token, sentence)`` or ``cancelled(token)``;
+    ``notice(token, sentence)`` for things the user should know (e.g. the CPU fallback) and
+    ``models_missing(token, guidance)`` (before ``failed``) when the weights are not installed.
 
     ``analyzer`` (a core Analyzer, optional) lets a caller keep loaded models between clips;
     after the run, :attr:`analyzer` is the one that produced the result (a CPU one after an
-    out-of-memory fallback).
+    out-of-memory fallback). ``silence``: the clip's leading-silence measurement the viewer
+    already made (a core SilenceResult), used as is when it is for the run's threshold.
     """
 
-    progressed = Signal(str, float, float, float)
-    partial_ready = Signal(str, str, object)
-    finished_ok = Signal(object)
-    failed = Signal(str)
-    cancelled = Signal()
-    notice = Signal(str)
-    models_missing = Signal(str)
+    notice = Signal(int, str)
+    models_missing = Signal(int, str)
+    what = "The analysis"
 
-    def __init__(self, path: str, options: Any, sha256: str | None = None, analyzer: Any = None,
-                 parent: Any = None, prepare_process: Any = None) -> None:
+    def __init__(self, path: str, options: Any, token: int = 0, sha256: str | None = None,
+                 analyzer: Any = None, prepare_process: Any = None, silence: Any = None) -> None:
         """``prepare_process``: a core PrepareProcess to run ``prepare`` in (None: this thread)."""
-        super().__init__(parent)
+        super().__init__(token)
         self.path = str(path)
         self.prepare_process = prepare_process
         self.used_child_process = False
         self.options = options
         self.sha256 = sha256
+        self.silence = silence
         self.analyzer = analyzer
         self.fell_back_to_cpu = False
         self.key: Any = None  # the owner's label for the models/options this run uses
-        self._flag = CancelFlag()
-
-    @property
-    def cancel_requested(self) -> bool:
-        return self._flag.cancelled()
-
-    def cancel(self) -> None:
-        """Ask the run to stop; the core notices within about a second."""
-        self._flag.cancel()
-
-    def stop(self) -> None:
-        """Cancel and wait for the thread to end."""
-        self.cancel()
-        self.wait()
 
     def _analyzer_for(self, options: Any) -> Any:
         from forensics_gui.core.pipeline import Analyzer
@@ -138,14 +123,15 @@ class AvhAnalysisWorker(QThread):
         return self.analyzer
 
     def _analyze(self, options: Any) -> Any:
-        progress = SignalProgress(self.progressed.emit, self._flag)
+        progress = self.progress
+
         def on_partial(kind: str, variant: str, res: Any) -> None:
-            self.partial_ready.emit(kind, variant, res)
+            self.partial.emit(self.token, (kind, variant, res))
 
         analyzer = self._analyzer_for(options)
         if self.prepare_process is None:
             return analyzer.analyze(self.path, progress=progress, sha256=self.sha256,
-                                    on_partial=on_partial)
+                                    on_partial=on_partial, silence=self.silence)
         from forensics_gui.core.pipeline import resolve_models
         from forensics_gui.core.subprocess_prepare import ChildUnavailable
 
@@ -153,11 +139,13 @@ class AvhAnalysisWorker(QThread):
         try:
             # The models load here while the child decodes and tracks the face.
             clip = self.prepare_process.prepare(self.path, options, self.sha256, progress,
-                                                while_waiting=lambda: analyzer.load_models(progress))
+                                                while_waiting=lambda: analyzer.load_models(progress),
+                                                silence=self.silence)
             self.used_child_process = True
         except ChildUnavailable:
             self._warm_up(dlib=True)
-            clip = analyzer.prepare(self.path, progress, self.sha256, load_models=True)
+            clip = analyzer.prepare(self.path, progress, self.sha256, load_models=True,
+                                    silence=self.silence)
         analyzer.load_models(progress)  # no-op unless the child finished first
         return analyzer.finish(clip, progress, on_partial)
 
@@ -175,51 +163,40 @@ class AvhAnalysisWorker(QThread):
 
         if "torch" in sys.modules and (not dlib or landmarks.models_loaded()):
             return
-        self.progressed.emit("loading models", 0.0, -1.0, -1.0)
+        self.progress.report("loading models", 0.0, None)
         time.sleep(0.05)  # let the GUI thread paint the stage before the GIL is held
         import_torch_gently()
         if dlib:
             landmarks.preload_models()
 
-    def run(self) -> None:
+    def work(self) -> Any:
+        try:
+            return self._analyze_with_fallback()
+        except CheckpointError as err:
+            self.models_missing.emit(self.token, str(err))
+            raise
+
+    def _analyze_with_fallback(self) -> Any:
         # Let the GUI thread lay out and paint the new lanes before this thread takes the GIL
         # (measured: the first repaint otherwise stretches from ~20 ms to ~50 ms).
         time.sleep(0.05)
         try:
-            try:
-                # torch first, before the child starts: its libraries' loading stalls the GUI
-                # thread less when the CPU is not also busy starting the child.
-                self._warm_up(dlib=self.prepare_process is None)
-                if self.cancel_requested:
-                    raise Cancelled()
-                analysis = self._analyze(self.options)
-            except Exception as err:
-                if not is_out_of_memory(err) or self.options.device == "cpu":
-                    raise
-                self._free_gpu()
-                self.fell_back_to_cpu = True
-                self.notice.emit("The GPU ran out of memory; analysing again on the CPU…")
-                self.analyzer = None
-                analysis = self._analyze(dataclasses.replace(self.options, device="cpu"))
-                analysis.caveats.insert(0, CPU_FALLBACK_NOTE)
-        except Cancelled:
-            self.cancelled.emit()
-            return
-        except CheckpointError as err:
-            self.models_missing.emit(str(err))
-            self.failed.emit(str(err))
-            return
-        except ForensicsError as err:
-            self.failed.emit(str(err))
-            return
-        except Exception as err:  # a bug must reach the user as a sentence, not kill the app
-            traceback.print_exc()
-            self.failed.emit(f"The analysis failed unexpectedly ({type(err).__name__}: {err}).")
-            return
-        if self.cancel_requested:
-            self.cancelled.emit()
-        else:
-            self.finished_ok.emit(analysis)
+            # torch first, before the child starts: its libraries' loading stalls the GUI
+            # thread less when the CPU is not also busy starting the child.
+            self._warm_up(dlib=self.prepare_process is None)
+            if self.cancel_requested:
+                raise Cancelled()
+            return self._analyze(self.options)
+        except Exception as err:
+            if not is_out_of_memory(err) or self.options.device == "cpu":
+                raise
+        self._free_gpu()
+        self.fell_back_to_cpu = True
+        self.notice.emit(self.token, "The GPU ran out of memory; analysing again on the CPU…")
+        self.analyzer = None
+        analysis = self._analyze(dataclasses.replace(self.options, device="cpu"))
+        analysis.caveats.insert(0, CPU_FALLBACK_NOTE)
+        return analysis
 
     @staticmethod
     def _free_gpu() -> None:
@@ -231,48 +208,39 @@ class AvhAnalysisWorker(QThread):
             pass
 
 
-class ProgressStrip(QWidget):
-    """Status-bar widget: stage name, progress bar, ETA and a Cancel button (hidden when idle)."""
+class ReferenceWorker(Worker):
+    """Video scores of every video in a folder of real clips (cached by the pipeline).
 
-    cancel_clicked = Signal()
+    ``progressed(token, "reference videos", done, total, eta_s)`` per clip, then
+    ``finished(token, ReferenceScores)``, ``failed(token, sentence)`` or ``cancelled(token)``.
+    """
 
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.stage_label = QLabel("")
-        self.bar = QProgressBar()
-        self.bar.setFixedWidth(180)
-        self.bar.setTextVisible(True)
-        self.eta_label = QLabel("")
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.setToolTip("Stop the analysis (takes effect within a second)")
-        self.cancel_button.clicked.connect(self._on_cancel)
-        row = QHBoxLayout(self)
-        row.setContentsMargins(0, 0, 0, 0)
-        for w in (self.stage_label, self.bar, self.eta_label, self.cancel_button):
-            row.addWidget(w)
-        self.setVisible(False)
+    what = "Scoring the reference videos"
 
-    def start(self, text: str = "Starting analysis…") -> None:
-        self.stage_label.setText(text)
-        self.bar.setRange(0, 0)
-        self.eta_label.setText("")
-        self.cancel_button.setEnabled(True)
-        self.setVisible(True)
+    def __init__(self, folder: str, options: Any, token: int = 0) -> None:
+        super().__init__(token)
+        self.folder, self.options = folder, options
 
-    def show_progress(self, stage: str, done: float, total: float, eta_s: float) -> None:
-        """``total`` <= 0 = unknown (busy bar); ``eta_s`` < 0 = unknown."""
-        self.stage_label.setText(stage)
-        if total > 0:
-            self.bar.setRange(0, 1000)
-            self.bar.setValue(int(round(1000 * min(1.0, done / total))))
-        else:
-            self.bar.setRange(0, 0)
-        self.eta_label.setText(f"ETA {format_eta(eta_s if eta_s >= 0 else None)}")
+    def work(self) -> ReferenceScores:
+        from forensics_gui.core.media.folders import iter_videos
+        from forensics_gui.core.pipeline import Analyzer
 
-    def _on_cancel(self) -> None:
-        self.stage_label.setText("Cancelling…")
-        self.cancel_button.setEnabled(False)
-        self.cancel_clicked.emit()
-
-    def finish(self) -> None:
-        self.setVisible(False)
+        videos = list(iter_videos(self.folder))
+        if not videos:
+            raise ForensicsError(f"{self.folder} contains no video files.")
+        analyzer = Analyzer(self.options)
+        scores: list[float] = []
+        failures = 0
+        for i, video in enumerate(videos):
+            self.progress.report("reference videos", i, len(videos))
+            try:
+                # the flag alone: the per-clip stages are not shown, only Cancel is read
+                main = analyzer.analyze(video, progress=self.flag).main
+                if main is not None and np.isfinite(main.video_score):
+                    scores.append(float(main.video_score))
+            except (Cancelled, CheckpointError):
+                raise
+            except Exception:  # one unreadable clip must not stop the reference set
+                failures += 1
+        self.progress.report("reference videos", len(videos), len(videos))
+        return ReferenceScores(self.folder, scores, failures)

@@ -266,7 +266,7 @@ def test_every_fairseq_layout_gives_the_same_features(finetuned: bool, cfg_style
 
 
 def test_finetuned_file_holds_sentencepiece_with_protocol_2_names(ckpts: dict[str, Path]) -> None:
-    from forensics_gui.core.encoder.avhubert.unpickler import GlobalReference
+    from forensics_gui.core.files.unpickler import GlobalReference
 
     pkl = zipfile.ZipFile(ckpts["ft"]).read("ft/data.pkl")
     assert pkl[:2] == b"\x80\x02"  # torch.save writes protocol 2 ...

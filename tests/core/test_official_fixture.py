@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from forensics_gui.core.encoder.avhubert.checkpoint import load_avhubert, read_checkpoint
-from forensics_gui.core.encoder.avhubert.unpickler import GlobalReference
+from forensics_gui.core.files.unpickler import GlobalReference
 
 FIXTURE = Path(__file__).resolve().parents[2] / ".." / "shared" / "fixtures" / "avhubert-official"
 CHECKPOINT = FIXTURE / "avhubert_tiny_finetuned_fp16.pt"

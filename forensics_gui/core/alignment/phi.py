@@ -31,9 +31,9 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 
 import numpy as np
 
-from forensics_gui.core.encoder.avhubert.unpickler import printable
 from forensics_gui.core.errors import CheckpointError, ForensicsError
 from forensics_gui.core.files.hashing import sha256_file
+from forensics_gui.core.files.unpickler import printable
 
 if TYPE_CHECKING:
     import torch
@@ -162,8 +162,8 @@ def safe_torch_load(path: str | Path) -> Any:
     """
     import os
 
-    from forensics_gui.core.encoder.avhubert.unpickler import RefusedGlobal
     from forensics_gui.core.files.torchfile import read_torch_file
+    from forensics_gui.core.files.unpickler import RefusedGlobal
 
     path = Path(path)
     if not os.path.lexists(path):

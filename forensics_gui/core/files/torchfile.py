@@ -7,7 +7,7 @@ to ``torch.jit.load``, which runs code. This reader never calls ``torch.load`` o
   must open the archive (one that it cannot open, e.g. a TorchScript archive with a stray
   end-of-directory record appended, is refused, as is anything with TorchScript's ``code/`` or
   ``constants.pkl``); ``<archive>/data.pkl`` is unpickled with the allow-listing
-  :class:`~forensics_gui.core.encoder.avhubert.unpickler.SafeUnpickler`, and each storage is a view of
+  :class:`~forensics_gui.core.files.unpickler.SafeUnpickler`, and each storage is a view of
   its stored (uncompressed) record in a private, copy-on-write memory map of the file, so tensors
   nobody reads cost nothing and nothing is written back;
 - legacy format (torch < 1.6 and ``_use_new_zipfile_serialization=False``): the magic number,
@@ -16,7 +16,7 @@ to ``torch.jit.load``, which runs code. This reader never calls ``torch.load`` o
 Limits that keep a small file from taking gigabytes: every storage must lie inside the file and
 all of them together may declare no more bytes than the file holds; a tensor may not reach past
 its storage nor hold more elements than it (no stride-0 expansion); pickles are checked by
-:func:`~forensics_gui.core.encoder.avhubert.unpickler.check_opcodes` first.
+:func:`~forensics_gui.core.files.unpickler.check_opcodes` first.
 """
 
 from __future__ import annotations
@@ -32,13 +32,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from forensics_gui.core.encoder.avhubert.unpickler import (
+from forensics_gui.core.errors import CheckpointError
+from forensics_gui.core.files.unpickler import (
     INERT_MODULE_PREFIXES,
     MAX_TENSOR_DIMS,
     GlobalReference,
     safe_loads,
 )
-from forensics_gui.core.errors import CheckpointError
 
 ZIP_MAGIC = b"PK\x03\x04"
 _LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
@@ -434,7 +434,7 @@ def read_torch_file(path: str | Path, label: str | None = None,
     Classes of modules in ``inert_prefixes`` (fairseq, omegaconf, ... by default) load as inert
     stand-ins; pass ``()`` to refuse them too. Raises :class:`CheckpointError` (one sentence
     naming ``label``, default the file name; a refused name raises its subclass
-    :class:`~forensics_gui.core.encoder.avhubert.unpickler.RefusedGlobal`) for anything that is not a
+    :class:`~forensics_gui.core.files.unpickler.RefusedGlobal`) for anything that is not a
     readable, plain-data checkpoint.
     """
     path = Path(path)

@@ -4,7 +4,8 @@
 - :mod:`.model` -- the PyTorch modules (ResNet-18 video front end, audio projection, fusion,
   transformer encoder); imports torch.
 - :mod:`.checkpoint` -- safe loading, fp16 -> fp32, weight-norm folding, strict key matching.
-- :mod:`.unpickler` -- the allow-listing unpickler that never runs code from a file.
+- the allow-listing unpickler that never runs code from a file is
+  :mod:`forensics_gui.core.files.unpickler` (Phi files use it too).
 
 Importing this package does not import torch.
 """

@@ -26,8 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from forensics_gui.core.encoder.avhubert.config import AVHubertConfig, config_from_checkpoint
-from forensics_gui.core.encoder.avhubert.unpickler import printable
 from forensics_gui.core.errors import CheckpointError
+from forensics_gui.core.files.unpickler import printable
 
 _POS_CONV = "encoder.pos_conv.0."
 _IGNORED = re.compile(r"^(mask_emb|label_embs_concat|final_proj\.|final_proj_list\.|label_embs\.)")

@@ -17,8 +17,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from forensics_gui.core.encoder.avhubert.unpickler import printable
 from forensics_gui.core.errors import CheckpointError
+from forensics_gui.core.files.unpickler import printable
 
 FINETUNED_PREFIX = "encoder.w2v_model."
 #: Weights of the video ResNet-18 trunk (about 11.2 M), a lower bound for :attr:`parameter_count`.

@@ -89,7 +89,8 @@ class _Recorder:
 def test_prepare_process_matches_in_thread_forwards_progress_and_cancels(setup, tmp_path,
                                                                          monkeypatch) -> None:
     from forensics_gui.core import subprocess_prepare
-    from forensics_gui.core.subprocess_prepare import ChildUnavailable, PrepareProcess
+    from forensics_gui.core.children import ChildUnavailable
+    from forensics_gui.core.subprocess_prepare import PrepareProcess
 
     options = AnalysisOptions(use_cache=False)
     proc = PrepareProcess()

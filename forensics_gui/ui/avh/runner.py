@@ -55,7 +55,8 @@ class AvhRunner(QObject):
         self.analyzer_key: Any = None
         # The child process that decodes and tracks faces (started on the first analysis, reused;
         # stopped by shutdown() when owned). None = prepare in the worker thread.
-        from forensics_gui.core.subprocess_prepare import PrepareProcess, child_process_supported
+        from forensics_gui.core.children import child_process_supported
+        from forensics_gui.core.subprocess_prepare import PrepareProcess
 
         self.prepare_process: Any = PrepareProcess() if child_process_supported() else None
         self.owns_prepare_process = True
@@ -220,7 +221,7 @@ class AvhRunner(QObject):
     def start_prepare_process(self) -> None:
         """Start the face-tracking child process now (at launch) rather than on the first Analyze:
         forking from a process that has loaded PyTorch stalls the GUI thread ~50 ms."""
-        from forensics_gui.core.subprocess_prepare import ChildUnavailable
+        from forensics_gui.core.children import ChildUnavailable
 
         if self.prepare_process is None:
             return

@@ -132,8 +132,8 @@ class AvhAnalysisWorker(Worker):
         if self.prepare_process is None:
             return analyzer.analyze(self.path, progress=progress, sha256=self.sha256,
                                     on_partial=on_partial, silence=self.silence)
+        from forensics_gui.core.children import ChildUnavailable
         from forensics_gui.core.pipeline import resolve_models
-        from forensics_gui.core.subprocess_prepare import ChildUnavailable
 
         resolve_models(options)  # missing weights: say so before any clip work
         try:

@@ -13,7 +13,7 @@ Rounding rules, one function each:
   :data:`_EPS` so a time computed as ``k / 25`` lands in frame ``k`` despite float error);
 - :func:`index_at`: seconds -> index into any sorted array of start times (the last start at
   or before the time, same epsilon, clamped); the source-frame lookup of :class:`Timebase`;
-- :func:`model_frame_count`: the frames that start within a duration (ceil, 1e-6 s slack);
+- :func:`model_frame_count`: the frames that start within a duration (ceil, 1e-6 frame slack);
 - :func:`truncated_model_frame`: AVH-Align's ``int(s * 25)`` (truncation without epsilon) for
   the leading-silence trim, kept bit for bit so the trim equals the official one;
 - :func:`model_frame_near`: a stored start time back to its frame, refusing times off the grid
@@ -89,7 +89,7 @@ def model_frame_times(n: int, first: int = 0) -> np.ndarray:
 
 def model_frame_count(duration_s: float) -> int:
     """Model frames that start within ``duration_s`` seconds: ``ceil(duration_s * 25)`` with
-    1e-6 of slack, so a duration of exactly ``n / 25`` s counts ``n`` frames."""
+    1e-6 frame of slack, so a duration of ``n / 25`` s (with float error) counts ``n`` frames."""
     return int(math.ceil(duration_s * MODEL_FPS - 1e-6))
 
 

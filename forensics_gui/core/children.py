@@ -31,13 +31,12 @@ import pickle
 import queue
 import subprocess
 import sys
-import time
 import traceback
 from collections.abc import Callable
 from typing import Any, NoReturn, TypeVar
 
 from forensics_gui.core.errors import Cancelled, ForensicsError
-from forensics_gui.core.progress import Progress
+from forensics_gui.core.progress import Progress, ThrottledProgress
 
 log = logging.getLogger(__name__)
 
@@ -144,17 +143,14 @@ class ChildProgress:
 
     def __init__(self, out: Any, cancel: Any, job_id: int) -> None:
         self.out, self.cancel, self.job_id = out, cancel, job_id
-        self._last_stage = ""
-        self._last = 0.0
+        self.throttle = ThrottledProgress(self._send, interval_s=CHILD_REPORT_INTERVAL_S)
 
     def report(self, stage: str, done: float, total: float | None = None) -> None:
-        now = time.monotonic()
-        finished = total is not None and done >= total
-        if stage == self._last_stage and not finished and now - self._last < CHILD_REPORT_INTERVAL_S:
-            return
-        self._last_stage, self._last = stage, now
-        self.out.put(("progress", self.job_id, stage, float(done),
-                      None if total is None else float(total)))
+        self.throttle.report(stage, done, total)
+
+    def _send(self, stage: str, done: float, total: float, _eta_s: float) -> None:
+        # the parent's own progress object computes the ETA it shows
+        self.out.put(("progress", self.job_id, stage, done, None if total < 0 else total))
 
     def cancelled(self) -> bool:
         return bool(self.cancel.value >= self.job_id)

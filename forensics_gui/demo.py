@@ -24,10 +24,15 @@ import os
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from forensics_gui.core.files.atomic import atomic_path
+
+if TYPE_CHECKING:
+    from av.audio.frame import AudioFrame
+    from av.audio.stream import AudioStream
 
 DEMO_NAME = "demo_talking_face.mp4"
 
@@ -381,14 +386,20 @@ def _write(path: Path, *, fps: Fraction, n_frames: int, width: int, height: int,
            acodec: str, wav: np.ndarray | None, sample_rate: int, mouth: np.ndarray, face: bool,
            rotation: int, crf: int, preset: str, keyint: int, faststart: bool) -> None:
     import av
+    from av.audio.stream import AudioStream
+    from av.video.stream import VideoStream
 
     with atomic_path(path) as tmp:
         options = {"movflags": "+faststart"} if faststart and path.suffix.lower() in (".mp4", ".mov") else {}
         container = av.open(str(tmp), mode="w", options=options)
         try:
-            vstream = astream = None
+            vstream: VideoStream | None = None
+            astream: AudioStream | None = None
             if n_frames:
-                vstream = container.add_stream(vcodec, rate=fps)
+                added = container.add_stream(vcodec, rate=fps)
+                if not isinstance(added, VideoStream):
+                    raise ValueError(f"{vcodec!r} is not a video codec")
+                vstream = added
                 coded_w, coded_h = (height, width) if rotation in (90, 270) else (width, height)
                 vstream.width, vstream.height = coded_w, coded_h
                 vstream.pix_fmt = "yuv420p"
@@ -401,8 +412,11 @@ def _write(path: Path, *, fps: Fraction, n_frames: int, width: int, height: int,
                     # PyAV's angle is counter-clockwise; the display turns the stored frame clockwise
                     vstream.set_display_rotation(-rotation)
             if wav is not None:
-                astream = container.add_stream(acodec, rate=sample_rate,
-                                               layout=_layout_for(wav.shape[0]))
+                added = container.add_stream(acodec, rate=sample_rate,
+                                             layout=_layout_for(wav.shape[0]))
+                if not isinstance(added, AudioStream):
+                    raise ValueError(f"{acodec!r} is not an audio codec")
+                astream = added
             apos = 0
             chunk = 1024
             n_audio = 0 if wav is None else wav.shape[1]
@@ -433,7 +447,7 @@ def _write(path: Path, *, fps: Fraction, n_frames: int, width: int, height: int,
             container.close()
 
 
-def _audio_frame(block: np.ndarray, stream, pts: int, sample_rate: int):  # type: ignore[no-untyped-def]
+def _audio_frame(block: np.ndarray, stream: AudioStream, pts: int, sample_rate: int) -> AudioFrame:
     import av
 
     fmt = stream.codec_context.format

@@ -450,7 +450,7 @@ class MainWindow(QMainWindow):
             t0, t1 = evidence.waveform_window(s.time_s, s.duration_s)
             env = s.audio.pyramid.envelope(t0, t1, evidence.WAVE_PIXELS)
         info = s.info
-        curves, curve_lines = self.avh.snapshot_curves(s.duration_s)
+        curves, curve_lines = self.avh.exports.snapshot_curves(s.duration_s)
         return evidence.SnapshotData(
             frame=self.video_view.frame,
             frame_notice="No video stream" if info is not None and info.video is None else "",

@@ -178,7 +178,7 @@ def test_analyze_action_draws_curves_segments_roi_face_box_and_summary(
     assert "self_large_vox_433h.pt" in summary.models_label.text()
 
     # Exports: CSV rows, JSON, Audacity labels.
-    out_csv = window.avh.export_frame_scores(tmp_path / "scores.csv")
+    out_csv = window.avh.exports.export_frame_scores(tmp_path / "scores.csv")
     rows_ = list(csv.DictReader(out_csv.open()))
     untrimmed = [r for r in rows_ if r["variant"] == "untrimmed" and r["kind"] == "unsupervised"]
     assert len(untrimmed) == main.num_frames == 50
@@ -190,9 +190,9 @@ def test_analyze_action_draws_curves_segments_roi_face_box_and_summary(
         int(round((e - s) * 25)) for s, e in main.suspicious_segments)
     trimmed_rows = [r for r in rows_ if r["variant"] == "trimmed"]
     assert trimmed_rows[0]["frame"] == "2"
-    data = json.loads(window.avh.export_frame_scores(tmp_path / "scores.json").read_text())
+    data = json.loads(window.avh.exports.export_frame_scores(tmp_path / "scores.json").read_text())
     assert data["frame_scores"] == pytest.approx(main.frame_scores.tolist(), rel=1e-6)
-    labels = window.avh.export_segments(tmp_path / "labels.txt").read_text().splitlines()
+    labels = window.avh.exports.export_segments(tmp_path / "labels.txt").read_text().splitlines()
     expected_labels = sorted(
         [f"{s:.6f}\t{e:.6f}\tsuspicious ({v})" for v, r in analysis.scores.items()
          for s, e in r.suspicious_segments], key=lambda line: float(line.split("\t")[0]))

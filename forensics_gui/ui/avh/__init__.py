@@ -8,7 +8,8 @@ worker that decodes the audio and hashes the file is not an analysis
 - :mod:`.state`: what was analysed (for which clip token), the options the next run uses, the
   reference and supervised settings (no widgets);
 - :mod:`.runner`: starts, cancels and retires the worker threads and routes their signals;
-- :mod:`.views`: the dock, menus and actions, progress strip, lanes, face box and exports;
+- :mod:`.views`: the dock, menus and actions, progress strip, lanes and face box;
+- :mod:`.exports_view`: the File menu's score/segment exports and the screenshot's curves;
 - :mod:`.workers`: the analysis and reference-scores workers;
 - :mod:`.progress_strip`: the status-bar progress widget.
 """

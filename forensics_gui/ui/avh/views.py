@@ -29,13 +29,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from forensics_gui.core.errors import CheckpointError, ForensicsError
-from forensics_gui.core.evidence import snapshot as snap
+from forensics_gui.core.errors import CheckpointError
 from forensics_gui.core.media.timebase import index_at
+from forensics_gui.ui.avh.exports_view import AvhExports
 from forensics_gui.ui.avh.progress_strip import ProgressStrip
 from forensics_gui.ui.avh.runner import AvhRunner
 from forensics_gui.ui.avh.state import AvhState
-from forensics_gui.ui.curves import CurvePanel, GroundTruthLanes, curve_colour
+from forensics_gui.ui.curves import CurvePanel, GroundTruthLanes
 from forensics_gui.ui.roi_preview import RoiPreview
 from forensics_gui.ui.summary_panel import ReferenceScores, SummaryPanel
 from forensics_gui.ui.window_api import WindowApi
@@ -49,7 +49,8 @@ class AvhViews(QObject):
 
     What the window and tests use: ``state`` (:class:`AvhState`: ``analysis``, ``reference``,
     settings), ``runner`` (:class:`AvhRunner`: ``worker``, ``prepare_process``, ``retired``),
-    the widgets ``curves`` (CurvePanel), ``gt_lanes`` (GroundTruthLanes), ``roi_preview``,
+    ``exports`` (:class:`AvhExports`: the File menu's exports, the screenshot's curves), the
+    widgets ``curves`` (CurvePanel), ``gt_lanes`` (GroundTruthLanes), ``roi_preview``,
     ``summary``, ``progress`` (ProgressStrip), ``dock``, the actions, and ``last_guidance``
     (missing-model text last shown).
     """
@@ -71,6 +72,7 @@ class AvhViews(QObject):
         self.gt_lanes = GroundTruthLanes(window.timeline)
         self.roi_preview = RoiPreview()
         self.summary = SummaryPanel()
+        self.exports = AvhExports(window, self.state, self.curves, self.gt_lanes)
         self.summary.seek_requested.connect(window.seek)
         self.progress = ProgressStrip()
         self.progress.cancel_clicked.connect(self.cancel)
@@ -151,8 +153,8 @@ class AvhViews(QObject):
         quit_action = next((a for a in file_menu.actions() if a.text().replace("&", "") == "Quit"),
                            None) if file_menu is not None else None
         entries = [("Load &ground truth…", self._on_load_groundtruth),
-                   ("Export frame &scores (CSV/JSON)…", self._on_export_scores),
-                   ("Export suspicious se&gments (Audacity labels)…", self._on_export_segments)]
+                   ("Export frame &scores (CSV/JSON)…", self.exports.on_export_scores),
+                   ("Export suspicious se&gments (Audacity labels)…", self.exports.on_export_segments)]
         self.file_actions: list[QAction] = []
         for text, slot in entries:
             action = w.add_action(None, text, slot)
@@ -510,88 +512,6 @@ class AvhViews(QObject):
             return
         x, y, w, h = (float(v) for v in box)
         self._set_face_box((x, y, w, h), bool(face.detected[k]))
-
-    # -- exports ---------------------------------------------------------------------------
-    def _require_analysis(self) -> bool:
-        if self.state.analysis is None:
-            self.window.show_error("Nothing to export", "Run Analysis > Analyze (Ctrl+R) first.")
-            return False
-        return True
-
-    def export_frame_scores(self, path: str | os.PathLike[str]) -> Path:
-        """CSV or JSON by the file suffix (.json = JSON, anything else = CSV)."""
-        from forensics_gui.core.results import exports
-
-        if str(path).lower().endswith(".json"):
-            out = exports.write_frame_scores_json(self.state.analysis, path)
-        else:
-            out = exports.write_frame_scores_csv(self.state.analysis, path)
-        self.window.status(f"Saved {out}", 10000)
-        return out
-
-    def export_segments(self, path: str | os.PathLike[str]) -> Path:
-        from forensics_gui.core.results import exports
-
-        out = exports.write_analysis_labels(self.state.analysis, path)
-        self.window.status(f"Saved {out}", 10000)
-        return out
-
-    def _save_dialog(self, title: str, suffix: str, filters: str) -> str:
-        stem = Path(self.window.session.info.path).stem
-        default = Path(self.window.settings.last_folder()) / f"{stem}_{suffix}"
-        path, _ = QFileDialog.getSaveFileName(self.window.as_widget(), title, str(default), filters)
-        return path
-
-    def _on_export_scores(self) -> None:
-        if not self._require_analysis():
-            return
-        path = self._save_dialog("Export frame scores", "scores.csv",
-                                 "CSV (*.csv);;JSON (*.json)")
-        if path:
-            try:
-                self.export_frame_scores(path)
-            except ForensicsError as err:
-                self.window.show_error("Cannot export the scores", str(err))
-
-    def _on_export_segments(self) -> None:
-        if not self._require_analysis():
-            return
-        path = self._save_dialog("Export suspicious segments", "segments.txt",
-                                 "Audacity labels (*.txt);;All files (*)")
-        if path:
-            try:
-                self.export_segments(path)
-            except ForensicsError as err:
-                self.window.show_error("Cannot export the segments", str(err))
-
-    # -- snapshot --------------------------------------------------------------------------
-    def snapshot_curves(self, duration_s: float) -> tuple[list[snap.Curve], list[str]]:
-        """Curve strips (each normalised to 0..1) and caption lines for the screenshot."""
-        curves: list[snap.Curve] = []
-        lines: list[str] = []
-        for (kind, variant), res in self.curves.results.items():
-            name = variant if kind != "supervised" else f"supervised {variant}"
-            values, lo, hi = snap.normalise(res.frame_scores)
-            rng = f"raw {lo:.3f} … {hi:.3f}"
-            curves.append(snap.Curve(f"fakeness −Φ {name} ({rng}, shown 0..1)",
-                                     np.asarray(res.times_s, np.float64), values,
-                                     curve_colour(kind, variant)))
-            lines.append(f"Curve {name}: {rng} drawn as 0..1; video score {res.video_score:.3f} "
-                         f"({res.pool})")
-        gt = self.gt_lanes.groundtruth
-        if gt is not None and any(self.gt_lanes.regions.values()):
-            times = np.linspace(0.0, max(duration_s, 1e-3), 4000)
-            curves.append(snap.Curve("ground truth: manipulated (1) / not (0)", times,
-                                     self.gt_lanes.fake_mask(times), "#ff5c5c"))
-            lines.append(f"Ground truth: {gt.label or 'unknown'} ({gt.source_format})")
-        analysis = self.state.analysis
-        if analysis is not None:
-            for m in analysis.models:
-                lines.append(f"Model {m.get('role', '')}: {m.get('name', '')} "
-                             f"sha256 {str(m.get('sha256', ''))[:16]}")
-            if getattr(analysis, "preparation", None):
-                lines.append(snap.preparation_line(analysis.preparation))
-        return curves, lines
 
     # -- shutdown --------------------------------------------------------------------------
     def shutdown(self) -> None:

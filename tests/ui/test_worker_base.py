@@ -94,3 +94,18 @@ def test_a_job_cancelled_before_it_starts_does_not_run(qtbot) -> None:
     with qtbot.waitSignal(worker.cancelled, timeout=5000):
         worker.start()
     assert worker.wait(5000) and ran == []
+
+
+def test_a_result_after_cancel_is_kept_only_when_the_job_says_so() -> None:
+    def stops_at_a_batch(w):  # type: ignore[no-untyped-def]
+        w.cancel()  # Cancel arrives while the job finishes its batch and saves its result
+        return "best so far"
+
+    plain, keeps = _worker(stops_at_a_batch), _worker(stops_at_a_batch)
+    keeps.finish_when_cancelled = True  # e.g. training: the best model so far is its result
+    got: list[tuple[str, tuple[object, ...]]] = []
+    for w in (plain, keeps):
+        w.finished.connect(lambda *a: got.append(("finished", a)))
+        w.cancelled.connect(lambda *a: got.append(("cancelled", a)))
+        w.run()
+    assert got == [("cancelled", (9,)), ("finished", (9, "best so far"))]

@@ -160,6 +160,7 @@ _PROBE = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_small_files_cannot_make_the_app_allocate_gigabytes(tmp_path: Path) -> None:
     bombs = memory_bombs(tmp_path / "bombs")
     assert max(p.stat().st_size for _, p, _ in bombs.values()) < 200_000
@@ -173,6 +174,7 @@ def test_small_files_cannot_make_the_app_allocate_gigabytes(tmp_path: Path) -> N
     assert result["_grew_kib"] < 200 * 1024  # peak RSS grew by less than 200 MiB in all
 
 
+@pytest.mark.slow
 def test_the_memory_probe_would_notice_an_allocation(tmp_path: Path) -> None:
     """The probe's limit is real: a file that does allocate (plain pickle, 1 GiB) hits it."""
     probe = _PROBE.replace("(load_phi if loader == \"phi\" else load_avhubert)(path)",
@@ -321,6 +323,7 @@ def test_broken_checkpoints_give_one_sentence_and_exit_2(kind: str, tmp_path: Pa
         load_avhubert(path)
 
 
+@pytest.mark.slow
 def test_a_good_checkpoint_still_extracts(good_checkpoint: Path, roi_and_wav: tuple[Path, Path], tmp_path: Path) -> None:
     """The control for the cases above: same command, a sound file, exit 0 and finite features."""
     from forensics_gui.cli import main
@@ -429,6 +432,7 @@ def _trim_model(payload: dict[str, Any]) -> None:
     payload["model"] = {k: payload["model"][k] for k in keep}
 
 
+@pytest.mark.slow
 def test_seeded_mutants_of_valid_files_are_loaded_or_refused_in_one_sentence(tmp_path: Path) -> None:
     small = write_fake_avhubert_checkpoint(tmp_path / "ft.pt", seed=1, finetuned=True, edit=_trim_model)
     legacy = write_fake_avhubert_checkpoint(tmp_path / "legacy.pt", seed=1, cfg_style="omegaconf",

@@ -48,6 +48,7 @@ def test_prepare_uses_the_callers_measurement_when_its_tau_matches(clip: Path) -
     assert analyzer.prepare(clip).silence == measured
 
 
+@pytest.mark.slow
 def test_tau_moves_the_displayed_silence_but_never_the_trimmed_variant(
         models: tuple[Path, Path], clip: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     ckpt, phi = models
@@ -95,6 +96,7 @@ def test_a_different_trim_rule_never_reuses_cached_trimmed_features(
     assert Cache().count() == entries + 1  # another rule: another key, never the stale entry
 
 
+@pytest.mark.slow
 def test_the_prepare_child_process_also_uses_the_callers_measurement(clip: Path) -> None:
     from forensics_gui.core.subprocess_prepare import PrepareProcess
 
@@ -108,6 +110,7 @@ def test_the_prepare_child_process_also_uses_the_callers_measurement(clip: Path)
     assert prepared.silence == marked
 
 
+@pytest.mark.slow
 def test_trimmed_training_features_record_the_rule_and_another_rule_is_not_reused(
         models: tuple[Path, Path], clip: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from forensics_gui.core import training_data

@@ -91,6 +91,7 @@ def test_split_is_by_video_and_fixed():
     assert split_videos(1, 0.2, seed=5) == ([0], [])
 
 
+@pytest.mark.slow
 def test_phi_learns_alignment_from_reals_only(store_env):
     """Does it learn? Feature extractor: the synthetic latent corpus of testing/phi.py.
 
@@ -164,6 +165,7 @@ def test_checkpoint_record_and_cancel(store_env):
         train_phi(files, out, epochs=10, patience=0)
 
 
+@pytest.mark.slow
 def test_train_cli_writes_loadable_checkpoint(store_env, capsys):
     write_corpus(store_env / "feats" / "sub", 3, frames=50, dim=16, seed=4)
     out = store_env / "models" / "phi.pt"
@@ -270,6 +272,7 @@ def test_feature_store_layout_and_skips(tmp_path):
         build_feature_store([a, c], tmp_path / "store")
 
 
+@pytest.mark.slow
 def test_early_stop_and_plateau(store_env, monkeypatch):
     import forensics_gui.core.alignment.training as training
 

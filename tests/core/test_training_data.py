@@ -116,6 +116,7 @@ def test_one_feature_file_two_skipped_with_reasons_then_resumed(videos: Path, ck
     assert (out / "talk.npz").stat().st_mtime_ns == stamp
 
 
+@pytest.mark.slow
 def test_another_checkpoint_or_trim_is_not_up_to_date(videos: Path, ckpt: Path, tmp_path: Path) -> None:
     out = tmp_path / "f"
     clip = videos / "talk.mkv"

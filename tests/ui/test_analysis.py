@@ -287,6 +287,7 @@ def test_child_process_gives_the_same_curves_as_in_thread(qtbot, window, avh, op
     assert a.sha256 == b.sha256 and a.caveats == b.caveats and len(a.roi_gray) == 50
 
 
+@pytest.mark.slow
 def test_analysis_falls_back_to_the_worker_thread_without_a_child_process(
         qtbot, window, avh, open_and_wait, monkeypatch) -> None:
     from forensics_gui.core import subprocess_prepare as sp

@@ -60,6 +60,7 @@ def test_silent_clock_rate_and_end(qtbot, monkeypatch) -> None:
     assert not clock.playing
 
 
+@pytest.mark.slow
 def test_clock_with_sound_player_runs_without_device(clips) -> None:
     """QMediaPlayer + QAudioOutput path (no device here: Qt plays into nothing, no error)."""
     code = textwrap.dedent(f"""

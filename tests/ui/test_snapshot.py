@@ -129,6 +129,7 @@ def _cli(*args: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, env=env, timeout=120)
 
 
+@pytest.mark.slow
 def test_snapshot_cli_writes_png(clips, tmp_path) -> None:
     from PySide6.QtGui import QImage
 
@@ -146,6 +147,7 @@ def test_snapshot_cli_writes_png(clips, tmp_path) -> None:
     assert decode_pattern_index(rgb[16:136, x0:x0 + 160]) == 12
 
 
+@pytest.mark.slow
 def test_snapshot_cli_errors(clips, tmp_path) -> None:
     res = _cli(str(clips["broken"]), "--at", "0", "-o", str(tmp_path / "x.png"))
     assert res.returncode == 2

@@ -55,8 +55,8 @@ def test_analyze_records_the_preparation_and_never_serves_a_fast_result_for_an_e
 
 def test_feature_files_record_the_preparation(models, clip, tmp_path: Path) -> None:
     from forensics_gui.cli import main
-    from forensics_gui.core.training_data import is_up_to_date
     from forensics_gui.core.encoder.features import FeatureSet, load_features, save_features
+    from forensics_gui.core.training_data import is_up_to_date
 
     ckpt, _phi = models
     out = tmp_path / "f.npz"

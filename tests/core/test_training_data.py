@@ -12,15 +12,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from forensics_gui.core.encoder.features import load_features
+from forensics_gui.core.errors import Cancelled, ForensicsError, NoFaceError
+from forensics_gui.core.files.hashing import sha256_file
 from forensics_gui.core.training_data import (
     ExtractionReport,
     extract_features_for_videos,
     is_up_to_date,
     output_names,
 )
-from forensics_gui.core.encoder.features import load_features
-from forensics_gui.core.errors import Cancelled, ForensicsError, NoFaceError
-from forensics_gui.core.files.hashing import sha256_file
 from forensics_gui.testing.checkpoints import write_fake_avhubert_checkpoint
 from forensics_gui.testing.synth import make_clip, make_text_as_video
 

@@ -247,18 +247,16 @@ class AvhViews(QObject):
         """Start the analysis of the open clip; False (with a message) when it cannot start."""
         w = self.window
         info = w.session.info
+        why = self.why_not_analysable()
         if info is None:
-            w.show_error("Nothing to analyse", "Open a clip first.")
+            w.show_error("Nothing to analyse", why)
             return False
         if self.runner.running:
-            w.status("An analysis is already running; cancel it first.", 5000)
+            w.status(why, 5000)
             return False
-        if info.audio is None or info.video is None:
-            what = "audio" if info.audio is None else "video"
-            sentence = (f"{Path(info.path).name} has no {what} stream; the audio-visual detector "
-                        "needs both sound and picture.")
-            self.summary.set_status(sentence)
-            w.show_error("Cannot analyse this clip", sentence)
+        if why:
+            self.summary.set_status(why)
+            w.show_error("Cannot analyse this clip", why)
             return False
         try:
             options = self.options()

@@ -1,11 +1,10 @@
 """Seeded mutants of metadata and score files through ``eval``: one sentence and exit 2, or a
-report (exit 0); never a traceback, never a file written. Bounded in count and time."""
+report (exit 0); never a traceback, never a file written. Bounded in count (the same seeded mutants on every machine)."""
 
 from __future__ import annotations
 
 import json
 import random
-import time
 from pathlib import Path
 
 import pytest
@@ -69,11 +68,8 @@ def test_mutated_inputs_give_one_sentence_or_a_report(tmp_path: Path, capsys, ta
     curve_file = next(br.curves_dir(tmp_path / "results.csv").glob("*.json"))
     curve_seed = curve_file.read_bytes()
     rng = random.Random(f"eval-fuzz-{target}")
-    t_end = time.monotonic() + 20.0
     outcomes = {0: 0, 2: 0}
-    for n in range(150):
-        if time.monotonic() > t_end:
-            break
+    for n in range(150):  # the same 150 seeded mutants on every machine, however slow
         for name, data in seeds.items():
             (tmp_path / name).write_bytes(data)
         curve_file.write_bytes(curve_seed)

@@ -39,6 +39,8 @@ SEED = int(os.environ.get("FORENSICS_FUZZ_SEED", "20261202"))
 ITERATIONS = os.environ.get("FORENSICS_FUZZ_ITERATIONS")
 MEMORY_MIB = int(os.environ.get("FORENSICS_FUZZ_MEMORY_MIB", "1536"))
 PER_MUTANT_TIMEOUT_S = 120
+"""A mutant still running after this long (seconds) is a hang: far above any mutant's time on a
+loaded machine, so it cannot fail a slow run."""
 DIM = 32
 DEFAULT_COUNTS = {"checkpoint": 6, "phi": 25, "features": 60, "train_features": 12, "av1m": 30,
                   "lavdf": 25, "favc": 25, "result": 20, "batch_csv": 40, "resume": 8}
@@ -290,7 +292,7 @@ def _run_worker(jobs: list[dict[str, Any]], root: Path) -> dict[str, dict[str, A
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         last_progress, seen = time.monotonic(), 0
         while proc.poll() is None:
-            time.sleep(0.2)
+            time.sleep(0.2)  # polls the worker's progress; the timeout below only bounds a hang
             lines = results_file.read_text(encoding="utf-8").splitlines()
             if len(lines) != seen:
                 seen, last_progress = len(lines), time.monotonic()

@@ -141,7 +141,7 @@ def test_analyze_action_draws_curves_segments_roi_face_box_and_summary(
 
     # Seek: the ROI preview shows the crop of model frame 25 pixel for pixel, the face box follows.
     window.avh.seek(1.0)
-    qtbot.waitUntil(lambda: window.avh.roi_preview.index == 25, timeout=2000)
+    qtbot.waitUntil(lambda: window.avh.roi_preview.index == 25, timeout=30000)
     rgb = _grab_rgb(window.avh.roi_preview)
     rect = window.avh.roi_preview.image_rect()
     rows, cols = np.meshgrid(np.arange(0, 96, 7), np.arange(0, 96, 7), indexing="ij")
@@ -159,7 +159,7 @@ def test_analyze_action_draws_curves_segments_roi_face_box_and_summary(
     window.timeline.graphics.scene().sigMouseMoved.emit(pos)
     assert "frame 25" in window.avh.curves.hover_text
     assert window.timeline.seek_at_scene_pos(window.timeline.scene_pos_for_time(1.2, plot_index=lane))
-    qtbot.waitUntil(lambda: abs(window.session.time_s - 1.2) < 0.02, timeout=2000)
+    qtbot.waitUntil(lambda: abs(window.session.time_s - 1.2) < 0.02, timeout=30000)
     # A frame where the detector missed the face: the ROI preview and the face box say so.
     analysis.face.detected[35] = False
     window.avh.seek(1.41)
@@ -253,7 +253,7 @@ def test_cancel_during_landmarks_stops_the_worker(qtbot, window, avh, open_and_w
         pass
     # Stopped during the face tracking: none of the model stages that follow it ran.
     assert clicked and not {"video front end", "encoder", "scoring"} & set(after_click)
-    assert worker.wait(3000) and not worker.isRunning()
+    assert worker.wait(30000) and not worker.isRunning()
     assert window.avh.curves.curve_items == {}
     assert window.avh.state.analysis is None
     assert "cancelled" in window.avh.summary.status_label.text().lower()
@@ -579,7 +579,7 @@ def test_big_metadata_is_parsed_in_a_child_process(qtbot, tmp_path, monkeypatch)
     worker = gw.GroundTruthWorker(7, "find", str(video))
     with qtbot.waitSignal(worker.finished, timeout=30000) as blocker:
         worker.start()
-    assert worker.wait(5000) and worker.used_child
+    assert worker.wait(30000) and worker.used_child
     token, (gt, _source, _note) = blocker.args
     assert token == 7 and gt.file == "a/x.mp4" and gt.visual_segments == [(1.0, 1.5)]
     assert gt.audio_segments == [] and gt.label == "fake"
@@ -588,4 +588,4 @@ def test_big_metadata_is_parsed_in_a_child_process(qtbot, tmp_path, monkeypatch)
     worker = gw.GroundTruthWorker(8, "lookup", str(video), str(bad))
     with qtbot.waitSignal(worker.failed, timeout=30000) as blocker:
         worker.start()
-    assert worker.wait(5000) and "bad.json" in blocker.args[1]
+    assert worker.wait(30000) and "bad.json" in blocker.args[1]

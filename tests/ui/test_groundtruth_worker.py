@@ -25,7 +25,7 @@ def test_bad_metadata_is_reported_and_other_files_still_searched(qtbot, tmp_path
     worker = gw.GroundTruthWorker(3, "find", str(clip))
     with qtbot.waitSignal(worker.failed, timeout=30000) as blocker:
         worker.start()
-    assert worker.wait(5000) and worker.used_child is child
+    assert worker.wait(30000) and worker.used_child is child
     token, sentence = blocker.args
     assert token == 3 and sentence.startswith(f"{bad} was skipped: ")
     assert "'duration' must be a number of seconds, got 'long'" in sentence
@@ -35,7 +35,7 @@ def test_bad_metadata_is_reported_and_other_files_still_searched(qtbot, tmp_path
     worker = gw.GroundTruthWorker(4, "find", str(clip))
     with qtbot.waitSignal(worker.finished, timeout=30000) as blocker:
         worker.start()
-    assert worker.wait(5000)
+    assert worker.wait(30000)
     token, (gt, _source, note) = blocker.args
     assert token == 4 and gt.file == "ds/test/x.mp4" and gt.visual_segments == [(0.5, 1.0)]
     assert note.startswith(f"{bad} was skipped: ")
@@ -51,6 +51,6 @@ def test_an_unexpected_error_ends_in_failed_not_a_dead_thread(qtbot, tmp_path: P
     worker = gw.GroundTruthWorker(5, "lookup", str(tmp_path / "x.mp4"), str(tmp_path / "m.json"))
     with qtbot.waitSignal(worker.failed, timeout=10000) as blocker:
         worker.start()
-    assert worker.wait(5000)
+    assert worker.wait(30000)
     assert blocker.args == [5, "Reading the ground truth failed (RecursionError: maximum recursion "
                                 "depth exceeded)."]

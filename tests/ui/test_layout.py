@@ -71,7 +71,7 @@ def test_only_the_bottom_lane_shows_the_time_axis(qtbot) -> None:
         assert not axis.label.isVisible() and not axis.style["showValues"]
     # Fixed lanes keep their plotting height whether or not they carry the time axis.
     qtbot.waitUntil(lambda: abs(lane.vb.height() - 50) <= 3 and abs(last.vb.height() - 50) <= 3,
-                    timeout=3000)
+                    timeout=30000)
 
 
 def test_lanes_stay_readable_and_long_notices_wrap(qtbot, window, clips, open_and_wait) -> None:

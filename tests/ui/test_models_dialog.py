@@ -183,7 +183,7 @@ def test_hashing_runs_off_the_gui_thread(qtbot, files, models_dir, monkeypatch) 
     timer = QTimer()
     timer.timeout.connect(lambda: ticks.append(len(ticks)))
     timer.start(20)
-    qtbot.waitUntil(lambda: "SHA-256" in dialog.progress_label.text(), timeout=5000)
+    qtbot.waitUntil(lambda: "SHA-256" in dialog.progress_label.text(), timeout=30000)
     assert dialog.progress_label.text().startswith("self_large_vox_433h.pt: SHA-256 ")
     # The event loop keeps running while the hash is still in progress, in another thread.
     qtbot.waitUntil(lambda: len(ticks) >= 20, timeout=30000)

@@ -22,7 +22,7 @@ def test_a_prebuilt_plot_stays_hidden_until_added(qtbot) -> None:  # type: ignor
     assert tl.time_axis_plots() == [lane]
     assert lane.getAxis("left").labelText == "lane"
     assert not tl.prebuild_plot("lane", "lane")  # already in the timeline
-    qtbot.waitUntil(lambda: abs(lane.vb.height() - 50) <= 3, timeout=3000)
+    qtbot.waitUntil(lambda: abs(lane.vb.height() - 50) <= 3, timeout=30000)
 
 
 def test_opening_a_clip_prebuilds_the_lanes_without_showing_them(qtbot, window, clips,
@@ -31,8 +31,8 @@ def test_opening_a_clip_prebuilds_the_lanes_without_showing_them(qtbot, window, 
 
     open_and_wait(window, clips["av"].path, audio=False)
     tl = window.timeline
-    qtbot.waitUntil(lambda: len(tl._spares) == 2, timeout=5000)
-    qtbot.waitUntil(lambda: "forensics_gui.core.alignment.phi" in sys.modules, timeout=5000)
+    qtbot.waitUntil(lambda: len(tl._spares) == 2, timeout=30000)
+    qtbot.waitUntil(lambda: "forensics_gui.core.alignment.phi" in sys.modules, timeout=30000)
     assert window.avh.curves.plot is None and tl.plots == [tl.waveform_plot]
     spares = set(map(id, tl._spares.values()))
     window.avh.curves.ensure_plots()

@@ -107,7 +107,7 @@ def test_trains_plots_each_epoch_and_uses_the_model(qtbot, dialog, corpus: Path,
     assert training and training[-1][0] == 1.0 and all(eta.startswith("ETA ") for _, eta in training)
 
     assert dialog.use_button.isEnabled()
-    with qtbot.waitSignal(dialog.model_chosen, timeout=2000) as chosen:
+    with qtbot.waitSignal(dialog.model_chosen, timeout=30000) as chosen:
         qtbot.mouseClick(dialog.use_button, Qt.MouseButton.LeftButton)
     assert chosen.args == [str(out.resolve())]
     import os
@@ -206,7 +206,7 @@ def test_main_window_tools_menu_opens_the_dialog_and_switches_phi(qtbot, window,
     # "Use this model" on a finished run reaches the window through the signal.
     phi = write_published_phi(tmp_path / "phi_done.pt", visual_dim=32, audio_dim=32)
     dlg.result = type("R", (), {"checkpoint": phi})()
-    with qtbot.waitSignal(window.phi_checkpoint_changed, timeout=2000) as changed:
+    with qtbot.waitSignal(window.phi_checkpoint_changed, timeout=30000) as changed:
         dlg.use_model()
     assert changed.args == [str(phi.resolve())]
     assert window.phi_checkpoint == phi.resolve()

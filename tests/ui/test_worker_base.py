@@ -31,16 +31,16 @@ def test_a_job_ends_in_exactly_one_of_finished_failed_cancelled(qtbot) -> None:
     seen: list[tuple[object, ...]] = []
     worker.progressed.connect(lambda *a: seen.append(("progressed", *a)))
     worker.partial.connect(lambda *a: seen.append(("partial", *a)))
-    with qtbot.waitSignal(worker.finished, timeout=5000) as done:
+    with qtbot.waitSignal(worker.finished, timeout=30000) as done:
         worker.start()
-    assert worker.wait(5000) and done.args == [9, 42]
+    assert worker.wait(30000) and done.args == [9, 42]
     assert seen == [("progressed", 9, "stage", 1.0, 2.0, -1.0), ("partial", 9, "half")]
 
     def bad(_w):  # type: ignore[no-untyped-def]
         raise ForensicsError("The file is gone; choose another one.")
 
     worker = _worker(bad)
-    with qtbot.waitSignal(worker.failed, timeout=5000) as failed:
+    with qtbot.waitSignal(worker.failed, timeout=30000) as failed:
         worker.start()
     assert failed.args == [9, "The file is gone; choose another one."]
 
@@ -48,10 +48,10 @@ def test_a_job_ends_in_exactly_one_of_finished_failed_cancelled(qtbot) -> None:
         raise KeyError("x")
 
     worker = _worker(bug)
-    with qtbot.waitSignal(worker.failed, timeout=5000) as failed:
+    with qtbot.waitSignal(worker.failed, timeout=30000) as failed:
         worker.start()
     assert failed.args == [9, "The test job failed unexpectedly (KeyError: 'x')."]
-    worker.wait(5000)
+    worker.wait(30000)
 
 
 def test_cancel_ends_in_cancelled_and_retired_threads_are_joined(qtbot) -> None:
@@ -70,12 +70,12 @@ def test_cancel_ends_in_cancelled_and_retired_threads_are_joined(qtbot) -> None:
     for name in ("finished", "failed", "cancelled"):
         getattr(worker, name).connect(lambda *a, n=name: ended.append(n))
     worker.start()
-    assert started.wait(5)
+    assert started.wait(30)
     retired = RetiredThreads()
     retired.retire(worker)  # cancels it
     assert worker.cancel_requested
     assert retired.join_all(5000) and len(retired) == 0 and not worker.isRunning()
-    qtbot.waitUntil(lambda: ended == ["cancelled"], timeout=2000)
+    qtbot.waitUntil(lambda: ended == ["cancelled"], timeout=30000)
 
 
 def test_run_in_the_calling_thread_delivers_directly() -> None:
@@ -91,9 +91,9 @@ def test_a_job_cancelled_before_it_starts_does_not_run(qtbot) -> None:
     ran: list[bool] = []
     worker = _worker(lambda w: ran.append(True))
     worker.cancel()
-    with qtbot.waitSignal(worker.cancelled, timeout=5000):
+    with qtbot.waitSignal(worker.cancelled, timeout=30000):
         worker.start()
-    assert worker.wait(5000) and ran == []
+    assert worker.wait(30000) and ran == []
 
 
 def test_a_result_after_cancel_is_kept_only_when_the_job_says_so() -> None:

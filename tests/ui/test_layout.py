@@ -12,7 +12,7 @@ import pytest
 
 def _settle(qtbot, window) -> None:  # type: ignore[no-untyped-def]
     window.resize(1280, 800)
-    qtbot.wait(100)
+    qtbot.wait(100)  # delivers the posted resize/layout events, all of them however slow the machine
 
 
 def test_scrub_slider_spans_the_video_width(qtbot, window, clips, open_and_wait) -> None:
@@ -82,7 +82,7 @@ def test_lanes_stay_readable_and_long_notices_wrap(qtbot, window, clips, open_an
     sentence = ("No face was found in a_rather_long_file_name_of_a_clip.mp4, so the audio-visual "
                 "detector cannot run; the leading-silence analysis still applies.")
     curves.set_notice(sentence)
-    qtbot.wait(100)
+    qtbot.wait(100)  # delivers the posted layout events, all of them however slow the machine
     lane_width = curves.plot.vb.width()
     notice = curves._notice
     assert notice.textItem.toPlainText() == sentence

@@ -27,7 +27,7 @@ def test_decoder_coalesces_to_latest_request(qtbot, clips) -> None:
             dec.request_index(i)
         dec.request(1.0)  # by time: frame 25 at 25 fps
         qtbot.waitUntil(lambda: bool(got) and got[-1][0] == 25, timeout=10000)
-        qtbot.wait(100)
+        qtbot.wait(100)  # a stale frame after 25 would fail below; a slow machine cannot fake one
         assert got[-1] == (25, 25)  # the decoded pixels are frame 25's
         assert len(got) < 40  # stale requests were dropped
         with qtbot.waitSignal(dec.failed, timeout=30000) as failed:
@@ -60,8 +60,8 @@ def test_clip_info_worker_results_and_cancel(qtbot, clips) -> None:
     cancelled.finished.connect(lambda *a: results.append(a))
     cancelled.cancel()
     cancelled.start()
-    cancelled.stop()
-    qtbot.wait(50)
+    cancelled.stop()  # joined: whatever it emitted is already posted
+    qtbot.wait(50)  # delivers the posted signals, all of them however slow the machine
     assert results == []
 
 

@@ -15,6 +15,7 @@ import json
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from forensics_gui.core.results.groundtruth import load_metadata
@@ -27,7 +28,7 @@ def _entries(n: int) -> list[dict[str, object]]:
             for i in range(n)]
 
 
-def _median_s(func, runs: int) -> float:  # type: ignore[no-untyped-def]
+def _median_s(func: Callable[[], object], runs: int) -> float:
     times = []
     for _ in range(runs):
         t0 = time.perf_counter()

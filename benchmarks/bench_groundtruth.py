@@ -11,6 +11,7 @@ this prints what it costs. Printed: median of ``--runs`` for 50,000 and ``--larg
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import statistics
 import tempfile
@@ -46,9 +47,9 @@ def main() -> None:
         for n in (50_000, args.large):
             path = Path(tmp) / f"metadata_{n}.json"
             path.write_text(json.dumps(_entries(n)), encoding="utf-8")
-            parse = _median_s(lambda path=path: load_metadata(path), args.runs)
+            parse = _median_s(functools.partial(load_metadata, path), args.runs)
             index = load_metadata(path)
-            lookup = _median_s(lambda index=index: index.lookup("/x/train/id0012345/v/fake.mp4"),
+            lookup = _median_s(functools.partial(index.lookup, "/x/train/id0012345/v/fake.mp4"),
                                args.runs)
             print(f"{n:>9} entries: parse {parse:6.2f} s, one suffix lookup {lookup * 1000:7.1f} ms")
 

@@ -14,19 +14,18 @@ of an AVH-Align features file (float ``visual``/``audio`` [T, D], small scalars)
 
 from __future__ import annotations
 
-import json
 import os
-import stat
 import struct
 import zipfile
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
 from forensics_gui.core.errors import ForensicsError
+from forensics_gui.core.files.checks import open_regular_file, parse_json_text
 from forensics_gui.core.media.timebase import MODEL_FPS, model_frame_count, model_frame_start
 
 MAX_FEATURE_FRAMES = model_frame_count(4 * 3600.0)  # 4 hours of model frames
@@ -81,8 +80,8 @@ class FeatureNpz:
         if not isinstance(text, str):
             return {}
         try:
-            value = json.loads(text)
-        except (ValueError, RecursionError):
+            value = parse_json_text(text, "The features file's meta_json")
+        except ForensicsError:
             return {}
         return value if isinstance(value, dict) else {}
 
@@ -93,26 +92,10 @@ def _gib(n: int) -> str:
     return f"{n / (1 << 30):.1f} GiB" if n >= 1 << 30 else f"{n / (1 << 20):.1f} MiB"
 
 
-def _open_regular(path: Path, error: type[ForensicsError], what: str) -> None:
-    """Raise ``error`` unless ``path`` is an existing regular file (a FIFO would block a read)."""
-    try:
-        st = os.stat(path)
-    except FileNotFoundError:
-        raise error(f"The {what} {path} does not exist.") from None
-    except OSError as err:
-        raise error(f"The {what} {path} cannot be read ({err.strerror or err}).") from err
-    if stat.S_ISDIR(st.st_mode):
-        raise error(f"{path} is a folder, not an .npz {what}.")
-    if not stat.S_ISREG(st.st_mode):
-        raise error(f"{path} is not a regular file, so it is not an .npz {what}.")
-    if st.st_size == 0:
-        raise error(f"{path.name} is empty (0 bytes), so it is not an .npz {what}.")
-
-
-def _not_zip_sentence(path: Path, what: str, hint: str) -> str:
-    """Why ``path``, which zipfile refused, is not an .npz: one sentence."""
-    with open(path, "rb") as fh:
-        head = fh.read(8)
+def _not_zip_sentence(path: Path, fh: BinaryIO, what: str, hint: str) -> str:
+    """Why ``path`` (open as ``fh``), which zipfile refused, is not an .npz: one sentence."""
+    fh.seek(0)
+    head = fh.read(8)
     if head.startswith(b"PK"):
         return f"{path.name} is damaged or truncated (its zip directory is missing){hint}."
     if head.startswith(b"\x93NUMPY"):
@@ -168,10 +151,10 @@ _READ_ERRORS = (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error, s
                 TypeError, OverflowError, MemoryError)
 
 
-def _inspect(zf: zipfile.ZipFile, path: Path, max_bytes: int, error: type[ForensicsError],
+def _inspect(zf: zipfile.ZipFile, path: Path, disk_size: int, max_bytes: int,
+             error: type[ForensicsError],
              what: str) -> dict[str, tuple[zipfile.ZipInfo, NpzMember, int]]:
     infos = zf.infolist()
-    disk_size = path.stat().st_size
     if len(infos) > MAX_MEMBERS:
         raise error(f"{path.name} holds {len(infos)} arrays, more than an .npz {what} can have.")
     members: dict[str, tuple[zipfile.ZipInfo, NpzMember, int]] = {}
@@ -205,28 +188,29 @@ def read_npz(path: str | os.PathLike[str], names: tuple[str, ...] | None = None,
     """
     path = Path(path)
     max_bytes = MAX_FEATURE_BYTES if max_bytes is None else max_bytes
-    _open_regular(path, error, what)
-    try:
-        with zipfile.ZipFile(path) as zf:
-            members = _inspect(zf, path, max_bytes, error, what)
-            wanted = [members[n] for n in (names if names is not None else members) if n in members]
-            total = sum(m.nbytes for _, m, _ in wanted)
-            if total > max_bytes:
-                raise error(f"{path.name} holds {_gib(total)} of arrays, more than the "
-                            f"{_gib(max_bytes)} an .npz {what} may hold.")
-            for _, m, _ in wanted:
-                if m.dtype.hasobject:
-                    raise error(f"{path.name}: the array '{m.name}' holds Python objects, which "
-                                "are never loaded for safety.")
-            return {m.name: _read_member(zf, info, m, hl) for info, m, hl in wanted}
-    except ForensicsError:
-        raise
-    except zipfile.BadZipFile as err:
-        if "not a zip" in str(err):
-            raise error(_not_zip_sentence(path, what, "")) from err
-        raise error(f"{path.name} is damaged or truncated ({_short(err)}).") from err
-    except _READ_ERRORS as err:
-        raise error(f"{path.name} is damaged or truncated ({_short(err)}).") from err
+    fh, st = open_regular_file(path, what, error)
+    with fh:
+        try:
+            with zipfile.ZipFile(fh) as zf:
+                members = _inspect(zf, path, st.st_size, max_bytes, error, what)
+                wanted = [members[n] for n in (names if names is not None else members) if n in members]
+                total = sum(m.nbytes for _, m, _ in wanted)
+                if total > max_bytes:
+                    raise error(f"{path.name} holds {_gib(total)} of arrays, more than the "
+                                f"{_gib(max_bytes)} an .npz {what} may hold.")
+                for _, m, _ in wanted:
+                    if m.dtype.hasobject:
+                        raise error(f"{path.name}: the array '{m.name}' holds Python objects, which "
+                                    "are never loaded for safety.")
+                return {m.name: _read_member(zf, info, m, hl) for info, m, hl in wanted}
+        except ForensicsError:
+            raise
+        except zipfile.BadZipFile as err:
+            if "not a zip" in str(err):
+                raise error(_not_zip_sentence(path, fh, what, "")) from err
+            raise error(f"{path.name} is damaged or truncated ({_short(err)}).") from err
+        except _READ_ERRORS as err:
+            raise error(f"{path.name} is damaged or truncated ({_short(err)}).") from err
 
 
 def _short(err: BaseException) -> str:
@@ -258,44 +242,45 @@ def read_feature_npz(path: str | os.PathLike[str], *, arrays: bool = True,
     """
     path = Path(path)
     max_bytes = MAX_FEATURE_BYTES if max_bytes is None else max_bytes
-    _open_regular(path, FeatureFileError, "features file")
-    try:
-        with zipfile.ZipFile(path) as zf:
-            members = _inspect(zf, path, max_bytes, FeatureFileError, "features file")
-            total = 0
-            for name in _FEATURE_ARRAYS:
-                if name in members:
-                    m = members[name][1]
-                    _check_feature_member(path, m, max_frames, max_dim)
-                    total += m.nbytes
-            if total > max_bytes:
-                raise FeatureFileError(
-                    f"{path.name} holds {_gib(total)} of features, more than the {_gib(max_bytes)} "
-                    "a features file may hold; split the clip or extract it again.")
-            out = FeatureNpz(None, None, members=frozenset(members))
-            for name, (info, m, hl) in members.items():
-                if m.shape == () and not m.dtype.hasobject and m.dtype.kind in "biufU" \
-                        and m.nbytes <= MAX_SCALAR_BYTES:
-                    out.scalars[name] = _scalar_value(_read_member(zf, info, m, hl))
-            if arrays:
+    fh, st = open_regular_file(path, "features file", FeatureFileError)
+    with fh:
+        try:
+            with zipfile.ZipFile(fh) as zf:
+                members = _inspect(zf, path, st.st_size, max_bytes, FeatureFileError, "features file")
+                total = 0
                 for name in _FEATURE_ARRAYS:
                     if name in members:
-                        info, m, hl = members[name]
-                        arr = _read_member(zf, info, m, hl).astype(np.float32, copy=False)
-                        setattr(out, name, arr)
-            return out
-    except ForensicsError:
-        raise
-    except zipfile.BadZipFile as err:
-        if "not a zip" in str(err):
-            raise FeatureFileError(_not_zip_sentence(
-                path, "features file", "; a features file is an .npz with float arrays 'visual' "
-                f"and 'audio' ({_FEATURE_HINT})")) from err
-        raise FeatureFileError(f"{path.name} is damaged or truncated ({_short(err)}); extract its "
-                               "features again with 'forensics-gui features'.") from err
-    except _READ_ERRORS as err:
-        raise FeatureFileError(f"{path.name} is damaged or truncated ({_short(err)}); extract its "
-                               "features again with 'forensics-gui features'.") from err
+                        m = members[name][1]
+                        _check_feature_member(path, m, max_frames, max_dim)
+                        total += m.nbytes
+                if total > max_bytes:
+                    raise FeatureFileError(
+                        f"{path.name} holds {_gib(total)} of features, more than the {_gib(max_bytes)} "
+                        "a features file may hold; split the clip or extract it again.")
+                out = FeatureNpz(None, None, members=frozenset(members))
+                for name, (info, m, hl) in members.items():
+                    if m.shape == () and not m.dtype.hasobject and m.dtype.kind in "biufU" \
+                            and m.nbytes <= MAX_SCALAR_BYTES:
+                        out.scalars[name] = _scalar_value(_read_member(zf, info, m, hl))
+                if arrays:
+                    for name in _FEATURE_ARRAYS:
+                        if name in members:
+                            info, m, hl = members[name]
+                            arr = _read_member(zf, info, m, hl).astype(np.float32, copy=False)
+                            setattr(out, name, arr)
+                return out
+        except ForensicsError:
+            raise
+        except zipfile.BadZipFile as err:
+            if "not a zip" in str(err):
+                raise FeatureFileError(_not_zip_sentence(
+                    path, fh, "features file", "; a features file is an .npz with float arrays 'visual' "
+                    f"and 'audio' ({_FEATURE_HINT})")) from err
+            raise FeatureFileError(f"{path.name} is damaged or truncated ({_short(err)}); extract its "
+                                   "features again with 'forensics-gui features'.") from err
+        except _READ_ERRORS as err:
+            raise FeatureFileError(f"{path.name} is damaged or truncated ({_short(err)}); extract its "
+                                   "features again with 'forensics-gui features'.") from err
 
 
 def _check_feature_member(path: Path, m: NpzMember, max_frames: int, max_dim: int) -> None:

@@ -23,9 +23,7 @@ from __future__ import annotations
 
 import math
 import mmap
-import os
 import pickletools
-import stat
 import struct
 import zipfile
 from dataclasses import dataclass
@@ -33,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from forensics_gui.core.errors import CheckpointError
+from forensics_gui.core.files.checks import open_regular_file
 from forensics_gui.core.files.unpickler import (
     INERT_MODULE_PREFIXES,
     MAX_TENSOR_DIMS,
@@ -219,25 +218,10 @@ class _Reader:
 
     def __init__(self, path: Path, label: str, inert_prefixes: tuple[str, ...]) -> None:
         self.path, self.label, self.inert_prefixes = path, label, inert_prefixes
-        flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
-        try:
-            fd = os.open(path, flags)  # O_NONBLOCK: a FIFO must not hang the app
-        except IsADirectoryError as err:
-            raise CheckpointError(f"{label} is a folder, not a checkpoint file.") from err
-        except OSError as err:
-            raise CheckpointError(f"{label} cannot be opened ({err.strerror}).") from err
-        try:
-            info = os.fstat(fd)
-            if not stat.S_ISREG(info.st_mode):
-                raise CheckpointError(
-                    f"{label} is not a regular file (it is a pipe, device or folder); pass the "
-                    "checkpoint file itself.")
+        fh, info = open_regular_file(path, "checkpoint", CheckpointError, name=label)
+        with fh:
             self.size = info.st_size
-            if self.size == 0:
-                raise CheckpointError(f"{label} is empty; download it again.")
-            self.map = mmap.mmap(fd, 0, access=mmap.ACCESS_COPY)
-        finally:
-            os.close(fd)
+            self.map = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_COPY)
         self.declared = 0
         self.storages: dict[str, _Storage] = {}
         self.globals = tensor_globals()

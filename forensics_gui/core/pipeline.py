@@ -22,7 +22,6 @@ every consumer) and their seconds come from it through :mod:`forensics_gui.core.
 
 from __future__ import annotations
 
-import concurrent.futures as cf
 import contextlib
 import os
 import threading
@@ -44,6 +43,7 @@ from forensics_gui.core.media.silence import (
 )
 from forensics_gui.core.media.timebase import MODEL_FPS
 from forensics_gui.core.progress import Progress, check_cancelled
+from forensics_gui.core.readahead import ReadAhead
 
 ROI_CACHE_VERSION = "roi-2"
 FEATURES_CACHE_VERSION = "features-1"
@@ -493,6 +493,9 @@ class Prefetched(Generic[S, T]):
     error: Exception | None = None
 
 
+PREFETCH_POLL_S = 0.2  # seconds between two on_wait calls while the consumer waits
+
+
 class _Background:
     """Progress for the background thread: stops when the consumer has gone (``stop``) or the
     caller's progress is cancelled; keeps the landmark fraction of the clip being prepared."""
@@ -500,6 +503,11 @@ class _Background:
     def __init__(self, outer: Progress | None, stop: threading.Event) -> None:
         self.outer, self.stop = outer, stop
         self.fraction = 0.0
+        self.index = -1  # the item being prepared (-1: none)
+
+    def fraction_of(self, index: int) -> float:
+        """The landmark fraction of item ``index`` while it is being prepared, else 0."""
+        return self.fraction if self.index == index else 0.0
 
     def report(self, stage: str, done: float, total: float | None = None) -> None:
         if stage == "landmarks" and total:
@@ -521,56 +529,40 @@ def prefetch(items: Sequence[S], prepare: Callable[[S, Progress | None], T], *, 
     item's ``error``; Cancelled (the caller's ``progress``) propagates. ``prepare`` gets a
     progress object that only checks for Cancel (the caller's, or the consumer having gone) and
     keeps the landmark fraction; ``on_wait(index, landmark_fraction)`` is called when the
-    consumer starts waiting for an item and about every 0.2 s while it waits. ``lookahead=0``
-    runs everything in this thread. Closing the generator (``contextlib.closing``, or an
-    exception in it) stops the background thread at its next cancellation check and waits for
-    it; items already yielded are not affected.
+    consumer starts waiting for an item and every ``PREFETCH_POLL_S`` seconds while it waits.
+    ``lookahead=0`` runs everything in this thread. Closing the generator
+    (``contextlib.closing``, or an exception in it) stops the background thread at its next
+    cancellation check and waits for it; items already yielded are not affected. The thread is
+    a :class:`~forensics_gui.core.readahead.ReadAhead`.
     """
-    stop = threading.Event()
-    background = _Background(progress, stop)
+    background = _Background(progress, threading.Event())
 
     def job(i: int) -> Prefetched[S, T]:
-        background.fraction = 0.0
+        background.fraction, background.index = 0.0, i
         try:
             return Prefetched(i, items[i], prepare(items[i], background))
         except Cancelled:
             raise
         except Exception as err:  # handed to the consumer with its item
             return Prefetched(i, items[i], None, err)
+        finally:
+            background.index = -1
 
-    if lookahead <= 0:
+    i = 0
+
+    def waiting() -> None:
+        """Called every PREFETCH_POLL_S seconds while the consumer waits for item ``i``."""
+        if on_wait is not None:
+            on_wait(i, background.fraction)
+        check_cancelled(progress)
+
+    jobs = (job(k) for k in range(len(items)))
+    with ReadAhead(jobs, depth=max(0, lookahead), name="fg-prefetch", stop=background.stop) as ahead:
         for i in range(len(items)):
             check_cancelled(progress)
             if on_wait is not None:
-                on_wait(i, 0.0)
-            yield job(i)
-        return
-
-    pool = cf.ThreadPoolExecutor(max_workers=1, thread_name_prefix="fg-prefetch")
-    pending: dict[int, cf.Future[Prefetched[S, T]]] = {}
-    try:
-        for i in range(len(items)):
-            check_cancelled(progress)
-            for j in range(i, min(len(items), i + 1 + lookahead)):
-                if j not in pending:
-                    pending[j] = pool.submit(job, j)
-            fut = pending.pop(i)
-            if on_wait is not None:
-                on_wait(i, background.fraction if fut.running() else 0.0)
-            while True:
-                try:
-                    result = fut.result(timeout=0.2)
-                    break
-                except cf.TimeoutError:
-                    if on_wait is not None:
-                        on_wait(i, background.fraction)
-                    check_cancelled(progress)
-            yield result
-    finally:
-        stop.set()
-        for fut in pending.values():
-            fut.cancel()
-        pool.shutdown(wait=True, cancel_futures=True)
+                on_wait(i, background.fraction_of(i))
+            yield ahead.take(poll_s=PREFETCH_POLL_S, on_poll=waiting)
 
 
 def prefetch_rois(paths: Sequence[Path], analyzer: Analyzer, *, lookahead: int = 1,

@@ -16,13 +16,13 @@ from __future__ import annotations
 import math
 import os
 import pickletools
-import stat
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from forensics_gui.core.errors import CheckpointError
+from forensics_gui.core.files.checks import open_regular_file
 
 MAX_RESUME_BYTES = 2 << 30
 _ALLOWED_GLOBALS = frozenset({
@@ -79,20 +79,15 @@ def _pickle_globals(data: bytes) -> set[str]:
     return names
 
 
-def _check_archive(path: Path) -> None:
-    try:
-        st = os.stat(path)
-    except OSError as err:
-        raise _refuse(path, f"it cannot be read: {err.strerror or err}") from err
-    if not stat.S_ISREG(st.st_mode):
-        raise _refuse(path, "it is not a regular file")
+def _check_archive(path: Path, fh: BinaryIO, st: os.stat_result) -> None:
+    """Refuse the open resume state ``fh`` (of ``path``, stat ``st``) unless it is a bounded
+    torch archive whose pickle names only allow-listed globals."""
     if st.st_size > MAX_RESUME_BYTES:
         raise _refuse(path, f"it is {st.st_size >> 20} MiB, far more than a resume state takes")
-    with open(path, "rb") as fh:
-        if fh.read(4) != b"PK\x03\x04":
-            raise _refuse(path, "it is not a PyTorch archive")
+    if fh.read(4) != b"PK\x03\x04":
+        raise _refuse(path, "it is not a PyTorch archive")
     try:
-        with zipfile.ZipFile(path) as zf:
+        with zipfile.ZipFile(fh) as zf:
             for info in zf.infolist():  # torch stores members uncompressed, inside the file
                 if info.compress_type != zipfile.ZIP_STORED or info.file_size != info.compress_size \
                         or info.header_offset + info.compress_size > st.st_size:
@@ -113,11 +108,15 @@ def read_resume_file(path: Path) -> dict[str, Any]:
     """The unpickled state (weights-only, after :func:`_check_archive`). Raises ResumeStateError."""
     import torch
 
-    _check_archive(path)
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # noqa: BLE001 - whatever torch raises on a bad file, it is one case
-        raise _refuse(path, "it is damaged or truncated") from err
+    # An empty file is refused below as "not a PyTorch archive", with the resume advice.
+    fh, st = open_regular_file(path, "resume state", ResumeStateError, allow_empty=True)
+    with fh:  # the file checked is the file loaded
+        _check_archive(path, fh, st)
+        fh.seek(0)
+        try:
+            state = torch.load(fh, map_location="cpu", weights_only=True)
+        except Exception as err:  # noqa: BLE001 - whatever torch raises on a bad file, it is one case
+            raise _refuse(path, "it is damaged or truncated") from err
     if not isinstance(state, dict):
         raise _refuse(path, f"it holds a {type(state).__name__}, not a dict")
     for key, types in _STATE_TYPES.items():

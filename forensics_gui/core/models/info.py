@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from forensics_gui.core.errors import CheckpointError
+from forensics_gui.core.files.checks import require_regular_file
 from forensics_gui.core.progress import Progress, check_cancelled
 
 AVHUBERT_PRETRAINED = "avhubert_pretrained"
@@ -220,17 +221,6 @@ def registry_match(path: Path, sha256: str) -> RegistryMatch:
     return RegistryMatch("unknown")
 
 
-def _check_path(path: Path) -> None:
-    if not path.exists():
-        raise CheckpointError(f"{path} does not exist; check the path.")
-    if path.is_dir():
-        raise CheckpointError(f"{path} is a folder; pass a model file (.pt or .ckpt) inside it.")
-    if not path.is_file():
-        raise CheckpointError(f"{path} is not a regular file (a pipe or device); pass a model file.")
-    if path.stat().st_size == 0:
-        raise CheckpointError(f"'{path.name}' is empty; download or copy it again.")
-
-
 def inspect_model_file(path: str | Path, progress: Progress | None = None,
                        cached_sha256: bool = False) -> ModelFileInfo:
     """Say what the model file at ``path`` is, without running anything from it.
@@ -246,8 +236,7 @@ def inspect_model_file(path: str | Path, progress: Progress | None = None,
     from forensics_gui.core.models.registry import sha256_of
 
     path = Path(path)
-    _check_path(path)
-    size = path.stat().st_size
+    size = require_regular_file(path, "model file", CheckpointError).st_size
     sha = sha256_of(path, progress=progress) if cached_sha256 else sha256_file(path, progress)
     check_cancelled(progress)
     if progress is not None:

@@ -15,8 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from forensics_gui.core.errors import CheckpointError, ForensicsError
 from forensics_gui.core.files import paths
 from forensics_gui.core.files.atomic import write_text_atomic
+from forensics_gui.core.files.checks import read_json_file, require_regular_file
 from forensics_gui.core.files.hashing import sha256_file
 from forensics_gui.core.progress import Progress
 
@@ -42,8 +44,8 @@ class ModelInfo:
 def known_models(kind: str | None = None) -> list[ModelInfo]:
     """Registry entries (defaults first), optionally only one ``kind``."""
     try:
-        data = json.loads(REGISTRY_FILE.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        data = read_json_file(REGISTRY_FILE, "list of known models")
+    except ForensicsError:
         return []
     fields = ModelInfo.__dataclass_fields__
     models = [ModelInfo(**{k: m.get(k) for k in fields}) for m in data.get("models", [])]
@@ -104,15 +106,9 @@ def require_checkpoint(kind: str, given: str | os.PathLike[str] | None = None) -
     Raises CheckpointError (one sentence): a ``given`` path that is not a file, or nothing
     installed (naming the file, where to get it and where to put it).
     """
-    from forensics_gui.core.errors import CheckpointError
-
     if given is not None:
-        if not Path(given).is_file():
-            what = "AV-HuBERT checkpoint" if kind == "avhubert" else "Phi checkpoint"
-            if Path(given).exists():  # a FIFO, device or folder: never read from it
-                raise CheckpointError(f"The {what} {given} is not a regular file (it is a pipe, "
-                                      "device or folder); pass the checkpoint file itself.")
-            raise CheckpointError(f"The {what} {given} does not exist; check the path.")
+        what = "AV-HuBERT checkpoint" if kind == "avhubert" else "Phi checkpoint"
+        require_regular_file(given, what, CheckpointError)  # a FIFO would block the reader
         return Path(given)
     found = find_avhubert_checkpoint() if kind == "avhubert" else find_phi_checkpoint()
     if found is None:
@@ -126,10 +122,10 @@ def _cache_file() -> Path:
 
 def _load_disk_cache() -> dict[str, dict[str, Any]]:
     try:
-        data = json.loads(_cache_file().read_text(encoding="utf-8"))
-        return data if isinstance(data, dict) else {}
-    except (OSError, ValueError):
+        data = read_json_file(_cache_file(), "SHA-256 cache")
+    except ForensicsError:  # a missing or damaged cache is rebuilt
         return {}
+    return data if isinstance(data, dict) else {}
 
 
 def sha256_of(path: str | Path, chunk_bytes: int = 1 << 22, progress: Progress | None = None) -> str:

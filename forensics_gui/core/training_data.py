@@ -139,13 +139,11 @@ def is_up_to_date(path: Path, source_sha256: str, checkpoint_sha256: str, trim: 
                   preparation: str = "official") -> bool:
     """True when ``path`` is a features file of this input, checkpoint, trim option (and, trimmed,
     trim rule) and mouth-crop preparation (files without those records are re-extracted)."""
-    if not path.is_file():
-        return False
     from forensics_gui.core.files.npz import FeatureFileError, read_feature_npz
 
     try:
         content = read_feature_npz(path, arrays=False)
-    except FeatureFileError:
+    except FeatureFileError:  # also a missing file, a folder or a FIFO: the one file check
         return False
     if "visual" not in content.members:
         return False

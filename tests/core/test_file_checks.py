@@ -101,3 +101,8 @@ def test_parse_json_text_names_the_subject() -> None:
     assert parse_json_text("[1]", "The entry") == [1]
     with pytest.raises(CheckpointError, match=r"^The entry is not valid JSON \(line 1, column 1"):
         parse_json_text("x", "The entry", CheckpointError)
+
+
+def test_an_empty_noun_starts_the_sentence_with_the_name(tmp_path: Path) -> None:
+    with pytest.raises(ForensicsError, match=r"^nope\.json does not exist"):
+        read_json_file(tmp_path / "nope.json", "", name="nope.json")

@@ -28,7 +28,10 @@ def _size(n: int) -> str:
 
 
 def _subject(path: str | os.PathLike[str], what: str, name: str | None) -> str:
-    return f"The {what} {path if name is None else name}"
+    """How a sentence names the file: "The metadata file a.json", or just "a.json" when ``what``
+    is empty (for callers whose every sentence starts with the file's name)."""
+    named = str(path) if name is None else name
+    return f"The {what} {named}" if what else named
 
 
 def require_regular_file(path: str | os.PathLike[str], what: str,

@@ -37,7 +37,6 @@ keys share that longest trailing path the query is ambiguous and matches nothing
 from __future__ import annotations
 
 import csv
-import json
 import math
 import os
 import threading
@@ -46,6 +45,7 @@ from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from forensics_gui.core.errors import ForensicsError
+from forensics_gui.core.files.checks import read_json_file, require_regular_file
 from forensics_gui.core.media.folders import VIDEO_SUFFIXES
 
 Segment = tuple[float, float]
@@ -57,6 +57,7 @@ FORMATS_SENTENCE = (
     "FakeAVCeleb meta_data.csv (with a 'type' column), AVH-Align's label CSVs "
     "('path,label' or 'source,category,full_path')"
 )
+MAX_DATASET_JSON_BYTES = 4 << 30  # AV-Deepfake1M's train metadata (word timestamps) is ~GiB
 METADATA_NAMES = (
     "metadata.json", "metadata.min.json", "meta_data.csv",
     "train_metadata.json", "val_metadata.json", "test_metadata.json",
@@ -463,29 +464,19 @@ def load_metadata(path: str | os.PathLike[str]) -> GroundTruthIndex:
     """Parse a metadata file into ``{file key: GroundTruth}`` (a :class:`GroundTruthIndex`).
 
     Raises :class:`GroundTruthError` when the file is missing, not valid JSON/CSV, or in none of
-    the supported formats. One ``json.load`` and one pass: ~1M AV-Deepfake1M entries take seconds.
+    the supported formats. One JSON parse and one pass: ~1M AV-Deepfake1M entries take seconds.
     """
     p = Path(path)
-    if not p.is_file():
-        raise GroundTruthError(f"Metadata file {p} does not exist.")
+    require_regular_file(p, "metadata file", GroundTruthError)
     if p.suffix.lower() == ".csv":
         header = _csv_header(p)
         if "type" not in header and ({"category", "full_path"} <= set(header)
                                      or {"path", "label"} <= set(header)):
             return _parse_label_csv(p, header)
         return _parse_favc_csv(p)
-    try:
-        with open(p, encoding="utf-8") as fh:
-            data = json.load(fh)
-    except json.JSONDecodeError as err:
-        raise GroundTruthError(
-            f"{p.name} is not valid JSON (line {err.lineno}, column {err.colno}): {err.msg}; "
-            f"expected {FORMATS_SENTENCE}.") from err
-    except UnicodeDecodeError as err:
-        raise GroundTruthError(f"{p.name} is not a UTF-8 text file; expected {FORMATS_SENTENCE}.") from err
-    except RecursionError as err:
-        raise GroundTruthError(f"{p.name} nests JSON arrays or objects too deeply to be metadata; "
-                               f"expected {FORMATS_SENTENCE}.") from err
+    data = read_json_file(p, "", GroundTruthError, name=p.name,  # its sentences start with the name
+                          should_be=f"metadata ({FORMATS_SENTENCE})",
+                          max_bytes=MAX_DATASET_JSON_BYTES)
     return _parse_json_data(data, p.name, default_file=p.with_suffix(".mp4").name)
 
 
@@ -616,11 +607,10 @@ class _Pairs(list[tuple[str, Any]]):
 def load_localisation_predictions(path: str | os.PathLike[str]) -> dict[str, list[tuple[float, float, float]]]:
     """AV-Deepfake1M localisation predictions ``{"file": [[conf, start_s, end_s], ...]}``."""
     p = Path(path)
-    try:
-        # Pairs, not a dict: a clip named twice must not lose its first list silently.
-        data = json.loads(p.read_text(encoding="utf-8"), object_pairs_hook=_Pairs)
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as err:
-        raise GroundTruthError(f"Cannot read localisation predictions {p.name}: {err}.") from err
+    # Pairs, not a dict: a clip named twice must not lose its first list silently.
+    data = read_json_file(p, "", GroundTruthError, name=p.name,
+                          should_be="localisation predictions", object_pairs_hook=_Pairs,
+                          max_bytes=MAX_DATASET_JSON_BYTES)
     if not isinstance(data, _Pairs):
         raise GroundTruthError(
             f"{p.name}: expected a JSON object {{\"file\": [[conf, start_s, end_s], ...]}}.")

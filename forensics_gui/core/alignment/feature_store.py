@@ -23,7 +23,8 @@ from typing import Any
 import numpy as np
 
 from forensics_gui.core.alignment.phi import l2_normalize
-from forensics_gui.core.errors import NoFaceError
+from forensics_gui.core.errors import ForensicsError, NoFaceError
+from forensics_gui.core.files.checks import read_json_file
 from forensics_gui.core.files.hashing import sha256_file
 from forensics_gui.core.files.npz import FeatureFileError, read_feature_npz
 from forensics_gui.core.progress import Progress, check_cancelled
@@ -92,9 +93,11 @@ class FeatureStore:
 
     @classmethod
     def open(cls, root: str | Path) -> FeatureStore:
-        """Open a built store; ValueError or OSError when its files do not fit together."""
+        """Open a built store; ForensicsError when its manifest cannot be read, ValueError or
+        OSError when its files do not fit together."""
         root = Path(root)
-        manifest = json.loads((root / "manifest.json").read_text(encoding="utf-8"))
+        manifest = read_json_file(root / "manifest.json", "feature store manifest",
+                                  should_be="a feature store's manifest")
         store = cls(root=root,
                     visual=np.load(root / "visual.npy", mmap_mode="r", allow_pickle=False),
                     audio=np.load(root / "audio.npy", mmap_mode="r", allow_pickle=False),
@@ -161,7 +164,7 @@ def build_feature_store(feature_files: list[Path], root_dir: Path,
     if (root / "manifest.json").is_file():
         try:
             return FeatureStore.open(root)
-        except (OSError, ValueError):  # damaged in the cache: build it again
+        except (ForensicsError, OSError, ValueError):  # damaged in the cache: build it again
             shutil.rmtree(root, ignore_errors=True)
     root.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{root.name}.", dir=root.parent))

@@ -26,6 +26,7 @@ import numpy as np
 from forensics_gui.core.errors import ForensicsError
 from forensics_gui.core.files import paths
 from forensics_gui.core.files.atomic import atomic_open, atomic_path
+from forensics_gui.core.files.checks import parse_json_text, read_json_file
 from forensics_gui.core.files.npz import read_npz
 
 CACHE_VERSION = "forensics-gui-cache-1"
@@ -78,8 +79,9 @@ class Cache:
             return None
         try:
             loaded = read_npz(path, None if arrays else (_META_KEY,), max_bytes=MAX_ENTRY_BYTES)
-            meta = json.loads(str(loaded.pop(_META_KEY))) if _META_KEY in loaded else None
-        except (ForensicsError, ValueError, RecursionError):
+            meta = parse_json_text(str(loaded.pop(_META_KEY)), f"The cache entry {path.name}'s meta") \
+                if _META_KEY in loaded else None
+        except ForensicsError:
             meta = None
         if not isinstance(meta, dict) or meta.pop(_KEY_FIELD, None) != key:
             self._discard(path)
@@ -121,10 +123,8 @@ class Cache:
         if not path.is_file():
             return None
         try:
-            with open(path, "rb") as fh:
-                text = fh.read(MAX_ENTRY_BYTES + 1)
-            doc = json.loads(text.decode("utf-8")) if len(text) <= MAX_ENTRY_BYTES else None
-        except (OSError, ValueError, RecursionError):
+            doc = read_json_file(path, "cache entry", max_bytes=MAX_ENTRY_BYTES)
+        except ForensicsError:
             doc = None
         if not isinstance(doc, dict) or doc.get(_KEY_FIELD) != key or "value" not in doc:
             self._discard(path)

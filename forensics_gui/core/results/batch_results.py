@@ -53,6 +53,7 @@ from pathlib import Path
 from typing import Any
 
 from forensics_gui.core.errors import ForensicsError
+from forensics_gui.core.files.checks import read_json_file
 from forensics_gui.core.media.timebase import MODEL_FPS, model_frame_near
 
 FIELDS = ["file", "video_score", "pool", "variant", "num_frames", "leading_silence_ms",
@@ -166,12 +167,8 @@ def read_curve(path: str | os.PathLike[str], where: str) -> Curve:
     Refused with a sentence: infinite scores, an ``fps`` other than the model rate, a start that
     is negative, not a whole model frame, or not a number."""
     p = Path(path)
-    try:
-        data = json.loads(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ResultsFileError(f"{where}: its curve file {p} does not exist.") from None
-    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as err:
-        raise ResultsFileError(f"{where}: its curve file {p.name} cannot be read ({err}).") from err
+    data = read_json_file(p, "", ResultsFileError, name=f"{where}: its curve file {p.name}",
+                          should_be="a curve of frame scores")
     scores = data.get("frame_scores") if isinstance(data, dict) else None
     try:
         if not isinstance(scores, list):

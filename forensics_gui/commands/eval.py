@@ -142,16 +142,19 @@ class ScoreSet:
 
 
 def _parse_curve(text: str) -> list[float] | None:
+    from forensics_gui.core.errors import ForensicsError
+    from forensics_gui.core.files.checks import parse_json_text
+
     text = text.strip()
     if not text:
         return None
     try:
         if text.startswith("["):
-            values = json.loads(text)
+            values = parse_json_text(text, "A frame_scores cell")
         else:
             values = text.replace(";", " ").replace(",", " ").split()
         return [float(v) for v in values]
-    except (ValueError, TypeError, RecursionError):
+    except (ForensicsError, ValueError, TypeError):
         return None
 
 
@@ -268,6 +271,7 @@ def load_curve_dir(folder: str | os.PathLike[str]) -> dict[str, Curve]:
     impossible ``fps`` or start is refused with a sentence naming it (see ``read_curve``).
     """
     from forensics_gui.core.errors import ForensicsError
+    from forensics_gui.core.files.checks import read_json_file
     from forensics_gui.core.results.batch_results import read_curve, unescape_name
     from forensics_gui.core.results.groundtruth import normalise_key
 
@@ -277,8 +281,8 @@ def load_curve_dir(folder: str | os.PathLike[str]) -> dict[str, Curve]:
     out: dict[str, Curve] = {}
     for f in sorted(d.rglob("*.json")):
         try:
-            data = json.loads(f.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, ValueError, RecursionError):
+            data = read_json_file(f, "curve file")
+        except ForensicsError:
             continue
         if not isinstance(data, dict) or not isinstance(data.get("frame_scores"), list):
             continue  # not a result: other JSON files may share the folder

@@ -6,13 +6,13 @@ Qt is imported inside :func:`run` only. Without a display, Qt runs on the "offsc
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from pathlib import Path
 from typing import Any
 
 from forensics_gui.core.errors import ForensicsError
+from forensics_gui.core.files.checks import read_json_file
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -35,16 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _load_result(path: str | None) -> dict[str, Any] | None:
     if not path:
         return None
-    try:
-        with open(path, encoding="utf-8") as fh:
-            data = json.load(fh)
-    except OSError as err:
-        raise ForensicsError(f"Cannot read the result file {path} ({err.strerror or err}).") from err
-    except ValueError as err:
-        raise ForensicsError(f"The result file {path} is not valid JSON ({err}).") from err
-    except RecursionError as err:
-        raise ForensicsError(f"The result file {path} nests JSON arrays or objects too deeply to be "
-                             "an analysis result.") from err
+    data = read_json_file(path, "result file", should_be="an analysis result")
     if not isinstance(data, dict):
         raise ForensicsError(f"The result file {path} is not an analysis result (expected a JSON "
                              "object as written by 'forensics-gui analyze -o').")

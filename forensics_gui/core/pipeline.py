@@ -164,13 +164,14 @@ def _stage(progress: Progress | None, stage: str, done: float, total: float | No
 
 def resolve_models(options: AnalysisOptions) -> tuple[Path, Path]:
     """The AV-HuBERT and Phi checkpoints to use, or a CheckpointError saying what to install."""
+    from forensics_gui.core.files.checks import require_regular_file
     from forensics_gui.core.models import registry as models_registry
 
     ckpt = options.checkpoint or models_registry.find_avhubert_checkpoint()
     phi = options.phi or models_registry.find_phi_checkpoint()
     for given, what in ((options.checkpoint, "AV-HuBERT checkpoint"), (options.phi, "Phi checkpoint")):
-        if given is not None and not Path(given).is_file():
-            raise CheckpointError(f"The {what} {given} does not exist; check the path.")
+        if given is not None:
+            require_regular_file(given, what, CheckpointError)
     if ckpt is None or phi is None:
         raise CheckpointError(models_registry.describe_missing_models() or "Model weights are missing.")
     return Path(ckpt), Path(phi)

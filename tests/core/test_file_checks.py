@@ -106,3 +106,15 @@ def test_parse_json_text_names_the_subject() -> None:
 def test_an_empty_noun_starts_the_sentence_with_the_name(tmp_path: Path) -> None:
     with pytest.raises(ForensicsError, match=r"^nope\.json does not exist"):
         read_json_file(tmp_path / "nope.json", "", name="nope.json")
+
+
+def test_a_lock_record_nested_too_deeply_reads_as_no_holder(tmp_path: Path) -> None:
+    from forensics_gui.core.files.locking import _read_holder
+
+    lock = tmp_path / "x.lock"
+    lock.write_bytes(b"[" * 4096)
+    fd = os.open(lock, os.O_RDONLY)
+    try:
+        assert _read_holder(fd) == {}
+    finally:
+        os.close(fd)

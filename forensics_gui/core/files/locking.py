@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from forensics_gui.core.errors import ForensicsError
+from forensics_gui.core.files.checks import parse_json_text
 
 try:
     import fcntl
@@ -56,8 +57,8 @@ def _holder_record(command: str) -> bytes:
 
 def _read_holder(fd: int) -> dict[str, Any]:
     try:
-        data = json.loads(os.pread(fd, 4096, 0).decode("utf-8"))
-    except (OSError, ValueError):  # being written right now, or not ours
+        data = parse_json_text(os.pread(fd, 4096, 0), "The lock file")
+    except (OSError, ForensicsError):  # being written right now, or not ours
         return {}
     return data if isinstance(data, dict) else {}
 

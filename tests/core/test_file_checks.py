@@ -118,3 +118,37 @@ def test_a_lock_record_nested_too_deeply_reads_as_no_holder(tmp_path: Path) -> N
         assert _read_holder(fd) == {}
     finally:
         os.close(fd)
+
+
+def test_a_small_file_under_a_large_limit_takes_little_memory(tmp_path: Path) -> None:
+    """read(n) allocates n bytes at once: a 4 GiB limit must not mean a 4 GiB buffer."""
+    import tracemalloc
+
+    path = tmp_path / "small.json"
+    path.write_text('{"a": 1}')
+    tracemalloc.start()
+    try:
+        assert read_json_file(path, "result file", max_bytes=4 << 30) == {"a": 1}
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 1 << 20
+
+
+def test_a_file_that_grows_after_the_stat_is_still_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from forensics_gui.core.files import checks
+
+    path = tmp_path / "grows.json"
+    path.write_text("[1]")
+    real_stat = require_regular_file
+
+    def stale_stat(*args, **kwargs):  # type: ignore[no-untyped-def]
+        st = real_stat(*args, **kwargs)
+        path.write_text("[1, 2, 3]")
+        return st
+
+    monkeypatch.setattr(checks, "require_regular_file", stale_stat)
+    assert read_json_file(path, "list") == [1, 2, 3]
+    path.write_text("[1]")
+    with pytest.raises(ForensicsError, match="more than the 5 bytes"):
+        read_json_file(path, "list", max_bytes=5)

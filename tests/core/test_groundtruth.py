@@ -190,15 +190,15 @@ def test_prediction_files(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_large_list_parses_in_one_pass(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """What keeps ~1M entries at seconds (benchmarks/bench_groundtruth.py times it): one
-    ``json.load`` and one parse per entry."""
+    JSON read and one parse per entry."""
     n = 50_000
     data = [{"file": f"train/id{i:06d}/v/fake.mp4", "modify_type": "both_modified",
              "fake_segments": [[0.5, 1.0]], "audio_fake_segments": [[0.5, 1.0]],
              "visual_fake_segments": [[0.5, 1.0]], "video_frames": 100, "audio_frames": 64000}
             for i in range(n)]
     p = _write(tmp_path / "train_metadata.json", data)
-    calls = {"json.load": 0, "entry": 0}
-    real_load, real_entry = gtm.json.load, gtm._parse_av1m
+    calls = {"json.load": 0, "entry": 0}  # json.load: the one JSON read (read_json_file)
+    real_load, real_entry = gtm.read_json_file, gtm._parse_av1m
 
     def load(*args, **kwargs):  # type: ignore[no-untyped-def]
         calls["json.load"] += 1
@@ -208,7 +208,7 @@ def test_large_list_parses_in_one_pass(tmp_path: Path, monkeypatch: pytest.Monke
         calls["entry"] += 1
         return real_entry(*args, **kwargs)
 
-    monkeypatch.setattr(gtm.json, "load", load)
+    monkeypatch.setattr(gtm, "read_json_file", load)
     monkeypatch.setattr(gtm, "_parse_av1m", entry)
     index = gtm.load_metadata(p)
     assert len(index) == n

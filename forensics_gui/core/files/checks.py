@@ -18,6 +18,7 @@ from typing import Any, BinaryIO
 from forensics_gui.core.errors import ForensicsError
 
 MAX_JSON_BYTES = 256 << 20  # a result or registry is KiBs; a dataset's metadata, tens of MiB
+_GROWTH_CHUNK = 1 << 20
 _OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
 
 
@@ -139,10 +140,16 @@ def read_json_file(path: str | os.PathLike[str], what: str,
             raise error(f"{subject} is {_size(st.st_size)}, more than the {_size(max_bytes)} "
                         f"{should_be or 'a JSON file here'} may take.")
         try:
-            data = fh.read(max_bytes + 1)
+            # read(n) allocates n bytes up front, so ask for what the stat says, not the limit
+            data = fh.read(st.st_size + 1)
+            while st.st_size < len(data) <= max_bytes:  # it grew after the stat
+                more = fh.read(min(_GROWTH_CHUNK, max_bytes + 1 - len(data)))
+                if not more:
+                    break
+                data += more
         except OSError as err:
             raise error(f"{subject} cannot be read ({err.strerror or err}).") from err
-    if len(data) > max_bytes:  # it grew after the stat
+    if len(data) > max_bytes:
         raise error(f"{subject} is more than the {_size(max_bytes)} "
                     f"{should_be or 'a JSON file here'} may take.")
     return parse_json_text(data, subject, error, should_be=should_be,

@@ -20,6 +20,8 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from typing import Generic, TypeVar
 
+from forensics_gui.core.errors import Cancelled
+
 T = TypeVar("T")
 
 _ITEM, _END, _ERROR = range(3)
@@ -32,8 +34,9 @@ class ReadAhead(Generic[T]):
     consumer asked for last (so at most ``depth + 1`` items are alive besides those the consumer
     keeps). ``name`` names the thread (tests look for leftovers by name). ``stop`` is the event
     :meth:`close` sets; pass one that ``source`` also checks (e.g. through its Progress'
-    ``cancelled``) to stop it inside a long item. The thread starts here; a generator ``source``
-    is closed in the thread that ran it when the producer stops.
+    ``cancelled``) to stop it inside a long item; set from elsewhere, it ends the items with
+    Cancelled. The thread starts here; a generator ``source`` is closed in the thread that ran
+    it when the producer stops.
     """
 
     def __init__(self, source: Iterable[T], *, depth: int, name: str,
@@ -61,8 +64,8 @@ class ReadAhead(Generic[T]):
                 with self._permits:
                     while not self._allowed and not self.stop.is_set():
                         self._permits.wait()
-                    if self.stop.is_set():
-                        return
+                    if self.stop.is_set():  # a take() then gets Cancelled rather than hanging
+                        raise Cancelled()
                     self._allowed -= 1
                 try:
                     item = next(self._source)
@@ -94,6 +97,8 @@ class ReadAhead(Generic[T]):
         if self._finished:
             raise StopIteration
         if self._thread is None:
+            if self.stop.is_set():
+                raise Cancelled()
             try:
                 return next(self._source)
             except BaseException:

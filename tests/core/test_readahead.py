@@ -135,6 +135,18 @@ def test_close_sets_stop_so_a_long_item_can_stop_inside() -> None:
     assert not _threads()
 
 
+@pytest.mark.parametrize("depth", [0, 2])
+def test_a_stop_set_by_the_caller_ends_the_items_with_cancelled(depth: int) -> None:
+    stop = threading.Event()
+    with ReadAhead(iter(range(100)), depth=depth, name=NAME, stop=stop) as ahead:
+        assert next(ahead) == 0
+        stop.set()
+        with pytest.raises(Cancelled):
+            for _ in range(100):  # items read ahead before the stop may still come
+                next(ahead)
+    assert not _threads()
+
+
 def test_on_poll_runs_while_waiting_and_may_cancel() -> None:
     release = threading.Event()
     polls = []

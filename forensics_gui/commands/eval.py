@@ -167,14 +167,16 @@ def load_score_sets(path: str | os.PathLike[str]) -> list[ScoreSet]:
     An empty score (a clip that failed) counts as unscored.
     """
     from forensics_gui.core.errors import ForensicsError
+    from forensics_gui.core.files.checks import open_regular_file
     from forensics_gui.core.results import batch_results as br
     from forensics_gui.core.results.groundtruth import load_detection_predictions, normalise_key
 
     p = Path(path)
+    fh, _ = open_regular_file(p, "score file", allow_empty=True)  # a FIFO would block the read
     try:
-        text = p.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise ForensicsError(f"Score file {p} does not exist.") from None
+        with fh:
+            # newlines translated as read_text did (universal newlines)
+            text = fh.read().decode("utf-8-sig").replace("\r\n", "\n").replace("\r", "\n")
     except (OSError, UnicodeDecodeError) as err:
         raise ForensicsError(f"Cannot read score file {p}: {err}.") from err
     first = next((ln for ln in text.splitlines() if ln.strip()), "")

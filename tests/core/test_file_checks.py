@@ -152,3 +152,20 @@ def test_a_file_that_grows_after_the_stat_is_still_bounded(tmp_path: Path, monke
     path.write_text("[1]")
     with pytest.raises(ForensicsError, match="more than the 5 bytes"):
         read_json_file(path, "list", max_bytes=5)
+
+
+def test_score_and_prediction_files_that_are_fifos_are_refused_not_read(tmp_path: Path) -> None:
+    from forensics_gui.commands.eval import load_score_sets
+    from forensics_gui.core.results.groundtruth import GroundTruthError, load_detection_predictions
+
+    fifo = tmp_path / "scores.csv"
+    os.mkfifo(fifo)
+    with pytest.raises(ForensicsError, match=r"^The score file .* is not a regular file"):
+        load_score_sets(fifo)
+    with pytest.raises(GroundTruthError, match=r"^The prediction file .* is not a regular file"):
+        load_detection_predictions(fifo)
+    with pytest.raises(ForensicsError, match=r"^The score file .* does not exist"):
+        load_score_sets(tmp_path / "nope.csv")
+    crlf = tmp_path / "crlf.csv"
+    crlf.write_bytes(b"file,video_score\r\na.mp4,0.5\r\n")
+    assert load_score_sets(crlf)[0].scores == {"a.mp4": 0.5}

@@ -45,7 +45,7 @@ from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from forensics_gui.core.errors import ForensicsError
-from forensics_gui.core.files.checks import read_json_file, require_regular_file
+from forensics_gui.core.files.checks import open_regular_file, read_json_file, require_regular_file
 from forensics_gui.core.media.folders import VIDEO_SUFFIXES
 
 Segment = tuple[float, float]
@@ -572,8 +572,10 @@ def load_detection_predictions(path: str | os.PathLike[str]) -> dict[str, float]
     """
     p = Path(path)
     out: dict[str, float] = {}
+    fh, _ = open_regular_file(p, "prediction file", GroundTruthError, allow_empty=True)
     try:
-        lines = p.read_text(encoding="utf-8-sig").splitlines()
+        with fh:
+            lines = fh.read().decode("utf-8-sig").splitlines()
     except (OSError, UnicodeDecodeError) as err:
         raise GroundTruthError(f"Cannot read prediction file {p}: {err}.") from err
     for n, line in enumerate(lines, start=1):

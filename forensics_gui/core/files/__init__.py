@@ -1,1 +1,1 @@
-"""Reading and writing the user's files safely: atomic writes, locks, the output guard, checked npz and torch-file readers (with the allow-listing unpickler), hashing, app paths."""
+"""Reading and writing the user's files safely: the one regular-file check and the one JSON reader (checks), atomic writes, locks, the output guard, checked npz and torch-file readers (with the allow-listing unpickler), hashing, app paths."""

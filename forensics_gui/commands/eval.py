@@ -270,11 +270,11 @@ def load_curve_dir(folder: str | os.PathLike[str]) -> dict[str, Curve]:
     """``{key: Curve}`` from result JSONs under ``folder``.
 
     JSON files without a ``frame_scores`` list are skipped; one with infinite scores or an
-    impossible ``fps`` or start is refused with a sentence naming it (see ``read_curve``).
+    impossible ``fps`` or start is refused with a sentence naming it (see ``curve_from_json``).
     """
     from forensics_gui.core.errors import ForensicsError
     from forensics_gui.core.files.checks import read_json_file
-    from forensics_gui.core.results.batch_results import read_curve, unescape_name
+    from forensics_gui.core.results.batch_results import curve_from_json, unescape_name
     from forensics_gui.core.results.groundtruth import normalise_key
 
     d = Path(folder)
@@ -288,7 +288,7 @@ def load_curve_dir(folder: str | os.PathLike[str]) -> dict[str, Curve]:
             continue
         if not isinstance(data, dict) or not isinstance(data.get("frame_scores"), list):
             continue  # not a result: other JSON files may share the folder
-        c = read_curve(f, f"Curves folder {d.name}")  # infinite scores, bad fps: a sentence
+        c = curve_from_json(data, f, f"Curves folder {d.name}")  # infinite scores, bad fps: a sentence
         ident = _curve_identity(data)
         key = normalise_key(unescape_name(ident)) if ident else f.stem
         if key in out and data.get("variant") == "trimmed":

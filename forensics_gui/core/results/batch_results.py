@@ -169,6 +169,12 @@ def read_curve(path: str | os.PathLike[str], where: str) -> Curve:
     p = Path(path)
     data = read_json_file(p, "", ResultsFileError, name=f"{where}: its curve file {p.name}",
                           should_be="a curve of frame scores")
+    return curve_from_json(data, p, where)
+
+
+def curve_from_json(data: Any, path: Path, where: str) -> Curve:
+    """The curve in ``data``, the parsed JSON of the curve file ``path`` (see :func:`read_curve`,
+    for a caller that has parsed the file already). Raises ResultsFileError."""
     scores = data.get("frame_scores") if isinstance(data, dict) else None
     try:
         if not isinstance(scores, list):
@@ -177,12 +183,12 @@ def read_curve(path: str | os.PathLike[str], where: str) -> Curve:
         fps = float(data.get("fps") or MODEL_FPS)
         first = _first_model_frame(data)
     except (TypeError, ValueError) as err:
-        raise ResultsFileError(f"{where}: its curve file {p.name} is malformed ({err}).") from err
+        raise ResultsFileError(f"{where}: its curve file {path.name} is malformed ({err}).") from err
     if any(math.isinf(v) for v in curve) or not (math.isfinite(fps) and fps > 0) or first is None:
-        raise ResultsFileError(f"{where}: its curve file {p.name} holds infinite scores or an "
+        raise ResultsFileError(f"{where}: its curve file {path.name} holds infinite scores or an "
                                "impossible fps or start time.")
     if fps != MODEL_FPS:
-        raise ResultsFileError(f"{where}: its curve file {p.name} is at {fps:g} fps; curves hold "
+        raise ResultsFileError(f"{where}: its curve file {path.name} is at {fps:g} fps; curves hold "
                                f"one score per model frame ({MODEL_FPS} fps), so rewrite it on "
                                "that grid.")
     return Curve(curve, first)

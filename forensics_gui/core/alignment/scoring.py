@@ -15,7 +15,7 @@ whether it is fake (a real clip may still get a short segment; read it with the 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
@@ -26,8 +26,6 @@ from forensics_gui.core.results.metrics import true_runs
 DEFAULT_MAD_K = 3.0
 DEFAULT_MIN_FRAMES = 5
 DEFAULT_MERGE_GAP_FRAMES = 3
-
-Pool = Literal["lse", "mean"]
 
 
 def pool_scores(frame_scores: np.ndarray, pool: str = "lse") -> float:

@@ -43,7 +43,6 @@ NFFT = 512
 NFILT = 26
 PREEMPH = 0.97
 STACK_ORDER = 4
-FEATURE_DIM = NFILT * STACK_ORDER  # 104
 LN_EPS = 1e-5
 _CHUNK_FRAMES = 8192  # fbank frames per vectorised block (bounds memory on hour-long audio)
 

@@ -47,7 +47,7 @@ class Stamps:
 
 
 def bench_core(ckpt: Path, runs: int) -> None:
-    from forensics_gui.core.models import registry as models_registry
+    from forensics_gui.core.files import hashing
     from forensics_gui.core.models.info import inspect_model_file
 
     size_mb = ckpt.stat().st_size / 1e6
@@ -57,8 +57,8 @@ def bench_core(ckpt: Path, runs: int) -> None:
         info = inspect_model_file(ckpt, stamps)
         totals.append(time.perf_counter() - stamps.start)
         hashes.append(stamps.first["read"])
-        models_registry._memory_cache.clear()
-        models_registry.sha256_of(ckpt)  # fill the cache, then time a cached inspection
+        hashing._memory_cache.clear()
+        hashing.sha256_of(ckpt)  # fill the cache, then time a cached inspection
         t = time.perf_counter()
         inspect_model_file(ckpt, cached_sha256=True)
         cached.append(time.perf_counter() - t)
@@ -88,7 +88,7 @@ def bench_dialog(ckpt: Path, phi: Path, runs: int) -> None:
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
-    from forensics_gui.core.models import registry as models_registry
+    from forensics_gui.core.files import hashing
     from forensics_gui.ui.models_dialog import ModelsDialog
 
     app = QApplication.instance() or QApplication([])
@@ -101,7 +101,7 @@ def bench_dialog(ckpt: Path, phi: Path, runs: int) -> None:
         os.environ["FORENSICS_GUI_MODELS"] = str(folder)
         for run in range(runs):
             os.environ["FORENSICS_GUI_CACHE"] = str(Path(tmp) / f"cache{run}")
-            models_registry._memory_cache.clear()
+            hashing._memory_cache.clear()
             ticks: list[float] = []
             timer = QTimer()
             timer.timeout.connect(lambda ticks=ticks: ticks.append(time.perf_counter()))

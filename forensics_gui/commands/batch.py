@@ -125,12 +125,12 @@ def _row(rel: str, variant: str, res: Any, analysis: Any, curve: str, setup: str
 def _setup(options: Any) -> str:
     """What a failure depends on besides the clip: model contents, device, app version."""
     import forensics_gui
-    from forensics_gui.core.models import registry as models_registry
+    from forensics_gui.core.files.hashing import sha256_of
     from forensics_gui.core.pipeline import resolve_models
     from forensics_gui.core.results import batch_results as br
 
     ckpt, phi = resolve_models(options)
-    return br.setup_fingerprint(models_registry.sha256_of(ckpt), models_registry.sha256_of(phi),
+    return br.setup_fingerprint(sha256_of(ckpt), sha256_of(phi),
                                 options.device, forensics_gui.__version__,
                                 getattr(options, "preparation", "official"))
 

@@ -210,12 +210,12 @@ class Analyzer:
         SHA-256 (cached by size and time). The AV-HuBERT itself (seconds for LARGE) is loaded
         lazily, on the first features-cache miss, so re-analysing a cached clip only re-scores."""
         from forensics_gui.core.alignment.phi import load_phi
-        from forensics_gui.core.models import registry as models_registry
+        from forensics_gui.core.files.hashing import sha256_of
 
         ckpt, phi = resolve_models(self.options)
         if self._extractor is None and self._checkpoint != ckpt:
             _stage(progress, "loading models", 0, None)
-            self._checkpoint_sha = models_registry.sha256_of(ckpt)
+            self._checkpoint_sha = sha256_of(ckpt)
             self._checkpoint, self._architecture = ckpt, ""
         if self._phi is None:
             self._phi = load_phi(phi)

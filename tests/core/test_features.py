@@ -193,7 +193,7 @@ def test_devices() -> None:
 
 
 def test_registry_finds_models_and_caches_sha(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ckpt: Path) -> None:
-    from forensics_gui.core.files import paths
+    from forensics_gui.core.files import hashing, paths
     from forensics_gui.core.models import registry as reg
 
     user = tmp_path / "models"
@@ -213,7 +213,7 @@ def test_registry_finds_models_and_caches_sha(tmp_path: Path, monkeypatch: pytes
     assert "self_large_vox_433h" not in reg.describe_missing_models()
     import hashlib
 
-    assert reg.sha256_of(target) == hashlib.sha256(b"abc").hexdigest()
+    assert hashing.sha256_of(target) == hashlib.sha256(b"abc").hexdigest()
     cache = json.loads((tmp_path / "cache" / "model_sha256.json").read_text())
     assert cache[str(target.resolve())]["sha256"] == hashlib.sha256(b"abc").hexdigest()
     rows = {row["model"].name: row for row in reg.installed_models()}
@@ -221,9 +221,9 @@ def test_registry_finds_models_and_caches_sha(tmp_path: Path, monkeypatch: pytes
     assert rows["self_large_vox_433h.pt"]["sha256_matches"] is None  # registry digest unknown
     assert rows["base_vox_iter5.pt"]["path"] is None and rows["base_vox_iter5.pt"]["sha256"] is None
     expected = hashlib.sha256(b"abc").hexdigest()
-    reg._memory_cache.clear()
-    monkeypatch.setattr(reg, "sha256_file", None)  # a cache hit (from disk) must not hash again
-    assert reg.sha256_of(target) == expected
+    hashing._memory_cache.clear()
+    monkeypatch.setattr(hashing, "sha256_file", None)  # a cache hit (from disk) must not hash again
+    assert hashing.sha256_of(target) == expected
     monkeypatch.undo()
 
 

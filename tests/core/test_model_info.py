@@ -12,6 +12,7 @@ import pytest
 
 from forensics_gui.cli import main
 from forensics_gui.core.errors import Cancelled, CheckpointError
+from forensics_gui.core.files import hashing as file_hashing
 from forensics_gui.core.models import registry as models_registry
 from forensics_gui.core.models.info import compatibility, inspect_model_file
 from forensics_gui.testing.checkpoints import write_fake_avhubert_checkpoint
@@ -49,7 +50,7 @@ def registry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[n
     monkeypatch.setattr(models_registry, "REGISTRY_FILE", path)
     monkeypatch.setenv("FORENSICS_GUI_MODELS", str(tmp_path / "user_models"))
     monkeypatch.setenv("FORENSICS_GUI_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setattr(models_registry, "_memory_cache", {})
+    monkeypatch.setattr(file_hashing, "_memory_cache", {})
 
     def write(*entries: tuple[str, str, str | None]) -> None:
         models = [{"name": n, "kind": k, "role": "default" if i == 0 else "alternative",

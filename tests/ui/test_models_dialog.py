@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from forensics_gui.core.files import hashing as file_hashing
 from forensics_gui.core.models import registry as models_registry
 from forensics_gui.testing.checkpoints import write_fake_avhubert_checkpoint
 from forensics_gui.testing.phi import write_published_phi, write_supervised_phi
@@ -35,7 +36,7 @@ def models_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     folder.mkdir()
     monkeypatch.setenv("FORENSICS_GUI_MODELS", str(folder))
     monkeypatch.setenv("FORENSICS_GUI_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setattr(models_registry, "_memory_cache", {})
+    monkeypatch.setattr(file_hashing, "_memory_cache", {})
     return folder
 
 
@@ -172,7 +173,7 @@ def test_hashing_runs_off_the_gui_thread(qtbot, files, models_dir, monkeypatch) 
         release.wait(60.0)
         return real(path, progress, chunk)
 
-    monkeypatch.setattr(models_registry, "sha256_file", slow)
+    monkeypatch.setattr(file_hashing, "sha256_file", slow)
     dialog = ModelsDialog()
     qtbot.addWidget(dialog)
     row = dialog.row_of("self_large_vox_433h.pt")
@@ -210,7 +211,7 @@ def test_closing_the_dialog_cancels_the_background_work(qtbot, files, models_dir
             time.sleep(0.05)  # only paces the fake hash; the checks below count blocks, not time
         return "0" * 64
 
-    monkeypatch.setattr(models_registry, "sha256_file", endless)
+    monkeypatch.setattr(file_hashing, "sha256_file", endless)
     dialog = ModelsDialog()
     qtbot.addWidget(dialog)
     worker = dialog.worker

@@ -21,7 +21,6 @@ import numpy as np
 
 from forensics_gui.core.alignment.phi import BAND_RADIUS, PhiModel, offsets_from_band
 from forensics_gui.core.media.timebase import MODEL_FPS, model_frame_start, model_frame_times
-from forensics_gui.core.results.metrics import true_runs
 
 DEFAULT_MAD_K = 3.0
 DEFAULT_MIN_FRAMES = 5
@@ -49,6 +48,13 @@ def robust_threshold(frame_scores: np.ndarray, k: float = DEFAULT_MAD_K) -> floa
     med = float(np.median(s))
     mad = float(np.median(np.abs(s - med)))
     return med + k * 1.4826 * mad
+
+
+def true_runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """Contiguous True runs of a boolean [T] array as (first, last_exclusive) frame indices."""
+    m = np.concatenate([[False], np.asarray(mask, bool), [False]]).astype(np.int8)
+    d = np.diff(m)
+    return list(zip(np.flatnonzero(d == 1).tolist(), np.flatnonzero(d == -1).tolist(), strict=True))
 
 
 def find_segments(frame_scores: np.ndarray, threshold: float,

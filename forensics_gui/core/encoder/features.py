@@ -137,7 +137,7 @@ class FeatureExtractor:
             resolve_dtype,
             set_parity_numerics,
         )
-        from forensics_gui.core.models.registry import sha256_of
+        from forensics_gui.core.files.hashing import sha256_of
 
         self.device = resolve_device(device)
         self.dtype = resolve_dtype(dtype, self.device)

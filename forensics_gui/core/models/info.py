@@ -227,13 +227,12 @@ def inspect_model_file(path: str | Path, progress: Progress | None = None,
 
     Reports ("hash", bytes done, bytes total) then ("read", 0..1, 1); cancellable between hash
     blocks. ``cached_sha256``: reuse the digest cached by path, size and time
-    (:func:`~forensics_gui.core.models.registry.sha256_of`) instead of reading the file again.
+    (:func:`~forensics_gui.core.files.hashing.sha256_of`) instead of reading the file again.
     Raises :class:`CheckpointError` (one sentence) for a missing, empty, non-regular, unreadable
     or unsafe file; a readable checkpoint of another kind gives ``kind == "unknown"``.
     """
     from forensics_gui.core.encoder.avhubert.checkpoint import read_checkpoint
-    from forensics_gui.core.files.hashing import sha256_file
-    from forensics_gui.core.models.registry import sha256_of
+    from forensics_gui.core.files.hashing import sha256_file, sha256_of
 
     path = Path(path)
     size = require_regular_file(path, "model file", CheckpointError).st_size

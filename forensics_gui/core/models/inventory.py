@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from forensics_gui.core.files import paths
+from forensics_gui.core.files.hashing import sha256_of
 from forensics_gui.core.models import registry as models_registry
 from forensics_gui.core.progress import Progress, check_cancelled
 
@@ -85,7 +86,7 @@ def unregistered_files() -> list[Path]:
 def list_models(progress: Progress | None = None, hash_files: bool = True) -> list[ModelEntry]:
     """Registry entries (defaults first), then unregistered files in the user models folder.
 
-    Digests come from :func:`~forensics_gui.core.models.registry.sha256_of` (cached by path, size
+    Digests come from :func:`~forensics_gui.core.files.hashing.sha256_of` (cached by path, size
     and time; ``progress`` sees ("hash", bytes, total) of each file read). With
     ``hash_files=False`` nothing is read and a found file is "present".
     """
@@ -99,7 +100,7 @@ def list_models(progress: Progress | None = None, hash_files: bool = True) -> li
             rows.append(ModelEntry(model.name, model.kind, model.role, MISSING,
                                    registry_sha256=model.sha256))
             continue
-        sha = models_registry.sha256_of(path, progress=progress) if hash_files else None
+        sha = sha256_of(path, progress=progress) if hash_files else None
         if sha is None or not model.sha256:
             state = PRESENT
         else:
@@ -109,7 +110,7 @@ def list_models(progress: Progress | None = None, hash_files: bool = True) -> li
                                model.name if state == VERIFIED else ""))
     for path in unregistered_files():
         check_cancelled(progress)
-        sha = models_registry.sha256_of(path, progress=progress) if hash_files else None
+        sha = sha256_of(path, progress=progress) if hash_files else None
         match = by_digest.get(sha.lower(), "") if sha else ""
         entry = next((m for m in known if m.name == match), None)
         rows.append(ModelEntry(path.name, entry.kind if entry else "", entry.role if entry else "",

@@ -9,7 +9,6 @@ dialog does not re-hash gigabytes each time it opens.
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,14 +16,10 @@ from typing import Any
 
 from forensics_gui.core.errors import CheckpointError, ForensicsError
 from forensics_gui.core.files import paths
-from forensics_gui.core.files.atomic import write_text_atomic
 from forensics_gui.core.files.checks import read_json_file, require_regular_file
-from forensics_gui.core.files.hashing import sha256_file
-from forensics_gui.core.progress import Progress
+from forensics_gui.core.files.hashing import sha256_of
 
 REGISTRY_FILE = paths.REPO_MODELS_DIR / "registry.json"
-_SHA_CACHE_NAME = "model_sha256.json"
-_memory_cache: dict[str, dict[str, Any]] = {}
 
 
 @dataclass(frozen=True)
@@ -114,44 +109,6 @@ def require_checkpoint(kind: str, given: str | os.PathLike[str] | None = None) -
     if found is None:
         raise CheckpointError(_missing_sentence(kind, paths.user_models_dir()))
     return found
-
-
-def _cache_file() -> Path:
-    return paths.cache_dir() / _SHA_CACHE_NAME
-
-
-def _load_disk_cache() -> dict[str, dict[str, Any]]:
-    try:
-        data = read_json_file(_cache_file(), "SHA-256 cache")
-    except ForensicsError:  # a missing or damaged cache is rebuilt
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
-def sha256_of(path: str | Path, chunk_bytes: int = 1 << 22, progress: Progress | None = None) -> str:
-    """Hex SHA-256 of a model file, cached by (resolved path, size, mtime in ns).
-
-    ``progress`` gets ("hash", bytes done, bytes total) when the file is read (not on a cache hit).
-    """
-    path = Path(path).resolve()
-    st = os.stat(path)
-    stamp = {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
-    key = str(path)
-    entry = _memory_cache.get(key)
-    if entry is None:
-        entry = _load_disk_cache().get(key)
-    if entry and entry.get("size") == stamp["size"] and entry.get("mtime_ns") == stamp["mtime_ns"]:
-        _memory_cache[key] = entry
-        return str(entry["sha256"])
-    entry = {**stamp, "sha256": sha256_file(path, progress, chunk=chunk_bytes)}
-    _memory_cache[key] = entry
-    try:
-        disk = _load_disk_cache()
-        disk[key] = entry
-        write_text_atomic(_cache_file(), json.dumps(disk, indent=1, sort_keys=True))
-    except OSError:
-        pass  # the cache is an optimisation only
-    return str(entry["sha256"])
 
 
 def installed_models() -> list[dict[str, Any]]:

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from forensics_gui.core.alignment.scoring import true_runs
 from forensics_gui.core.errors import ForensicsError
 from forensics_gui.core.media.timebase import model_frame_start
 
@@ -448,13 +449,6 @@ def localisation_metrics(
     else:
         ap, ar = activitynet_ap_ar(ground_truth, proposals, ap_t, ns, ar_t)
     return {"protocol": protocol, "ap": ap, "ar": ar, **counts}
-
-
-def true_runs(mask: np.ndarray) -> list[tuple[int, int]]:
-    """Contiguous True runs of a boolean [T] array as (first, last_exclusive) frame indices."""
-    m = np.concatenate([[False], np.asarray(mask, bool), [False]]).astype(np.int8)
-    d = np.diff(m)
-    return list(zip(np.flatnonzero(d == 1).tolist(), np.flatnonzero(d == -1).tolist(), strict=True))
 
 
 def proposals_from_curve(

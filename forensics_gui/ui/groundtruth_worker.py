@@ -16,26 +16,10 @@ from typing import Any
 
 from forensics_gui.core.children import ChildUnavailable, child_process_supported, run_in_child
 from forensics_gui.core.errors import ForensicsError
-from forensics_gui.core.results.groundtruth import lookup_groundtruth
+from forensics_gui.core.results.groundtruth import candidate_files, lookup_groundtruth
 from forensics_gui.ui.worker_base import Worker
 
 CHILD_MIN_BYTES = 8 * 1024 * 1024
-MAX_PARENTS = 3  # as core.groundtruth.find_groundtruth_for
-
-
-def _candidates(video: str) -> list[Path]:
-    """Files :func:`find_groundtruth_for` may read for ``video``."""
-    from forensics_gui.core.results.groundtruth import METADATA_NAMES
-
-    v = Path(video).resolve()
-    out = [v.with_suffix(".json")]
-    folder = v.parent
-    for _ in range(MAX_PARENTS + 1):
-        out += [folder / name for name in METADATA_NAMES]
-        if folder.parent == folder:
-            break
-        folder = folder.parent
-    return out
 
 
 def _needs_child(files: list[Path]) -> bool:
@@ -75,7 +59,7 @@ class GroundTruthWorker(Worker):
             return lookup_groundtruth(self.mode, self.meta, self.video)
 
     def work(self) -> tuple[Any, str, str]:
-        files = _candidates(self.video) if self.mode == "find" else [Path(self.meta)]
+        files = candidate_files(self.video) if self.mode == "find" else [Path(self.meta)]
         self.used_child = _needs_child(files)
         gt, note = self._in_child() if self.used_child else lookup_groundtruth(
             self.mode, self.meta, self.video)

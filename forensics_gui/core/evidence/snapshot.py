@@ -75,6 +75,16 @@ def normalise(values: np.ndarray) -> tuple[np.ndarray, float, float]:
 RESULT_COLOURS = {"untrimmed": "#4fa3ff", "trimmed": "#ff9f43"}
 
 
+def fakeness_strip(name: str, times_s: np.ndarray, frame_scores: np.ndarray,
+                   colour: str) -> tuple[Curve, str]:
+    """The screenshot strip of one fakeness curve, normalised to 0..1, and its raw range as
+    stated in the strip title ("raw lo … hi"), for the caption."""
+    values, lo, hi = normalise(frame_scores)
+    rng = f"raw {lo:.3f} … {hi:.3f}"
+    return Curve(f"fakeness −Φ {name} ({rng}, shown 0..1)", np.asarray(times_s, np.float64), values,
+                 colour), rng
+
+
 def curves_from_result(result: dict[str, Any]) -> tuple[list[Curve], list[str]]:
     """Curve strips and caption lines from an ``analyze`` RESULT.json dict.
 
@@ -95,10 +105,8 @@ def curves_from_result(result: dict[str, Any]) -> tuple[list[Curve], list[str]]:
         times = v.get("times_s")
         times = (np.asarray(times, np.float64) if times is not None and len(times) == len(scores)
                  else model_frame_times(len(scores), int(v.get("first_model_frame") or 0)))
-        values, lo, hi = normalise(scores)
-        rng = f"raw {lo:.3f} … {hi:.3f}"
-        curves.append(Curve(f"fakeness −Φ {name} ({rng}, shown 0..1)", times, values,
-                            RESULT_COLOURS.get(str(name), "#4fa3ff")))
+        curve, rng = fakeness_strip(str(name), times, scores, RESULT_COLOURS.get(str(name), "#4fa3ff"))
+        curves.append(curve)
         score = v.get("video_score")
         score_text = "n/a" if score is None else f"{float(score):.3f}"
         lines.append(f"Video score {name}: {score_text} ({v.get('pool', result.get('pool', '?'))}); "

@@ -23,6 +23,8 @@ from typing import Any
 
 import numpy as np
 
+from forensics_gui.core.media.timebase import samples_to_ms
+
 DEFAULT_THRESHOLD = 0.0005  # the display tau until the user changes it, [-1, 1] amplitude scale
 # AVH-Align's --trimmed rule: trim up to the first 16 kHz mono sample with |x| > 0.0005 (float
 # [-1, 1] scale). Fixed by the paper's code, independent of the display tau even though equal today.
@@ -117,9 +119,9 @@ def leading_silence(track_or_samples: Any, sample_rate: int | None = None,
     x, sr = _as_2d(track_or_samples, sample_rate)
     n = x.shape[1]
     first = _first_above(x, threshold)
-    return SilenceResult(leading_silence_ms=first * 1000.0 / sr, first_sound_sample=first,
+    return SilenceResult(leading_silence_ms=samples_to_ms(first, sr), first_sound_sample=first,
                          threshold=float(threshold), sample_rate=sr, all_silent=first >= n,
-                         duration_ms=n * 1000.0 / sr)
+                         duration_ms=samples_to_ms(n, sr))
 
 
 def _running_peak(x: np.ndarray, limit: float | None = None, max_len: int | None = None) -> np.ndarray:

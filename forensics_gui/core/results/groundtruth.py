@@ -62,6 +62,7 @@ METADATA_NAMES = (
     "metadata.json", "metadata.min.json", "meta_data.csv",
     "train_metadata.json", "val_metadata.json", "test_metadata.json",
 )
+MAX_PARENTS = 3  # parent folders searched for a metadata file above the clip's own
 NO_TIMESTAMP_FORMATS = ("fakeavceleb", "av-deepfake1m-csv")
 _AV1M_TYPES = {"real", "visual_modified", "audio_modified", "both_modified"}
 _FAVC_TYPES = {
@@ -499,13 +500,30 @@ def load_metadata_cached(path: str | os.PathLike[str]) -> GroundTruthIndex:
     return index
 
 
-def find_groundtruth_for(video_path: str | os.PathLike[str], max_parents: int = 3) -> GroundTruth | None:
+def search_folders(video: Path, max_parents: int = MAX_PARENTS) -> list[Path]:
+    """The folders searched for a metadata file of ``video`` (resolved): its own, then up to
+    ``max_parents`` parents."""
+    folders = [video.parent]
+    while len(folders) <= max_parents and folders[-1].parent != folders[-1]:
+        folders.append(folders[-1].parent)
+    return folders
+
+
+def candidate_files(video_path: str | os.PathLike[str], max_parents: int = MAX_PARENTS) -> list[Path]:
+    """Every file :func:`find_groundtruth` may read for ``video_path``, in search order."""
+    video = Path(video_path).resolve()
+    return [video.with_suffix(".json")] + [folder / name for folder in search_folders(video, max_parents)
+                                           for name in METADATA_NAMES]
+
+
+def find_groundtruth_for(video_path: str | os.PathLike[str],
+                         max_parents: int = MAX_PARENTS) -> GroundTruth | None:
     """Ground truth for a clip found next to it, or None (see :func:`find_groundtruth`)."""
     return find_groundtruth(video_path, max_parents)[0]
 
 
 def find_groundtruth(video_path: str | os.PathLike[str],
-                     max_parents: int = 3) -> tuple[GroundTruth | None, list[str]]:
+                     max_parents: int = MAX_PARENTS) -> tuple[GroundTruth | None, list[str]]:
     """``(ground truth or None, problems)`` for a clip, from files next to it.
 
     Looks for a per-clip ``<stem>.json`` (AV-Deepfake1M) beside the clip, then for a metadata
@@ -525,8 +543,7 @@ def find_groundtruth(video_path: str | os.PathLike[str],
                 return next(iter(index.values())), problems
         except (ForensicsError, OSError):
             pass
-    folder = video.parent
-    for _ in range(max_parents + 1):
+    for folder in search_folders(video, max_parents):
         for name in METADATA_NAMES:
             meta = folder / name
             if not meta.is_file():
@@ -542,9 +559,6 @@ def find_groundtruth(video_path: str | os.PathLike[str],
             gt = index.lookup(video.relative_to(folder).as_posix())
             if gt is not None:
                 return gt, problems
-        if folder.parent == folder:
-            break
-        folder = folder.parent
     return None, problems
 
 

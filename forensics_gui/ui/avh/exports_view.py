@@ -84,11 +84,9 @@ class AvhExports:
         lines: list[str] = []
         for (kind, variant), res in self.curves.results.items():
             name = variant if kind != "supervised" else f"supervised {variant}"
-            values, lo, hi = snap.normalise(res.frame_scores)
-            rng = f"raw {lo:.3f} … {hi:.3f}"
-            curves.append(snap.Curve(f"fakeness −Φ {name} ({rng}, shown 0..1)",
-                                     np.asarray(res.times_s, np.float64), values,
-                                     curve_colour(kind, variant)))
+            curve, rng = snap.fakeness_strip(name, res.times_s, res.frame_scores,
+                                             curve_colour(kind, variant))
+            curves.append(curve)
             lines.append(f"Curve {name}: {rng} drawn as 0..1; video score {res.video_score:.3f} "
                          f"({res.pool})")
         gt = self.gt_lanes.groundtruth

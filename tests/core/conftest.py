@@ -20,3 +20,11 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     ckpt = write_fake_avhubert_checkpoint(d / "tiny_avhubert.pt", layers=1, dim=TINY_DIM, heads=2, ffn=64)
     phi = write_published_phi(d / "phi.pt", visual_dim=TINY_DIM, audio_dim=TINY_DIM)
     return ckpt, phi
+
+
+@pytest.fixture
+def isolated_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The app's cache, model and data folders inside the test's tmp_path (no models installed)."""
+    monkeypatch.setenv("FORENSICS_GUI_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("FORENSICS_GUI_MODELS", str(tmp_path / "no-models"))
+    monkeypatch.setenv("FORENSICS_GUI_DATA", str(tmp_path / "data"))

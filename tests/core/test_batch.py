@@ -29,11 +29,7 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return d
 
 
-@pytest.fixture(autouse=True)
-def _isolated_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("FORENSICS_GUI_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setenv("FORENSICS_GUI_MODELS", str(tmp_path / "no-models"))
-    monkeypatch.setenv("FORENSICS_GUI_DATA", str(tmp_path / "data"))
+pytestmark = pytest.mark.usefixtures("isolated_dirs")  # cache, models and data in tmp_path
 
 
 def _prefetch_threads() -> list[threading.Thread]:

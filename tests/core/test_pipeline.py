@@ -24,11 +24,7 @@ def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_clip(d / "talk.mkv", duration_s=2.0, leading_silence_ms=50, width=256, height=256).path
 
 
-@pytest.fixture(autouse=True)
-def _isolated_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("FORENSICS_GUI_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setenv("FORENSICS_GUI_MODELS", str(tmp_path / "no-models"))
-    monkeypatch.setenv("FORENSICS_GUI_DATA", str(tmp_path / "data"))
+pytestmark = pytest.mark.usefixtures("isolated_dirs")  # cache, models and data in tmp_path
 
 
 @pytest.mark.slow

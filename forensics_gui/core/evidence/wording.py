@@ -1,0 +1,71 @@
+"""Plain-language wording shared by everything a journalist reads: the viewer, the exported
+picture, the report and the CLI summaries.
+
+One place, so the screen, the picture and the report say the same thing in the same words. The
+words are for readers without the paper: each plain term has its technical name in
+:data:`TECHNICAL_TERMS` (shown as a tooltip in the viewer, in a glossary in the report).
+"""
+
+from __future__ import annotations
+
+from forensics_gui.core.alignment.scoring import DEFAULT_MAD_K, DEFAULT_MIN_FRAMES
+from forensics_gui.core.media.timebase import MODEL_FPS
+
+# What the lanes are called on screen, in the picture and in the report.
+MISMATCH_CURVE = "Mouth-voice mismatch"
+MISMATCH_CURVE_TRIMMED = "Mouth-voice mismatch (leading silence removed)"
+QUIET_LEVEL = "Quiet level"
+SILENCE_NAME = "Leading digital silence"
+UNUSUAL_LINE = "Unusually high for this clip"
+SUSPICIOUS_STRETCH = "Stretch to check"
+
+CURVE_MEANING = (
+    "The mismatch curve shows, frame by frame, how badly the mouth movements and the voice fit "
+    "together according to the AVH-Align model; higher means a worse fit.")
+
+RELATIVE_NOT_PROOF = (
+    "The scores are relative: compare them with real clips from the same source scored by the "
+    "same models. They are not a probability, and a high score is not proof of manipulation; a "
+    "low one is not proof of authenticity.")
+
+THRESHOLD_MEANING = (
+    f"The dashed line marks what is unusually high for this clip (its typical value plus "
+    f"{DEFAULT_MAD_K:g} times its typical spread). Stretches above it for at least "
+    f"{DEFAULT_MIN_FRAMES} frames ({DEFAULT_MIN_FRAMES / MODEL_FPS:.1f} s) are marked to check. "
+    "The line is not a real/fake cut-off: a real clip has a line too.")
+
+SILENCE_MEANING = (
+    "Leading digital silence is the stretch of exact or near-exact silence at the very start of "
+    "the sound track. In two public deepfake datasets (FakeAVCeleb, AV-Deepfake1M) fakes often "
+    "start with such silence and real clips do not, so it can give a file's origin away; it says "
+    "how the file was made, not whether the face or voice was changed.")
+
+
+def silence_sentence(leading_ms: float | None, quiet_level: float | None) -> str:
+    """One sentence about the measured leading silence (``None``: the clip has no sound)."""
+    if leading_ms is None:
+        return "The clip has no sound track, so there is no leading silence to measure."
+    level = "" if quiet_level is None else f" (samples below {quiet_level:g} of full scale)"
+    if leading_ms <= 0:
+        return f"The sound starts at once: no leading digital silence{level}."
+    return f"The sound starts with {leading_ms:.1f} ms of digital silence{level}."
+
+
+# Plain term -> the technical term behind it (tooltips in the viewer, glossary in the report).
+TECHNICAL_TERMS: dict[str, str] = {
+    MISMATCH_CURVE: "fakeness −Φ(v_t, a_t): AVH-Align's per-frame score (negated alignment of the "
+                    "AV-HuBERT visual and audio features at 25 frames per second)",
+    MISMATCH_CURVE_TRIMMED: "the same score after the leading silence was cut (the official "
+                            "trimming rule), so the silence cannot drive it",
+    "Video score": "log-sum-exp (or mean) of the frame scores: the published AVH-Align pooling",
+    QUIET_LEVEL: "tau, the amplitude threshold (fraction of full scale) below which a sample "
+                 "counts as silent",
+    SILENCE_NAME: "leading silence: time from the first sample to the first sample whose "
+                  "absolute amplitude exceeds tau",
+    UNUSUAL_LINE: f"robust threshold: median + {DEFAULT_MAD_K:g} × 1.4826 × MAD of the clip's own "
+                  "curve",
+    SUSPICIOUS_STRETCH: f"suspicious segment: frames above the robust threshold, gaps of up to 3 "
+                        f"frames merged, at least {DEFAULT_MIN_FRAMES} frames long",
+    "Mouth crop": "the 96×96 grey mouth region of interest (ROI) the model sees, prepared as the "
+                  "official AV-HuBERT code does (dlib 68 landmarks, mean-face alignment)",
+}

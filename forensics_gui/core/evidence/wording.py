@@ -51,6 +51,16 @@ def silence_sentence(leading_ms: float | None, quiet_level: float | None) -> str
     return f"The sound starts with {leading_ms:.1f} ms of digital silence{level}."
 
 
+VIDEO_SCORE = "Video score"
+SYNC_LANE = "Sound delay"
+SUPERVISED_CURVE = "Second detector (trained on fakes)"
+BRIEF_PEAK = "Brief peak"
+FRAME_NUMBER = "Frame"
+REFERENCE_SCORE = "Typical mismatch"
+OUT_OF_DATE = ("Out of date: an analysis option changed since these curves were computed. "
+               "Analyze again to update them.")
+
+
 # Plain term -> the technical term behind it (tooltips in the viewer, glossary in the report).
 TECHNICAL_TERMS: dict[str, str] = {
     MISMATCH_CURVE: "fakeness −Φ(v_t, a_t): AVH-Align's per-frame score (negated alignment of the "
@@ -68,4 +78,17 @@ TECHNICAL_TERMS: dict[str, str] = {
                         f"frames merged, at least {DEFAULT_MIN_FRAMES} frames long",
     "Mouth crop": "the 96×96 grey mouth region of interest (ROI) the model sees, prepared as the "
                   "official AV-HuBERT code does (dlib 68 landmarks, mean-face alignment)",
+    SYNC_LANE: "sync offset: per 25 fps model frame, the audio offset (in frames, −15 … +15, "
+               "1 frame = 40 ms) that Φ finds best aligned; 0 = in sync",
+    SUPERVISED_CURVE: "supervised Φ (AVH-Align/sup): trained on real and fake clips; it tends to "
+                      "react to the leading silence",
+    BRIEF_PEAK: f"frames above the robust threshold for fewer than {DEFAULT_MIN_FRAMES} frames "
+                f"({DEFAULT_MIN_FRAMES / MODEL_FPS:.1f} s) after merging gaps of up to 3 frames: "
+                "not marked as a suspicious segment",
+    FRAME_NUMBER: "the video's own frame index, counted from 0 (the number in the time display); "
+                  f"the model scores a {MODEL_FPS:g} fps grid of 'model frames' shown only in "
+                  "tooltips",
+    REFERENCE_SCORE: "log-mean-exp of the frame scores (log-sum-exp − log N, N = number of "
+                     "frames), or the mean with mean pooling: unlike log-sum-exp it does not grow "
+                     "with the clip's length, so clips of different lengths can be compared",
 }

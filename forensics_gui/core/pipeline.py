@@ -188,6 +188,30 @@ def require_finite_scores(result: Any, model: Any, clip_name: str) -> None:
 
 
 _ROI_ARRAYS = ("times_s", "landmarks", "face_boxes", "detected", "face_found", "gray")
+
+
+def roi_cache_key(sha: str, preparation: str) -> str:
+    """The analysis-cache key of a clip's face track and mouth ROI (by its SHA-256)."""
+    from forensics_gui.core.encoder.cache import Cache
+
+    return Cache.key(ROI_CACHE_VERSION, sha, {"preparation": preparation})
+
+
+def cached_mouth_roi(sha: str, preparation: str, cache: Any = None
+                     ) -> tuple[FaceTrack, np.ndarray | None] | None:
+    """The face track and grey mouth ROI an earlier analysis of the clip with SHA-256 ``sha``
+    cached (``preparation`` "official" or "fast"), or None when there is none. Writes nothing
+    (:mod:`forensics_gui.core.evidence.frames` reads what the model saw through it)."""
+    if cache is None:
+        from forensics_gui.core.encoder.cache import Cache
+
+        cache = Cache()
+    cached = cache.get_npz(roi_cache_key(sha, preparation), _ROI_ARRAYS)
+    if cached is None:
+        return None
+    face = FaceTrack(cached["times_s"], cached["landmarks"], cached["face_boxes"],
+                     cached["detected"].astype(bool), bool(cached["face_found"]))
+    return face, (cached["gray"] if face.face_found else None)
 _FEATURE_SCALARS = ("trimmed_video_frames", "trimmed_audio_samples", "leading_silence_s")
 
 
@@ -276,12 +300,11 @@ class Analyzer:
         """Face track and the grey ROI frames the model sees (None without a face); cached."""
         from forensics_gui.core.face import roi
 
-        key = self.cache.key(ROI_CACHE_VERSION, sha, {"preparation": self.options.preparation})
-        cached = self.cache.get_npz(key, _ROI_ARRAYS) if self.options.use_cache else None
-        if cached is not None:
-            face = FaceTrack(cached["times_s"], cached["landmarks"], cached["face_boxes"],
-                             cached["detected"].astype(bool), bool(cached["face_found"]))
-            return face, (cached["gray"] if face.face_found else None)
+        key = roi_cache_key(sha, self.options.preparation)
+        hit = cached_mouth_roi(sha, self.options.preparation, self.cache) \
+            if self.options.use_cache else None
+        if hit is not None:
+            return hit
         _stage(progress, "landmarks", 0, None)
         result = roi.extract_mouth_roi(path, progress=progress, preparation=self.options.preparation)
         face = FaceTrack(result.times_s, result.landmarks, result.face_boxes, result.detected,

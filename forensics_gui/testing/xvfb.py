@@ -37,15 +37,20 @@ def require_xvfb() -> str:
 
 
 @contextmanager
-def xvfb(width: int = 1280, height: int = 720, depth: int = 24) -> Iterator[str]:
-    """Run an Xvfb screen of ``width`` x ``height`` and yield its DISPLAY (e.g. ``":7"``)."""
+def xvfb(width: int = 1280, height: int = 720, depth: int = 24,
+         fbdir: str | None = None) -> Iterator[str]:
+    """Run an Xvfb screen of ``width`` x ``height`` and yield its DISPLAY (e.g. ``":7"``).
+
+    ``fbdir``: a folder where Xvfb keeps the screen as a memory-mapped XWD file
+    (``fbdir/Xvfb_screen0``), so a test can read the pixels as they are drawn."""
     exe = shutil.which("Xvfb")
     if exe is None:
         raise XvfbUnavailable("Xvfb is not installed")
     read_fd, write_fd = os.pipe()
     proc = subprocess.Popen(
         [exe, "-displayfd", str(write_fd), "-screen", "0", f"{width}x{height}x{depth}",
-         "-nolisten", "tcp", "-noreset", "+extension", "RANDR"],
+         "-nolisten", "tcp", "-noreset", "+extension", "RANDR",
+         *(["-fbdir", fbdir] if fbdir else [])],
         pass_fds=(write_fd,), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL)
     os.close(write_fd)

@@ -1,0 +1,177 @@
+"""A damaged or cut-short file: stated against decodable duration, one sentence (issue 12)."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from forensics_gui.core.errors import MediaError
+from forensics_gui.core.media.decode import VideoReader, decode_audio
+from forensics_gui.core.media.integrity import check_integrity
+from forensics_gui.testing.synth import make_clip, truncate_file
+
+
+def cut_copy(src: Path, dst: Path, fraction: float) -> Path:
+    return truncate_file(src, dst, fraction)
+
+
+def remux_ordered(src: Path, dst: Path, first: str, audio_shift_s: float = 0.0) -> Path:
+    """Remux ``src`` writing every packet of stream ``first`` ("video"/"audio") before the
+    other's, so that cutting the bytes cuts only the stream written last. ``audio_shift_s``
+    delays the audio (a clip whose sound starts late)."""
+    with av.open(str(src)) as inp, av.open(str(dst), "w",
+                                          options={"max_interleave_delta": "1"}) as out:
+        ins = {s.type: s for s in inp.streams}
+        outs = {k: out.add_stream_from_template(s) for k, s in ins.items()}
+        for kind in [first] + [k for k in ins if k != first]:
+            inp.seek(0)
+            shift = 0
+            if kind == "audio" and audio_shift_s:
+                shift = int(round(audio_shift_s / ins[kind].time_base))
+            for pkt in inp.demux(ins[kind]):
+                if pkt.dts is None:
+                    continue
+                pkt.pts, pkt.dts = pkt.pts + shift, pkt.dts + shift
+                pkt.stream = outs[kind]
+                out.mux(pkt)
+    return dst
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    d = tmp_path_factory.mktemp("integrity")
+    out = {
+        "mkv": make_clip(d / "a.mkv", face=False).path,
+        "mp4": make_clip(d / "a.mp4", face=False, faststart=True).path,
+        "aac_mkv": make_clip(d / "b.mkv", face=False, audio_codec="aac").path,
+    }
+    return out
+
+
+@pytest.mark.parametrize("kind", ["mkv", "mp4", "aac_mkv"])
+def test_cut_file_says_stated_and_decodable(clips: dict[str, Path], kind: str, tmp_path: Path) -> None:
+    cut = cut_copy(clips[kind], tmp_path / f"cut{clips[kind].suffix}", 0.3)
+    integ = check_integrity(cut)
+    assert integ.damaged and integ.full_scan
+    assert integ.stated_s == pytest.approx(3.0, abs=0.1)  # aac priming makes 3.064
+    assert integ.video_end_s is not None and integ.audio_end_s is not None
+    assert 0.3 < integ.video_end_s < 1.5 and 0.3 < integ.audio_end_s < 1.5
+    text = integ.sentence
+    assert text.startswith("This file is damaged or cut short: it says ")
+    assert f"{integ.stated_s:.2f} s, but only " in text
+    assert f"{integ.video_end_s:.2f} s of picture" in text
+    assert f"{integ.audio_end_s:.2f} s of sound" in text
+    assert text.endswith(" can be decoded.") and "\n" not in text
+    # what the player and the audio decoder actually get ends where the check says
+    with VideoReader(cut) as reader:
+        n = len(reader)
+        last = reader.frame_by_index(n - 1)
+    assert integ.video_frames == n
+    assert last.time_s + last.duration_s == pytest.approx(integ.video_end_s, abs=0.005)
+    track = decode_audio(cut)
+    assert track.start_time_s + track.duration_s <= integ.audio_end_s + 0.03
+    doc = integ.to_dict()
+    assert doc["damaged"] is True and doc["sentence"] == text
+    assert doc["video_frames_decodable"] == n and doc["stated_duration_s"] == pytest.approx(integ.stated_s)
+
+
+def test_audio_only_cut_and_video_only_cut(clips: dict[str, Path], tmp_path: Path) -> None:
+    audio_last = remux_ordered(clips["mkv"], tmp_path / "audio_last.mkv", first="video")
+    data = audio_last.read_bytes()
+    cut = tmp_path / "audio_cut.mkv"
+    cut.write_bytes(data[: int(len(data) * 0.6)])
+    integ = check_integrity(cut)
+    assert integ.damaged
+    assert integ.video_end_s == pytest.approx(3.0)
+    assert integ.audio_end_s is not None and integ.audio_end_s < 2.5
+    assert integ.analysable_end_s == pytest.approx(integ.audio_end_s)
+    assert "3.00 s of picture" in integ.sentence
+    assert f"so the lip-sync analysis, which needs both, stops at {integ.audio_end_s:.2f} s" \
+        in integ.sentence
+
+    video_last = remux_ordered(clips["mkv"], tmp_path / "video_last.mkv", first="audio")
+    data = video_last.read_bytes()
+    cut2 = tmp_path / "video_cut.mkv"
+    cut2.write_bytes(data[: int(len(data) * 0.9)])
+    integ2 = check_integrity(cut2)
+    assert integ2.damaged
+    assert integ2.audio_end_s == pytest.approx(3.0, abs=0.1)
+    assert integ2.video_end_s is not None and integ2.video_end_s < 2.5
+    assert integ2.analysable_end_s == pytest.approx(integ2.video_end_s)
+    # the remuxed (uncut) files are whole
+    assert check_integrity(audio_last).sentence == ""
+    assert check_integrity(video_last).sentence == ""
+
+
+def test_nothing_of_one_stream(clips: dict[str, Path], tmp_path: Path) -> None:
+    video_last = remux_ordered(clips["mkv"], tmp_path / "video_last.mkv", first="audio")
+    data = video_last.read_bytes()
+    cut = tmp_path / "no_picture.mkv"
+    cut.write_bytes(data[: int(len(data) * 0.5)])  # the sound only (pcm is most of the bytes)
+    try:
+        integ = check_integrity(cut)
+    except MediaError:
+        return  # refusing to open it at all is also a clear sentence
+    if integ.video_end_s == 0:
+        assert "none of the picture" in integ.sentence and "cannot run" in integ.sentence
+
+
+def test_audio_only_file_cut(tmp_path: Path) -> None:
+    src = make_clip(tmp_path / "s.mkv", video=False).path
+    cut = cut_copy(src, tmp_path / "s_cut.mkv", 0.4)
+    integ = check_integrity(cut)
+    assert integ.video is None and integ.damaged
+    assert "s of sound can be decoded." in integ.sentence and "picture" not in integ.sentence
+
+
+@pytest.mark.parametrize("suffix,kwargs", [
+    (".mkv", {}),
+    (".mp4", {}),
+    (".mp4", {"faststart": True}),
+    (".avi", {}),
+    (".webm", {}),
+    (".mkv", {"fps": Fraction(30000, 1001)}),  # 29.97 fps: 3.003 s, stored in ms
+    (".mp4", {"fps": Fraction(30000, 1001), "audio_codec": "aac"}),  # container rounds
+    (".mkv", {"duration_s": 2.37, "fps": 24}),  # a duration no frame boundary hits
+])
+def test_whole_files_raise_no_alarm(tmp_path: Path, suffix: str, kwargs: dict) -> None:
+    clip = make_clip(tmp_path / f"w{suffix}", face=False, width=96, height=96, **kwargs).path
+    integ = check_integrity(clip)
+    assert integ.sentence == "" and not integ.damaged, (integ.video, integ.audio, integ.stated_s)
+    assert not integ.full_scan  # a whole file costs only its tail
+    assert integ.analysable_end_s == integ.stated_s
+    assert integ.to_dict()["damaged"] is False
+
+
+def test_vfr_and_late_audio_are_whole(tmp_path: Path) -> None:
+    src = make_clip(tmp_path / "v.mkv", face=False, width=96, height=96).path
+    late = remux_ordered(src, tmp_path / "late.mkv", first="video", audio_shift_s=0.5)
+    assert check_integrity(late).sentence == ""
+    # variable frame rate: frames at uneven times, as phones write
+    vfr = tmp_path / "vfr.mkv"
+    with av.open(str(vfr), "w") as out:
+        st = out.add_stream("libx264", rate=30)
+        st.width = st.height = 64
+        st.pix_fmt = "yuv420p"
+        st.codec_context.time_base = Fraction(1, 1000)
+        t = 0
+        rng = np.random.default_rng(0)
+        for k in range(60):
+            frame = av.VideoFrame.from_ndarray(np.full((64, 64, 3), k * 4 % 256, np.uint8),
+                                               format="rgb24")
+            frame.pts, frame.time_base = t, Fraction(1, 1000)
+            out.mux(st.encode(frame))
+            t += int(rng.choice([20, 33, 50]))
+        out.mux(st.encode(None))
+    assert check_integrity(vfr).sentence == ""
+
+
+def test_unreadable_file_is_a_sentence(tmp_path: Path) -> None:
+    bad = tmp_path / "x.mkv"
+    bad.write_text("not a video\n" * 50)
+    with pytest.raises(MediaError):
+        check_integrity(bad)

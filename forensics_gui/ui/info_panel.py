@@ -108,6 +108,16 @@ class InfoPanel(QWidget):
             form.addRow(key, label)
         self.fields["SHA-256"].setFont(theme.monospace_font(8))
         outer.addLayout(form)
+        # a damaged or cut-short file (core.media.integrity): one sentence, in warning colours
+        self.damage_label = QLabel("")
+        self.damage_label.setObjectName("damage")
+        self.damage_label.setWordWrap(True)
+        self.damage_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.damage_label.setStyleSheet(
+            f"QLabel#damage {{ color: {theme.PLAYHEAD}; border: 1px solid {theme.PLAYHEAD}; "
+            "border-radius: 3px; padding: 4px; }")
+        self.damage_label.setVisible(False)
+        outer.addWidget(self.damage_label)
 
         outer.addWidget(self._heading("Leading silence"))
         self.silence_box = QWidget()
@@ -184,6 +194,8 @@ class InfoPanel(QWidget):
         self.fields["Duration"].setText(format_time(info.duration_s or 0.0))
         self.fields["Size"].setText(_human_size(info.size_bytes))
         self.fields["SHA-256"].setText("computing…")
+        self.damage_label.setText("")
+        self.damage_label.setVisible(False)
         self.sweep_table.setRowCount(0)
         self.amplitude_table.setRowCount(0)
         has_audio = a is not None
@@ -192,6 +204,21 @@ class InfoPanel(QWidget):
         self.silence_notice.setText(
             "" if has_audio else "No audio stream: leading-silence analysis is not available.")
         self.verdict_label.setText("Decoding audio…" if has_audio else "")
+
+    def set_damage(self, integrity: Any, format_time: Any) -> None:
+        """Show a damaged or cut-short file's sentence (media.integrity.Integrity); whole: hide."""
+        sentence = integrity.sentence if integrity is not None else ""
+        self.damage_label.setText(sentence)
+        self.damage_label.setVisible(bool(sentence))
+        if not sentence:
+            return
+        ends = [e for e in (integrity.video_end_s, integrity.audio_end_s) if e is not None]
+        self.fields["Duration"].setText(
+            f"{format_time(integrity.stated_s)} stated, {format_time(max(ends))} readable")
+        frames = integrity.video_frames
+        video = self.fields["Video"]
+        if frames is not None and " frames" in video.text():
+            video.setText(video.text().rsplit(", ", 1)[0] + f", {frames} frames readable")
 
     def set_sha256(self, digest: str) -> None:
         self.fields["SHA-256"].setText(f"{digest[:32]}\n{digest[32:]}")

@@ -255,6 +255,7 @@ class MainWindow(QMainWindow):
         # frame times estimated from the rate until the decoder sends the exact ones
         self.session.open_media(info, Timebase.from_media(info))
         worker = ClipInfoWorker(path, self.token, with_audio=has_audio)
+        worker.integrity_ready.connect(self._on_integrity_ready)
         worker.partial.connect(self._on_audio_ready)
         worker.audio_failed.connect(self._on_audio_failed)
         worker.finished.connect(self._on_sha256_ready)
@@ -293,6 +294,23 @@ class MainWindow(QMainWindow):
             return False
 
     # -- worker results ------------------------------------------------------------------
+    def _on_integrity_ready(self, token: int, integrity: Any) -> None:
+        """A damaged or cut-short file: say so once in the status bar and in the info panel,
+        mark the missing part of the waveform, and keep the playhead within the readable data."""
+        if token != self.token:
+            return
+        self.session.set_integrity(integrity)
+        if not integrity.damaged:
+            return
+        self.info_panel.set_damage(integrity, _format_time)
+        if integrity.audio_end_s is not None:
+            self.timeline.set_data_end(integrity.audio_end_s)
+        end = self.session.duration_s
+        self.transport.set_duration(end)
+        self.clock.end_s = end
+        self.statusBar().showMessage(integrity.sentence)
+        self._update_time_label()
+
     def _on_audio_ready(self, token: int, analysis: AudioAnalysis) -> None:
         if token == self.token:
             self.session.set_audio(analysis)

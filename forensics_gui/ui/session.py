@@ -24,6 +24,7 @@ class Session(QObject):
     audio_analysed = Signal(object)  # AudioAnalysis
     silence_changed = Signal(object)  # SilenceResult or None: THE measurement every panel shows
     sha256_computed = Signal(str)
+    integrity_checked = Signal(object)  # media.integrity.Integrity of the open clip
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -34,6 +35,7 @@ class Session(QObject):
         self.silence: SilenceResult | None = None  # of self.audio at self.threshold
         self.sha256: str | None = None
         self.timebase: Timebase | None = None  # frame <-> time of the open clip
+        self.integrity: Any = None  # media.integrity.Integrity once checked (damaged or cut files)
 
     @property
     def path(self) -> str | None:
@@ -46,6 +48,7 @@ class Session(QObject):
         self.audio = None
         self.silence = None
         self.sha256 = None
+        self.integrity = None
         self.time_s = 0.0
         self.media_opened.emit(info)
         self.time_changed.emit(0.0)
@@ -59,9 +62,20 @@ class Session(QObject):
 
     @property
     def duration_s(self) -> float:
+        """How far the playhead goes: the stated duration, or where the readable data ends in
+        a damaged or cut-short file."""
         if self.info is None:
             return 0.0
+        if self.integrity is not None and self.integrity.damaged:
+            return float(self.integrity.data_end_s)
         return float(self.info.duration_s or 0.0)
+
+    def set_integrity(self, integrity: Any) -> None:
+        """The open clip's stated-against-readable check; the playhead stays within the data."""
+        self.integrity = integrity
+        self.integrity_checked.emit(integrity)
+        if self.time_s > self.duration_s:
+            self.set_time(self.duration_s)
 
     def set_threshold(self, tau: float) -> None:
         if tau != self.threshold:

@@ -66,6 +66,19 @@ class Timeline(QWidget):
             self.waveform_plot.addItem(line, ignoreBounds=True)
         self.notice = pg.TextItem("", color=theme.MUTED, anchor=(0.5, 0.5))
         self.waveform_plot.addItem(self.notice, ignoreBounds=True)
+        # past the end of a cut-short file's sound: marked, so it never reads as silence
+        self.no_data_region = pg.LinearRegionItem(
+            values=(0.0, 0.0), movable=False, brush=pg.mkBrush(theme.BORDER),
+            pen=pg.mkPen(theme.PLAYHEAD, width=1))
+        self.no_data_region.setZValue(8)  # above the tau lines and the waveform
+        self.no_data_region.setVisible(False)
+        self.waveform_plot.addItem(self.no_data_region, ignoreBounds=True)
+        self.no_data_label = pg.TextItem("no data (file cut short)", color=theme.TEXT,
+                                         anchor=(0.5, 0.5))
+        self.no_data_label.setZValue(21)
+        self.no_data_label.setVisible(False)
+        self.waveform_plot.addItem(self.no_data_label, ignoreBounds=True)
+        self.data_end_s: float | None = None
         self.set_silence(None, None)
 
         self.pyramid: Any = None
@@ -154,6 +167,7 @@ class Timeline(QWidget):
         self.duration_s = max(float(duration_s), 1e-3)
         self.curve.setData([], [])
         self.set_silence(None, None)
+        self.set_data_end(None)
         for plot in self.plots:
             plot.vb.setLimits(xMin=-0.05 * self.duration_s, xMax=1.05 * self.duration_s,
                               minXRange=1e-4)
@@ -167,6 +181,18 @@ class Timeline(QWidget):
         self.notice.setText(text)
         self.notice.setVisible(bool(text))
         self.notice.setPos(self.duration_s / 2, 0.0)
+
+    def set_data_end(self, end_s: float | None) -> None:
+        """Mark [end_s, clip end] of the waveform "no data (file cut short)" (None: whole); the
+        waveform is not drawn past ``end_s``."""
+        self.data_end_s = None if end_s is None or end_s >= self.duration_s else float(end_s)
+        visible = self.data_end_s is not None
+        self.no_data_region.setVisible(visible)
+        self.no_data_label.setVisible(visible)
+        if self.data_end_s is not None:
+            self.no_data_region.setRegion((self.data_end_s, self.duration_s))
+            self.no_data_label.setPos((self.data_end_s + self.duration_s) / 2, 0.0)
+        self.redraw_waveform()
 
     def set_pyramid(self, pyramid: Any) -> None:
         self.pyramid = pyramid
@@ -207,8 +233,13 @@ class Timeline(QWidget):
             return
         (t0, t1), _ = self.waveform_plot.vb.viewRange()
         n_pixels = max(50, int(self.waveform_plot.vb.width()))
-        env = self.pyramid.envelope(t0, t1, n_pixels)
+        if self.data_end_s is not None:
+            t1 = min(t1, self.data_end_s)
+        env = self.pyramid.envelope(t0, max(t0, t1), n_pixels)
         x, y = env.polyline()
+        if self.data_end_s is not None and len(x):
+            keep = x <= self.data_end_s
+            x, y = x[keep], y[keep]
         self.curve.setData(x, y)
 
     # -- time ----------------------------------------------------------------------------

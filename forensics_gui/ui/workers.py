@@ -132,15 +132,17 @@ class FrameDecoder(QThread):
 
 
 class ClipInfoWorker(Worker):
-    """The info panel's facts about one clip: decodes the audio (peak pyramid + silence sweeps),
-    then hashes the file.
+    """The info panel's facts about one clip: checks that the whole file is there, decodes the
+    audio (peak pyramid + silence sweeps), then hashes the file.
 
-    ``partial(token, AudioAnalysis)`` when the audio is ready (``audio_failed(token, sentence)``
+    ``integrity_ready(token, Integrity)`` first (stated against readable duration; skipped when
+    the check itself fails), ``partial(token, AudioAnalysis)`` when the audio is ready (``audio_failed(token, sentence)``
     when it cannot be decoded: the hash still follows), then ``finished(token, sha256 hex)``, or
     ``failed(token, sentence)`` when the file cannot be hashed.
     """
 
     audio_failed = Signal(int, str)
+    integrity_ready = Signal(int, object)
     what = "Reading the clip"
 
     def __init__(self, path: str, token: int, with_audio: bool) -> None:
@@ -150,7 +152,15 @@ class ClipInfoWorker(Worker):
 
     def work(self) -> str:
         from forensics_gui.core.files.hashing import sha256_file
+        from forensics_gui.core.media.integrity import check_integrity
 
+        try:
+            self.integrity_ready.emit(self.token, check_integrity(self.path, progress=self.progress))
+        except Cancelled:
+            raise
+        except Exception as err:  # noqa: BLE001 - the check is a bonus: the rest still follows
+            log.warning("integrity check failed: %s", err)
+        check_cancelled(self.progress)
         if self.with_audio:
             try:
                 analysis = analyse_audio(self.path, self.progress)

@@ -1,0 +1,66 @@
+"""A cut-short file in the viewer: the sentence in the info panel and the status bar, the
+waveform marked "no data" past the end, and the playhead stops at the last readable frame."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import Qt
+
+from forensics_gui.testing.synth import make_clip, truncate_file
+
+
+@pytest.fixture(scope="module")
+def cut_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    d = tmp_path_factory.mktemp("damaged")
+    src = make_clip(d / "whole.mkv", duration_s=3.0, fps=25, width=160, height=120,
+                    sample_rate=16000, face=False, pattern=True).path
+    return truncate_file(src, d / "cut.mkv", 0.3)
+
+
+def test_cut_file_says_so_and_stops_at_the_data(qtbot, window, cut_clip, clips,
+                                                open_and_wait) -> None:
+    messages: list[str] = []
+    window.statusBar().messageChanged.connect(messages.append)
+    open_and_wait(window, cut_clip)
+    qtbot.waitUntil(lambda: window.session.integrity is not None, timeout=60000)
+    integ = window.session.integrity
+    assert integ.damaged
+    sentence = integ.sentence
+    assert sentence.startswith("This file is damaged or cut short: it says 3.00 s, but only ")
+
+    # the info panel: a visible warning with the sentence; the duration says both
+    panel = window.info_panel
+    assert panel.damage_label.isVisible() and panel.damage_label.text() == sentence
+    assert "stated" in panel.fields["Duration"].text()
+    assert "readable" in panel.fields["Duration"].text()
+    assert f"{integ.video_frames} frames readable" in panel.fields["Video"].text()
+    # the status bar said it once on open
+    assert messages.count(sentence) == 1
+
+    # the waveform stops where the sound stops; the rest is marked, not drawn as silence
+    tl = window.timeline
+    x, _ = tl.curve.getData()
+    assert x is not None and len(x) and float(x.max()) <= integ.audio_end_s + 1e-6
+    assert tl.no_data_region.isVisible()
+    lo, hi = tl.no_data_region.getRegion()
+    assert lo == pytest.approx(integ.audio_end_s) and hi == pytest.approx(3.0)
+    assert tl.no_data_label.isVisible() and "no data (file cut short)" in tl.no_data_label.toPlainText()
+
+    # the player: slider and End stop at the last readable frame
+    assert window.transport.slider.maximum() == int(round(integ.data_end_s * 1000))
+    last = integ.video_frames - 1
+    window.video_view.setFocus()
+    qtbot.keyClick(window.video_view, Qt.Key.Key_End)
+    qtbot.waitUntil(lambda: window.frame_index == last, timeout=30000)
+    qtbot.waitUntil(lambda: f"frame {last} / {last}" in window.transport.time_label.text(),
+                    timeout=30000)
+    assert window.session.time_s <= integ.data_end_s
+
+    # a whole file clears it all
+    open_and_wait(window, clips["av"].path)
+    qtbot.waitUntil(lambda: window.session.integrity is not None, timeout=60000)
+    assert window.session.integrity.sentence == ""
+    assert not panel.damage_label.isVisible()
+    assert not tl.no_data_region.isVisible()

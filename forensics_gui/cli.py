@@ -29,7 +29,7 @@ COMMANDS: dict[str, str] = {
     "batch": "score every clip under a folder into a CSV (resumable)",
     "train": "train Phi on real videos or on feature files",
     "eval": "compute AUC/AP of a score CSV against dataset metadata",
-    "models": "list the known models, or check what a model file is without running it",
+    "models": "list, check, fetch or remove the model files (the detector's weights)",
 }
 
 

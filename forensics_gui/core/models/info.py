@@ -50,21 +50,31 @@ _BUFFERS = ("running_mean", "running_var", "num_batches_tracked")
 class RegistryMatch:
     """How a file relates to ``models/registry.json``.
 
-    ``state``: "verified" (its SHA-256 is an entry's digest), "not verifiable" (named like an
-    entry whose digest the registry does not know), "differs" (named like an entry, other
-    digest) or "unknown" (no entry). ``entry``: the entry's name, or "".
+    ``state``: "verified" (its SHA-256 is an entry's digest), "recorded" (named like an entry
+    whose digest the registry does not know, and its SHA-256 is the one recorded when that entry
+    was first downloaded), "not verifiable" (named like an entry whose digest the registry does
+    not know, nothing recorded), "differs" (named like an entry, other digest than the
+    registry's or, with ``against_recorded``, the recorded one) or "unknown" (no entry).
+    ``entry``: the entry's name, or "".
     """
 
     state: str
     entry: str = ""
+    against_recorded: bool = False
 
     @property
     def text(self) -> str:
         if self.state == "verified":
             return f"verified: SHA-256 matches {self.entry}"
+        if self.state == "recorded":
+            return (f"recorded: SHA-256 matches the one recorded at the first download of "
+                    f"{self.entry} (the registry has none to verify it against)")
         if self.state == "not verifiable":
             return (f"not verifiable: named like {self.entry}, but the registry has no SHA-256 "
                     "for it")
+        if self.state == "differs" and self.against_recorded:
+            return (f"unknown file: named like {self.entry}, but its SHA-256 differs from the one "
+                    "recorded at its first download")
         if self.state == "differs":
             return f"unknown file: named like {self.entry}, but its SHA-256 differs from the registry's"
         return "unknown file: no registry entry has this SHA-256"
@@ -209,6 +219,7 @@ def _numel(tensors: list[Any]) -> int:
 
 def registry_match(path: Path, sha256: str) -> RegistryMatch:
     """The registry entry whose digest is ``sha256``, else what the file's name says."""
+    from forensics_gui.core.models.fetch import recorded_sha256
     from forensics_gui.core.models.registry import known_models
 
     known = known_models()
@@ -217,7 +228,14 @@ def registry_match(path: Path, sha256: str) -> RegistryMatch:
             return RegistryMatch("verified", model.name)
     for model in known:
         if model.name == path.name:
-            return RegistryMatch("differs" if model.sha256 else "not verifiable", model.name)
+            if model.sha256:
+                return RegistryMatch("differs", model.name)
+            recorded = recorded_sha256(model.name)
+            if recorded is None:
+                return RegistryMatch("not verifiable", model.name)
+            if recorded == sha256.lower():
+                return RegistryMatch("recorded", model.name)
+            return RegistryMatch("differs", model.name, against_recorded=True)
     return RegistryMatch("unknown")
 
 

@@ -1,8 +1,12 @@
-"""Known model checkpoints (``models/registry.json``), finding installed ones, and their SHA-256.
+"""Known model checkpoints (``registry.json``, shipped inside this package), finding installed
+ones, and their SHA-256.
 
-Nothing is downloaded: the user puts the files into a folder of
-:func:`forensics_gui.core.files.paths.model_search_dirs`; :func:`describe_missing_models` says which file,
-where to get it and where to put it. SHA-256 digests of installed files are cached (in memory and
+The registry is package data (``forensics_gui/core/models/registry.json``), found with
+:mod:`importlib.resources`, so a wheel or a desktop bundle finds it as the source tree does.
+Nothing is downloaded here: the user puts the files into a folder of
+:func:`forensics_gui.core.files.paths.model_search_dirs`, or asks
+:mod:`forensics_gui.core.models.fetch` to download one; :func:`describe_missing_models` says which
+file, where to get it and where to put it. SHA-256 digests of installed files are cached (in memory and
 in ``cache_dir()/model_sha256.json``) keyed by path, size and modification time, so the Models
 dialog does not re-hash gigabytes each time it opens.
 """
@@ -11,6 +15,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -19,12 +24,18 @@ from forensics_gui.core.files import paths
 from forensics_gui.core.files.checks import read_json_file, require_regular_file
 from forensics_gui.core.files.hashing import sha256_of
 
-REGISTRY_FILE = paths.REPO_MODELS_DIR / "registry.json"
+REGISTRY_FILE = Path(str(resources.files("forensics_gui.core.models") / "registry.json"))
+"""The registry, as a file on disk (package data; tests point it elsewhere)."""
 
 
 @dataclass(frozen=True)
 class ModelInfo:
-    """One known checkpoint. ``kind`` is ``"avhubert"`` or ``"phi"``; ``sha256`` may be None."""
+    """One known checkpoint. ``kind`` is ``"avhubert"`` or ``"phi"``; ``sha256`` may be None.
+
+    ``url``: the official download address ("" when the file cannot be fetched directly);
+    ``license_text``: what the user reads and accepts before a fetch; ``license_url``: the full
+    licence.
+    """
 
     name: str
     kind: str
@@ -34,6 +45,9 @@ class ModelInfo:
     sha256: str | None
     license: str
     source: str
+    url: str = ""
+    license_url: str = ""
+    license_text: str = ""
 
 
 def known_models(kind: str | None = None) -> list[ModelInfo]:
@@ -43,7 +57,9 @@ def known_models(kind: str | None = None) -> list[ModelInfo]:
     except ForensicsError:
         return []
     fields = ModelInfo.__dataclass_fields__
-    models = [ModelInfo(**{k: m.get(k) for k in fields}) for m in data.get("models", [])]
+    optional = ("url", "license_url", "license_text")  # "" when the entry has none
+    models = [ModelInfo(**{k: m.get(k) or ("" if k in optional else m.get(k)) for k in fields})
+              for m in data.get("models", []) if isinstance(m, dict)]
     models = [m for m in models if kind is None or m.kind == kind]
     return sorted(models, key=lambda m: m.role != "default")
 
@@ -75,17 +91,18 @@ def find_phi_checkpoint() -> Path | None:
 
 def _missing_sentence(kind: str, folder: Path) -> str:
     known = known_models(kind)
-    if not known:  # an install without the source tree's models/registry.json
+    if not known:  # an install whose package data is missing
         what = "AV-HuBERT checkpoint" if kind == "avhubert" else "alignment network Phi"
         return (f"The {what} is missing and the list of known models ({REGISTRY_FILE}) was not "
                 f"found; see models/README.md in the forensics-gui sources and put the file into "
                 f"{folder}.")
     m = known[0]
+    fetch = f" (or run 'forensics-gui models fetch {m.name}')" if m.url else ""
     if kind == "avhubert":
-        return (f"The AV-HuBERT checkpoint is missing: download {m.name} ({m.approx_size}, "
-                f"{m.license}) from {m.source.rstrip('.')}, and put it into {folder}.")
+        return (f"The AV-HuBERT checkpoint is missing: download {m.name} ({m.approx_size}; "
+                f"{m.license}) from {m.source.rstrip('.')}, and put it into {folder}{fetch}.")
     return (f"The alignment network Phi is missing: download {m.name} from {m.source.rstrip('.')}, "
-            f"and put it into {folder} (or train your own with 'forensics-gui train').")
+            f"and put it into {folder}{fetch}, or train your own with 'forensics-gui train'.")
 
 
 def describe_missing_models() -> str:

@@ -111,6 +111,10 @@ def _todo(videos: list[Path], folder: Path, rows: list[dict[str, str]], wanted: 
 
 def _row(rel: str, variant: str, res: Any, analysis: Any, curve: str, setup: str) -> dict[str, Any]:
     finite = math.isfinite(res.video_score)  # NaN would be refused by eval: leave it empty, say why
+    notes = [] if finite else ["no finite video score (no frame could be scored)"]
+    damage = getattr(analysis, "damage", None) or {}
+    if damage.get("sentence"):  # a cut-short file: scored only where its data exists
+        notes.append(damage["sentence"])
     return {
         "file": rel, "video_score": f"{res.video_score:.6f}" if finite else "", "pool": res.pool,
         "variant": variant, "num_frames": res.num_frames,
@@ -118,7 +122,7 @@ def _row(rel: str, variant: str, res: Any, analysis: Any, curve: str, setup: str
         "suspicious_segments": json.dumps([[round(s, 3), round(e, 3)]
                                            for s, e in res.suspicious_segments]),
         "sha256": analysis.sha256, "status": "ok", "curve": curve, "setup": setup,
-        "error": "" if finite else "no finite video score (no frame could be scored)",
+        "error": " ".join(notes),  # for an ok row, a note
     }
 
 
@@ -170,6 +174,7 @@ def run(args: argparse.Namespace) -> int:
               "score every clip with these.", file=sys.stderr)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     failures: list[tuple[str, str]] = []
+    notes: list[tuple[str, str]] = []  # scored, but the file is damaged or cut short
     scored = 0
     bar = ClipRunProgress(ConsoleProgress(enabled=sys.stderr.isatty()), "batch", len(todo))
     with open(args.output, "ab") as fh:
@@ -203,11 +208,16 @@ def run(args: argparse.Namespace) -> int:
                             new_rows.append(_row(rel, variant, res, item.value, curve, setup))
                         br.append_rows(fh, new_rows)
                         scored += 1
+                        damage = item.value.damage or {}
+                        if damage.get("sentence"):
+                            notes.append((rel, damage["sentence"]))
                     bar.show(item.index + 1)
         except KeyboardInterrupt:
             print(f"\nInterrupted after {scored + len(failures)} of {len(todo)} clips; their rows are in "
                   f"{args.output}. Run the same command again to continue.", file=sys.stderr)
             raise
+    for rel, note in notes:
+        print(f"  {rel}: {note}", file=sys.stderr)
     for rel, why in failures:
         print(f"  {rel}: {why}", file=sys.stderr)
     if failures and not scored:

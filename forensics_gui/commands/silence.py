@@ -48,6 +48,7 @@ def analyse(path: Path, threshold: float, progress: Any = None) -> dict[str, Any
     import av
 
     from forensics_gui.core.media.decode import decode_audio, probe
+    from forensics_gui.core.media.integrity import check_integrity
     from forensics_gui.core.media.silence import (
         SWEEP_DELTAS_MS,
         SWEEP_THRESHOLDS,
@@ -63,6 +64,7 @@ def analyse(path: Path, threshold: float, progress: Any = None) -> dict[str, Any
         if info.audio is None:
             raise MediaError(f"'{path.name}' has no audio stream, so there is no audio to analyse.")
         track = decode_audio(path, progress=progress)
+        integrity = check_integrity(path, info)
     except av.FFmpegError as err:
         raise MediaError(f"'{path.name}' could not be decoded ({err.strerror or err}).") from None
     except OSError as err:
@@ -80,6 +82,7 @@ def analyse(path: Path, threshold: float, progress: Any = None) -> dict[str, Any
         "duration_s": track.duration_s,
         "audio_start_s": track.start_time_s,
         "corrupt_packets": track.corrupt_packets,
+        "damage": integrity.to_dict(),
         "leading_silence_ms": result.leading_silence_ms,
         "first_sound_sample": result.first_sound_sample,
         "first_sound_time": format_timecode(first_sound_s),
@@ -110,6 +113,9 @@ def format_text(data: dict[str, Any]) -> str:
     ]
     if data["corrupt_packets"]:
         lines.append(f"Warning:          {data['corrupt_packets']} damaged audio packets were skipped")
+    damage = data.get("damage") or {}
+    if damage.get("sentence"):
+        lines.append(f"Warning:          {damage['sentence']}")
     lines.append(f"Verdict:          {data['verdict']}")
     return "\n".join(lines)
 

@@ -98,6 +98,7 @@ class ClipAnalysis:
     caveats: list[str] = field(default_factory=list)
     trims: dict[str, dict[str, Any]] = field(default_factory=dict)
     preparation: dict[str, str] | None = None  # roi.preparation_record() of the mouth crops
+    damage: dict[str, Any] | None = None  # media.integrity.Integrity.to_dict(): cut-short file?
 
     @property
     def main(self) -> Any | None:
@@ -120,6 +121,7 @@ class ClipAnalysis:
             "models": self.models,
             "preparation": self.preparation,
             "caveats": self.caveats,
+            "damage": self.damage,
         }
         if main is not None:
             doc = main.to_dict()
@@ -150,6 +152,7 @@ class PreparedClip:
     face: FaceTrack
     gray: np.ndarray  # uint8 [T, 96, 96] the ROI after the mp4 round trip
     caveats: list[str] = field(default_factory=list)
+    damage: dict[str, Any] | None = None  # media.integrity.Integrity.to_dict()
 
 
 PartialCallback = Callable[[str, str, Any], None]
@@ -370,6 +373,7 @@ class Analyzer:
         """
         from forensics_gui.core.files.hashing import sha256_file
         from forensics_gui.core.media import decode as media
+        from forensics_gui.core.media.integrity import check_integrity
 
         path = Path(path)
         info = media.probe(path)
@@ -388,7 +392,10 @@ class Analyzer:
             silence = leading_silence(media.decode_audio(path), threshold=tau)
         track16 = media.decode_audio(path, sample_rate=16000, mono=True)
         audio16 = track16.samples[0]
-        caveats = []
+        # a cut-short file: scored only where both streams exist (the features stop at the
+        # shorter one); the sentence leads the caveats
+        integrity = check_integrity(path, info)
+        caveats = [integrity.sentence] if integrity.damaged else []
         if track16.corrupt_packets:  # counted per packet, the same at any output rate
             caveats.append(f"{track16.corrupt_packets} damaged audio packets were skipped.")
         face, gray = self.mouth_roi(path, sha, progress)
@@ -396,7 +403,8 @@ class Analyzer:
             raise ForensicsError(f"No face was found in {path.name}, so the audio-visual detector cannot "
                                  "run; the leading-silence analysis still applies.")
         return PreparedClip(path=path, sha256=sha, info=info, silence=silence, audio_16k=audio16,
-                            face=face, gray=gray, caveats=caveats + caveats_for(info, face))
+                            face=face, gray=gray, caveats=caveats + caveats_for(info, face),
+                            damage=integrity.to_dict())
 
     def finish(self, clip: PreparedClip, progress: Progress | None = None,
                on_partial: PartialCallback | None = None) -> ClipAnalysis:
@@ -411,6 +419,7 @@ class Analyzer:
             raise RuntimeError("Analyzer.finish needs load_models() first")
         analysis = ClipAnalysis(file=clip.path, sha256=clip.sha256, info=clip.info, silence=clip.silence,
                                 face=clip.face, roi_gray=clip.gray, caveats=list(clip.caveats),
+                                damage=clip.damage,
                                 preparation=roi.preparation_record(self.options.preparation))
         for variant in self.options.variants:
             if variant not in VARIANTS:
@@ -597,4 +606,3 @@ def prefetch_rois(paths: Sequence[Path], analyzer: Analyzer, *, lookahead: int =
     ``lookahead`` clips ahead in a background thread: see :func:`prefetch`."""
     return prefetch(paths, lambda path, prog: analyzer.prepare(path, prog), lookahead=lookahead,
                     progress=progress, on_wait=on_wait)
-

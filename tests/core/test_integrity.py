@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import csv
+import json
+import os
+import subprocess
+import sys
 from fractions import Fraction
 from pathlib import Path
 
@@ -175,3 +180,86 @@ def test_unreadable_file_is_a_sentence(tmp_path: Path) -> None:
     bad.write_text("not a video\n" * 50)
     with pytest.raises(MediaError):
         check_integrity(bad)
+
+
+# -- the analysis of a cut-short file: scored where the data exists, and it says so -------------
+
+
+def _cli(*args: str, env_dir: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "FORENSICS_GUI_CACHE": str(env_dir / "cache"),
+           "FORENSICS_GUI_MODELS": str(env_dir / "no-models")}
+    return subprocess.run([sys.executable, "-m", "forensics_gui", *args], capture_output=True,
+                          text=True, env=env, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def face_clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    d = tmp_path_factory.mktemp("face")
+    whole = make_clip(d / "whole.mkv", duration_s=3.0, width=192, height=192).path
+    audio_last = remux_ordered(whole, d / "audio_last.mkv", first="video")
+    data = audio_last.read_bytes()
+    audio_cut = d / "audio_cut.mkv"
+    audio_cut.write_bytes(data[: int(len(data) * 0.7)])
+    return {"whole": whole, "cut": truncate_file(whole, d / "cut.mkv", 0.35),
+            "audio_cut": audio_cut}
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("isolated_dirs")
+@pytest.mark.parametrize("kind", ["cut", "audio_cut"])
+def test_analysis_of_a_cut_file_stops_where_the_data_stops(models, face_clips, kind) -> None:
+    from forensics_gui.core.pipeline import AnalysisOptions, Analyzer
+
+    ckpt, phi = models
+    integ = check_integrity(face_clips[kind])
+    assert integ.damaged
+    end = integ.analysable_end_s
+    analysis = Analyzer(AnalysisOptions(checkpoint=ckpt, phi=phi, device="cpu",
+                                        variants=("untrimmed", "trimmed"))).analyze(face_clips[kind])
+    for res in analysis.scores.values():
+        assert res.num_frames >= 1
+        # nothing extrapolated: the last scored frame starts before the end of the data
+        assert float(res.times_s[-1]) + 0.04 <= end + 0.02  # (half a frame of rounding)
+        assert res.num_frames <= int(round(end * 25)) + 1
+    doc = analysis.to_dict()
+    assert doc["damage"]["damaged"] is True and doc["damage"]["sentence"] == integ.sentence
+    assert doc["caveats"][0] == integ.sentence
+    assert max(doc["times_s"]) <= end
+    if kind == "audio_cut":
+        assert "3.00 s of picture" in integ.sentence and "stops at" in integ.sentence
+
+
+@pytest.mark.slow
+def test_cli_analyze_silence_and_batch_say_so(models, face_clips, tmp_path) -> None:
+    ckpt, phi = models
+    cut = face_clips["cut"]
+    sentence = check_integrity(cut).sentence
+    out = tmp_path / "result.json"
+    r = _cli("analyze", str(cut), "--checkpoint", str(ckpt), "--phi", str(phi), "--device", "cpu",
+             "-o", str(out), "-q", env_dir=tmp_path)
+    assert r.returncode == 0, r.stderr
+    data = json.loads(out.read_text())
+    assert data["damage"]["sentence"] == sentence and sentence in data["caveats"]
+    assert len(data["frame_scores"]) <= int(round(data["damage"]["video_decodable_s"] * 25)) + 1
+
+    r = _cli("silence", str(cut), "--json", env_dir=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["damage"]["sentence"] == sentence
+    r = _cli("silence", str(cut), env_dir=tmp_path)
+    assert f"Warning:          {sentence}" in r.stdout
+    r = _cli("silence", str(face_clips["whole"]), "--json", env_dir=tmp_path)
+    whole = json.loads(r.stdout)["damage"]
+    assert whole["damaged"] is False and whole["sentence"] == ""
+
+    folder = tmp_path / "batch"
+    folder.mkdir()
+    (folder / "cut.mkv").write_bytes(cut.read_bytes())
+    (folder / "whole.mkv").write_bytes(face_clips["whole"].read_bytes())
+    csv_path = tmp_path / "results.csv"
+    r = _cli("batch", str(folder), "-o", str(csv_path), "--checkpoint", str(ckpt), "--phi", str(phi),
+             "--device", "cpu", env_dir=tmp_path)
+    assert r.returncode == 0, r.stderr
+    rows = {row["file"]: row for row in csv.DictReader(csv_path.open())}
+    assert rows["cut.mkv"]["status"] == "ok" and rows["cut.mkv"]["error"] == sentence
+    assert rows["whole.mkv"]["error"] == ""
+    assert f"cut.mkv: {sentence}" in r.stderr

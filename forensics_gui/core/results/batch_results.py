@@ -9,7 +9,9 @@
   round-trips exactly;
 * ``video_score``, ``pool``, ``variant`` (untrimmed / trimmed), ``num_frames``,
   ``leading_silence_ms``, ``suspicious_segments`` (JSON ``[[start_s, end_s], ...]``), ``sha256``;
-* ``status`` (``ok`` / ``error``) and ``error`` (the reason, one line);
+* ``status`` (``ok`` / ``error``) and ``error`` (the reason, one line; on an ``ok`` row, a note:
+  no finite score, or the sentence of a damaged or cut-short file, scored only where its data
+  exists);
 * ``curve``: the per-frame curve file, relative to the CSV's folder (see below);
 * ``setup``: a fingerprint of the models and options (:func:`setup_fingerprint`); a clip that
   failed under another setup is tried again automatically;

@@ -606,3 +606,4 @@ def prefetch_rois(paths: Sequence[Path], analyzer: Analyzer, *, lookahead: int =
     ``lookahead`` clips ahead in a background thread: see :func:`prefetch`."""
     return prefetch(paths, lambda path, prog: analyzer.prepare(path, prog), lookahead=lookahead,
                     progress=progress, on_wait=on_wait)
+

@@ -13,6 +13,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt
 
+from forensics_gui.core.evidence import wording
 from forensics_gui.core.media.timebase import MODEL_FRAME_S, format_timecode, model_frame_of
 from forensics_gui.ui import theme
 from forensics_gui.ui.timeline import Timeline
@@ -20,11 +21,17 @@ from forensics_gui.ui.timeline import Timeline
 VARIANT_COLOURS = {"untrimmed": "#4fa3ff", "trimmed": "#ff9f43"}
 SUPERVISED_COLOURS = {"untrimmed": "#c58cff", "trimmed": "#ff6fb5"}
 NO_FACE_COLOUR = "#ff5c5c"
-GT_LANES = (("audio", "audio fake", "#ff9f43"), ("visual", "visual fake", "#4fa3ff"),
-            ("both", "fake (any)", "#ff5c5c"))
+GT_LANES = (("audio", "sound changed", "#ff9f43"), ("visual", "picture changed", "#4fa3ff"),
+            ("both", "changed (any)", "#ff5c5c"))
 LEGEND_BRUSH = (30, 33, 39, 200)  # lane legends: translucent panel colour over the curves
 LANE_FONT_PT = 8
 NO_GT_TEXT = "no ground truth for this clip (File > Load ground truth…)"
+
+
+def curve_label(kind: str, variant: str) -> str:
+    """Short plain legend / read-out name of one curve (the full names are in the summary)."""
+    base = "2nd detector" if kind == "supervised" else "mismatch"
+    return f"{base} (silence removed)" if variant == "trimmed" else base
 
 
 def curve_colour(kind: str, variant: str) -> str:
@@ -64,9 +71,12 @@ class CurvePanel:
         self._sup_legend: Any = None
         self._notice: pg.TextItem | None = None
         self._readout: pg.TextItem | None = None
+        # t -> (the user-facing "frame N" of the video, tooltip text with the model frame);
+        # set by the owner (AvhViews.frame_label); None: the model frame is shown.
+        self.frame_label: Any = None
 
     # -- structure ------------------------------------------------------------------------
-    LANE_PLOTS = (("fakeness", "fakeness −Φ"), ("sync", "sync"))
+    LANE_PLOTS = (("fakeness", "mismatch"), ("sync", "delay"))
     """(name, y label) of the lanes :meth:`ensure_plots` adds to the timeline."""
 
     def prebuild(self) -> bool:
@@ -83,6 +93,8 @@ class CurvePanel:
         (fake_name, fake_label), (sync_name, sync_label) = self.LANE_PLOTS
         self.plot = tl.add_plot(fake_name, y_label=fake_label, height=100)
         self.plot.getAxis("left").enableAutoSIPrefix(False)
+        self.plot.getAxis("left").setToolTip(
+            f"{wording.MISMATCH_CURVE}: {wording.TECHNICAL_TERMS[wording.MISMATCH_CURVE]}")
         self._legend = self.plot.addLegend(offset=(-6, 4), labelTextSize="8pt",
                                            brush=pg.mkBrush(*LEGEND_BRUSH))
         self._legend.setVisible(False)
@@ -99,7 +111,9 @@ class CurvePanel:
         self.plot.addItem(self.no_face_ticks)
         self.sync_plot = tl.add_plot(sync_name, y_label=sync_label, height=50)
         self.sync_plot.getAxis("left").enableAutoSIPrefix(False)
-        self.sync_plot.getAxis("left").setTicks([[(-15, "−15 fr"), (0, "0"), (15, "+15 fr")]])
+        self.sync_plot.getAxis("left").setTicks([[(-15, "−0.6 s"), (0, "0"), (15, "+0.6 s")]])
+        self.sync_plot.getAxis("left").setToolTip(
+            f"{wording.SYNC_LANE}: {wording.TECHNICAL_TERMS[wording.SYNC_LANE]}")
         self.sync_plot.setYRange(-15, 15, padding=0.25)
         zero = pg.InfiniteLine(pos=0, angle=0, movable=False,
                                pen=pg.mkPen(theme.BORDER, width=1, style=Qt.PenStyle.DashLine))
@@ -107,12 +121,14 @@ class CurvePanel:
         for plot in (self.plot, self.sync_plot):
             plot.vb.setLimits(xMin=-0.05 * tl.duration_s, xMax=1.05 * tl.duration_s, minXRange=1e-4)
         tl.graphics.scene().sigMouseMoved.connect(self._on_mouse_moved)
-        self.set_notice("Analysis > Analyze (Ctrl+R) draws the fakeness curve here.")
+        self.set_notice("Analysis > Analyze (Ctrl+R) draws the mouth-voice mismatch curve here.")
 
     def _ensure_supervised_plot(self) -> pg.PlotItem:
         if self.supervised_plot is None:
-            self.supervised_plot = self.timeline.add_plot("supervised", y_label="superv.", height=70)
+            self.supervised_plot = self.timeline.add_plot("supervised", y_label="2nd det.", height=70)
             self.supervised_plot.getAxis("left").enableAutoSIPrefix(False)
+            self.supervised_plot.getAxis("left").setToolTip(
+                f"{wording.SUPERVISED_CURVE}: {wording.TECHNICAL_TERMS[wording.SUPERVISED_CURVE]}")
             self._sup_legend = self.supervised_plot.addLegend(
                 offset=(-6, 4), labelTextSize="8pt", brush=pg.mkBrush(*LEGEND_BRUSH))
             self._sup_legend.setVisible(False)
@@ -186,7 +202,7 @@ class CurvePanel:
         times = np.asarray(result.times_s, dtype=np.float64)
         scores = np.asarray(result.frame_scores, dtype=np.float64)
         item = pg.PlotDataItem(times, scores, stepMode="left", pen=pg.mkPen(colour, width=2),
-                               name=f"{variant}" if kind != "supervised" else f"supervised {variant}")
+                               name=curve_label(kind, variant))
         item.setZValue(10)
         plot.addItem(item)
         plot.enableAutoRange(axis=pg.ViewBox.YAxis)
@@ -213,7 +229,8 @@ class CurvePanel:
         if np.isfinite(result.threshold):
             line = pg.InfiniteLine(pos=float(result.threshold), angle=0, movable=False,
                                    pen=pg.mkPen(colour, width=1, style=Qt.PenStyle.DashLine),
-                                   label=f"threshold {variant}",
+                                   label=wording.UNUSUAL_LINE if variant == "untrimmed"
+                                   else f"{wording.UNUSUAL_LINE} (silence removed)",
                                    labelOpts={"position": 0.01 if variant == "untrimmed" else 0.4,
                                               "color": colour, "anchors": [(0, 0), (0, 0)]})
             line.setZValue(8)
@@ -250,19 +267,24 @@ class CurvePanel:
 
     # -- read-out -------------------------------------------------------------------------
     def readout_at(self, t: float) -> str:
-        """Text of the hover read-out at ``t`` seconds: time, model frame, each curve's score."""
+        """Text of the hover read-out at ``t`` seconds: time, the video's frame (the one frame
+        number the viewer shows; see ``frame_label``), each curve's score and sound delay."""
         if not self.results:
             return ""
-        frame = model_frame_of(max(t, 0.0))
-        parts = [format_timecode(max(t, 0.0)), f"frame {frame}"]
+        if self.frame_label is not None:
+            frame = self.frame_label(t)[0]
+        else:
+            frame = f"frame {model_frame_of(max(t, 0.0))}"
+        parts = [format_timecode(max(t, 0.0))] + ([frame] if frame else [])
         for (kind, variant), res in self.results.items():
             i = model_frame_of(t) - res.first_model_frame  # this curve's value at t, if it has one
             if not 0 <= i < res.num_frames:
                 continue
-            name = variant if kind != "supervised" else f"supervised {variant}"
+            name = curve_label(kind, variant)
             text = f"{name} {float(res.frame_scores[i]):.3f}"
             if kind != "supervised" and res.sync_offset_frames is not None:
-                text += f" (offset {int(res.sync_offset_frames[i]):+d}, p {float(res.sync_prob[i]):.2f})"
+                off = int(res.sync_offset_frames[i])
+                text += f" (sound delay {off * MODEL_FRAME_S * 1000:+.0f} ms)"
             parts.append(text)
         return "   ".join(parts)
 

@@ -7,6 +7,7 @@ import math
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QDoubleSpinBox,
@@ -19,6 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from forensics_gui.core.evidence import wording
 from forensics_gui.core.media.silence import THRESHOLD_RULE, validate_threshold
 from forensics_gui.ui import theme
 
@@ -40,7 +42,19 @@ class TauSpinBox(QDoubleSpinBox):
         self.setDecimals(TAU_DECIMALS)
         self.setRange(TAU_STEPS[0], TAU_MAX)
         self.setKeyboardTracking(False)
-        self.setToolTip(f"Silence threshold tau: {THRESHOLD_RULE}. Up/Down: 1-2-5 steps.")
+        self.setToolTip(f"{wording.QUIET_LEVEL}: samples quieter than this fraction of full scale "
+                        f"count as silence.\nTechnical: {THRESHOLD_RULE} (tau).\nUp/Down: 1-2-5 "
+                        "steps; Enter applies and gives the keys back to the video.")
+        self.focus_target: QWidget | None = None  # who gets the keys after Enter (None: the window)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 (Qt override)
+        """Enter (or Escape) ends the edit and gives the keyboard back to the video, so Space and
+        the arrows play and step again instead of editing the number."""
+        super().keyPressEvent(event)
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Escape):
+            target = self.focus_target if self.focus_target is not None else self.window()
+            if target is not None and target is not self:
+                target.setFocus(Qt.FocusReason.OtherFocusReason)
 
     def stepBy(self, steps: int) -> None:  # noqa: N802 (Qt override)
         v = self.value()
@@ -126,18 +140,29 @@ class InfoPanel(QWidget):
         tau_form = QFormLayout()
         self.tau_spin = TauSpinBox()
         self.tau_spin.valueChanged.connect(self._on_tau_changed)
-        tau_form.addRow("tau", self.tau_spin)
+        tau_form.addRow(wording.QUIET_LEVEL, self.tau_spin)
+        tau_label = tau_form.labelForField(self.tau_spin)
+        if tau_label is not None:
+            tau_label.setToolTip(wording.TECHNICAL_TERMS[wording.QUIET_LEVEL])
         box.addLayout(tau_form)
         self.verdict_label = QLabel("—")
         self.verdict_label.setObjectName("verdict")
         self.verdict_label.setTextFormat(Qt.TextFormat.RichText)
         self.verdict_label.setWordWrap(True)
         box.addWidget(self.verdict_label)
-        self.sweep_table = _table(("tau", "silence ms"))
-        self.amplitude_table = _table(("first Δ ms", "max |amp|"))
-        box.addWidget(self._heading("Silence length vs tau"))
+        self.sweep_table = _table(("quiet level", "silence (ms)"))
+        self.sweep_table.horizontalHeaderItem(0).setToolTip("tau (fraction of full scale)")
+        self.amplitude_table = _table(("first (ms)", "loudest sample"))
+        self.amplitude_table.horizontalHeaderItem(0).setToolTip("delta: the first Δ ms of the sound")
+        self.amplitude_table.horizontalHeaderItem(1).setToolTip(
+            "max |amp|: the largest absolute sample value in the first Δ ms (fraction of full scale)")
+        sweep_heading = self._heading("Silence at other quiet levels")
+        sweep_heading.setToolTip("Leading silence length vs tau")
+        box.addWidget(sweep_heading)
         box.addWidget(self.sweep_table)
-        box.addWidget(self._heading("Max amplitude in the first Δ ms"))
+        amp_heading = self._heading("Loudest sample near the start")
+        amp_heading.setToolTip("Max |amplitude| in the first Δ ms, for several Δ")
+        box.addWidget(amp_heading)
         box.addWidget(self.amplitude_table)
         outer.addWidget(self.silence_box)
         self.silence_notice = QLabel("")
@@ -229,7 +254,7 @@ class InfoPanel(QWidget):
             self.verdict_label.setText(html.escape(verdict))
             return
         self.verdict_label.setText(
-            f"<b>{result.leading_silence_ms:.1f} ms</b> at tau {result.threshold:g}<br>"
+            f"<b>{result.leading_silence_ms:.1f} ms</b> at quiet level {result.threshold:g}<br>"
             f"<span style='color:{theme.MUTED}'>{html.escape(verdict)}</span>")
 
     def set_sweeps(self, taus: list[float], ms: list[float], deltas: list[float],

@@ -4,6 +4,8 @@ a red "no face" marker when the face detector missed that frame (its crop is int
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from PySide6.QtCore import QRect, Qt
 from PySide6.QtGui import QColor, QImage, QPainter, QPaintEvent, QPen
@@ -46,6 +48,10 @@ class RoiPreview(QWidget):
         self.face_detected = True
         self._image: QImage | None = None
         self.notice = "The mouth crop the model sees appears here after an analysis."
+        # t -> (the video's "frame N", tooltip with the model frame); set by the owner
+        # (AvhViews.frame_label) so the caption uses the viewer's one frame number.
+        self.frame_label: Any = None
+        self.time_s = 0.0
 
     def set_track(self, roi_gray: np.ndarray | None, times_s: np.ndarray | None,
                   detected: np.ndarray | None, t: float = 0.0) -> None:
@@ -70,8 +76,15 @@ class RoiPreview(QWidget):
         """Show the crop of the model frame covering ``t`` seconds."""
         if self.roi_gray is None or self.times_s is None:
             return
+        self.time_s = t
         k = index_at(self.times_s, t)
-        if k is None or k == self.index:
+        if k is None:
+            return
+        if self.frame_label is not None:
+            self.setToolTip(f"The mouth crop the model saw: {self.frame_label(t)[1]}")
+        if k == self.index:
+            if self.frame_label is not None:
+                self.update()  # the same crop, but the video's frame number may have moved on
             return
         self.index = k
         self.pixels = self.roi_gray[k]
@@ -95,11 +108,13 @@ class RoiPreview(QWidget):
         else:
             p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)
             p.drawImage(rect, self._image)
-            caption = f"model frame {self.index}"
+            label = (self.frame_label(self.time_s)[0] if self.frame_label is not None
+                     else f"model frame {self.index}")
+            caption = f"at {label}" if label else ""
             if not self.face_detected:
                 p.setPen(QPen(NO_FACE, 3, Qt.PenStyle.DashLine))
                 p.drawRect(rect.adjusted(1, 1, -2, -2))
-                caption += "   NO FACE (interpolated)"
+                caption += "   no face found (position estimated)"
             p.setPen(NO_FACE if not self.face_detected else QColor(theme.MUTED))
             p.drawText(QRect(0, rect.bottom() + 4, self.width(), CAPTION_H),
                        Qt.AlignmentFlag.AlignCenter, caption)

@@ -1,35 +1,91 @@
 """The plain-language summary of an AVH-Align analysis: video score, a verdict that states its
-limits, the suspicious segments (click to seek), the leading silence, the models and caveats.
+limits, the stretches to check (click to seek) and the brief peaks that were not marked, the
+leading silence, the models and caveats, and an "out of date" bar when an option changed since.
 
 The verdict is honest about calibration: AVH-Align's video score has no universal threshold, so
 without a reference set of real videos the panel says the score is relative. With a reference
-(Analysis > Reference folder of real videos…) it gives the percentile of this clip's score among
-them.
+(Analysis > Reference folder of real videos…) it says how many of those real clips score lower,
+on a score that does not depend on the clip's length (:func:`comparable_score`), and how many
+reference clips there were and how long.
 """
 
 from __future__ import annotations
 
 import html
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QLabel, QListWidget, QListWidgetItem, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
 
-from forensics_gui.core.media.silence import TRIMMED_RULE_NOTE, summary_line
+from forensics_gui.core.alignment.scoring import DEFAULT_MIN_FRAMES, find_segments
+from forensics_gui.core.evidence import wording
+from forensics_gui.core.media.silence import OFFICIAL_TRIM_THRESHOLD
+from forensics_gui.core.media.timebase import MODEL_FPS
 from forensics_gui.ui import theme
 
 POOL_NAMES = {"lse": "log-sum-exp", "mean": "mean"}
+"""Technical pooling names (tooltips only)."""
+
+FEW_REFERENCES = 20
+"""Below this many reference clips the comparison is called rough and never "unusual"."""
+
+MAX_PEAKS_LISTED = 5
+"""Brief peaks listed one by one (more are only counted)."""
+
+PEAK_ROLE = Qt.ItemDataRole.UserRole + 1  # list items of brief peaks (not marked segments)
+
+VARIANT_NAMES = {"untrimmed": wording.MISMATCH_CURVE, "trimmed": wording.MISMATCH_CURVE_TRIMMED}
+
+
+def curve_name(kind: str, variant: str) -> str:
+    """The plain name of one curve (the lane legends and the summary use it)."""
+    if kind == "supervised":
+        return wording.SUPERVISED_CURVE + (" (leading silence removed)" if variant == "trimmed" else "")
+    return VARIANT_NAMES.get(variant, variant)
+
+
+def comparable_score(result: Any) -> float:
+    """A video score that does not grow with the clip's length, for comparing clips of different
+    lengths (the reference percentile).
+
+    The published video score is log-sum-exp over the frames, which grows with log N: a 10 s clip
+    (250 frames) scores about log(250/75) = 1.2 higher than a 3 s clip (75 frames) with the same
+    per-frame scores. Subtracting log N gives the log-mean-exp, an average in the same spirit
+    (dominated by the highest frames) whose expected value does not depend on N; with mean
+    pooling the mean already is one. Non-finite frames are left out.
+    """
+    s = np.asarray(result.frame_scores, dtype=np.float64)
+    s = s[np.isfinite(s)]
+    if s.size == 0:
+        return float("nan")
+    if getattr(result, "pool", "lse") == "mean":
+        return float(s.mean())
+    m = float(s.max())
+    return m + float(np.log(np.mean(np.exp(s - m))))
 
 
 @dataclass
 class ReferenceScores:
-    """Video scores of a folder of real videos (same models, same pooling, same variant)."""
+    """Scores of a folder of real videos (same models, same pooling, untrimmed).
+
+    ``scores`` are :func:`comparable_score` values (length-independent), ``durations_s`` the
+    scored length of each clip (its frames / 25), in the same order.
+    """
 
     folder: str
     scores: list[float]
     failures: int = 0
+    durations_s: list[float] = field(default_factory=list)
 
     def percentile(self, score: float) -> float:
         """Percentage of reference scores strictly below ``score`` (0-100)."""
@@ -37,6 +93,73 @@ class ReferenceScores:
         if ref.size == 0:
             return float("nan")
         return float(100.0 * np.mean(ref < score))
+
+    def count_below(self, score: float) -> int:
+        """How many reference scores are strictly below ``score``."""
+        return int(np.sum(np.asarray(self.scores, dtype=np.float64) < score))
+
+    def length_text(self) -> str:
+        """"2.0–3.0 s long" (or "3.0 s long"); "" when the lengths are unknown."""
+        if not self.durations_s:
+            return ""
+        lo, hi = min(self.durations_s), max(self.durations_s)
+        return f"{lo:.1f} s long" if abs(hi - lo) < 0.05 else f"{lo:.1f}–{hi:.1f} s long"
+
+
+def reference_sentence(reference: ReferenceScores, result: Any) -> str:
+    """How ``result`` compares with the real reference clips, in modest words: a count ("higher
+    than 9 of the 10"), never a bare percentage, and how few the references are when they are."""
+    n = len(reference.scores)
+    score = comparable_score(result)
+    below = reference.count_below(score)
+    length = reference.length_text()
+    length = f" ({length})" if length else ""
+    about = f"{n} real reference clips{length}"
+    if n == 1:
+        head = ("This clip's typical mismatch is " + ("" if below else "not ")
+                + f"higher than that of the one real reference clip{length}")
+    elif below == n:
+        head = f"This clip's typical mismatch is higher than that of all {about}"
+    elif below == 0:
+        head = f"This clip's typical mismatch is not higher than that of any of the {about}"
+    else:
+        head = f"This clip's typical mismatch is higher than that of {below} of the {about}"
+    head += " (same models; compared per frame, so the clips' lengths do not matter)."
+    if n < FEW_REFERENCES:
+        return (head + f" With only {n} reference clip{'s' if n != 1 else ''} this is a rough "
+                f"comparison; {FEW_REFERENCES} or more real clips from the same source make it "
+                "firmer.")
+    share = below / n
+    if share >= 0.95:
+        return head + " That is unusual for real clips from this source; look at the stretches below."
+    if share <= 0.8:
+        return head + " That is within the range of the real reference clips."
+    return head + " That is towards the top of the real reference range."
+
+
+def brief_peaks(result: Any) -> list[tuple[float, float]]:
+    """Stretches above the dashed line that are too short to be marked (fewer than
+    ``DEFAULT_MIN_FRAMES`` frames after merging gaps, the core's segment rule), as (start_s,
+    end_s) on the clip's time axis."""
+    scores = np.asarray(getattr(result, "frame_scores", ()), dtype=np.float64)
+    threshold = float(getattr(result, "threshold", float("nan")))
+    if scores.size == 0 or not np.isfinite(threshold):
+        return []
+    runs = find_segments(scores, threshold, min_frames=1,
+                         first_model_frame=int(getattr(result, "first_model_frame", 0)))
+    short = DEFAULT_MIN_FRAMES / MODEL_FPS - 0.5 / MODEL_FPS
+    return [(s, e) for s, e in runs if e - s < short]
+
+
+def peaks_sentence(peaks: list[tuple[float, float]]) -> str:
+    """"2 brief peaks above the line, each shorter than 0.2 s, not marked" ("" when none)."""
+    if not peaks:
+        return ""
+    n = len(peaks)
+    limit = DEFAULT_MIN_FRAMES / MODEL_FPS
+    each = "shorter" if n == 1 else "each shorter"
+    return (f"{n} brief peak{'s' if n != 1 else ''} above the line, {each} than {limit:.1f} s, "
+            "not marked")
 
 
 def _fmt_time(t: float) -> str:
@@ -46,8 +169,12 @@ def _fmt_time(t: float) -> str:
 
 
 def _silence_text(sil: Any) -> str:
-    """One line about a SilenceResult (None: the clip has no audio)."""
-    return "no audio" if sil is None else summary_line(sil)
+    """One plain line about a SilenceResult (None: the clip has no audio)."""
+    if sil is None:
+        return "no audio"
+    return (f"{sil.leading_silence_ms:.1f} ms of digital silence at the start (quiet level "
+            f"{sil.threshold:g}). The fakes of FakeAVCeleb and AV-Deepfake1M start with about "
+            "25–30 ms of it; silence alone proves nothing.")
 
 
 def verdict_lines(analysis: Any, reference: ReferenceScores | None = None) -> list[str]:
@@ -55,18 +182,10 @@ def verdict_lines(analysis: Any, reference: ReferenceScores | None = None) -> li
     main = analysis.main
     if main is None:
         return ["No score: the detector produced no curve for this clip."]
-    pool = POOL_NAMES.get(main.pool, main.pool)
-    lines = [f"Video score {main.video_score:.3f} ({pool} of {main.num_frames} frame scores; "
-             "higher = mouth and sound agree less)."]
+    lines = [f"Video score {main.video_score:.3f} over {main.num_frames} frames "
+             f"({main.num_frames / MODEL_FPS:.1f} s); higher means mouth and voice fit less well."]
     if reference is not None and reference.scores:
-        pct = reference.percentile(main.video_score)
-        lines.append(
-            f"Higher than {pct:.0f} % of the {len(reference.scores)} real reference videos' scores "
-            f"(same models and pooling). "
-            + ("That is unusual for real videos from this source; look at the segments below."
-               if pct >= 95 else
-               "That is within the range of the real reference videos."
-               if pct <= 80 else "That is towards the top of the real reference range."))
+        lines.append(reference_sentence(reference, main))
     else:
         lines.append(
             "This score is relative: AVH-Align has no calibrated threshold, so the number alone "
@@ -75,49 +194,89 @@ def verdict_lines(analysis: Any, reference: ReferenceScores | None = None) -> li
     segs = main.suspicious_segments
     if segs:
         total = sum(e - s for s, e in segs)
-        lines.append(f"{len(segs)} segment(s), {total:.2f} s in all, stand out from the rest of this "
-                     "clip's curve (where mouth and sound agree least); they are relative to the "
-                     "clip itself, so a real clip can have one too.")
+        lines.append(f"{len(segs)} stretch{'es' if len(segs) != 1 else ''} to check, {total:.2f} s "
+                     "in all, where the curve stays above the dashed line (unusually high for this "
+                     "clip); the line is relative to the clip itself, so a real clip can have "
+                     "such stretches too.")
     else:
-        lines.append("No stretch of frames stands out from the rest of this clip's curve.")
+        peaks = peaks_sentence(brief_peaks(main))
+        lines.append("No stretch of frames stands out from the rest of this clip's curve"
+                     + (f" ({peaks})." if peaks else "."))
     if "trimmed" in analysis.scores and "untrimmed" in analysis.scores:
         a, b = analysis.scores["untrimmed"].video_score, analysis.scores["trimmed"].video_score
-        lines.append(f"With the leading silence trimmed the score is {b:.3f} (untrimmed {a:.3f}); "
-                     "AVH-Align does not rely on the silence, so the two should be close. "
-                     + TRIMMED_RULE_NOTE)
+        lines.append(f"With the leading silence removed the score is {b:.3f} (with it {a:.3f}); "
+                     "AVH-Align does not rely on the silence, so the two should be close. The "
+                     "silence is removed with AVH-Align's official fixed rule (everything before "
+                     f"the first sample above {OFFICIAL_TRIM_THRESHOLD:g} of full scale), whatever "
+                     "quiet level the display uses.")
     return lines
 
 
+def _heading(text: str, tooltip: str = "") -> QLabel:
+    label = QLabel(text)
+    label.setObjectName("heading")
+    label.setToolTip(tooltip)
+    return label
+
+
 class SummaryPanel(QWidget):
-    """Shows one ClipAnalysis; ``seek_requested(seconds)`` when a segment is clicked."""
+    """Shows one ClipAnalysis; ``seek_requested(seconds)`` when a stretch or a brief peak is
+    clicked, ``analyze_again_requested()`` from the out-of-date bar's button."""
 
     seek_requested = Signal(float)
+    analyze_again_requested = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(8, 6, 8, 6)
+        self.stale_bar = QWidget()
+        bar = QHBoxLayout(self.stale_bar)
+        bar.setContentsMargins(0, 0, 0, 0)
+        self.stale_label = self._label(wording.OUT_OF_DATE)
+        self.stale_label.setObjectName("notice")
+        self.stale_label.setStyleSheet(f"color: {theme.SILENCE_EDGE};")
+        self.analyze_again_button = QPushButton("Analyze again")
+        self.analyze_again_button.setToolTip("Analyse this clip with the current options (Ctrl+R)")
+        self.analyze_again_button.clicked.connect(self.analyze_again_requested)
+        bar.addWidget(self.stale_label, 1)
+        bar.addWidget(self.analyze_again_button, 0, Qt.AlignmentFlag.AlignTop)
+        self.stale_bar.setVisible(False)
+        self.stale = False
+        layout.addWidget(self.stale_bar)
         self.status_label = self._label("")
         self.status_label.setObjectName("notice")
         self.score_label = self._label("—", rich=True)
+        self.score_label.setToolTip(wording.TECHNICAL_TERMS[wording.VIDEO_SCORE])
         self.verdict_label = self._label("")
+        self.verdict_label.setToolTip(
+            f"{wording.RELATIVE_NOT_PROOF}\n\nReference comparison: "
+            f"{wording.TECHNICAL_TERMS[wording.REFERENCE_SCORE]}.")
         self.segments_list = QListWidget()
         self.segments_list.setFont(theme.monospace_font(9))
         self.segments_list.setMaximumHeight(110)
-        self.segments_list.setToolTip("Click a segment to move the playhead to its start")
+        self.segments_list.setToolTip(
+            "Click a stretch (or a brief peak) to move the playhead to its start.\n"
+            f"{wording.THRESHOLD_MEANING}")
         self.segments_list.itemClicked.connect(self._on_segment_clicked)
         self.segments_list.itemActivated.connect(self._on_segment_clicked)
         self.silence_label = self._label("—")
+        self.silence_label.setToolTip(f"{wording.SILENCE_MEANING}\n\n{wording.QUIET_LEVEL}: "
+                                      f"{wording.TECHNICAL_TERMS[wording.QUIET_LEVEL]}")
         self.models_label = self._label("—", rich=True)
         self.caveats_label = self._label("—", rich=True)
-        for title, widget in (("", self.status_label), ("AVH-Align score", self.score_label),
-                              ("Verdict", self.verdict_label),
-                              ("Suspicious segments", self.segments_list),
-                              ("Leading silence", self.silence_label),
-                              ("Models", self.models_label), ("Caveats", self.caveats_label)):
-            if title:
-                heading = QLabel(title)
-                heading.setObjectName("heading")
+        stretches = wording.SUSPICIOUS_STRETCH.replace("Stretch", "Stretches")
+        for heading, widget in (
+                (None, self.status_label),
+                (_heading(wording.VIDEO_SCORE, wording.TECHNICAL_TERMS[wording.VIDEO_SCORE]),
+                 self.score_label),
+                (_heading("Verdict"), self.verdict_label),
+                (_heading(stretches, wording.TECHNICAL_TERMS[wording.SUSPICIOUS_STRETCH]),
+                 self.segments_list),
+                (_heading(wording.SILENCE_NAME, wording.TECHNICAL_TERMS[wording.SILENCE_NAME]),
+                 self.silence_label),
+                (_heading("Models"), self.models_label), (_heading("Caveats"), self.caveats_label)):
+            if heading is not None:
                 layout.addWidget(heading)
             layout.addWidget(widget)
         layout.addStretch(1)
@@ -136,6 +295,7 @@ class SummaryPanel(QWidget):
 
     def clear(self, status: str = "") -> None:
         self.analysis = None
+        self.set_stale(False)
         self.status_label.setText(status)
         self.status_label.setVisible(bool(status))
         self.score_label.setText("—")
@@ -145,6 +305,14 @@ class SummaryPanel(QWidget):
                                    if self.measured_silence is not None else "—")
         self.models_label.setText("—")
         self.caveats_label.setText("—")
+
+    def set_stale(self, stale: bool) -> None:
+        """Mark the shown analysis as out of date (an option that changes the result changed
+        since): the bar with "Analyze again" shows and the scores, verdict and list are greyed."""
+        self.stale = bool(stale)
+        self.stale_bar.setVisible(self.stale)
+        for widget in (self.score_label, self.verdict_label, self.segments_list):
+            widget.setEnabled(not self.stale)
 
     def set_measured_silence(self, silence: Any) -> None:
         """Show the leading silence the viewer measured (``session.silence``, a core SilenceResult;
@@ -172,23 +340,20 @@ class SummaryPanel(QWidget):
             self.set_status("")
         main = analysis.main
         rows = []
-        for kind, table in (("", analysis.scores), ("supervised ", analysis.supervised)):
+        for kind, table in (("unsupervised", analysis.scores), ("supervised", analysis.supervised)):
             for variant, res in table.items():
-                rows.append(f"{kind}{variant}: <b>{res.video_score:.3f}</b> "
-                            f"<span style='color:{theme.MUTED}'>({POOL_NAMES.get(res.pool, res.pool)}"
-                            f"; mean {res.other_pool_scores.get('mean', float('nan')):.3f})</span>")
+                rows.append(f"{html.escape(curve_name(kind, variant))}: <b>{res.video_score:.3f}</b> "
+                            f"<span style='color:{theme.MUTED}'>(typical per frame "
+                            f"{comparable_score(res):.3f})</span>")
         self.score_label.setText("<br>".join(rows) or "—")
-        self.verdict_label.setText("\n\n".join(verdict_lines(analysis, self.reference)))
-        self.segments_list.clear()
         if main is not None:
-            for s, e in main.suspicious_segments:
-                item = QListWidgetItem(f"{_fmt_time(s)} – {_fmt_time(e)}  ({e - s:.2f} s)")
-                item.setData(Qt.ItemDataRole.UserRole, float(s))
-                self.segments_list.addItem(item)
-            if not main.suspicious_segments:
-                item = QListWidgetItem("none")
-                item.setFlags(Qt.ItemFlag.NoItemFlags)
-                self.segments_list.addItem(item)
+            self.score_label.setToolTip(
+                f"{wording.TECHNICAL_TERMS[wording.VIDEO_SCORE]}. This clip: "
+                f"{POOL_NAMES.get(main.pool, main.pool)} pooling, mean "
+                f"{main.other_pool_scores.get('mean', float('nan')):.3f}. Typical per frame: "
+                f"{wording.TECHNICAL_TERMS[wording.REFERENCE_SCORE]}.")
+        self.verdict_label.setText("\n\n".join(verdict_lines(analysis, self.reference)))
+        self._fill_segments(main)
         # The viewer's own measurement at the current tau; the analysis's copy (the same
         # measurement when the GUI passed it in) only stands in before the viewer has one.
         shown = self.measured_silence if self.measured_silence is not None else analysis.silence
@@ -208,12 +373,50 @@ class SummaryPanel(QWidget):
         self.models_label.setText("<br>".join(models) or "—")
         self.caveats_label.setText("<br>".join(f"• {html.escape(c)}" for c in analysis.caveats) or "none")
 
+    def _fill_segments(self, main: Any) -> None:
+        """The marked stretches (click to seek), then the brief peaks above the line that were
+        too short to be marked, so a curve crossing the dashed line never meets "none"."""
+        self.segments_list.clear()
+        if main is None:
+            return
+        for s, e in main.suspicious_segments:
+            item = QListWidgetItem(f"{_fmt_time(s)} – {_fmt_time(e)}  ({e - s:.2f} s)")
+            item.setData(Qt.ItemDataRole.UserRole, float(s))
+            self.segments_list.addItem(item)
+        peaks = brief_peaks(main)
+        if not main.suspicious_segments:
+            item = QListWidgetItem("none marked" if peaks else "none")
+            item.setFlags(Qt.ItemFlag.NoItemFlags)
+            self.segments_list.addItem(item)
+        if peaks:
+            tip = (f"{wording.BRIEF_PEAK}: {wording.TECHNICAL_TERMS[wording.BRIEF_PEAK]}. "
+                   "Click to go to the first one.")
+            item = QListWidgetItem(peaks_sentence(peaks))
+            item.setData(Qt.ItemDataRole.UserRole, float(peaks[0][0]))
+            item.setData(PEAK_ROLE, True)
+            item.setToolTip(tip)
+            item.setForeground(theme_colour(theme.MUTED))
+            self.segments_list.addItem(item)
+            if len(peaks) <= MAX_PEAKS_LISTED:
+                for s, e in peaks:
+                    item = QListWidgetItem(f"  brief peak at {_fmt_time(s)}  ({e - s:.2f} s)")
+                    item.setData(Qt.ItemDataRole.UserRole, float(s))
+                    item.setData(PEAK_ROLE, True)
+                    item.setToolTip(tip)
+                    item.setForeground(theme_colour(theme.MUTED))
+                    self.segments_list.addItem(item)
+
+    def list_texts(self) -> list[str]:
+        """The texts of the stretch list, in order (what the user reads)."""
+        return [self.segments_list.item(i).text() for i in range(self.segments_list.count())]
+
     def segment_starts(self) -> list[float]:
-        """Start times (s) of the listed segments, in list order."""
+        """Start times (s) of the listed stretches (marked segments only), in list order."""
         out = []
         for i in range(self.segments_list.count()):
-            v = self.segments_list.item(i).data(Qt.ItemDataRole.UserRole)
-            if v is not None:
+            item = self.segments_list.item(i)
+            v = item.data(Qt.ItemDataRole.UserRole)
+            if v is not None and not item.data(PEAK_ROLE):
                 out.append(float(v))
         return out
 
@@ -221,3 +424,9 @@ class SummaryPanel(QWidget):
         v = item.data(Qt.ItemDataRole.UserRole)
         if v is not None:
             self.seek_requested.emit(float(v))
+
+
+def theme_colour(name: str) -> Any:
+    from PySide6.QtGui import QBrush, QColor
+
+    return QBrush(QColor(name))

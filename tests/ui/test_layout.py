@@ -106,9 +106,9 @@ def test_ground_truth_lanes_say_when_a_clip_has_none(qtbot, window, clips, open_
     with qtbot.waitSignal(window.avh.groundtruth_loaded, timeout=15000):
         open_and_wait(window, clip, audio=False)
     labels = window.avh.gt_lanes.labels
-    assert labels["audio"].textItem.toPlainText() == "audio fake"
+    assert labels["audio"].textItem.toPlainText() == "sound changed"
 
-    # The next clip has no ground truth: the lanes must not read "audio fake … (empty) = real".
+    # The next clip has no ground truth: the lanes must not read "sound changed … (empty) = real".
     open_and_wait(window, clips["av"].path, audio=False)
     texts = [labels[lane].textItem.toPlainText() for lane in ("audio", "visual", "both")]
     assert texts == ["", NO_GT_TEXT, ""]
@@ -136,7 +136,7 @@ def test_summary_shows_the_measured_silence_before_any_analysis(qtbot, window, c
     # It said "—" under "Leading silence" until an AVH-Align run, though the viewer knew it.
     summary = window.avh.summary
     open_and_wait(window, clips["av"].path)
-    assert "30.0 ms at tau 0.0005" in summary.silence_label.text()
+    assert "30.0 ms of digital silence at the start (quiet level 0.0005)" in summary.silence_label.text()
     summary.clear("Analysing…")
     assert "30.0 ms" in summary.silence_label.text()
     open_and_wait(window, clips["video_only"].path)

@@ -38,12 +38,30 @@ class AvhState:
         self.settings = settings
         self.analysis: Any = None
         self.analysis_token: int | None = None
+        self.analysis_signature: tuple[Any, ...] | None = None
         self.reference: ReferenceScores | None = None
 
     # -- results ----------------------------------------------------------------------------
-    def set_analysis(self, analysis: Any, token: int | None) -> None:
-        """``analysis`` (a ClipAnalysis, or None to forget it) of the clip with ``token``."""
+    def set_analysis(self, analysis: Any, token: int | None,
+                     signature: tuple[Any, ...] | None = None) -> None:
+        """``analysis`` (a ClipAnalysis, or None to forget it) of the clip with ``token``, made
+        with the options whose :meth:`signature` is ``signature``."""
         self.analysis, self.analysis_token = analysis, (token if analysis is not None else None)
+        self.analysis_signature = signature if analysis is not None else None
+
+    def signature(self, phi: Path | None = None) -> tuple[Any, ...]:
+        """What the next analysis's result depends on among the viewer's options: the variants
+        (leading silence removed or not), the mouth-crop preparation, the supervised checkpoint,
+        the alignment network (``phi``: the one chosen in Tools > Train…, None = the installed
+        default) and the pooling. The display tau is not in it: it changes no curve."""
+        chosen = str(phi) if phi is not None and Path(phi).is_file() else ""
+        sup = self.supervised_checkpoint()
+        return (self.variants(), self.preparation(), str(sup) if sup else "", chosen, self.pool)
+
+    def is_stale(self, phi: Path | None = None) -> bool:
+        """True when an analysis is shown and an option it depends on has changed since."""
+        return (self.analysis is not None and self.analysis_signature is not None
+                and self.analysis_signature != self.signature(phi))
 
     # -- settings ---------------------------------------------------------------------------
     @property
@@ -63,6 +81,9 @@ class AvhState:
     @fast_landmarks.setter
     def fast_landmarks(self, on: bool) -> None:
         self.settings.setValue(KEY_FAST_LANDMARKS, bool(on))
+
+    pool = "lse"
+    """The video-score pooling the viewer's analyses use (the published AVH-Align rule)."""
 
     def variants(self) -> tuple[str, ...]:
         return ("untrimmed", "trimmed") if self.also_trimmed else ("untrimmed",)
@@ -95,7 +116,7 @@ class AvhState:
         from forensics_gui.core.pipeline import AnalysisOptions, resolve_models
 
         sup = self.supervised_checkpoint()
-        opts = AnalysisOptions(supervised=sup, variants=self.variants(),
+        opts = AnalysisOptions(supervised=sup, variants=self.variants(), pool=self.pool,
                                phi=phi if phi is not None and Path(phi).is_file() else None,
                                silence_threshold=threshold, preparation=self.preparation())
         if sup is not None and not sup.is_file():

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyqtgraph as pg
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
@@ -30,18 +31,20 @@ from PySide6.QtWidgets import (
 )
 
 from forensics_gui.core.errors import CheckpointError
-from forensics_gui.core.media.timebase import index_at
+from forensics_gui.core.evidence import wording
+from forensics_gui.core.media.timebase import MODEL_FPS, index_at, model_frame_of
 from forensics_gui.ui.avh.exports_view import AvhExports
 from forensics_gui.ui.avh.progress_strip import ProgressStrip
 from forensics_gui.ui.avh.runner import AvhRunner
 from forensics_gui.ui.avh.state import AvhState
-from forensics_gui.ui.curves import CurvePanel, GroundTruthLanes
+from forensics_gui.ui.curves import CurvePanel, GroundTruthLanes, curve_colour
 from forensics_gui.ui.roi_preview import RoiPreview
-from forensics_gui.ui.summary_panel import ReferenceScores, SummaryPanel
+from forensics_gui.ui.summary_panel import ReferenceScores, SummaryPanel, curve_name
 from forensics_gui.ui.window_api import WindowApi
 
 GT_FILTER = "Ground truth (*.json *.csv);;All files (*)"
 PREBUILD_DELAY_MS = 1000  # after a clip opens, before building the lanes off screen (idle time)
+STALE_COLOUR = "#6b717b"  # curves of an out-of-date analysis: grey, whatever their colour was
 
 
 class AvhViews(QObject):
@@ -74,6 +77,14 @@ class AvhViews(QObject):
         self.summary = SummaryPanel()
         self.exports = AvhExports(window, self.state, self.curves, self.gt_lanes)
         self.summary.seek_requested.connect(window.seek)
+        self.summary.analyze_again_requested.connect(self.analyze)
+        self.stale = False  # the curves and summary shown are marked out of date
+        self._run_signature: tuple[Any, ...] | None = None  # options of the run under way
+        self.curves.frame_label = self.frame_label
+        self.roi_preview.frame_label = self.frame_label
+        window.transport.time_label.setToolTip(
+            "Time (hours:minutes:seconds.milliseconds) and the video's own frame number / the "
+            f"last frame.\n{wording.FRAME_NUMBER}: {wording.TECHNICAL_TERMS[wording.FRAME_NUMBER]}.")
         self.progress = ProgressStrip()
         self.progress.cancel_clicked.connect(self.cancel)
         window.add_status_widget(self.progress)
@@ -83,6 +94,9 @@ class AvhViews(QObject):
         window.session.media_opened.connect(self._on_media_opened)
         window.session.time_changed.connect(self._on_time_changed)
         window.session.silence_changed.connect(self.summary.set_measured_silence)
+        phi_changed = getattr(window.as_widget(), "phi_checkpoint_changed", None)
+        if phi_changed is not None:  # Tools > Train… > "Use this model"
+            phi_changed.connect(lambda *_: self.update_stale())
         self.update_actions()
 
     # -- construction --------------------------------------------------------------------
@@ -92,6 +106,7 @@ class AvhViews(QObject):
         col.setContentsMargins(4, 4, 4, 4)
         heading = QLabel("Mouth crop (model input)")
         heading.setObjectName("heading")
+        heading.setToolTip(wording.TECHNICAL_TERMS["Mouth crop"])
         col.addWidget(heading)
         col.addWidget(self.roi_preview)
         col.addWidget(self.summary, 1)
@@ -114,7 +129,9 @@ class AvhViews(QObject):
         self.cancel_action = w.add_action(menu, "&Cancel analysis", self.cancel)
         self.cancel_action.setEnabled(False)
         menu.addSeparator()
-        self.trimmed_action = QAction("Also score with the leading silence &trimmed", parent)
+        self.trimmed_action = QAction("Also score with the leading silence &removed", parent)
+        self.trimmed_action.setToolTip(
+            "Adds a second curve: " + wording.TECHNICAL_TERMS[wording.MISMATCH_CURVE_TRIMMED] + ".")
         self.trimmed_action.setCheckable(True)
         self.trimmed_action.setChecked(self.state.also_trimmed)
         self.trimmed_action.toggled.connect(self._on_trimmed_toggled)
@@ -127,8 +144,10 @@ class AvhViews(QObject):
         self.fast_landmarks_action.setChecked(self.state.fast_landmarks)
         self.fast_landmarks_action.toggled.connect(self._on_fast_landmarks_toggled)
         menu.addAction(self.fast_landmarks_action)
-        self.supervised_action = w.add_action(menu, "&Supervised checkpoint…", self._on_choose_supervised)
-        self.clear_supervised_action = w.add_action(menu, "Clear supervised checkpoint",
+        self.supervised_action = w.add_action(menu, "&Second detector (trained on fakes)…",
+                                              self._on_choose_supervised)
+        self.supervised_action.setToolTip(wording.TECHNICAL_TERMS[wording.SUPERVISED_CURVE])
+        self.clear_supervised_action = w.add_action(menu, "Remove the second detector",
                                                     lambda: self.set_supervised_checkpoint(None))
         menu.addSeparator()
         self.reference_action = w.add_action(menu, "&Reference folder of real videos…",
@@ -154,7 +173,7 @@ class AvhViews(QObject):
                            None) if file_menu is not None else None
         entries = [("Load &ground truth…", self._on_load_groundtruth),
                    ("Export frame &scores (CSV/JSON)…", self.exports.on_export_scores),
-                   ("Export suspicious se&gments (Audacity labels)…", self.exports.on_export_segments)]
+                   ("Export the stretches to che&ck (Audacity labels)…", self.exports.on_export_segments)]
         self.file_actions: list[QAction] = []
         for text, slot in entries:
             action = w.add_action(None, text, slot)
@@ -190,23 +209,27 @@ class AvhViews(QObject):
     # -- settings ------------------------------------------------------------------------
     def _on_trimmed_toggled(self, checked: bool) -> None:
         self.state.also_trimmed = checked
+        self.update_stale()
 
     def _on_fast_landmarks_toggled(self, checked: bool) -> None:
         self.state.fast_landmarks = checked
+        self.update_stale()
 
     def set_supervised_checkpoint(self, path: str | os.PathLike[str] | None) -> None:
         """Score with this supervised Phi too (None: stop); remembered in the settings."""
         self.state.set_supervised_checkpoint(path)
         self._update_supervised_text()
+        self.update_stale()
 
     def _update_supervised_text(self) -> None:
         sup = self.state.supervised_checkpoint()
-        self.supervised_action.setText(f"&Supervised checkpoint… ({sup.name})" if sup
-                                       else "&Supervised checkpoint…")
+        self.supervised_action.setText(f"&Second detector (trained on fakes)… ({sup.name})" if sup
+                                       else "&Second detector (trained on fakes)…")
         self.clear_supervised_action.setEnabled(sup is not None)
 
     def _on_choose_supervised(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self.window.as_widget(), "Supervised Phi checkpoint",
+        path, _ = QFileDialog.getOpenFileName(self.window.as_widget(),
+                                              "Second detector (supervised Phi checkpoint)",
                                               self.window.settings.last_folder(),
                                               "PyTorch checkpoint (*.pt *.pth);;All files (*)")
         if path:
@@ -216,6 +239,56 @@ class AvhViews(QObject):
         """AnalysisOptions for the open clip (raises CheckpointError): the state's settings, the
         session's silence threshold and the Phi chosen in Tools > Train…."""
         return self.state.options(self.window.session.threshold, self.window.phi_checkpoint)
+
+    # -- out of date -----------------------------------------------------------------------
+    def update_stale(self) -> None:
+        """Mark the shown curves and summary out of date when an option the analysis depends on
+        (see :meth:`AvhState.signature`) differs from the one it was made with; clear the mark
+        when the option is set back (or the clip is analysed again)."""
+        self.set_stale(self.state.is_stale(self.window.phi_checkpoint))
+
+    def set_stale(self, stale: bool) -> None:
+        """Grey the curves (and their lines and sync traces), say so in the lane and the summary
+        ("Analyze again"), or give them back their colours."""
+        if stale == self.stale:
+            return
+        self.stale = stale
+        for (kind, variant), item in self.curves.curve_items.items():
+            item.setPen(pg.mkPen(STALE_COLOUR if stale else curve_colour(kind, variant), width=2))
+        for variant, line in self.curves.threshold_lines.items():
+            colour = STALE_COLOUR if stale else curve_colour("unsupervised", variant)
+            line.setPen(pg.mkPen(colour, width=1, style=Qt.PenStyle.DashLine))
+            if line.label is not None:
+                line.label.setColor(colour)
+        for variant, regions in self.curves.segment_regions.items():
+            colour = STALE_COLOUR if stale else curve_colour("unsupervised", variant)
+            fill = pg.mkColor(colour)
+            fill.setAlpha(50)  # as CurvePanel draws them
+            for region in regions:
+                region.setBrush(pg.mkBrush(fill))
+                for edge in region.lines:
+                    edge.setPen(pg.mkPen(colour, width=1))
+        for variant, sync in self.curves.sync_items.items():
+            sync.setPen(pg.mkPen(STALE_COLOUR if stale else curve_colour("unsupervised", variant),
+                                 width=1))
+        if self.curves.plot is not None:
+            self.curves.set_notice(wording.OUT_OF_DATE if stale else "")
+        self.summary.set_stale(stale)
+        if stale:
+            self.window.status("The analysis shown is out of date: Analysis > Analyze (Ctrl+R) "
+                               "updates it.", 10000)
+
+    # -- frame numbers ---------------------------------------------------------------------
+    def frame_label(self, t: float) -> tuple[str, str]:
+        """The one user-facing frame number at ``t`` seconds: the video's own frame (counted from
+        0, as in the time display) and, for a tooltip, the 25 fps model frame behind the curves.
+        ("", tooltip) when the clip has no video frames."""
+        model = (f"model frame {model_frame_of(max(t, 0.0))} "
+                 f"(the detector's {MODEL_FPS:g} fps grid)")
+        tb = self.window.session.timebase
+        if tb is None or not tb.n_frames:
+            return "", model
+        return f"frame {tb.frame_at(max(t, 0.0))}", model
 
     # -- analysis ------------------------------------------------------------------------
     def why_not_analysable(self) -> str:
@@ -264,6 +337,8 @@ class AvhViews(QObject):
             self.show_missing_models(str(err))
             return False
         self.state.set_analysis(None, None)
+        self._run_signature = self.state.signature(w.phi_checkpoint)
+        self.set_stale(False)
         self.curves.ensure_plots()
         self._size_lanes()
         self.curves.clear()
@@ -283,7 +358,8 @@ class AvhViews(QObject):
 
     def _on_partial(self, kind: str, variant: str, result: Any) -> None:
         self.curves.set_result(kind, variant, result)
-        self.window.status(f"{kind} {variant} curve ready (video score {result.video_score:.3f})", 5000)
+        self.window.status(f"{curve_name(kind, variant)}: curve ready (video score "
+                           f"{result.video_score:.3f})", 5000)
 
     def _on_notice(self, sentence: str) -> None:
         self.window.status(sentence, 15000)
@@ -294,7 +370,7 @@ class AvhViews(QObject):
         self.update_actions()
 
     def _on_finished(self, analysis: Any, fell_back_to_cpu: bool) -> None:
-        self.state.set_analysis(analysis, self.window.token)
+        self.state.set_analysis(analysis, self.window.token, self._run_signature)
         self._end_run()
         for table, kind in ((analysis.scores, "unsupervised"), (analysis.supervised, "supervised")):
             for variant, res in table.items():
@@ -306,6 +382,7 @@ class AvhViews(QObject):
         self.roi_preview.set_track(analysis.roi_gray, None if face is None else face.times_s,
                                    None if face is None else face.detected, t)
         self.summary.set_analysis(analysis)
+        self.update_stale()  # an option changed while it ran
         self.update_actions()
         note = ""
         if fell_back_to_cpu:
@@ -402,7 +479,9 @@ class AvhViews(QObject):
         self.state.reference = reference
         self.summary.set_reference(reference)
         failed = f" ({reference.failures} could not be scored)" if reference.failures else ""
-        self.window.status(f"Reference set: {len(reference.scores)} real videos scored{failed}", 10000)
+        length = reference.length_text()
+        self.window.status(f"Reference set: {len(reference.scores)} real videos scored"
+                           f"{', ' + length if length else ''}{failed}", 10000)
 
     def _on_reference_failed(self, sentence: str) -> None:
         self.update_actions()
@@ -413,13 +492,15 @@ class AvhViews(QObject):
         self.runner.drop_analysis()
         self.progress.finish()
         self.state.set_analysis(None, None)
+        self.set_stale(False)
         self.summary.set_measured_silence(None)
         self.curves.clear()
         self.curves.set_duration(float(info.duration_s or 0.0))
         why = self.why_not_analysable()
         if self.curves.plot is not None:
-            self.curves.set_notice(f"No fakeness curve: {why}" if why else
-                                   "Analysis > Analyze (Ctrl+R) draws the fakeness curve here.")
+            self.curves.set_notice(f"No mismatch curve: {why}" if why else
+                                   "Analysis > Analyze (Ctrl+R) draws the mouth-voice mismatch "
+                                   "curve here.")
         self.gt_lanes.clear()
         self.roi_preview.clear()
         self._set_face_box(None)

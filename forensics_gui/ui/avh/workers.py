@@ -13,8 +13,8 @@ holds the GIL for about 0.8 s while it loads its models and for a while on every
 would stall the event loop; the encoder and scoring run in this thread (PyTorch releases the GIL
 in its ops). Without a child process (or when it cannot start) everything runs in this thread.
 
-:class:`ReferenceWorker` scores every video of a folder of real clips (the percentile shown in
-the summary).
+:class:`ReferenceWorker` scores every video of a folder of real clips (the comparison shown in
+the summary, on a length-independent score).
 """
 
 from __future__ import annotations
@@ -28,7 +28,8 @@ import numpy as np
 from PySide6.QtCore import Signal
 
 from forensics_gui.core.errors import Cancelled, CheckpointError, ForensicsError
-from forensics_gui.ui.summary_panel import ReferenceScores
+from forensics_gui.core.media.timebase import MODEL_FPS
+from forensics_gui.ui.summary_panel import ReferenceScores, comparable_score
 from forensics_gui.ui.worker_base import Worker
 
 CPU_FALLBACK_NOTE = "The GPU ran out of memory, so this analysis ran on the CPU (slower, same result)."
@@ -209,7 +210,9 @@ class AvhAnalysisWorker(Worker):
 
 
 class ReferenceWorker(Worker):
-    """Video scores of every video in a folder of real clips (cached by the pipeline).
+    """Scores of every video in a folder of real clips (cached by the pipeline): each clip's
+    length-independent :func:`~forensics_gui.ui.summary_panel.comparable_score` (log-mean-exp,
+    not the log-sum-exp video score, which grows with the clip's length) and its length.
 
     ``progressed(token, "reference videos", done, total, eta_s)`` per clip, then
     ``finished(token, ReferenceScores)``, ``failed(token, sentence)`` or ``cancelled(token)``.
@@ -230,17 +233,20 @@ class ReferenceWorker(Worker):
             raise ForensicsError(f"{self.folder} contains no video files.")
         analyzer = Analyzer(self.options)
         scores: list[float] = []
+        durations: list[float] = []
         failures = 0
         for i, video in enumerate(videos):
             self.progress.report("reference videos", i, len(videos))
             try:
                 # the flag alone: the per-clip stages are not shown, only Cancel is read
                 main = analyzer.analyze(video, progress=self.flag).main
-                if main is not None and np.isfinite(main.video_score):
-                    scores.append(float(main.video_score))
+                score = float("nan") if main is None else comparable_score(main)
+                if np.isfinite(score):
+                    scores.append(score)
+                    durations.append(main.num_frames / MODEL_FPS)
             except (Cancelled, CheckpointError):
                 raise
             except Exception:  # one unreadable clip must not stop the reference set
                 failures += 1
         self.progress.report("reference videos", len(videos), len(videos))
-        return ReferenceScores(self.folder, scores, failures)
+        return ReferenceScores(self.folder, scores, failures, durations)

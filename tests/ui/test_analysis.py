@@ -435,7 +435,8 @@ def test_curve_panel_regions_threshold_sync_and_no_face_ticks(qtbot) -> None:
     tx, ty = panel.no_face_ticks.getData()
     np.testing.assert_allclose(tx, t[[3, 4, 40]] + 0.02)
     assert np.all(ty < scores.min())
-    assert "offset +0" in panel.readout_at(0.08)  # frame 2: 2 % 5 - 2 = 0
+    assert "sound delay +0 ms" in panel.readout_at(0.08)  # frame 2: 2 % 5 - 2 = 0
+    assert "sound delay +40 ms" in panel.readout_at(0.12)  # frame 3: one 40 ms frame
     panel.clear()
     assert panel.curve_items == {} and panel.segment_regions == {}
     assert panel.no_face_ticks.getData()[0].size == 0
@@ -538,15 +539,22 @@ def test_supervised_curve_and_reference_percentile(qtbot, window, avh, open_and_
     item = window.avh.curves.curve_items[("supervised", "untrimmed")]
     assert item in window.avh.curves.supervised_plot.items
     np.testing.assert_allclose(item.getData()[1], res.frame_scores, rtol=1e-6)
-    assert "supervised untrimmed" in window.avh.summary.score_label.text()
-    # A reference folder holding this same clip: its score equals the clip's, so 0 % are lower.
+    assert "Second detector (trained on fakes)" in window.avh.summary.score_label.text()
+    # A reference folder holding this same clip: its score equals the clip's, so none is lower;
+    # the comparison is per frame (log-mean-exp), and says how few references there were.
+    from forensics_gui.ui.summary_panel import comparable_score
+
     ref = tmp_path / "real"
     ref.mkdir()
     shutil.copy(avh["clip"], ref / "real1.mkv")
     assert window.avh.set_reference_folder(ref)
     qtbot.waitUntil(lambda: window.avh.state.reference is not None, timeout=60000)
-    assert window.avh.state.reference.scores == [pytest.approx(analysis.main.video_score, rel=1e-5)]
-    assert "Higher than 0 % of the 1 real reference videos" in window.avh.summary.verdict_label.text()
+    reference = window.avh.state.reference
+    assert reference.scores == [pytest.approx(comparable_score(analysis.main), rel=1e-5)]
+    assert reference.durations_s == [pytest.approx(analysis.main.num_frames / 25)]
+    verdict = window.avh.summary.verdict_label.text()
+    assert "not higher than that of the one real reference clip (2.0 s long)" in verdict
+    assert "With only 1 reference clip this is a rough comparison" in verdict
 
 
 def test_face_box_overlay_is_red_dashed_when_the_face_was_not_detected(qtbot) -> None:

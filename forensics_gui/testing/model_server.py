@@ -4,7 +4,7 @@ It serves byte strings by path with ``Range: bytes=N-`` (206 + Content-Range) an
 (an ETag that no longer matches gets the whole file, 200), and can misbehave on purpose, once
 per file: ``cut_after`` (announce the whole length, send that many bytes, close the
 connection: an interrupted transfer), ``stall_after`` (send that many bytes, then nothing until
-the server stops: a stalled server). Unknown paths get 404. ``requests`` records each request's
+the server stops: a stalled server); ``pace_s`` makes it slow. Unknown paths get 404. ``requests`` records each request's
 path and Range header.
 """
 
@@ -26,6 +26,7 @@ class ServedFile:
     cut_after: int | None = None
     stall_after: int | None = None
     ranges: bool = True  # False: ignore Range, always send the whole file (200)
+    pace_s: float = 0.0  # > 0: a slow server, waiting this long after each 64 KiB
 
     @property
     def etag(self) -> str:
@@ -93,6 +94,14 @@ def _handler(server: ModelServer) -> type[BaseHTTPRequestHandler]:
                 self.wfile.flush()
                 server.stop.wait(STALL_BOUND_S)
                 self.close_connection = True
+                return
+            if served.pace_s > 0:
+                for start in range(0, len(body), 1 << 16):
+                    if server.stop.is_set():
+                        break
+                    self.wfile.write(body[start:start + (1 << 16)])
+                    self.wfile.flush()
+                    server.stop.wait(served.pace_s)
                 return
             self.wfile.write(body)
 

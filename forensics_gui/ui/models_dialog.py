@@ -6,6 +6,13 @@ The table appears at once from a folder scan. A background thread then hashes ea
 (seconds for a 1-2 GB checkpoint the first time, then cached by path, size and time) and reads
 it without running anything from it (:func:`forensics_gui.core.models.info.inspect_model_file`);
 rows fill in as files are done ("computing…" meanwhile) and the compatibility lines follow.
+
+Fetch… downloads the selected known model, and only when asked: a :class:`LicenceDialog` shows
+the model's licence first (refusing it fetches nothing), then a :class:`FetchWorker` downloads in
+the background (:func:`forensics_gui.core.models.fetch.fetch_model`: resumable, SHA-256 checked or
+recorded) while the dialog shows a progress bar with size, speed and time left, and Cancel. A
+cancelled or interrupted download keeps its bytes in the models folder's partial area, so the
+next Fetch resumes it; closing the dialog cancels it the same way.
 """
 
 from __future__ import annotations
@@ -19,11 +26,14 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QDialog,
     QDialogButtonBox,
+    QHBoxLayout,
     QHeaderView,
     QLabel,
+    QProgressBar,
     QPushButton,
     QTableWidget,
     QTableWidgetItem,
+    QTextBrowser,
     QVBoxLayout,
     QWidget,
 )
@@ -134,6 +144,61 @@ class InspectWorker(Worker):
         return super().explain(err)
 
 
+class FetchWorker(Worker):
+    """Downloads one known model (its licence already accepted) off the GUI thread.
+
+    ``progressed(token, stage, bytes done, bytes total or -1, eta_s)`` with stage "download" (or
+    "check" while an earlier partial download is re-hashed); ``finished(token, FetchResult)``,
+    ``failed(token, sentence)`` or ``cancelled(token)``.
+    """
+
+    what = "The download"
+
+    def __init__(self, token: int, name: str) -> None:
+        super().__init__(token)
+        self.name = name
+
+    def work(self) -> Any:
+        from forensics_gui.core.models.fetch import fetch_model
+
+        return fetch_model(self.name, True, self.progress)
+
+
+class LicenceDialog(QDialog):
+    """The licence of a model, shown before anything is fetched: "I accept, download" or Cancel
+    (the default button, so Enter does not accept)."""
+
+    def __init__(self, model: Any, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(f"Licence of {model.name}")
+        self.resize(620, 360)
+        layout = QVBoxLayout(self)
+        self.intro = QLabel(
+            f"{model.name} ({model.approx_size}) is published under: {model.license}. Nothing is "
+            "downloaded unless you accept these terms.")
+        self.intro.setWordWrap(True)
+        layout.addWidget(self.intro)
+        self.text = QTextBrowser()
+        self.text.setOpenExternalLinks(True)
+        body = model.license_text or f"See {model.license_url or model.source}."
+        self.text.setPlainText(body + (f"\n\nFull licence: {model.license_url}"
+                                       if model.license_url else "")
+                               + f"\n\nDownloaded from: {model.url}")
+        layout.addWidget(self.text, 1)
+        buttons = QDialogButtonBox()
+        self.accept_button = buttons.addButton("I accept, download",
+                                               QDialogButtonBox.ButtonRole.AcceptRole)
+        self.cancel_button = buttons.addButton(QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout.addWidget(buttons)
+        self.accept_button.setAutoDefault(False)
+        self.cancel_button.setDefault(True)
+
+    def licence_text(self) -> str:
+        return self.text.toPlainText()
+
+
 def _scan() -> list[Any]:
     from forensics_gui.core.models.inventory import list_models
 
@@ -175,6 +240,24 @@ class ModelsDialog(QDialog):
         self.compat_box.setSpacing(2)
         layout.addLayout(self.compat_box)
         self.compat_labels: list[QLabel] = []
+        self.fetch_row = QWidget()  # shown while a download runs
+        fetch_layout = QHBoxLayout(self.fetch_row)
+        fetch_layout.setContentsMargins(0, 0, 0, 0)
+        self.fetch_bar = QProgressBar()
+        self.fetch_bar.setRange(0, 1000)
+        self.fetch_bar.setTextVisible(False)
+        self.fetch_cancel_button = QPushButton("Cancel download")
+        self.fetch_cancel_button.setToolTip("Stop the download; its bytes are kept, so the next "
+                                            "Fetch resumes it")
+        self.fetch_cancel_button.clicked.connect(self.cancel_fetch)
+        fetch_layout.addWidget(self.fetch_bar, 1)
+        fetch_layout.addWidget(self.fetch_cancel_button)
+        self.fetch_row.setVisible(False)
+        layout.addWidget(self.fetch_row)
+        self.fetch_label = QLabel()  # the download's progress line, then how it ended
+        self.fetch_label.setWordWrap(True)
+        self.fetch_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        layout.addWidget(self.fetch_label)
         self.guidance_label = QLabel()
         self.guidance_label.setWordWrap(True)
         self.guidance_label.setObjectName("notice")
@@ -189,13 +272,25 @@ class ModelsDialog(QDialog):
         self.copy_button = QPushButton("Copy guidance")
         self.copy_button.clicked.connect(
             lambda: QGuiApplication.clipboard().setText(self.guidance_label.text()))
-        for b in (self.open_folder_button, self.refresh_button, self.copy_button):
+        self.fetch_button = QPushButton("Fetch…")
+        self.fetch_button.setToolTip("Download the selected model from its official address, "
+                                     "after you accept its licence")
+        self.fetch_button.clicked.connect(self.fetch_selected)
+        for b in (self.fetch_button, self.open_folder_button, self.refresh_button,
+                  self.copy_button):
             buttons.addButton(b, QDialogButtonBox.ButtonRole.ActionRole)
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
         self.generation = 0
         self.hashing = False
         self.worker: InspectWorker | None = None
+        self.fetch_worker: FetchWorker | None = None
+        self.licence_dialog: LicenceDialog | None = None
+        self.fetch_meter: Any = None
+        self.fetch_name = ""
+        self.fetch_token = 0
+        self._selected_name = ""
+        self.entries: dict[int, Any] = {}  # table row -> ModelEntry (registry rows and files)
         self.rows: dict[str, int] = {}  # resolved path -> table row
         self.infos: dict[str, Any] = {}  # resolved path -> ModelFileInfo or a sentence
         self.refresh()
@@ -227,8 +322,9 @@ class ModelsDialog(QDialog):
         guidance = models_registry.describe_missing_models()
         folders = ", ".join(str(d) for d in model_search_dirs())
         self.folder_label.setText(
-            f"Put model files into {self.models_folder()} (searched in order: {folders}). "
-            "Nothing is downloaded by this app.")
+            f"Put model files into {self.models_folder()} (searched in order: {folders}), or "
+            "select a known model and choose Fetch…: nothing is downloaded unless you ask and "
+            "accept its licence.")
         self.infos = {}
         self._fill(entries, computing=True)
         self.guidance_label.setText(guidance or "All default models are installed.")
@@ -276,19 +372,25 @@ class ModelsDialog(QDialog):
 
     def done(self, result: int) -> None:
         self._stop_worker()  # a closed dialog stops hashing gigabytes nobody will see
+        if self.fetch_worker is not None:  # and stops its download (kept for a resume)
+            self.fetch_worker.cancel()
         super().done(result)
 
     # -- table --------------------------------------------------------------------------------
     def _fill(self, entries: list[Any], computing: bool) -> None:
         self.table.setRowCount(0)
         self.rows = {}
+        self.entries = {}
         for e in entries:
             kind = f"{_KIND_NAMES.get(e.kind, e.kind)} ({e.role})" if e.kind else "unregistered file"
             sha = e.sha256 or (COMPUTING if computing and e.path is not None else NONE)
             status = e.state if e.path is None else \
                 f"{e.state}: {e.path} ({(e.size_bytes or 0) / 1e6:.1f} MB)"
+            if e.path is None and e.partial_bytes:
+                status = f"{e.state} ({e.partial_bytes / 1e6:,.1f} MB downloaded: Fetch resumes)"
             row = self._add_row(e.name, kind, sha, status, tooltip=self._tooltip(e))
             self._set(row, COL_STATUS, status, e.detail)
+            self.entries[row] = e
             if e.path is not None:
                 self.rows[str(Path(e.path).resolve())] = row
         for role, path in self.extra:
@@ -306,9 +408,12 @@ class ModelsDialog(QDialog):
         for key, info in self.infos.items():
             self._show_info(key, info)
         self._fit_columns()
-        if self.rows and self.table.currentRow() < 0:
-            self.table.setCurrentCell(min(self.rows.values()), 0)
+        if self.table.currentRow() < 0 and self.table.rowCount():
+            again = self.row_of(self._selected_name) if self._selected_name else -1
+            first = min(self.rows.values()) if self.rows else 0
+            self.table.setCurrentCell(again if again >= 0 else first, 0)
         self._show_details()
+        self._update_fetch_button()
 
     def _tooltip(self, entry: Any) -> str:
         from forensics_gui.core.models.registry import known_models
@@ -316,7 +421,7 @@ class ModelsDialog(QDialog):
         model = next((m for m in known_models() if m.name == entry.name), None)
         if model is None:
             return entry.detail
-        return f"{model.description}\nLicence: {model.license}\nSource: {model.source}"
+        return f"{model.description}\nLicence: {model.license}\nSource: {model.source}\n{entry.detail}"
 
     def _fit_columns(self) -> None:
         self.table.resizeColumnsToContents()
@@ -325,8 +430,11 @@ class ModelsDialog(QDialog):
                 min(self.table.columnWidth(column), _MAX_COLUMN_PX)
             self.table.setColumnWidth(column, width)
 
-    def _on_current_changed(self, *_: int) -> None:
+    def _on_current_changed(self, row: int, *_: int) -> None:
+        if row >= 0:
+            self._selected_name = self.cell(row, 0)  # kept across a refresh
         self._show_details()
+        self._update_fetch_button()
 
     def _show_details(self) -> None:
         """Everything known about the selected file, one line per fact (as ``models check``)."""
@@ -433,6 +541,125 @@ class ModelsDialog(QDialog):
         item.setText(text)
         if tooltip:
             item.setToolTip(tooltip)
+
+    # -- fetching --------------------------------------------------------------------------------
+    def selected_entry(self) -> Any:
+        """The ModelEntry of the selected row (None for a file in use that no listing names)."""
+        return self.entries.get(self.table.currentRow())
+
+    def _update_fetch_button(self) -> None:
+        entry = self.selected_entry()
+        busy = self.fetch_worker is not None
+        can = entry is not None and entry.can_fetch and entry.path is None and not busy
+        self.fetch_button.setEnabled(bool(can))
+        if busy:
+            tip = "A download is running"
+        elif entry is None or not entry.kind:
+            tip = "Select a known model to download"
+        elif entry.path is not None:
+            tip = f"{entry.name} is already installed"
+        elif not entry.can_fetch:
+            tip = f"{entry.name} has no download address; see its source in the tooltip"
+        else:
+            tip = f"Download {entry.name} after you accept its licence"
+        self.fetch_button.setToolTip(tip)
+
+    def fetch_selected(self) -> None:
+        """Show the selected model's licence; the download starts only if it is accepted."""
+        from forensics_gui.core.models.fetch import registry_entry
+
+        entry = self.selected_entry()
+        if entry is None or not entry.can_fetch or self.fetch_worker is not None:
+            return
+        model = registry_entry(entry.name)
+        dialog = LicenceDialog(model, self)
+        dialog.accepted.connect(lambda: self.start_fetch(model.name))
+        dialog.rejected.connect(lambda: self.fetch_label.setText(
+            f"{model.name} was not downloaded: its licence was not accepted."))
+        dialog.finished.connect(dialog.deleteLater)
+        self.licence_dialog = dialog
+        dialog.open()
+
+    def start_fetch(self, name: str) -> None:
+        """Download ``name`` in the background (its licence accepted)."""
+        self.licence_dialog = None
+        if self.fetch_worker is not None:
+            return
+        self.fetch_token += 1
+        worker = FetchWorker(self.fetch_token, name)
+        worker.progressed.connect(self._on_fetch_progress)
+        worker.finished.connect(self._on_fetched)
+        worker.failed.connect(self._on_fetch_failed)
+        worker.cancelled.connect(self._on_fetch_cancelled)
+        self.destroyed.connect(worker.cancel)
+        _hook_quit()
+        _BACKGROUND.prune()
+        _BACKGROUND.retire(worker, cancel=False)
+        self.fetch_worker = worker
+        self.fetch_name = name
+        self.fetch_meter = None
+        self.fetch_bar.setValue(0)
+        self.fetch_row.setVisible(True)
+        self.fetch_cancel_button.setEnabled(True)
+        self.fetch_label.setText(f"Connecting to download {name}…")
+        self._update_fetch_button()
+        worker.start()
+
+    def cancel_fetch(self) -> None:
+        if self.fetch_worker is not None:
+            self.fetch_worker.cancel()
+            self.fetch_cancel_button.setEnabled(False)
+            self.fetch_label.setText(f"Cancelling the download of {self.fetch_worker.name}…")
+
+    def fetching(self) -> bool:
+        return self.fetch_worker is not None
+
+    def _on_fetch_progress(self, token: int, stage: str, done: float, total: float,
+                           _eta_s: float) -> None:
+        from forensics_gui.core.models.fetch import TransferMeter
+
+        worker = self.fetch_worker
+        if worker is None or token != self.fetch_token or worker.cancel_requested:
+            return
+        known = total if total > 0 else None
+        if self.fetch_meter is None or self.fetch_meter[0] != stage:
+            self.fetch_meter = (stage, TransferMeter(known, start=done))
+        meter = self.fetch_meter[1]
+        meter.update(done, known)
+        if known:
+            self.fetch_bar.setRange(0, 1000)
+            self.fetch_bar.setValue(int(1000 * min(1.0, done / known)))
+        else:
+            self.fetch_bar.setRange(0, 0)  # busy: the server did not say the size
+        what = ("Checking the part downloaded earlier" if stage == "check"
+                else f"Downloading {worker.name}")
+        self.fetch_label.setText(f"{what}: {meter.text()}")
+
+    def _end_fetch(self, token: int, sentence: str) -> bool:
+        if token != self.fetch_token:
+            return False
+        self.fetch_worker = None
+        self.fetch_row.setVisible(False)
+        self.fetch_label.setText(sentence)
+        return True
+
+    def _on_fetched(self, token: int, result: Any) -> None:
+        if self._end_fetch(token, result.sentence):
+            self.refresh()
+
+    def _on_fetch_failed(self, token: int, sentence: str) -> None:
+        if self._end_fetch(token, sentence):
+            self.refresh()
+
+    def _on_fetch_cancelled(self, token: int) -> None:
+        from forensics_gui.core.models.fetch import partial_bytes
+
+        name = self.fetch_name
+        kept = partial_bytes(name)
+        text = (f"Download of {name} cancelled; {kept / 1e6:,.1f} MB kept, so Fetch resumes it."
+                if kept else f"Download of {name} cancelled.")
+        if self._end_fetch(token, text):
+            self.refresh()
 
     # -- actions --------------------------------------------------------------------------------
     def open_models_folder(self) -> bool:

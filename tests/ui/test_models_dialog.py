@@ -230,3 +230,101 @@ def test_closing_the_dialog_cancels_the_background_work(qtbot, files, models_dir
     before_quit = len(blocks)
     stop_all_workers()
     assert other.worker.isFinished() and len(blocks) <= before_quit + 1
+
+
+# -- Fetch… ---------------------------------------------------------------------------------------
+FETCHED = bytes(range(256)) * 12289  # 3.1 MB
+
+
+@pytest.fixture
+def fetch_registry(tmp_path: Path, models_dir: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """A registry naming one fetchable model; returns a function pointing its url at a server."""
+    registry = tmp_path / "registry.json"
+    monkeypatch.setattr(models_registry, "REGISTRY_FILE", registry)
+
+    def serve_from(url: str) -> None:
+        registry.write_text(json.dumps({"version": 1, "models": [
+            {"name": "AVH-Align_AV1M.pt", "kind": "phi", "role": "default", "description": "",
+             "approx_size": "3 MB", "license": "Test licence (non-commercial)",
+             "license_text": "Use it kindly, never commercially.",
+             "license_url": "https://example.org/licence", "source": "the test",
+             "sha256": hashlib.sha256(FETCHED).hexdigest(), "url": url}]}))
+
+    return serve_from
+
+
+def _select(dialog, name: str) -> None:  # type: ignore[no-untyped-def]
+    dialog.table.setCurrentCell(dialog.row_of(name), 0)
+
+
+def test_refused_licence_fetches_nothing(qtbot, models_dir, fetch_registry) -> None:
+    from forensics_gui.testing.model_server import ServedFile, model_server
+
+    with model_server({"phi.pt": ServedFile(FETCHED)}) as server:
+        fetch_registry(server.url("phi.pt"))
+        dialog = open_dialog(qtbot)
+        _select(dialog, "AVH-Align_AV1M.pt")
+        assert dialog.fetch_button.isEnabled()
+        dialog.fetch_button.click()
+        licence = dialog.licence_dialog
+        assert licence is not None and not licence.isHidden()
+        assert "Use it kindly, never commercially." in licence.licence_text()
+        assert "Test licence (non-commercial)" in licence.intro.text()
+        assert licence.cancel_button.isDefault()  # Enter does not accept
+        licence.cancel_button.click()
+        assert not dialog.fetching() and server.requests == []
+    assert "not downloaded" in dialog.fetch_label.text()
+    assert list(models_dir.iterdir()) == []
+
+
+@pytest.mark.slow
+def test_fetch_shows_progress_then_the_verified_row(qtbot, models_dir, fetch_registry) -> None:
+    from forensics_gui.testing.model_server import ServedFile, model_server
+
+    with model_server({"phi.pt": ServedFile(FETCHED, pace_s=0.02)}) as server:
+        fetch_registry(server.url("phi.pt"))
+        dialog = open_dialog(qtbot)
+        assert row_cells(dialog, "AVH-Align_AV1M.pt")["Status"] == "missing"
+        _select(dialog, "AVH-Align_AV1M.pt")
+        dialog.fetch_button.click()
+        assert dialog.licence_dialog is not None
+        dialog.licence_dialog.accept_button.click()
+        assert dialog.fetching() and not dialog.fetch_row.isHidden()
+        assert not dialog.fetch_button.isEnabled()
+        seen: list[tuple[str, int]] = []
+        dialog.fetch_worker.progressed.connect(  # after the dialog's own slot: what it shows
+            lambda *_: seen.append((dialog.fetch_label.text(), dialog.fetch_bar.value())))
+        qtbot.waitUntil(lambda: not dialog.fetching(), timeout=60000)
+        qtbot.waitUntil(lambda: not dialog.hashing, timeout=30000)
+    shown = [text for text, _ in seen if text.startswith("Downloading AVH-Align_AV1M.pt: ")]
+    assert shown and any("MB/s" in t for t in shown) and any(v > 0 for _, v in seen)
+    assert "of 3.1 MB" in shown[-1]
+    assert "verified" in dialog.fetch_label.text() and dialog.fetch_row.isHidden()
+    assert (models_dir / "AVH-Align_AV1M.pt").read_bytes() == FETCHED
+    assert row_cells(dialog, "AVH-Align_AV1M.pt")["Status"].startswith("verified")
+
+
+@pytest.mark.slow
+def test_cancel_stops_the_download_and_keeps_it_for_a_resume(qtbot, models_dir, fetch_registry) -> None:
+    from forensics_gui.core.models.fetch import partial_bytes
+    from forensics_gui.testing.model_server import ServedFile, model_server
+
+    with model_server({"phi.pt": ServedFile(FETCHED, pace_s=0.05)}) as server:
+        fetch_registry(server.url("phi.pt"))
+        dialog = open_dialog(qtbot)
+        _select(dialog, "AVH-Align_AV1M.pt")
+        dialog.fetch_button.click()
+        dialog.licence_dialog.accept_button.click()
+        qtbot.waitUntil(lambda: dialog.fetch_bar.value() > 0, timeout=30000)
+        worker = dialog.fetch_worker
+        dialog.fetch_cancel_button.click()
+        assert "Cancelling" in dialog.fetch_label.text()
+        qtbot.waitUntil(lambda: not dialog.fetching(), timeout=30000)
+        assert worker.wait(30000)
+    text = dialog.fetch_label.text()
+    assert text.startswith("Download of AVH-Align_AV1M.pt cancelled") and "resumes" in text
+    assert 0 < partial_bytes("AVH-Align_AV1M.pt") < len(FETCHED)
+    assert not (models_dir / "AVH-Align_AV1M.pt").exists()
+    qtbot.waitUntil(lambda: not dialog.hashing, timeout=30000)
+    assert "MB downloaded: Fetch resumes" in row_cells(dialog, "AVH-Align_AV1M.pt")["Status"]
+    assert dialog.fetch_button.isEnabled()

@@ -22,6 +22,7 @@ from forensics_gui import __version__
 COMMANDS: dict[str, str] = {
     "silence": "measure the leading digital silence of a clip's audio",
     "snapshot": "render an annotated screenshot PNG of a clip at a given time",
+    "report": "write a one-page report (PDF or HTML) of a clip and its analysis",
     "roi": "write the 96x96 25 fps mouth-ROI video and the 16 kHz mono wav of a clip",
     "features": "extract AV-HuBERT audio-only and video-only features to an .npz file",
     "score": "score a features .npz with the alignment network Phi",

@@ -240,7 +240,7 @@ def silence_drawing(panel: SilencePanel, width: float, height: float) -> Any:
     from reportlab.graphics.shapes import Drawing, Line, Polygon, Rect, String
     from reportlab.lib.colors import Color, HexColor
 
-    d = Drawing(width, height)
+    d = Drawing(width, height, initialFontName=REGULAR, initialFontSize=6)  # not Helvetica
     left, bottom, right, top = 30.0, 12.0, width - 4.0, height - 4.0
     pw, ph = right - left, top - bottom
     d.add(Rect(left, bottom, pw, ph, fillColor=HexColor(PANEL_BG), strokeColor=HexColor(RULE),

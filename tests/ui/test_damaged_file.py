@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 
@@ -64,3 +65,35 @@ def test_cut_file_says_so_and_stops_at_the_data(qtbot, window, cut_clip, clips,
     assert window.session.integrity.sentence == ""
     assert not panel.damage_label.isVisible()
     assert not tl.no_data_region.isVisible()
+
+
+@pytest.mark.slow
+def test_analysis_of_a_cut_file_plots_only_the_data_and_says_so(qtbot, window, tmp_path,
+                                                                 monkeypatch, open_and_wait) -> None:
+    """The curve of a cut-short clip ends where picture and sound end; the summary's caveats
+    start with the sentence."""
+    from forensics_gui.testing.checkpoints import write_fake_avhubert_checkpoint
+    from forensics_gui.testing.phi import write_published_phi
+
+    models = tmp_path / "models"
+    models.mkdir()
+    write_fake_avhubert_checkpoint(models / "self_large_vox_433h.pt", layers=1, dim=32, heads=2,
+                                   ffn=64)
+    write_published_phi(models / "AVH-Align_AV1M.pt", visual_dim=32, audio_dim=32)
+    monkeypatch.setenv("FORENSICS_GUI_MODELS", str(models))
+    monkeypatch.setenv("FORENSICS_GUI_CACHE", str(tmp_path / "cache"))
+    whole = make_clip(tmp_path / "talk.mkv", duration_s=3.0, width=192, height=192).path
+    cut = truncate_file(whole, tmp_path / "talk_cut.mkv", 0.35)
+    open_and_wait(window, cut)
+    qtbot.waitUntil(lambda: window.session.integrity is not None, timeout=60000)
+    integ = window.session.integrity
+    assert integ.damaged
+    with qtbot.waitSignal(window.avh.analysis_finished, timeout=120000) as blocker:
+        window.avh.analyze_action.trigger()
+        assert window.avh.runner.worker is not None, window.last_error
+    analysis = blocker.args[0]
+    x, y = window.avh.curves.curve_items[("unsupervised", "untrimmed")].getData()
+    assert x is not None and len(x) == len(analysis.scores["untrimmed"].times_s)
+    assert float(np.max(x)) + 0.04 <= integ.analysable_end_s + 0.02  # no point past the data
+    assert analysis.caveats[0] == integ.sentence
+    assert integ.sentence in window.avh.summary.caveats_label.text()

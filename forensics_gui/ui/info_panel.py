@@ -79,9 +79,12 @@ def _human_size(n: int | None) -> str:
     return f"{n / 1024**i:.1f} {units[i]}" if i else f"{n} B"
 
 
-def _table(headers: tuple[str, str]) -> QTableWidget:
+def _table(headers: tuple[str, str], tooltips: tuple[str, str] = ("", "")) -> QTableWidget:
     t = QTableWidget(0, 2)
-    t.setHorizontalHeaderLabels(list(headers))
+    for column, (text, tip) in enumerate(zip(headers, tooltips, strict=True)):
+        item = QTableWidgetItem(text)
+        item.setToolTip(tip)  # the technical term behind the plain heading
+        t.setHorizontalHeaderItem(column, item)
     t.verticalHeader().setVisible(False)
     t.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
     t.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
@@ -150,12 +153,12 @@ class InfoPanel(QWidget):
         self.verdict_label.setTextFormat(Qt.TextFormat.RichText)
         self.verdict_label.setWordWrap(True)
         box.addWidget(self.verdict_label)
-        self.sweep_table = _table(("quiet level", "silence (ms)"))
-        self.sweep_table.horizontalHeaderItem(0).setToolTip("tau (fraction of full scale)")
-        self.amplitude_table = _table(("first (ms)", "loudest sample"))
-        self.amplitude_table.horizontalHeaderItem(0).setToolTip("delta: the first Δ ms of the sound")
-        self.amplitude_table.horizontalHeaderItem(1).setToolTip(
-            "max |amp|: the largest absolute sample value in the first Δ ms (fraction of full scale)")
+        self.sweep_table = _table(("quiet level", "silence (ms)"),
+                                  ("tau (fraction of full scale)", "leading silence length at that tau"))
+        self.amplitude_table = _table(
+            ("first (ms)", "loudest sample"),
+            ("delta: the first Δ ms of the sound",
+             "max |amp|: the largest absolute sample value in the first Δ ms (fraction of full scale)"))
         sweep_heading = self._heading("Silence at other quiet levels")
         sweep_heading.setToolTip("Leading silence length vs tau")
         box.addWidget(sweep_heading)

@@ -241,7 +241,7 @@ class ReferenceWorker(Worker):
                 # the flag alone: the per-clip stages are not shown, only Cancel is read
                 main = analyzer.analyze(video, progress=self.flag).main
                 score = float("nan") if main is None else comparable_score(main)
-                if np.isfinite(score):
+                if main is not None and np.isfinite(score):
                     scores.append(score)
                     durations.append(main.num_frames / MODEL_FPS)
             except (Cancelled, CheckpointError):

@@ -2,7 +2,11 @@
 # Installs forensics-gui into ./.venv on a fresh Debian/Ubuntu machine.
 #   bash packaging/install.sh          the app (CPU PyTorch)
 #   bash packaging/install.sh --test   the app plus the test tools
-# Set FORENSICS_TORCH="torch==2.13.0 --index-url <your CUDA wheel index>" to choose another torch build.
+# PyTorch (packaging/torch.sh): on Linux, PyPI's `torch` wheel is the CUDA build (several GB); the
+# CPU build comes from PyTorch's CPU wheel index, https://download.pytorch.org/whl/cpu. This script
+# installs torch==2.13.0 from that index, and from PyPI when only PyPI can be reached.
+# Set FORENSICS_TORCH="torch==2.13.0 --index-url https://download.pytorch.org/whl/cu126" (your
+# CUDA version) for the GPU build, or FORENSICS_TORCH="torch==2.13.0" for PyPI's wheel.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,8 +32,10 @@ fi
 
 python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
-# The CPU build first: a bare "torch" requirement would otherwise pull a multi-GB CUDA build.
-.venv/bin/python -m pip install -q ${FORENSICS_TORCH:-torch==2.13.0}
+# PyTorch first, the build chosen above: the app's bare "torch" requirement would otherwise
+# pull PyPI's multi-GB CUDA build.
+source packaging/torch.sh
+install_torch .venv/bin/python
 .venv/bin/python -m pip install -q -e ".${extras}"
 if [ -n "$extras" ]; then
     # The official AV-Deepfake1M SDK, only for the tests that compare eval with it (its compiled

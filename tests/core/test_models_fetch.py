@@ -323,3 +323,46 @@ def test_cli_failure_is_one_line_and_exit_2(folder, monkeypatch, capsys) -> None
         assert main(["models", "fetch", "good.pt", "--accept-licence", "--quiet"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "HTTP 404" in err
+
+
+# -- the registry ships inside the package ---------------------------------------------------------
+def test_the_registry_is_package_data_found_by_importlib_resources() -> None:
+    from importlib import resources
+
+    import forensics_gui
+
+    package = Path(forensics_gui.__file__).resolve().parent
+    shipped = Path(str(resources.files("forensics_gui.core.models") / "registry.json"))
+    assert models_registry.REGISTRY_FILE == shipped and shipped.is_file()
+    assert package in shipped.resolve().parents
+    names = {m.name for m in models_registry.known_models()}
+    assert {"self_large_vox_433h.pt", "AVH-Align_AV1M.pt"} <= names
+    for model in models_registry.known_models():  # official addresses, a licence to accept
+        assert model.url.startswith("https://") and model.license_text and model.license_url
+
+
+@pytest.mark.slow
+def test_a_built_wheel_carries_the_registry(tmp_path: Path) -> None:
+    import shutil
+    import subprocess
+    import sys
+    import zipfile
+
+    root = Path(__file__).resolve().parents[2]
+    src = tmp_path / "src"
+    src.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(root / name, src / name)
+    shutil.copytree(root / "forensics_gui", src / "forensics_gui",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    done = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
+                           "-q", str(src), "-w", str(tmp_path / "wheel")],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert "project.license" not in done.stderr  # no setuptools deprecation of a TOML table
+    (wheel,) = (tmp_path / "wheel").glob("forensics_gui-*.whl")
+    with zipfile.ZipFile(wheel) as zf:
+        names = zf.namelist()
+        meta = next(zf.read(n).decode() for n in names if n.endswith(".dist-info/METADATA"))
+    assert "forensics_gui/core/models/registry.json" in names
+    assert "License-Expression: MIT" in meta

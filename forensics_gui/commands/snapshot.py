@@ -1,4 +1,6 @@
-"""`forensics-gui snapshot VIDEO --at SECONDS -o OUT.png`: the viewer's annotated screenshot, headless.
+"""`forensics-gui snapshot VIDEO --at SECONDS -o OUT.png`: the viewer's exported picture, headless
+(the same data builder and renderer: :mod:`forensics_gui.core.evidence.snapshot`,
+:mod:`forensics_gui.ui.snapshot`).
 
 Qt is imported inside :func:`run` only. Without a display, Qt runs on the "offscreen" platform.
 """
@@ -28,8 +30,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=threshold_help())
     parser.add_argument("--result", metavar="RESULT.json",
                         help="an analysis result JSON (forensics-gui analyze -o) of this clip: its "
-                             "fakeness curves are drawn under the waveform and its video score goes "
-                             "in the caption; a result of another clip (by SHA-256) is refused")
+                             "mismatch curves, threshold and stretches to check are drawn on the "
+                             "whole clip's time axis and its scores, models and mouth-crop "
+                             "preparation go in the caption; a result of another clip (by "
+                             "SHA-256) is refused")
 
 
 def _load_result(path: str | None) -> dict[str, Any] | None:
@@ -40,25 +44,6 @@ def _load_result(path: str | None) -> dict[str, Any] | None:
         raise ForensicsError(f"The result file {path} is not an analysis result (expected a JSON "
                              "object as written by 'forensics-gui analyze -o').")
     return data
-
-
-def _check_result_is_of_this_clip(result: dict[str, Any], result_path: str, video: str,
-                                  data: Any) -> None:
-    """Refuse a result made from another clip (its curves would be drawn under this clip's
-    SHA-256); a result without a SHA-256 is drawn with a warning in the caption and on stderr."""
-    claimed = result.get("sha256")
-    name, clip = Path(result_path).name, Path(video).name
-    if claimed is None:
-        data.extra_lines[0] += " (NOT checked against this clip: the result has no SHA-256)"
-        print(f"warning: {name} has no SHA-256, so it cannot be checked against {clip}; its curves "
-              "are drawn as they are.", file=sys.stderr)
-        return
-    if not isinstance(claimed, str) or claimed.strip().lower() != data.sha256.lower():
-        shown = f"SHA-256 {claimed[:12]}..." if isinstance(claimed, str) else "an invalid SHA-256"
-        raise ForensicsError(
-            f"The result file {name} was made from another clip ({shown}), not from {clip} "
-            f"(SHA-256 {data.sha256[:12]}...); pass the result that 'forensics-gui analyze' "
-            "wrote for this clip.")
 
 
 def _ensure_gui_app() -> Any:
@@ -81,22 +66,14 @@ def run(args: argparse.Namespace) -> int:
         raise ForensicsError(f"{args.video} does not exist or is not a file.")
     result = _load_result(args.result)
     _app = _ensure_gui_app()
-    from forensics_gui.core.evidence.snapshot import build_snapshot_data, curves_from_result
+    from forensics_gui.core.evidence.snapshot import build_snapshot_data
     from forensics_gui.ui.snapshot import render_snapshot, save_png
 
-    extra: list[str] = []
-    curves: list[Any] = []
-    if result is not None:
-        try:
-            curves, extra = curves_from_result(result)
-        except (TypeError, ValueError) as err:
-            raise ForensicsError(f"The result file {args.result} has malformed scores ({err}).") from err
-        extra.insert(0, f"Result: {Path(args.result).name}")
     data = build_snapshot_data(args.video, args.at, note=args.note, threshold=args.threshold,
-                               extra_lines=extra, version=forensics_gui.__version__)
-    if result is not None:
-        _check_result_is_of_this_clip(result, args.result, args.video, data)
-    data.curves = curves
+                               version=forensics_gui.__version__, result=result,
+                               result_name=Path(args.result).name if args.result else "")
+    for sentence in data.warnings:
+        print(f"warning: {sentence}", file=sys.stderr)
     out = save_png(render_snapshot(data), args.output)
     print(f"wrote {out}", file=sys.stderr)
     del _app

@@ -1,198 +1,611 @@
-"""The annotated screenshot: a QImage painted from plain data (frame, waveform envelope, silence,
-caption; built Qt-free by :mod:`forensics_gui.core.evidence.snapshot`), so the viewer and the
-headless ``forensics-gui snapshot`` command share one renderer.
+"""The exported picture: a QImage painted from plain data (built Qt-free by
+:mod:`forensics_gui.core.evidence.snapshot`), so the viewer and the headless
+``forensics-gui snapshot`` command share one renderer.
 
-Only a QGuiApplication is needed (no window). Layout, top to bottom: the frame (never upscaled),
-the waveform around the current time with the silence shaded and the playhead, optional curve
-strips, then the caption block.
+Only a QGuiApplication is needed (no window). Layout, top to bottom:
+
+- the frame with the face box; beside it the mouth crop (what the model sees) and an inset of the
+  first 100 ms of sound with the leading silence shaded and its length;
+- a legend row, then the lanes, all on the WHOLE clip's time axis: the waveform, each mismatch
+  lane on its true scale (value axis in the left margin, the dashed "unusually high for this
+  clip" line with its value in the right margin), the ground truth as bands; the stretches to
+  check are shaded across every lane, the playhead crosses every lane; the time axis under them;
+- the caption: warnings on a red band, the summary, what the picture means, the provenance.
+
+Labels and legends sit in the margins, never on the data.
 """
 
 from __future__ import annotations
 
+import math
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QPointF, QRect, QRectF, Qt
-from PySide6.QtGui import QColor, QFont, QFontDatabase, QImage, QPainter, QPen, QPolygonF
+from PySide6.QtGui import (
+    QColor,
+    QFont,
+    QFontDatabase,
+    QFontMetrics,
+    QImage,
+    QPainter,
+    QPen,
+    QPolygonF,
+)
 
 from forensics_gui.core.errors import ForensicsError
-from forensics_gui.core.evidence.snapshot import WAVE_PIXELS, Curve, SnapshotData, caption_lines
+from forensics_gui.core.evidence import wording
+from forensics_gui.core.evidence.snapshot import (
+    INSET_S,
+    Curve,
+    SnapshotData,
+    meaning_paragraphs,
+    provenance_lines,
+    summary_lines,
+)
 
 MARGIN = 16
-WIDTH = WAVE_PIXELS + 2 * MARGIN  # the waveform strip has one envelope column per pixel
-FRAME_MAX_H = 480
-WAVE_H = 170
-CURVE_H = 90
-LINE_H = 20
+WIDTH = 1280
+GUTTER = 150  # left margin of the lanes: lane names and value axes
+RIGHT = 72  # right margin of the lanes: threshold values
+FRAME_MAX_W = 640
+FRAME_MAX_H = 360
+TOP_MIN_H = 250
+MOUTH_SCALE = 2  # the 96x96 crop drawn at 192x192, pixels kept sharp
+MOUTH_W = 96 * MOUTH_SCALE
+LEGEND_H = 24
+WAVE_H = 96
+CURVE_H = 150
+GT_ROW_H = 18
+AXIS_H = 22
+LANE_GAP = 6
+LINE_H = 18
 
 BG = QColor("#1e2127")
 PANEL = QColor("#262a31")
+GRID = QColor("#353b45")
 TEXT = QColor("#d7dae0")
 MUTED = QColor("#8b929e")
 WAVE = QColor("#7fd4a8")
 PLAYHEAD = QColor("#ff5c5c")
-SILENCE = QColor(255, 196, 0, 80)
+SILENCE = QColor(255, 196, 0, 90)
 SILENCE_EDGE = QColor("#ffc400")
+SEGMENT = QColor(199, 125, 255, 60)  # stretches to check, across every lane
+SEGMENT_EDGE = QColor("#c77dff")
+FACE_BOX = QColor("#4cff7a")
+FACE_BOX_GUESSED = QColor("#ff5c5c")
+WARN_BG = QColor("#5c1f1f")
+WARN_EDGE = QColor("#ff5c5c")
+WARN_TEXT = QColor("#ffffff")
 
 
 @dataclass
 class SnapshotLayout:
-    """Rectangles (image pixels) of each part of the screenshot."""
+    """Rectangles (image pixels) of each part of the picture. The lanes' data areas are
+    ``wave``, ``curves[i]`` and ``gt``; they share the x axis ``x_of``."""
 
     frame: QRect
     frame_box: QRect
+    mouth: QRect
+    inset: QRect
+    legend: QRect
     wave: QRect
     curves: list[QRect]
+    curve_ranges: list[tuple[float, float]]
+    curve_lanes: list[list[Curve]]
+    gt: QRect | None
+    gt_rows: list[QRect]
+    axis: QRect
+    warnings: QRect | None
     caption: QRect
     size: tuple[int, int]
+    window: tuple[float, float] = (0.0, 1.0)
+    caption_parts: list[tuple[str, list[str]]] = field(default_factory=list)
+
+    def x_of(self, t: float) -> float:
+        t0, t1 = self.window
+        return self.wave.left() + (t - t0) / max(t1 - t0, 1e-9) * self.wave.width()
+
+    def y_of(self, lane: int, value: float) -> float:
+        """The y of ``value`` (true scale) in curve lane ``lane``."""
+        lo, hi = self.curve_ranges[lane]
+        r = self.curves[lane]
+        return r.bottom() - 4 - (value - lo) / max(hi - lo, 1e-12) * (r.height() - 8)
+
+
+def _font(size: float, mono: bool = False, bold: bool = False) -> QFont:
+    font = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont) if mono else QFont()
+    font.setPointSizeF(size)
+    font.setBold(bold)
+    return font
+
+
+def _text_height(font: QFont, text: str, width: int) -> int:
+    flags = int(Qt.TextFlag.TextWordWrap) | int(Qt.AlignmentFlag.AlignLeft)
+    return QFontMetrics(font).boundingRect(QRect(0, 0, width, 100000), flags, text).height()
+
+
+def lanes_of(curves: list[Curve]) -> list[list[Curve]]:
+    """Curves grouped by ``lane`` in order of first appearance."""
+    out: dict[str, list[Curve]] = {}
+    for c in curves:
+        out.setdefault(c.lane, []).append(c)
+    return list(out.values())
+
+
+def value_range(curves: list[Curve]) -> tuple[float, float]:
+    """The value axis of a lane: every finite value and threshold, with 6 % room."""
+    vals = [c.values[np.isfinite(c.values)] for c in curves]
+    vals += [np.array([c.threshold]) for c in curves if c.threshold is not None]
+    finite = np.concatenate(vals) if vals else np.zeros(0)
+    if finite.size == 0:
+        return 0.0, 1.0
+    lo, hi = float(finite.min()), float(finite.max())
+    if hi - lo < 1e-9:
+        lo, hi = lo - 0.5, hi + 0.5
+    pad = 0.06 * (hi - lo)
+    return lo - pad, hi + pad
+
+
+def nice_ticks(lo: float, hi: float, most: int = 5) -> list[float]:
+    """Round values between ``lo`` and ``hi`` (at most ``most`` + 1)."""
+    span = hi - lo
+    if not (math.isfinite(span) and span > 0):
+        return []
+    raw = span / most
+    mag = 10 ** math.floor(math.log10(raw))
+    step = next(m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw)
+    first = math.ceil(lo / step) * step
+    return [first + i * step for i in range(int((hi - first) / step + 1e-9) + 1)]
+
+
+def caption_parts(data: SnapshotData) -> list[tuple[str, list[str]]]:
+    return [("summary", summary_lines(data)), ("meaning", meaning_paragraphs(data)),
+            ("provenance", provenance_lines(data))]
+
+
+_PART_FONTS = {"summary": (10.0, False), "meaning": (9.5, False), "provenance": (8.5, True)}
 
 
 def snapshot_layout(data: SnapshotData, width: int = WIDTH) -> SnapshotLayout:
     inner_w = width - 2 * MARGIN
     y = MARGIN
+    # -- top row: frame, mouth crop, first 100 ms
     if data.frame is not None:
         h, w = data.frame.shape[:2]
-        scale = min(1.0, inner_w / w, FRAME_MAX_H / h)
+        scale = min(1.0, FRAME_MAX_W / w, FRAME_MAX_H / h)
         fw, fh = max(1, int(round(w * scale))), max(1, int(round(h * scale)))
-        box = QRect(MARGIN, y, inner_w, fh)
-        frame = QRect(MARGIN + (inner_w - fw) // 2, y, fw, fh)
     else:
-        box = QRect(MARGIN, y, inner_w, 120)
-        frame = QRect()
-    y = box.bottom() + 1 + MARGIN
-    wave = QRect(MARGIN, y, inner_w, WAVE_H)
-    y = wave.bottom() + 1 + 8
-    curves = []
-    for _ in data.curves:
-        curves.append(QRect(MARGIN, y, inner_w, CURVE_H))
-        y += CURVE_H + 8
-    n_lines = len(caption_lines(data))
-    caption = QRect(MARGIN, y + 4, inner_w, n_lines * LINE_H + 16)
-    return SnapshotLayout(frame, box, wave, curves, caption, (width, caption.bottom() + 1 + MARGIN))
+        fw, fh = 320, 180
+    top_h = max(fh, TOP_MIN_H)
+    frame_box = QRect(MARGIN, y, max(fw, 320), top_h)
+    frame = QRect(MARGIN, y + (top_h - fh) // 2, fw, fh) if data.frame is not None else QRect()
+    mx = frame_box.right() + 1 + MARGIN
+    mouth = QRect(mx, y + 20, MOUTH_W, MOUTH_W)
+    ix = mouth.right() + 1 + MARGIN
+    inset = QRect(ix, y + 20, width - MARGIN - ix, min(top_h - 20 - 40, 190))
+    y += top_h + MARGIN
+    # -- lanes
+    legend = QRect(MARGIN, y, inner_w, LEGEND_H)
+    y = legend.bottom() + 1 + 4
+    lx, lw = MARGIN + GUTTER, inner_w - GUTTER - RIGHT
+    wave = QRect(lx, y, lw, WAVE_H)
+    y = wave.bottom() + 1 + LANE_GAP
+    lanes = lanes_of(data.curves)
+    curves, ranges = [], []
+    for lane in lanes:
+        curves.append(QRect(lx, y, lw, CURVE_H))
+        ranges.append(value_range(lane))
+        y += CURVE_H + LANE_GAP
+    gt, rows = None, []
+    if data.groundtruth:
+        gt = QRect(lx, y, lw, GT_ROW_H * len(data.groundtruth))
+        rows = [QRect(lx, y + i * GT_ROW_H, lw, GT_ROW_H) for i in range(len(data.groundtruth))]
+        y = gt.bottom() + 1 + LANE_GAP
+    axis = QRect(lx, y, lw, AXIS_H)
+    y = axis.bottom() + 1 + MARGIN
+    # -- caption
+    text_w = inner_w - 20
+    warnings = None
+    if data.warnings:
+        wh = sum(_text_height(_font(10.5, bold=True), s, text_w) + 4 for s in data.warnings)
+        warnings = QRect(MARGIN, y, inner_w, wh + 16)
+        y = warnings.bottom() + 1 + 8
+    parts = caption_parts(data)
+    ch = 16
+    for name, lines in parts:
+        size, mono = _PART_FONTS[name]
+        ch += sum(_text_height(_font(size, mono), s, text_w) + 3 for s in lines) + 10
+    caption = QRect(MARGIN, y, inner_w, ch)
+    return SnapshotLayout(frame, frame_box, mouth, inset, legend, wave, curves, ranges, lanes, gt,
+                          rows, axis, warnings, caption, (width, caption.bottom() + 1 + MARGIN),
+                          data.window, parts)
 
 
 def render_snapshot(data: SnapshotData, width: int = WIDTH) -> QImage:
-    """Paint the screenshot; needs a QGuiApplication (fonts), no window."""
-    from forensics_gui.ui.player import rgb_to_qimage
-
+    """Paint the picture; needs a QGuiApplication (fonts), no window."""
     lay = snapshot_layout(data, width)
     image = QImage(lay.size[0], lay.size[1], QImage.Format.Format_RGB32)
     image.fill(BG)
     p = QPainter(image)
     try:
-        p.fillRect(lay.frame_box, QColor("#000000"))
-        if data.frame is not None:
-            qimg = rgb_to_qimage(data.frame)
-            p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
-            p.drawImage(QRectF(lay.frame), qimg)
-        else:
-            p.setPen(MUTED)
-            p.drawText(lay.frame_box, Qt.AlignmentFlag.AlignCenter, data.frame_notice or "No frame")
-        _draw_waveform(p, data, lay.wave)
-        for rect, curve in zip(lay.curves, data.curves, strict=True):
-            _draw_curve(p, data, rect, curve)
-        _draw_caption(p, data, lay.caption)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        p.setRenderHint(QPainter.RenderHint.TextAntialiasing, True)
+        _draw_frame(p, data, lay)
+        _draw_mouth(p, data, lay)
+        _draw_inset(p, data, lay.inset)
+        _draw_legend(p, data, lay)
+        _draw_waveform(p, data, lay)
+        for i, lane in enumerate(lay.curve_lanes):
+            _draw_curve_lane(p, data, lay, i, lane)
+        _draw_groundtruth(p, data, lay)
+        _draw_time_axis(p, data, lay)
+        _draw_caption(p, data, lay)
     finally:
         p.end()
     return image
 
 
-def _x_of(t: float, t0: float, t1: float, rect: QRect) -> float:
-    return rect.left() + (t - t0) / max(t1 - t0, 1e-9) * rect.width()
+# -- top row -----------------------------------------------------------------------------------
+
+def _draw_frame(p: QPainter, data: SnapshotData, lay: SnapshotLayout) -> None:
+    from forensics_gui.ui.player import rgb_to_qimage
+
+    p.fillRect(lay.frame_box, QColor("#000000"))
+    if data.frame is None:
+        p.setPen(MUTED)
+        p.setFont(_font(10))
+        p.drawText(lay.frame_box, Qt.AlignmentFlag.AlignCenter, data.frame_notice or "No frame")
+        return
+    p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
+    p.drawImage(QRectF(lay.frame), rgb_to_qimage(data.frame))
+    if data.face_box is not None:
+        h, w = data.frame.shape[:2]
+        sx, sy = lay.frame.width() / w, lay.frame.height() / h
+        x0, y0, x1, y1 = data.face_box
+        rect = QRectF(lay.frame.left() + x0 * sx, lay.frame.top() + y0 * sy,
+                      (x1 - x0) * sx, (y1 - y0) * sy).intersected(QRectF(lay.frame))
+        colour = FACE_BOX if data.face_detected else FACE_BOX_GUESSED
+        pen = QPen(colour, 2)
+        if not data.face_detected:
+            pen.setStyle(Qt.PenStyle.DashLine)
+        p.setPen(pen)
+        p.setBrush(Qt.BrushStyle.NoBrush)
+        p.drawRect(rect)
 
 
-def _draw_time_axis(p: QPainter, rect: QRect, t0: float, t1: float) -> None:
-    from forensics_gui.core.media.timebase import format_timecode
+def _draw_mouth(p: QPainter, data: SnapshotData, lay: SnapshotLayout) -> None:
+    r = lay.mouth
+    p.setPen(TEXT)
+    p.setFont(_font(9.5, bold=True))
+    p.drawText(QPointF(r.left(), r.top() - 6), "Mouth crop")
+    p.fillRect(r, PANEL)
+    if data.mouth is not None:
+        mouth = np.ascontiguousarray(data.mouth, np.uint8)
+        img = QImage(mouth.data, mouth.shape[1], mouth.shape[0], mouth.shape[1],
+                     QImage.Format.Format_Grayscale8).copy()
+        p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)
+        p.drawImage(QRectF(r), img)
+    else:
+        p.setPen(MUTED)
+        p.setFont(_font(9))
+        p.drawText(r, int(Qt.AlignmentFlag.AlignCenter) | int(Qt.TextFlag.TextWordWrap),
+                   "no face" if data.frame is not None else "no video")
+    note = data.mouth_note or ("What the model sees: the 96×96 grey mouth region."
+                               if data.mouth is not None else "")
+    if note:
+        p.setPen(MUTED)
+        p.setFont(_font(8.5))
+        below = QRect(r.left(), r.bottom() + 6, r.width(), lay.frame_box.bottom() - r.bottom() - 6)
+        p.drawText(below, int(Qt.TextFlag.TextWordWrap) | int(Qt.AlignmentFlag.AlignTop), note)
 
-    span = t1 - t0
-    steps = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800, 3600)
-    step = next((s for s in steps if span / s <= 8), steps[-1])
-    p.setFont(_mono(8))
-    t = np.ceil(t0 / step) * step
-    while t <= t1 + 1e-9:
-        x = _x_of(t, t0, t1, rect)
-        p.setPen(QPen(QColor("#353b45"), 1))
-        p.drawLine(QPointF(x, rect.top()), QPointF(x, rect.bottom()))
-        label = format_timecode(float(t))[3:]
-        if x + 3 + p.fontMetrics().horizontalAdvance(label) <= rect.right():
-            p.setPen(MUTED)
-            p.drawText(QPointF(x + 3, rect.bottom() - 4), label)
-        t += step
 
-
-def _draw_waveform(p: QPainter, data: SnapshotData, rect: QRect) -> None:
-    p.fillRect(rect, PANEL)
-    t0, t1 = data.window
-    _draw_time_axis(p, rect, t0, t1)
-    mid = rect.center().y()
-    half = rect.height() / 2 - 6
+def _draw_inset(p: QPainter, data: SnapshotData, r: QRect) -> None:
+    p.setPen(TEXT)
+    p.setFont(_font(9.5, bold=True))
+    p.drawText(QPointF(r.left(), r.top() - 6), f"First {INSET_S * 1000:.0f} ms of sound")
+    p.fillRect(r, PANEL)
+    t0, t1 = data.audio_start_s, data.audio_start_s + INSET_S
+    p.setFont(_font(8))
+    for tick in (0, 25, 50, 75, 100):
+        x = r.left() + tick / (INSET_S * 1000) * r.width()
+        p.setPen(QPen(GRID, 1))
+        p.drawLine(QPointF(x, r.top()), QPointF(x, r.bottom()))
+        p.setPen(MUTED)
+        label = f"{tick} ms"
+        tw = p.fontMetrics().horizontalAdvance(label)
+        p.drawText(QPointF(min(max(x - tw / 2, r.left()), r.right() - tw), r.bottom() + 14), label)
     if data.silence is not None:
+        ms = float(data.silence.leading_silence_ms)
+        x1 = r.left() + min(ms / (INSET_S * 1000), 1.0) * r.width()
+        if ms > 0:
+            p.fillRect(QRectF(r.left(), r.top(), max(x1 - r.left(), 2.0), r.height()), SILENCE)
+            p.setPen(QPen(SILENCE_EDGE, 1))
+            p.drawLine(QPointF(x1, r.top()), QPointF(x1, r.bottom()))
+    _draw_envelope(p, data.inset, t0, t1, r)
+    p.setFont(_font(9.5, bold=True))
+    if data.silence is not None:
+        ms = float(data.silence.leading_silence_ms)
+        text = (f"{ms:.1f} ms of digital silence" if ms > 0 else "no leading silence")
+        if ms > INSET_S * 1000:
+            text += " (continues past 100 ms)"
+        p.setPen(SILENCE_EDGE if ms > 0 else TEXT)
+    else:
+        text = data.silence_note or "no sound"
+        p.setPen(MUTED)
+    p.drawText(QPointF(r.left(), r.bottom() + 32), text)
+
+
+def _draw_envelope(p: QPainter, env: object, t0: float, t1: float, r: QRect) -> None:
+    if env is None or not len(env.times):  # type: ignore[attr-defined]
+        return
+    mid = r.center().y()
+    half = r.height() / 2 - 4
+    p.setPen(QPen(WAVE, 1))
+    times = np.asarray(env.times)  # type: ignore[attr-defined]
+    xs = r.left() + (times - t0) / max(t1 - t0, 1e-9) * r.width()
+    if env.samples_per_bucket == 1:  # type: ignore[attr-defined]
+        ys = mid - np.clip(env.maxs, -1, 1) * half  # type: ignore[attr-defined]
+        keep = (xs >= r.left()) & (xs <= r.right())
+        p.drawPolyline(QPolygonF([QPointF(float(x), float(y))
+                                  for x, y in zip(xs[keep], ys[keep], strict=True)]))
+        return
+    lo = mid - np.clip(env.mins, -1, 1) * half  # type: ignore[attr-defined]
+    hi = mid - np.clip(env.maxs, -1, 1) * half  # type: ignore[attr-defined]
+    for x, a, b in zip(xs, lo, hi, strict=True):
+        if r.left() <= x <= r.right():
+            p.drawLine(QPointF(float(x), float(a)), QPointF(float(x), float(b) - 0.5))
+
+
+# -- lanes -------------------------------------------------------------------------------------
+
+def _legend_item(p: QPainter, x: float, y: float, kind: str, colour: QColor, text: str) -> float:
+    if kind == "box":
+        p.fillRect(QRectF(x, y - 9, 14, 10), colour)
+    elif kind == "dash":
+        pen = QPen(colour, 2)
+        pen.setStyle(Qt.PenStyle.DashLine)
+        p.setPen(pen)
+        p.drawLine(QPointF(x, y - 4), QPointF(x + 18, y - 4))
+    else:  # line
+        p.setPen(QPen(colour, 2))
+        if kind == "vline":
+            p.drawLine(QPointF(x + 7, y - 11), QPointF(x + 7, y + 1))
+        else:
+            p.drawLine(QPointF(x, y - 4), QPointF(x + 18, y - 4))
+    p.setPen(TEXT)
+    p.drawText(QPointF(x + 22, y), text)
+    return x + 22 + p.fontMetrics().horizontalAdvance(text) + 18
+
+
+def _draw_legend(p: QPainter, data: SnapshotData, lay: SnapshotLayout) -> None:
+    p.setFont(_font(9))
+    y = lay.legend.top() + 16
+    x: float = lay.legend.left()
+    p.setPen(TEXT)
+    p.setFont(_font(9, bold=True))
+    p.drawText(QPointF(x, y), "Whole clip:")
+    x += p.fontMetrics().horizontalAdvance("Whole clip:") + 14
+    p.setFont(_font(9))
+    x = _legend_item(p, x, y, "vline", PLAYHEAD, "time shown")
+    if data.silence is not None and data.silence.leading_silence_ms > 0:
+        x = _legend_item(p, x, y, "box", SILENCE_EDGE, wording.SILENCE_NAME.lower())
+    if data.curves:
+        x = _legend_item(p, x, y, "box", SEGMENT_EDGE, wording.SUSPICIOUS_STRETCH.lower())
+        if any(c.threshold is not None for c in data.curves):
+            x = _legend_item(p, x, y, "dash", TEXT, wording.UNUSUAL_LINE.lower())
+    for c in data.curves:
+        if x > lay.legend.right() - 200:
+            break
+        x = _legend_item(p, x, y, "line", QColor(c.colour), c.name)
+
+
+def _lane_base(p: QPainter, data: SnapshotData, lay: SnapshotLayout, r: QRect, title: str) -> None:
+    p.fillRect(r, PANEL)
+    t0, t1 = lay.window
+    for t in _time_ticks(t0, t1):
+        x = lay.x_of(t)
+        p.setPen(QPen(GRID, 1))
+        p.drawLine(QPointF(x, r.top()), QPointF(x, r.bottom()))
+    for s, e in data.segments:
+        x0, x1 = max(r.left(), lay.x_of(s)), min(r.right() + 1, lay.x_of(e))
+        if x1 > r.left() and x0 < r.right():
+            p.fillRect(QRectF(x0, r.top(), max(x1 - x0, 2.0), r.height()), SEGMENT)
+    p.setPen(TEXT)
+    p.setFont(_font(9, bold=True))
+    box = QRect(MARGIN, r.top(), GUTTER - 44, r.height())
+    p.drawText(box, int(Qt.TextFlag.TextWordWrap) | int(Qt.AlignmentFlag.AlignTop), title)
+
+
+def _playhead(p: QPainter, data: SnapshotData, lay: SnapshotLayout, r: QRect) -> None:
+    t0, t1 = lay.window
+    if t0 <= data.time_s <= t1:
+        x = lay.x_of(data.time_s)
+        p.setPen(QPen(PLAYHEAD, 2))
+        p.drawLine(QPointF(x, r.top()), QPointF(x, r.bottom()))
+
+
+def _draw_waveform(p: QPainter, data: SnapshotData, lay: SnapshotLayout) -> None:
+    r = lay.wave
+    _lane_base(p, data, lay, r, "Sound")
+    p.setFont(_font(8))
+    p.setPen(MUTED)
+    for label, frac in (("+1", 0.0), ("0", 0.5), ("−1", 1.0)):
+        y = r.top() + 4 + frac * (r.height() - 8)
+        tw = p.fontMetrics().horizontalAdvance(label)
+        p.drawText(QPointF(r.left() - 6 - tw, y + 4), label)
+    t0, t1 = lay.window
+    if data.silence is not None and data.silence.leading_silence_ms > 0:
         s0 = data.audio_start_s
         s1 = s0 + data.silence.leading_silence_ms / 1000.0
-        if s1 > t0 and s0 < t1:
-            x0 = max(rect.left(), _x_of(s0, t0, t1, rect))
-            x1 = min(rect.right(), max(_x_of(s1, t0, t1, rect), x0 + 2))
-            p.fillRect(QRectF(x0, rect.top(), x1 - x0, rect.height()), SILENCE)
-            p.setPen(QPen(SILENCE_EDGE, 1))
-            p.drawLine(QPointF(x1, rect.top()), QPointF(x1, rect.bottom()))
-            p.setFont(_mono(9))
-            p.drawText(QPointF(x1 + 4, rect.top() + 14),
-                       f"silence {data.silence.leading_silence_ms:.1f} ms")
-    env = data.envelope
-    if env is not None and len(env.times):
-        p.setPen(QPen(WAVE, 1))
-        xs = rect.left() + (np.asarray(env.times) - t0) / max(t1 - t0, 1e-9) * rect.width()
-        if env.samples_per_bucket == 1:
-            ys = mid - np.clip(env.maxs, -1, 1) * half
-            p.drawPolyline(QPolygonF([QPointF(float(x), float(y)) for x, y in zip(xs, ys, strict=True)]))
-        else:
-            lo = mid - np.clip(env.mins, -1, 1) * half
-            hi = mid - np.clip(env.maxs, -1, 1) * half
-            for x, a, b in zip(xs, lo, hi, strict=True):
-                if rect.left() <= x <= rect.right():
-                    p.drawLine(QPointF(float(x), float(a)), QPointF(float(x), float(b) - 0.5))
-    elif env is None:
+        x0 = max(r.left(), lay.x_of(s0))
+        x1 = min(r.right(), max(lay.x_of(s1), x0 + 3))
+        p.fillRect(QRectF(x0, r.top(), x1 - x0, r.height()), SILENCE)
+        p.setPen(QPen(SILENCE_EDGE, 2))
+        p.drawLine(QPointF(x1, r.top()), QPointF(x1, r.bottom()))
+    if data.envelope is None:
         p.setPen(MUTED)
-        p.drawText(rect, Qt.AlignmentFlag.AlignCenter, data.silence_note or "No audio")
-    if t0 <= data.time_s <= t1:
-        x = _x_of(data.time_s, t0, t1, rect)
-        p.setPen(QPen(PLAYHEAD, 2))
-        p.drawLine(QPointF(x, rect.top()), QPointF(x, rect.bottom()))
+        p.setFont(_font(9.5))
+        p.drawText(r, Qt.AlignmentFlag.AlignCenter, data.silence_note or "No sound")
+    _draw_envelope(p, data.envelope, t0, t1, r)
+    _playhead(p, data, lay, r)
 
 
-def _draw_curve(p: QPainter, data: SnapshotData, rect: QRect, curve: Curve) -> None:
-    p.fillRect(rect, PANEL)
-    t0, t1 = data.window
-    sel = (curve.times >= t0) & (curve.times <= t1) & np.isfinite(curve.values)
-    xs = rect.left() + (curve.times[sel] - t0) / max(t1 - t0, 1e-9) * rect.width()
-    ys = rect.bottom() - 4 - np.clip(curve.values[sel], 0, 1) * (rect.height() - 8)
-    p.setPen(QPen(QColor(curve.colour), 2))
-    if len(xs) > 1:
-        p.drawPolyline(QPolygonF([QPointF(float(x), float(y)) for x, y in zip(xs, ys, strict=True)]))
+def _draw_curve_lane(p: QPainter, data: SnapshotData, lay: SnapshotLayout, i: int,
+                     curves: list[Curve]) -> None:
+    r = lay.curves[i]
+    _lane_base(p, data, lay, r, curves[0].lane)
+    lo, hi = lay.curve_ranges[i]
+    p.setFont(_font(8))
+    for v in nice_ticks(lo, hi):
+        y = lay.y_of(i, v)
+        p.setPen(QPen(GRID, 1))
+        p.drawLine(QPointF(r.left(), y), QPointF(r.right(), y))
+        label = f"{v:.4g}"
+        p.setPen(MUTED)
+        tw = p.fontMetrics().horizontalAdvance(label)
+        p.drawText(QPointF(r.left() - 6 - tw, y + 4), label)
     p.setPen(MUTED)
-    p.setFont(_mono(9))
-    p.drawText(QPointF(rect.left() + 6, rect.top() + 14), curve.name)
-    x = _x_of(data.time_s, t0, t1, rect)
-    p.setPen(QPen(PLAYHEAD, 2))
-    p.drawLine(QPointF(x, rect.top()), QPointF(x, rect.bottom()))
+    p.setFont(_font(8))
+    box = QRect(MARGIN, r.bottom() - 30, GUTTER - 50, 30)
+    p.drawText(box, int(Qt.TextFlag.TextWordWrap) | int(Qt.AlignmentFlag.AlignBottom),
+               "higher = worse fit")
+    p.save()
+    p.setClipRect(r)
+    for c in curves:
+        _draw_curve(p, lay, i, c)
+    p.restore()
+    ty: list[float] = []
+    for c in curves:
+        if c.threshold is None:
+            continue
+        y = lay.y_of(i, c.threshold)
+        pen = QPen(QColor(c.colour), 1.5)
+        pen.setStyle(Qt.PenStyle.DashLine)
+        p.setPen(pen)
+        p.drawLine(QPointF(r.left(), y), QPointF(r.right(), y))
+        ly = y + 4
+        while any(abs(ly - other) < 12 for other in ty):
+            ly += 12
+        ty.append(ly)
+        p.setPen(QColor(c.colour))
+        p.setFont(_font(8))
+        p.drawText(QPointF(r.right() + 6, ly), f"{c.threshold:.4g}")
+    _playhead(p, data, lay, r)
 
 
-def _draw_caption(p: QPainter, data: SnapshotData, rect: QRect) -> None:
-    p.fillRect(rect, PANEL)
+def _draw_curve(p: QPainter, lay: SnapshotLayout, i: int, c: Curve) -> None:
+    t = np.asarray(c.times, np.float64)
+    v = np.asarray(c.values, np.float64)
+    if not len(t):
+        return
+    xs = lay.x_of(0.0) + (t - lay.window[0]) / max(lay.window[1] - lay.window[0], 1e-9) \
+        * lay.wave.width()
+    lo, hi = lay.curve_ranges[i]
+    r = lay.curves[i]
+    ys = r.bottom() - 4 - (v - lo) / max(hi - lo, 1e-12) * (r.height() - 8)
+    p.setPen(QPen(QColor(c.colour), 1.6))
+    ok = np.isfinite(ys)
+    # one polyline per run of finite values (a gap stays a gap)
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], ok.astype(np.int8), [0]])))
+    for a, b in zip(edges[::2], edges[1::2], strict=True):
+        if b - a == 1:
+            p.drawPoint(QPointF(float(xs[a]), float(ys[a])))
+        else:
+            p.drawPolyline(QPolygonF([QPointF(float(x), float(y))
+                                      for x, y in zip(xs[a:b], ys[a:b], strict=True)]))
+
+
+def _draw_groundtruth(p: QPainter, data: SnapshotData, lay: SnapshotLayout) -> None:
+    if lay.gt is None:
+        return
+    _lane_base(p, data, lay, lay.gt, "")
+    p.setFont(_font(8.5))
     p.setPen(TEXT)
-    p.setFont(_mono(10))
-    y = rect.top() + 8 + LINE_H - 6
-    for line in caption_lines(data):
-        p.drawText(QPointF(rect.left() + 10, y), line)
-        y += LINE_H
+    p.drawText(QRect(MARGIN, lay.gt.top() - 2, GUTTER - 50, 16),
+               int(Qt.AlignmentFlag.AlignLeft), "Ground truth")
+    for row, band in zip(lay.gt_rows, data.groundtruth, strict=True):
+        colour = QColor(band.colour)
+        fill = QColor(colour)
+        fill.setAlpha(170)
+        for s, e in band.regions:
+            x0, x1 = max(row.left(), lay.x_of(s)), min(row.right() + 1, lay.x_of(e))
+            if x1 > x0 - 2:
+                p.fillRect(QRectF(x0, row.top() + 3, max(x1 - x0, 2.0), row.height() - 6), fill)
+        p.setPen(colour)
+        label = band.name
+        tw = p.fontMetrics().horizontalAdvance(label)
+        p.drawText(QPointF(row.left() - 6 - tw, row.bottom() - 4), label)
+    _playhead(p, data, lay, lay.gt)
 
 
-def _mono(size: int) -> QFont:
-    font = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
-    font.setPointSize(size)
-    return font
+def _time_ticks(t0: float, t1: float) -> list[float]:
+    span = t1 - t0
+    steps = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800,
+             3600, 7200)
+    step = next((s for s in steps if span / s <= 10), steps[-1])
+    first = math.ceil(t0 / step - 1e-9) * step
+    return [first + k * step for k in range(int((t1 - first) / step + 1e-9) + 1)]
+
+
+def _time_label(t: float, span: float) -> str:
+    if span < 10:
+        return f"{t:.2f} s" if span < 2 else f"{t:.1f} s"
+    m, s = divmod(int(round(t)), 60)
+    h, m = divmod(m, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+def _draw_time_axis(p: QPainter, data: SnapshotData, lay: SnapshotLayout) -> None:
+    r = lay.axis
+    t0, t1 = lay.window
+    p.setFont(_font(8))
+    p.setPen(QPen(MUTED, 1))
+    p.drawLine(QPointF(r.left(), r.top()), QPointF(r.right(), r.top()))
+    for t in _time_ticks(t0, t1):
+        x = lay.x_of(t)
+        p.drawLine(QPointF(x, r.top()), QPointF(x, r.top() + 4))
+        label = _time_label(t, t1 - t0)
+        tw = p.fontMetrics().horizontalAdvance(label)
+        p.drawText(QPointF(min(max(x - tw / 2, r.left()), r.right() + RIGHT - tw), r.top() + 16),
+                   label)
+    p.setPen(MUTED)
+    p.drawText(QRect(MARGIN, r.top(), GUTTER - 10, r.height()), int(Qt.AlignmentFlag.AlignLeft)
+               | int(Qt.AlignmentFlag.AlignVCenter), "time")
+
+
+# -- caption -----------------------------------------------------------------------------------
+
+def _draw_caption(p: QPainter, data: SnapshotData, lay: SnapshotLayout) -> None:
+    flags = int(Qt.TextFlag.TextWordWrap) | int(Qt.AlignmentFlag.AlignLeft)
+    text_w = lay.caption.width() - 20
+    if lay.warnings is not None:
+        w = lay.warnings
+        p.fillRect(w, WARN_BG)
+        p.setPen(QPen(WARN_EDGE, 2))
+        p.drawRect(w.adjusted(1, 1, -1, -1))
+        p.setPen(WARN_TEXT)
+        font = _font(10.5, bold=True)
+        p.setFont(font)
+        y = w.top() + 8
+        for s in data.warnings:
+            h = _text_height(font, s, text_w)
+            p.drawText(QRect(w.left() + 10, y, text_w, h), flags, s)
+            y += h + 4
+    p.fillRect(lay.caption, PANEL)
+    y = lay.caption.top() + 8
+    for name, lines in lay.caption_parts:
+        size, mono = _PART_FONTS[name]
+        font = _font(size, mono)
+        p.setFont(font)
+        p.setPen(TEXT if name != "provenance" else MUTED)
+        for s in lines:
+            h = _text_height(font, s, text_w)
+            p.drawText(QRect(lay.caption.left() + 10, y, text_w, h), flags, s)
+            y += h + 3
+        y += 10
 
 
 def save_png(image: QImage, path: str | os.PathLike[str]) -> Path:
@@ -207,4 +620,3 @@ def save_png(image: QImage, path: str | os.PathLike[str]) -> Path:
     except OSError as err:
         raise ForensicsError(f"Could not write {path} ({err.strerror or err}).") from err
     return path
-

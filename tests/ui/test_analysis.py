@@ -200,9 +200,13 @@ def test_analyze_action_draws_curves_segments_roi_face_box_and_summary(
 
     # The screenshot has the curve strips (curve colour pixels) and the video score in the caption.
     data_snap = window.snapshot_data()
-    assert [c.name.split(" (")[0] for c in data_snap.curves][:2] == [
-        "fakeness −Φ untrimmed", "fakeness −Φ trimmed"]
-    assert any(f"video score {main.video_score:.3f}" in line for line in evidence.caption_lines(data_snap))
+    assert [c.name for c in data_snap.curves][:2] == [
+        "Mouth-voice mismatch", "Mouth-voice mismatch (leading silence removed)"]
+    np.testing.assert_allclose(data_snap.curves[0].values, main.frame_scores, rtol=1e-6)  # true scale
+    assert data_snap.curves[0].threshold == pytest.approx(main.threshold)
+    assert data_snap.segments == [tuple(s) for s in main.suspicious_segments]
+    assert any(f"Video score (Mouth-voice mismatch): {main.video_score:.3f}" in line
+               for line in evidence.caption_lines(data_snap))
     img = _qimage_rgb(snap.render_snapshot(data_snap))
     strip = snap.snapshot_layout(data_snap).curves[0]
     area = img[strip.top(): strip.bottom(), strip.left(): strip.right()].astype(int)
@@ -495,12 +499,12 @@ def test_snapshot_command_draws_curves_from_result_json(qapp, clips, tmp_path) -
                               "--result", str(tmp_path / "r.json")])
     assert cmd.run(args) == 0
     curves, lines = evidence.curves_from_result(result)
-    assert len(curves) == 1 and curves[0].values.min() == 0.0 and curves[0].values.max() == 1.0
+    assert len(curves) == 1
+    np.testing.assert_allclose(curves[0].values, scores)  # the true scale, not 0..1
     assert any("4.250" in line for line in lines)
     img = _qimage_rgb(QImage(str(out)))
-    # The strip sits right under the waveform: find curve-coloured pixels below the waveform.
-    data = evidence.build_snapshot_data(clips["av"].path, 1.0)
-    data.curves, data.extra_lines = curves, ["Result: r.json", *lines]
+    # The lane sits under the waveform: find curve-coloured pixels in it.
+    data = evidence.build_snapshot_data(clips["av"].path, 1.0, result=result, result_name="r.json")
     strip = snap.snapshot_layout(data).curves[0]
     assert img.shape[0] == snap.snapshot_layout(data).size[1]
     area = img[strip.top(): strip.bottom(), strip.left(): strip.right()].astype(int)

@@ -38,16 +38,18 @@ def test_screenshot_caption_names_the_preparation(qapp) -> None:  # type: ignore
     t = (np.arange(10) / 25.0).tolist()
     result = {"frame_scores": np.linspace(0, 1, 10).tolist(), "times_s": t, "video_score": 1.0,
               "pool": "lse", "preparation": roi.preparation_record("fast")}
-    _curves, lines = snap.curves_from_result(result)
     rec = result["preparation"]
-    want = (f"Mouth crop: fast landmarks (dlib {rec['dlib_version']}, landmark model sha256 "
-            f"{rec['landmark_model_sha256'][:16]}, mean face sha256 {rec['mean_face_sha256'][:16]})")
-    assert want in lines
-    del result["preparation"]
-    assert "Mouth crop: preparation not recorded" in snap.curves_from_result(result)[1]
+    want = (f"Mouth crop: fast landmarks (dlib {rec['dlib_version']}, landmark model SHA-256 "
+            f"{rec['landmark_model_sha256']}, mean face SHA-256 {rec['mean_face_sha256']})")
     data = snap.SnapshotData(frame=None, time_s=0.0, file_name="x.mp4", sha256="0" * 64,
-                             version="t", extra_lines=[want])
-    assert want in snap.caption_lines(data)
+                             version="t")
+    snap.apply_result(data, result)
+    assert want in snap.provenance_lines(data) and want in snap.caption_lines(data)
+    del result["preparation"]
+    data = snap.SnapshotData(frame=None, time_s=0.0, file_name="x.mp4", sha256="0" * 64,
+                             version="t")
+    snap.apply_result(data, result)
+    assert "Mouth crop: preparation not recorded" in snap.caption_lines(data)
 
 
 def test_analysis_menu_chooses_the_preparation_and_remembers_it(window) -> None:  # type: ignore[no-untyped-def]

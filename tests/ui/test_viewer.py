@@ -169,7 +169,7 @@ def test_export_screenshot_from_window(qtbot, window, clips, tmp_path, open_and_
     from forensics_gui.core.evidence.snapshot import caption_lines
 
     text = "\n".join(caption_lines(data))
-    assert window.session.sha256 in text and "frame 1" in text and "checked by test" in text
+    assert window.session.sha256 in text and "Frame 1" in text and "checked by test" in text
     assert np.array_equal(data.frame, window.video_view.frame)
 
 

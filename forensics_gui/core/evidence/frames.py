@@ -118,9 +118,20 @@ def _box(values: Any) -> tuple[float, float, float, float] | None:
     return (float(box[0]), float(box[1]), float(box[2]), float(box[3]))
 
 
-def _from_analysis(cached: tuple[Any, np.ndarray | None], t: float, k: int, frame: np.ndarray,
-                   index: int) -> FaceView:
+def view_from_track(face: Any, gray: np.ndarray | None, t: float, frame: np.ndarray | None,
+                    index: int | None) -> FaceView:
+    """The view at ``t`` seconds from an analysis' face track (pipeline.FaceTrack) and grey mouth
+    crops (what the model saw): the viewer's picture uses this with its own analysis."""
+    from forensics_gui.core.media.timebase import model_frame_of
+
+    return _from_analysis((face, gray), t, max(0, model_frame_of(t)), frame, index)
+
+
+def _from_analysis(cached: tuple[Any, np.ndarray | None], t: float, k: int,
+                   frame: np.ndarray | None, index: int | None) -> FaceView:
     face, gray = cached
+    if face is None:
+        return FaceView(t, frame, index, k, None, False, None, SOURCE_NONE, "")
     if not face.face_found or gray is None or len(gray) == 0:
         return FaceView(t, frame, index, k, None, False, None, SOURCE_ANALYSIS,
                         NOTE_NO_FACE_ANALYSIS)
@@ -196,5 +207,5 @@ class _Redetector:
                         np.ascontiguousarray(mouth, np.uint8), SOURCE_REDETECTED, note)
 
 
-__all__ = ["FaceView", "face_and_mouth", "SOURCE_ANALYSIS", "SOURCE_REDETECTED", "SOURCE_NONE",
+__all__ = ["FaceView", "face_and_mouth", "view_from_track", "SOURCE_ANALYSIS", "SOURCE_REDETECTED", "SOURCE_NONE",
            "REDETECT_WINDOW"]

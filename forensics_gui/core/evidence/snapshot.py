@@ -1,14 +1,23 @@
-"""The annotated screenshot's content as plain data: the frame, the waveform envelope around the
-current time, the leading silence, curve strips and the caption lines.
+"""The exported picture's content as plain data: what a reader needs without the app.
+
+The frame with the face box and the mouth crop; the WHOLE clip's lanes on one time axis (the
+waveform, the mismatch curves on their true scale with the "unusually high for this clip" line,
+the ground truth as bands), the stretches to check shaded across every lane, the playhead; an
+inset of the first 100 ms of sound with the leading silence; a plain-language caption (what the
+curve means, that the score is relative and not proof, what the silence means), warnings, and
+the provenance footer (file, SHA-256, models with SHA-256, mouth-crop preparation, app version,
+UTC time, the note).
 
 Qt-free, so the viewer and the headless ``forensics-gui snapshot`` command build the same data
-and one renderer (:mod:`forensics_gui.ui.snapshot`) paints it. Times are seconds on the media
-time axis; curve values are normalised to [0, 1].
+(:func:`apply_result` turns an analysis result dict, the viewer's or a RESULT.json, into curves
+and caption lines for both) and one renderer (:mod:`forensics_gui.ui.snapshot`) paints it.
+Times are seconds on the media time axis.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,103 +26,170 @@ from typing import Any
 import numpy as np
 
 from forensics_gui.core.errors import ForensicsError
+from forensics_gui.core.evidence import wording
 from forensics_gui.core.media.silence import DEFAULT_THRESHOLD
-from forensics_gui.core.media.timebase import model_frame_times
+from forensics_gui.core.media.timebase import format_timecode, model_frame_times
 
-WINDOW_S = 4.0  # waveform window around the current time (seconds)
-# Envelope columns: one per pixel of the renderer's waveform strip, which is this wide.
+# Envelope columns of the whole-clip waveform and of the first-100-ms inset (one per pixel of
+# the renderer's strips, which are at most this wide).
 WAVE_PIXELS = 1248
+INSET_S = 0.100  # the inset shows the first 100 ms of sound
+INSET_PIXELS = 400
+FIND_GROUNDTRUTH = "find"  # build_snapshot_data(groundtruth=...): look next to the clip
+
+RESULT_COLOURS = {"untrimmed": "#4fa3ff", "trimmed": "#ff9f43",
+                  "supervised untrimmed": "#c77dff", "supervised trimmed": "#ff6ad5"}
+GT_COLOURS = {"audio": "#ff9f43", "visual": "#4fa3ff", "both": "#ff5c5c"}
+GT_NAMES = {"audio": "sound changed", "visual": "picture changed", "both": "changed (any)"}
 
 
 @dataclass
 class Curve:
-    """A value-per-time curve drawn in its own strip (``values`` in [0, 1], ``times`` seconds)."""
+    """A value-per-time curve on its TRUE scale (``values`` as the model gave them).
+
+    Curves with the same ``lane`` share one strip and one value axis; ``threshold`` is the
+    dashed "unusually high for this clip" line of this curve (None: none)."""
 
     name: str
     times: np.ndarray
     values: np.ndarray
     colour: str = "#4fa3ff"
+    threshold: float | None = None
+    lane: str = wording.MISMATCH_CURVE
+
+
+@dataclass
+class Band:
+    """One ground-truth row: the stretches (start_s, end_s) that were changed."""
+
+    name: str
+    regions: list[tuple[float, float]]
+    colour: str
 
 
 @dataclass
 class SnapshotData:
-    """Plain data for one screenshot. ``envelope`` is a core.waveform.Envelope or None."""
+    """Plain data for one exported picture (see the module docstring).
+
+    ``envelope``: core.waveform Envelope of the whole clip ``window`` (0 .. duration);
+    ``inset``: Envelope of the first :data:`INSET_S` seconds of sound (from ``audio_start_s``).
+    ``warnings``: sentences drawn prominently above the caption (a damaged file, a result that
+    could not be checked); ``extra_lines``: summary lines (scores, stretches, ground truth).
+    """
 
     frame: np.ndarray | None  # HxWx3 uint8 RGB
     time_s: float
     file_name: str
     sha256: str
     version: str
-    created: str = ""
+    created: str = ""  # ISO 8601 UTC (utc_stamp())
     frame_index: int | None = None
     frame_notice: str = ""
     envelope: Any = None
-    window: tuple[float, float] = (0.0, WINDOW_S)
+    window: tuple[float, float] = (0.0, 1.0)  # the time axis of every lane: the whole clip
     silence: Any = None  # SilenceResult (leading_silence_ms, threshold) or None
     silence_note: str = ""  # shown when ``silence`` is None ("no audio stream")
     audio_start_s: float = 0.0
     note: str = ""
     extra_lines: list[str] = field(default_factory=list)
     curves: list[Curve] = field(default_factory=list)
+    inset: Any = None
+    segments: list[tuple[float, float]] = field(default_factory=list)  # stretches to check
+    groundtruth: list[Band] = field(default_factory=list)
+    groundtruth_note: str = ""
+    face_box: tuple[float, float, float, float] | None = None  # x0, y0, x1, y1 frame pixels
+    face_detected: bool = True  # False: the box is interpolated between detections
+    mouth: np.ndarray | None = None  # uint8 [96, 96] grey mouth crop
+    mouth_note: str = ""
+    models: list[dict[str, Any]] = field(default_factory=list)
+    preparation: dict[str, Any] | None = None
+    result_name: str = ""  # the RESULT.json the curves come from ("" in the viewer)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def duration_s(self) -> float:
+        return float(self.window[1])
+
+    @property
+    def has_result(self) -> bool:
+        return bool(self.curves)
 
 
-def normalise(values: np.ndarray) -> tuple[np.ndarray, float, float]:
-    """``values`` mapped to [0, 1] (min -> 0, max -> 1; a flat curve -> 0.5) and the raw min, max.
-
-    Non-finite values stay NaN and are ignored for the range.
-    """
-    v = np.asarray(values, dtype=np.float64)
-    finite = v[np.isfinite(v)]
-    if finite.size == 0:
-        return np.full(v.shape, np.nan), float("nan"), float("nan")
-    lo, hi = float(finite.min()), float(finite.max())
-    if hi - lo <= 1e-12:
-        return np.where(np.isfinite(v), 0.5, np.nan), lo, hi
-    return (v - lo) / (hi - lo), lo, hi
+def utc_stamp(when: _dt.datetime | None = None) -> str:
+    """The creation time, ISO 8601 in UTC (``2026-01-02T03:04:05Z``)."""
+    when = when or _dt.datetime.now(_dt.timezone.utc)
+    return when.astimezone(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-RESULT_COLOURS = {"untrimmed": "#4fa3ff", "trimmed": "#ff9f43"}
+now_stamp = utc_stamp  # the name earlier versions used
 
 
-def fakeness_strip(name: str, times_s: np.ndarray, frame_scores: np.ndarray,
-                   colour: str) -> tuple[Curve, str]:
-    """The screenshot strip of one fakeness curve, normalised to 0..1, and its raw range as
-    stated in the strip title ("raw lo … hi"), for the caption."""
-    values, lo, hi = normalise(frame_scores)
-    rng = f"raw {lo:.3f} … {hi:.3f}"
-    return Curve(f"fakeness −Φ {name} ({rng}, shown 0..1)", np.asarray(times_s, np.float64), values,
-                 colour), rng
+def _scores(values: Any) -> np.ndarray:
+    return np.asarray([np.nan if x is None else x for x in values], np.float64)
+
+
+def _num(value: Any) -> float | None:
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        return None
+    return x if math.isfinite(x) else None
+
+
+def _variant_curve(name: str, v: dict[str, Any], lane: str, colour: str) -> Curve:
+    scores = _scores(v["frame_scores"])
+    times = v.get("times_s")
+    times = (np.asarray(times, np.float64) if times is not None and len(times) == len(scores)
+             else model_frame_times(len(scores), int(v.get("first_model_frame") or 0)))
+    return Curve(name, times, scores, colour, _num(v.get("threshold")), lane)
 
 
 def curves_from_result(result: dict[str, Any]) -> tuple[list[Curve], list[str]]:
-    """Curve strips and caption lines from an ``analyze`` RESULT.json dict.
+    """Curves (true scale, with their thresholds) and summary lines from an analysis result dict
+    (``ClipAnalysis.to_dict()``: the viewer's analysis or an ``analyze`` RESULT.json).
 
-    Uses ``variants`` ({name: {frame_scores, times_s, video_score, pool}}) when present, else the
-    top-level ``frame_scores``/``times_s``/``video_score``. Each curve is normalised to 0..1 and
-    its raw range is stated in the strip title and the caption. A result without scores gives
-    no curve.
+    ``variants`` ({name: {frame_scores, times_s, threshold, video_score, pool, ...}}) when
+    present, else the top-level fields; ``supervised`` variants go in a lane of their own. A
+    result without scores gives no curve. Raises TypeError/ValueError for malformed scores.
     """
     variants = result.get("variants")
     if not isinstance(variants, dict) or not variants:
         variants = {"untrimmed": result} if "frame_scores" in result else {}
     curves: list[Curve] = []
     lines: list[str] = []
-    for name, v in variants.items():
-        if not isinstance(v, dict) or "frame_scores" not in v:
-            continue
-        scores = np.asarray([np.nan if x is None else x for x in v["frame_scores"]], np.float64)
-        times = v.get("times_s")
-        times = (np.asarray(times, np.float64) if times is not None and len(times) == len(scores)
-                 else model_frame_times(len(scores), int(v.get("first_model_frame") or 0)))
-        curve, rng = fakeness_strip(str(name), times, scores, RESULT_COLOURS.get(str(name), "#4fa3ff"))
-        curves.append(curve)
-        score = v.get("video_score")
-        score_text = "n/a" if score is None else f"{float(score):.3f}"
-        lines.append(f"Video score {name}: {score_text} ({v.get('pool', result.get('pool', '?'))}); "
-                     f"curve {rng} drawn as 0..1")
-    if curves:
-        lines.append(preparation_line(result.get("preparation")))
+    groups = [(variants, wording.MISMATCH_CURVE, "")]
+    sup = result.get("supervised")
+    if isinstance(sup, dict) and sup:
+        groups.append((sup, wording.SUPERVISED_CURVE, "supervised "))
+    for group, lane, prefix in groups:
+        for name, v in group.items():
+            if not isinstance(v, dict) or "frame_scores" not in v:
+                continue
+            plain = (wording.MISMATCH_CURVE_TRIMMED if name == "trimmed" and not prefix
+                     else lane if name == "untrimmed" else f"{lane} ({name})")
+            curves.append(_variant_curve(plain, v, lane,
+                                         RESULT_COLOURS.get(prefix + str(name), "#4fa3ff")))
+            score = _num(v.get("video_score"))
+            score_text = "not available" if score is None else f"{score:.3f}"
+            lines.append(f"{wording.VIDEO_SCORE} ({plain}): {score_text}")
     return curves, lines
+
+
+def segments_of(result: dict[str, Any]) -> list[tuple[float, float]]:
+    """The stretches to check of the headline result (``suspicious_segments``; else those of the
+    untrimmed or first variant), as (start_s, end_s)."""
+    raw = result.get("suspicious_segments")
+    if raw is None:
+        variants = result.get("variants")
+        if isinstance(variants, dict) and variants:
+            main = variants.get("untrimmed") or next(iter(variants.values()))
+            raw = main.get("suspicious_segments") if isinstance(main, dict) else None
+    out = []
+    for seg in raw or []:
+        s, e = _num(seg[0]), _num(seg[1])
+        if s is not None and e is not None and e > s:
+            out.append((s, e))
+    return out
 
 
 def preparation_line(record: dict[str, Any] | None) -> str:
@@ -122,81 +198,232 @@ def preparation_line(record: dict[str, Any] | None) -> str:
     if not isinstance(record, dict) or not record.get("preparation"):
         return "Mouth crop: preparation not recorded"
     return (f"Mouth crop: {record['preparation']} landmarks (dlib {record.get('dlib_version', '?')}, "
-            f"landmark model sha256 {str(record.get('landmark_model_sha256', ''))[:16]}, "
-            f"mean face sha256 {str(record.get('mean_face_sha256', ''))[:16]})")
+            f"landmark model SHA-256 {record.get('landmark_model_sha256', '')}, "
+            f"mean face SHA-256 {record.get('mean_face_sha256', '')})")
 
 
-def waveform_window(t: float, duration_s: float, width_s: float = WINDOW_S) -> tuple[float, float]:
-    """A ``width_s`` window around ``t`` seconds, kept inside [0, duration]."""
-    width_s = min(width_s, max(duration_s, 1e-3))
-    t0 = min(max(0.0, t - width_s / 2), max(0.0, duration_s - width_s))
-    return t0, t0 + width_s
+def apply_result(data: SnapshotData, result: dict[str, Any] | None, result_name: str = "") -> None:
+    """Put an analysis result dict (the viewer's ``ClipAnalysis.to_dict()`` or a RESULT.json)
+    into ``data``: curves, stretches to check, models, preparation and the summary lines. The one
+    path for the viewer and the command line. Raises ForensicsError for malformed scores."""
+    if result is None:
+        return
+    try:
+        curves, lines = curves_from_result(result)
+        segments = segments_of(result)
+    except (TypeError, ValueError, IndexError, KeyError, AttributeError) as err:
+        where = f"The result file {result_name}" if result_name else "The analysis result"
+        raise ForensicsError(f"{where} has malformed scores ({err}).") from err
+    data.curves, data.segments, data.result_name = curves, segments, result_name
+    models = result.get("models")
+    data.models = [m for m in models if isinstance(m, dict)] if isinstance(models, list) else []
+    prep = result.get("preparation")
+    data.preparation = prep if isinstance(prep, dict) else None
+    if curves:
+        if segments:
+            spans = ", ".join(f"{format_timecode(s)[3:]}–{format_timecode(e)[3:]}"
+                              for s, e in segments[:6])
+            more = f" and {len(segments) - 6} more" if len(segments) > 6 else ""
+            lines.append(f"Stretches to check (shaded): {spans}{more}")
+        else:
+            lines.append("Stretches to check: none (no stretch stays above the "
+                         "dashed line long enough)")
+    data.extra_lines = lines + data.extra_lines
 
 
-def caption_lines(data: SnapshotData) -> list[str]:
-    """The caption text, one string per line."""
-    from forensics_gui.core.media.timebase import format_timecode
+def groundtruth_bands(gt: Any, duration_s: float) -> tuple[list[Band], str]:
+    """Ground-truth rows (sound / picture / any) and a one-line note, from a core GroundTruth.
 
-    frame = f"   frame {data.frame_index}" if data.frame_index is not None else ""
-    if data.silence is not None:
-        silence = (f"Leading silence: {data.silence.leading_silence_ms:.1f} ms "
-                   f"at tau {data.silence.threshold:g}")
+    Whole-clip labels without times (FakeAVCeleb) span the whole clip."""
+    if gt is None:
+        return [], ""
+    if gt.has_timestamps:
+        spans = {"audio": list(gt.audio_segments), "visual": list(gt.visual_segments),
+                 "both": list(gt.fake_segments)}
+        whole = ""
     else:
-        silence = f"Leading silence: {data.silence_note or 'not available'}"
-    lines = [
-        f"File: {data.file_name}",
-        f"SHA-256: {data.sha256}",
-        f"Time: {format_timecode(data.time_s)}{frame}",
-        silence,
-        *data.extra_lines,
-        f"forensics-gui {data.version}   created {data.created or now_stamp()}",
-    ]
+        flags = gt.whole_clip_labels or {}
+        clip = [(0.0, float(duration_s))]
+        spans = {"audio": clip if flags.get("audio_fake") else [],
+                 "visual": clip if flags.get("video_fake") else [],
+                 "both": clip if (flags.get("audio_fake") or flags.get("video_fake")) else []}
+        whole = " (labels for the whole clip, no times)"
+    bands = [Band(GT_NAMES[k], [(float(s), float(e)) for s, e in spans[k]], GT_COLOURS[k])
+             for k in ("audio", "visual", "both")]
+    label = gt.label or "unknown"
+    source = f" from {gt.source_format}" if getattr(gt, "source_format", "") else ""
+    return bands, f"Ground truth{source}: {label}{whole} (shaded bands)"
+
+
+def apply_groundtruth(data: SnapshotData, gt: Any) -> None:
+    data.groundtruth, data.groundtruth_note = groundtruth_bands(gt, data.duration_s)
+
+
+def apply_face(data: SnapshotData, view: Any) -> None:
+    """The face box and mouth crop of a :class:`~forensics_gui.core.evidence.frames.FaceView`."""
+    if view is None:
+        return
+    data.face_box, data.face_detected = view.face_box, bool(view.face_detected)
+    data.mouth, data.mouth_note = view.mouth, view.note
+
+
+# -- the caption -----------------------------------------------------------------------------
+
+def meaning_paragraphs(data: SnapshotData) -> list[str]:
+    """What the picture shows, in plain words (wrapped by the renderer)."""
+    out = []
+    if data.curves:
+        out += [wording.CURVE_MEANING, wording.THRESHOLD_MEANING, wording.RELATIVE_NOT_PROOF]
+    else:
+        out.append("No analysis result is shown, so there is no mismatch curve; run an analysis "
+                   "(Analysis > Analyze, or 'forensics-gui analyze' and --result) to add it.")
+    if data.silence is not None or data.silence_note:
+        out.append(wording.SILENCE_MEANING)
+    return out
+
+
+def summary_lines(data: SnapshotData) -> list[str]:
+    """Time, silence, scores, stretches, ground truth and the mouth crop's origin."""
+    frame = f"   {wording.FRAME_NUMBER} {data.frame_index}" if data.frame_index is not None else ""
+    if data.silence is not None:
+        silence = (f"{wording.SILENCE_NAME}: {data.silence.leading_silence_ms:.1f} ms "
+                   f"({wording.QUIET_LEVEL.lower()} {data.silence.threshold:g}, tau)")
+    else:
+        silence = f"{wording.SILENCE_NAME}: {data.silence_note or 'not available'}"
+    lines = [f"Time shown: {format_timecode(data.time_s)}{frame}", silence, *data.extra_lines]
+    if data.groundtruth_note:
+        lines.append(data.groundtruth_note)
+    if data.mouth_note:
+        lines.append(data.mouth_note)
+    return lines
+
+
+def provenance_lines(data: SnapshotData) -> list[str]:
+    """The footer: file, SHA-256, result file, models with SHA-256, preparation, app, UTC time,
+    note."""
+    lines = [f"File: {data.file_name}", f"SHA-256: {data.sha256}"]
+    if data.result_name:
+        lines.append(f"Result: {data.result_name}")
+    for m in data.models:
+        role = {"features": "Feature model", "phi": "Mismatch model",
+                "supervised": "Second detector"}.get(str(m.get("role", "")), "Model")
+        lines.append(f"{role}: {m.get('name', '')}  SHA-256 {m.get('sha256', '')}")
+    if data.curves or data.preparation:
+        lines.append(preparation_line(data.preparation))
+    lines.append(f"Made with forensics-gui {data.version or '?'} on {data.created or utc_stamp()} "
+                 "(UTC)")
     if data.note:
         lines += [f"Note: {line}" if i == 0 else f"      {line}"
                   for i, line in enumerate(data.note.strip().splitlines())]
     return lines
 
 
-def now_stamp() -> str:
-    """The local date and time as the caption prints it (creation stamp)."""
-    return _dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M:%S %Z")
+def caption_lines(data: SnapshotData) -> list[str]:
+    """The whole caption as text, one string per line or paragraph: warnings, summary, meaning,
+    provenance (the renderer draws the same four parts)."""
+    return [*data.warnings, *summary_lines(data), *meaning_paragraphs(data),
+            *provenance_lines(data)]
+
+
+def waveform_window(t: float, duration_s: float, width_s: float | None = None) -> tuple[float, float]:
+    """The lanes' time axis: the whole clip (``width_s`` given: a window of that width around
+    ``t``, kept inside the clip, for callers that want one)."""
+    if width_s is None:
+        return 0.0, max(duration_s, 1e-3)
+    width_s = min(width_s, max(duration_s, 1e-3))
+    t0 = min(max(0.0, t - width_s / 2), max(0.0, duration_s - width_s))
+    return t0, t0 + width_s
+
+
+def inset_window(audio_start_s: float) -> tuple[float, float]:
+    return audio_start_s, audio_start_s + INSET_S
 
 
 def build_snapshot_data(path: str | os.PathLike[str], at_s: float, note: str = "",
                         threshold: float = DEFAULT_THRESHOLD, extra_lines: list[str] | None = None,
-                        version: str = "") -> SnapshotData:
-    """Decode what the screenshot of ``path`` at ``at_s`` seconds needs (no Qt, no window)."""
+                        version: str = "", *, result: dict[str, Any] | None = None,
+                        result_name: str = "", groundtruth: Any = FIND_GROUNDTRUTH,
+                        face: bool = True) -> SnapshotData:
+    """Decode what the picture of ``path`` at ``at_s`` seconds needs (no Qt, no window).
+
+    ``result``: an ``analyze`` RESULT.json dict of this clip (its curves, thresholds, stretches,
+    models); a result of another clip (by SHA-256) is refused, one without a SHA-256 is drawn
+    with a warning. ``groundtruth``: a core GroundTruth, None, or :data:`FIND_GROUNDTRUTH` (look
+    next to the clip as the viewer does). ``face``: find the face box and mouth crop
+    (:func:`forensics_gui.core.evidence.frames.face_and_mouth`: the analysis cache, else
+    re-detected). Raises ForensicsError (MediaError) with one sentence for bad input.
+    """
     from forensics_gui.core.files.hashing import sha256_file
-    from forensics_gui.core.media.decode import VideoReader, decode_audio, probe
+    from forensics_gui.core.media.decode import decode_audio, probe
     from forensics_gui.core.media.silence import leading_silence
     from forensics_gui.core.media.waveform import PeakPyramid
 
     info = probe(path)
     duration = float(info.duration_s or 0.0)
-    if at_s < 0 or (duration and at_s > duration):
+    if not math.isfinite(at_s) or at_s < 0 or (duration and at_s > duration):
         raise ForensicsError(f"--at {at_s:g} is outside the clip (0 to {duration:.3f} seconds).")
-    frame = index = None
-    if info.video is not None:
-        reader = VideoReader(path)
-        try:
-            vf = reader.frame_at(at_s)
-            frame, index = vf.image, vf.index
-        finally:
-            reader.close()
-    env = silence = None
-    audio_start = 0.0
+    sha = sha256_file(path)
+    warnings: list[str] = []
+    if result is not None:
+        warnings += check_result_is_of_this_clip(result, result_name, Path(path).name, sha)
     window = waveform_window(at_s, duration)
+    data = SnapshotData(
+        frame=None, time_s=at_s, file_name=Path(path).name, sha256=sha, version=version,
+        created=utc_stamp(), frame_notice="No video stream" if info.video is None else "",
+        window=window, silence_note="" if info.audio is not None else "no audio stream",
+        note=note, extra_lines=list(extra_lines or []), warnings=warnings)
+    if info.video is not None:
+        from forensics_gui.core.evidence.frames import face_and_mouth
+        from forensics_gui.core.face.landmarks import DEFAULT_PREPARATION
+
+        prep = (result or {}).get("preparation")
+        name = prep.get("preparation") if isinstance(prep, dict) else None
+        name = name if name in ("official", "fast") else DEFAULT_PREPARATION
+        if face:
+            (view,) = face_and_mouth(path, [at_s], preparation=name, sha256=sha)
+        else:
+            view = _frame_only(path, at_s)
+        data.frame, data.frame_index = view.frame, view.frame_index
+        if face:
+            apply_face(data, view)
     if info.audio is not None:
         track = decode_audio(path)
-        audio_start = float(track.start_time_s)
-        env = PeakPyramid(track.samples, track.sample_rate, audio_start).envelope(
-            window[0], window[1], WAVE_PIXELS)
-        silence = leading_silence(track.samples, track.sample_rate, threshold)
-    return SnapshotData(
-        frame=frame, frame_index=index, time_s=at_s, file_name=Path(path).name,
-        sha256=sha256_file(path), version=version, created=now_stamp(),
-        frame_notice="No video stream" if info.video is None else "",
-        envelope=env, window=window, silence=silence,
-        silence_note="" if info.audio is not None else "no audio stream",
-        audio_start_s=audio_start, note=note, extra_lines=list(extra_lines or []),
-    )
+        data.audio_start_s = float(track.start_time_s)
+        pyramid = PeakPyramid(track.samples, track.sample_rate, data.audio_start_s)
+        data.envelope = pyramid.envelope(window[0], window[1], WAVE_PIXELS)
+        data.inset = pyramid.envelope(*inset_window(data.audio_start_s), INSET_PIXELS)
+        data.silence = leading_silence(track.samples, track.sample_rate, threshold)
+    apply_result(data, result, result_name)
+    if groundtruth == FIND_GROUNDTRUTH:
+        from forensics_gui.core.results.groundtruth import find_groundtruth
+
+        groundtruth, _problems = find_groundtruth(path)
+    apply_groundtruth(data, groundtruth)
+    return data
+
+
+def _frame_only(path: str | os.PathLike[str], at_s: float) -> Any:
+    from forensics_gui.core.evidence.frames import FaceView
+    from forensics_gui.core.media.decode import VideoReader
+
+    with VideoReader(path) as reader:
+        vf = reader.frame_at(at_s)
+    return FaceView(at_s, vf.image, vf.index, None, None, False, None, "none", "")
+
+
+def check_result_is_of_this_clip(result: dict[str, Any], result_name: str, clip_name: str,
+                                 sha256: str) -> list[str]:
+    """Refuse a result made from another clip (its curves would be drawn under this clip's
+    SHA-256): ForensicsError. A result without a SHA-256 gives a warning sentence (returned)."""
+    claimed = result.get("sha256")
+    name = result_name or "The result"
+    if claimed is None:
+        return [f"{name} has no SHA-256, so it cannot be checked against {clip_name}; its curves "
+                "are drawn as they are."]
+    if not isinstance(claimed, str) or claimed.strip().lower() != sha256.lower():
+        shown = f"SHA-256 {claimed[:12]}..." if isinstance(claimed, str) else "an invalid SHA-256"
+        raise ForensicsError(
+            f"The result file {name} was made from another clip ({shown}), not from {clip_name} "
+            f"(SHA-256 {sha256[:12]}...); pass the result that 'forensics-gui analyze' "
+            "wrote for this clip.")
+    return []

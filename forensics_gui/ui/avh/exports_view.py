@@ -1,25 +1,24 @@
-"""File > Export frame scores / suspicious segments of the AVH-Align analysis, and the curve
-strips and caption lines the annotated screenshot shows of it."""
+"""File > Export frame scores / suspicious segments of the AVH-Align analysis, and the result
+dict and ground truth the exported picture shows of it."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
-import numpy as np
 from PySide6.QtWidgets import QFileDialog
 
 from forensics_gui.core.errors import ForensicsError
-from forensics_gui.core.evidence import snapshot as snap
 from forensics_gui.ui.avh.state import AvhState
-from forensics_gui.ui.curves import CurvePanel, GroundTruthLanes, curve_colour
+from forensics_gui.ui.curves import CurvePanel, GroundTruthLanes
 from forensics_gui.ui.window_api import WindowApi
 
 
 class AvhExports:
     """Writes the last analysis (``state.analysis``) to files, with the dialogs of the File menu
-    entries (:meth:`on_export_scores`, :meth:`on_export_segments`); :meth:`snapshot_curves` for
-    the screenshot reads the lanes as drawn."""
+    entries (:meth:`on_export_scores`, :meth:`on_export_segments`); :meth:`snapshot_result` and
+    :meth:`snapshot_groundtruth` give the exported picture what the lanes show."""
 
     def __init__(self, window: WindowApi, state: AvhState, curves: CurvePanel,
                  gt_lanes: GroundTruthLanes) -> None:
@@ -77,29 +76,25 @@ class AvhExports:
             except ForensicsError as err:
                 self.window.show_error("Cannot export the segments", str(err))
 
-    # -- screenshot --------------------------------------------------------------------------
-    def snapshot_curves(self, duration_s: float) -> tuple[list[snap.Curve], list[str]]:
-        """Curve strips (each normalised to 0..1) and caption lines for the screenshot."""
-        curves: list[snap.Curve] = []
-        lines: list[str] = []
-        for (kind, variant), res in self.curves.results.items():
-            name = variant if kind != "supervised" else f"supervised {variant}"
-            curve, rng = snap.fakeness_strip(name, res.times_s, res.frame_scores,
-                                             curve_colour(kind, variant))
-            curves.append(curve)
-            lines.append(f"Curve {name}: {rng} drawn as 0..1; video score {res.video_score:.3f} "
-                         f"({res.pool})")
-        gt = self.gt_lanes.groundtruth
-        if gt is not None and any(self.gt_lanes.regions.values()):
-            times = np.linspace(0.0, max(duration_s, 1e-3), 4000)
-            curves.append(snap.Curve("ground truth: manipulated (1) / not (0)", times,
-                                     self.gt_lanes.fake_mask(times), "#ff5c5c"))
-            lines.append(f"Ground truth: {gt.label or 'unknown'} ({gt.source_format})")
+    # -- the exported picture -------------------------------------------------------------------
+    def snapshot_result(self) -> dict[str, Any] | None:
+        """The analysis as the result dict the exported picture reads (the same dict an
+        ``analyze`` RESULT.json holds, so the viewer's picture and ``snapshot --result`` come from
+        one function, :func:`forensics_gui.core.evidence.snapshot.apply_result`): the last
+        analysis, or, while one runs, the curves scored so far. None without any."""
         analysis = self.state.analysis
         if analysis is not None:
-            for m in analysis.models:
-                lines.append(f"Model {m.get('role', '')}: {m.get('name', '')} "
-                             f"sha256 {str(m.get('sha256', ''))[:16]}")
-            if getattr(analysis, "preparation", None):
-                lines.append(snap.preparation_line(analysis.preparation))
-        return curves, lines
+            return dict(analysis.to_dict())
+        if not self.curves.results:
+            return None
+        out: dict[str, Any] = {"variants": {}, "supervised": {}}
+        for (kind, variant), res in self.curves.results.items():
+            out["supervised" if kind == "supervised" else "variants"][variant] = res.to_dict()
+        main = out["variants"].get("untrimmed") or next(iter(out["variants"].values()), None)
+        if main is not None:
+            out["suspicious_segments"] = main.get("suspicious_segments", [])
+        return out
+
+    def snapshot_groundtruth(self) -> Any:
+        """The ground truth drawn in the lanes (a core GroundTruth), or None."""
+        return self.gt_lanes.groundtruth

@@ -8,7 +8,6 @@ status, errors, seek)."""
 
 from __future__ import annotations
 
-import datetime as _dt
 import os
 from pathlib import Path
 from typing import Any
@@ -461,33 +460,43 @@ class MainWindow(QMainWindow):
 
     # -- export --------------------------------------------------------------------------
     def snapshot_data(self, note: str = "") -> evidence.SnapshotData:
-        """Everything the screenshot shows, as plain data."""
+        """Everything the exported picture shows, as plain data: the same fields, result dict
+        (:func:`evidence.apply_result`) and ground-truth bands as ``forensics-gui snapshot``."""
+        from forensics_gui.core.evidence.frames import view_from_track
+
         s = self.session
-        env = None
-        if s.audio is not None:
-            t0, t1 = evidence.waveform_window(s.time_s, s.duration_s)
-            env = s.audio.pyramid.envelope(t0, t1, evidence.WAVE_PIXELS)
         info = s.info
-        curves, curve_lines = self.avh.exports.snapshot_curves(s.duration_s)
-        return evidence.SnapshotData(
+        window = evidence.waveform_window(s.time_s, s.duration_s)
+        data = evidence.SnapshotData(
             frame=self.video_view.frame,
             frame_notice="No video stream" if info is not None and info.video is None else "",
-            envelope=env,
-            window=evidence.waveform_window(s.time_s, s.duration_s),
+            window=window,
             time_s=s.time_s,
             frame_index=self.frame_index,
             silence=s.silence,
             silence_note=("no audio stream" if info is not None and info.audio is None
                           else "audio still being analysed" if s.audio is None else ""),
-            audio_start_s=float(s.audio.track.start_time_s) if s.audio is not None else 0.0,
             file_name=Path(info.path).name if info is not None else "",
             sha256=s.sha256 or "(still computing)",
             version=forensics_gui.__version__,
-            created=_dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M:%S %Z"),
+            created=evidence.utc_stamp(),
             note=note,
-            curves=curves,
-            extra_lines=curve_lines,
         )
+        if s.audio is not None:
+            data.audio_start_s = float(s.audio.track.start_time_s)
+            data.envelope = s.audio.pyramid.envelope(window[0], window[1], evidence.WAVE_PIXELS)
+            data.inset = s.audio.pyramid.envelope(*evidence.inset_window(data.audio_start_s),
+                                                  evidence.INSET_PIXELS)
+        integrity = getattr(s, "integrity", None)
+        if integrity is not None and getattr(integrity, "damaged", False):
+            data.warnings.append(str(integrity.sentence))
+        evidence.apply_result(data, self.avh.exports.snapshot_result())
+        evidence.apply_groundtruth(data, self.avh.exports.snapshot_groundtruth())
+        analysis = self.avh.state.analysis
+        if analysis is not None and analysis.face is not None:
+            evidence.apply_face(data, view_from_track(analysis.face, analysis.roi_gray, s.time_s,
+                                                      data.frame, data.frame_index))
+        return data
 
     def export_screenshot(self, path: str | os.PathLike[str], note: str = "") -> Path:
         from forensics_gui.core.files.outputs import refuse_overwriting_inputs

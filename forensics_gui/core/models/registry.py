@@ -58,7 +58,8 @@ def known_models(kind: str | None = None) -> list[ModelInfo]:
         return []
     fields = ModelInfo.__dataclass_fields__
     optional = ("url", "license_url", "license_text")  # "" when the entry has none
-    models = [ModelInfo(**{k: m.get(k) or ("" if k in optional else m.get(k)) for k in fields})
+    models = [ModelInfo(**{k: (m.get(k) or "") if k in optional else m.get(k)  # type: ignore[arg-type]
+                           for k in fields})
               for m in data.get("models", []) if isinstance(m, dict)]
     models = [m for m in models if kind is None or m.kind == kind]
     return sorted(models, key=lambda m: m.role != "default")

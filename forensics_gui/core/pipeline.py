@@ -396,6 +396,9 @@ class Analyzer:
         # shorter one); the sentence leads the caveats
         integrity = check_integrity(path, info)
         caveats = [integrity.sentence] if integrity.damaged else []
+        if integrity.damaged and integrity.analysable_end_s < 2.0 <= info.duration_s:
+            caveats.append(f"Only {integrity.analysable_end_s:.2f} s could be scored; very short "
+                           "clips give unstable scores.")
         if track16.corrupt_packets:  # counted per packet, the same at any output rate
             caveats.append(f"{track16.corrupt_packets} damaged audio packets were skipped.")
         face, gray = self.mouth_roi(path, sha, progress)

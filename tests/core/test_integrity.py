@@ -224,6 +224,8 @@ def test_analysis_of_a_cut_file_stops_where_the_data_stops(models, face_clips, k
     doc = analysis.to_dict()
     assert doc["damage"]["damaged"] is True and doc["damage"]["sentence"] == integ.sentence
     assert doc["caveats"][0] == integ.sentence
+    assert doc["caveats"][1] == (f"Only {end:.2f} s could be scored; very short clips give "
+                                 "unstable scores.")
     assert max(doc["times_s"]) <= end
     if kind == "audio_cut":
         assert "3.00 s of picture" in integ.sentence and "stops at" in integ.sentence

@@ -98,12 +98,15 @@ def _missing_sentence(kind: str, folder: Path) -> str:
                 f"found; see models/README.md in the forensics-gui sources and put the file into "
                 f"{folder}.")
     m = known[0]
-    fetch = f" (or run 'forensics-gui models fetch {m.name}')" if m.url else ""
+    licence = f"; its licence: {m.license}" if m.license else ""
+    how = (f"fetch it with Help > Models > Fetch… (or 'forensics-gui models fetch {m.name}'), "
+           "or " if m.url else "")
     if kind == "avhubert":
-        return (f"The AV-HuBERT checkpoint is missing: download {m.name} ({m.approx_size}; "
-                f"{m.license}) from {m.source.rstrip('.')}, and put it into {folder}{fetch}.")
-    return (f"The alignment network Phi is missing: download {m.name} from {m.source.rstrip('.')}, "
-            f"and put it into {folder}{fetch}, or train your own with 'forensics-gui train'.")
+        return (f"The AV-HuBERT checkpoint is missing: {how}download {m.name} ({m.approx_size}) "
+                f"from {m.source.rstrip('.')} and put it into {folder}{licence}.")
+    return (f"The alignment network Phi is missing: {how}download {m.name} from "
+            f"{m.source.rstrip('.')} and put it into {folder}, or train your own with "
+            f"'forensics-gui train'{licence}.")
 
 
 def describe_missing_models() -> str:

@@ -36,6 +36,7 @@ from forensics_gui.ui import snapshot as snap
 from forensics_gui.ui.avh.views import AvhViews
 from forensics_gui.ui.info_panel import InfoPanel
 from forensics_gui.ui.player import SPEEDS, PlaybackClock, Transport, VideoView
+from forensics_gui.ui.report_export import ReportExport
 from forensics_gui.ui.session import AudioAnalysis, Session
 from forensics_gui.ui.settings import ViewerSettings
 from forensics_gui.ui.timeline import Timeline
@@ -91,6 +92,7 @@ class MainWindow(QMainWindow):
         self.resize(1280, 800)
         self._restore_settings()
         self.avh = AvhViews(self)  # Analysis menu, lanes, ROI preview, summary dock
+        self.report_export = ReportExport(self)  # File > Export report… (after the screenshot)
         layout = self.settings.window_state()
         if layout is not None:  # after the docks exist, so their places are restored too
             self.restoreState(layout)

@@ -304,6 +304,7 @@ def test_bad_inputs_are_one_sentence_exit_2_and_no_file(
          "was made from another clip (SHA-256 000000000000...)", tmp_path / "1.pdf"),
         ([str(broken), "-o", str(tmp_path / "2.pdf")], "broken.mp4", tmp_path / "2.pdf"),
         ([str(clip), "-o", str(clip)], "the video", None),
+        # (the output's lock file beside it is the first thing that cannot be made)
         ([str(clip), "-o", str(blocker / "3.pdf")], "cannot use", blocker / "3.pdf"),
         ([str(clip), "-o", str(tmp_path / "4.docx")], "must end in .pdf or .html",
          tmp_path / "4.docx"),

@@ -402,9 +402,13 @@ def write_report(report: Report, path: str | os.PathLike[str], paper: str = "a4"
     data = (report_pdf.pdf_bytes(report, paper) if kind == "pdf"
             else report_html.html_text(report, paper).encode("utf-8"))
     path = Path(path)
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
+    try:
+        with atomic_path(path) as tmp:
+            with open(tmp, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+    except OSError as err:
+        raise ForensicsError(f"Could not write the report {path} ({err.strerror or err}); check "
+                             "that its folder exists, is a folder and can be written to.") from err
     return path

@@ -265,3 +265,15 @@ def test_cli_analyze_silence_and_batch_say_so(models, face_clips, tmp_path) -> N
     assert rows["cut.mkv"]["status"] == "ok" and rows["cut.mkv"]["error"] == sentence
     assert rows["whole.mkv"]["error"] == ""
     assert f"cut.mkv: {sentence}" in r.stderr
+
+
+def test_exported_picture_data_carries_the_sentence(clips: dict[str, Path], tmp_path: Path) -> None:
+    from forensics_gui.core.evidence.snapshot import build_snapshot_data, caption_lines
+
+    cut = cut_copy(clips["mkv"], tmp_path / "cut.mkv", 0.3)
+    sentence = check_integrity(cut).sentence
+    data = build_snapshot_data(cut, 0.2, groundtruth=None, face=False)
+    assert data.warnings[0] == sentence
+    assert caption_lines(data)[0] == sentence
+    whole = build_snapshot_data(clips["mkv"], 0.2, groundtruth=None, face=False)
+    assert sentence not in whole.warnings and not any("damaged" in w for w in whole.warnings)

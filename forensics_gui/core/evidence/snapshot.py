@@ -355,6 +355,7 @@ def build_snapshot_data(path: str | os.PathLike[str], at_s: float, note: str = "
     """
     from forensics_gui.core.files.hashing import sha256_file
     from forensics_gui.core.media.decode import decode_audio, probe
+    from forensics_gui.core.media.integrity import check_integrity
     from forensics_gui.core.media.silence import leading_silence
     from forensics_gui.core.media.waveform import PeakPyramid
 
@@ -366,6 +367,9 @@ def build_snapshot_data(path: str | os.PathLike[str], at_s: float, note: str = "
     warnings: list[str] = []
     if result is not None:
         warnings += check_result_is_of_this_clip(result, result_name, Path(path).name, sha)
+    damage = check_integrity(path, info).sentence  # a cut-short file says so first
+    if damage:
+        warnings.insert(0, damage)
     window = waveform_window(at_s, duration)
     data = SnapshotData(
         frame=None, time_s=at_s, file_name=Path(path).name, sha256=sha, version=version,

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
     QInputDialog,
+    QLabel,
     QMainWindow,
     QMenu,
     QMessageBox,
@@ -81,6 +82,7 @@ class MainWindow(QMainWindow):
         self.timeline = Timeline()
         self.info_panel = InfoPanel()
         self.clock = PlaybackClock(self, use_audio=use_audio)
+        self.clock.next_boundary = self._next_frame_time
         self.decoder = FrameDecoder()
         self.decoder.frame_ready.connect(self._on_frame_ready)
         self.decoder.failed.connect(self._on_decoder_failed)
@@ -120,6 +122,10 @@ class MainWindow(QMainWindow):
         row.addWidget(self.info_panel)
         self.setCentralWidget(central)
         self.statusBar().showMessage("Ready")
+        self.playback_label = QLabel()  # sound device and speed, always shown
+        self.playback_label.setObjectName("playbackStatus")
+        self.statusBar().addPermanentWidget(self.playback_label)
+        self._update_playback_label()
 
     # -- the public API the analysis views use (WindowApi) -----------------------------------
     def add_action(self, menu: QMenu | None, text: str, slot: Any, shortcut: Any = None) -> QAction:
@@ -198,6 +204,12 @@ class MainWindow(QMainWindow):
         self.add_action(play, "Slower (J)", self.slower, "J")
         self.add_action(play, "Pause (K)", self.pause, "K")
         self.add_action(play, "Faster (L)", self.faster, "L")
+        play.addSeparator()
+        self.add_action(play, "Sound one frame earlier", lambda: self.transport.nudge_offset(-1),
+                        "Ctrl+Shift+Left")
+        self.add_action(play, "Sound one frame later", lambda: self.transport.nudge_offset(1),
+                        "Ctrl+Shift+Right")
+        self.add_action(play, "Reset sound offset", lambda: self.set_audio_offset_ms(0.0))
         tools = self.menuBar().addMenu("&Tools")
         self.add_action(tools, "&Train alignment network…", self.open_training_dialog)
         help_menu = self.menuBar().addMenu("&Help")
@@ -214,7 +226,10 @@ class MainWindow(QMainWindow):
         self.transport.seek_requested.connect(self.seek)
         self.transport.step_requested.connect(self.step)
         self.transport.play_clicked.connect(self.toggle_play)
-        self.transport.speed_changed.connect(self.clock.set_rate)
+        self.transport.speed_changed.connect(self._on_speed_changed)
+        self.transport.offset_changed.connect(self._on_offset_changed)
+        self.clock.sound_changed.connect(lambda _sentence: self._update_playback_label())
+        s.time_changed.connect(self._update_lane_offset)
         self.timeline.seek_requested.connect(self.seek)
         self.info_panel.threshold_edited.connect(s.set_threshold)
         self.clock.ticked.connect(s.set_time)
@@ -244,6 +259,9 @@ class MainWindow(QMainWindow):
         self.frame_index = self.frame_time_s = None
         has_video, has_audio = info.video is not None, info.audio is not None
         self.decoder.open(path if has_video else None, self.token)
+        self.transport.set_speed(1.0)  # every clip opens at 1x, whatever the last one played at
+        if info.video is not None and info.video.fps:
+            self.transport.frame_ms = 1000.0 / float(info.video.fps)
         self.clock.set_media(path, float(info.duration_s or 0.0), has_audio)
         self.info_panel.set_media(info, _format_time)
         self.timeline.set_clip(float(info.duration_s or 0.0))
@@ -344,6 +362,8 @@ class MainWindow(QMainWindow):
 
     def _on_audio_analysed(self, analysis: AudioAnalysis) -> None:
         self.timeline.set_pyramid(analysis.pyramid)
+        track = analysis.track
+        self.clock.set_track(track.samples, track.sample_rate, float(track.start_time_s))
         self.info_panel.set_sweeps(analysis.sweep_taus, analysis.sweep_ms, analysis.deltas_ms,
                                    analysis.max_amplitudes)
         self._update_silence()
@@ -459,6 +479,55 @@ class MainWindow(QMainWindow):
             return
         i = SPEEDS.index(self.transport.speed)
         self.transport.set_speed(SPEEDS[min(len(SPEEDS) - 1, i + 1)])
+
+    def set_speed(self, speed: float) -> None:
+        """Play at ``speed`` (one of SPEEDS) from now on."""
+        self.transport.set_speed(speed)
+
+    def _on_speed_changed(self, speed: float) -> None:
+        self.clock.set_rate(speed)
+        self._update_playback_label()
+
+    def set_audio_offset_ms(self, ms: float) -> None:
+        """Shift the sound against the picture by ``ms`` (> 0: later; +-500 ms)."""
+        self.transport.set_offset_ms(ms)
+
+    @property
+    def audio_offset_ms(self) -> float:
+        return self.transport.offset_ms
+
+    def _on_offset_changed(self, ms: float) -> None:
+        self.clock.set_audio_offset(ms / 1000.0)
+        self._update_playback_label()
+
+    def _next_frame_time(self, t: float) -> float | None:
+        """The start of the frame after the one shown at ``t`` (the clock ticks there)."""
+        tb = self._video_timebase()
+        if tb is None:
+            return None
+        i = tb.frame_at(t) + 1
+        return tb.time_of_frame(i) if i < tb.n_frames else None
+
+    def _update_playback_label(self) -> None:
+        text = f"{self.clock.sound_state()}   ·   Speed {self.transport.speed:g}x"
+        if self.transport.offset_ms:
+            text += f"   ·   Sound offset {self.transport.offset_ms:+.0f} ms"
+        self.playback_label.setText(text)
+
+    def _update_lane_offset(self, t: float) -> None:
+        """Beside the sound offset: the sync lane's estimate for this frame, if there is one."""
+        from forensics_gui.core.media.timebase import MODEL_FRAME_S, model_frame_of
+
+        text = ""
+        results = getattr(getattr(self.avh, "curves", None), "results", {}) or {}
+        for (kind, _variant), res in results.items():
+            i = model_frame_of(max(t, 0.0)) - res.first_model_frame
+            if kind != "supervised" and res.sync_offset_frames is not None \
+                    and 0 <= i < len(res.sync_offset_frames):
+                off = int(res.sync_offset_frames[i])
+                text = f"sync lane here: {off:+d} frames ({off * MODEL_FRAME_S * 1000:+.0f} ms)"
+                break
+        self.transport.lane_offset_label.setText(text)
 
     # -- export --------------------------------------------------------------------------
     def snapshot_data(self, note: str = "") -> evidence.SnapshotData:

@@ -1,8 +1,8 @@
 """The video view, the transport bar and the playback clock.
 
 Frames are drawn by the app (QPainter on a QImage), so ``grab()`` and screenshots show them.
-Playback runs on a QElapsedTimer clock; when an audio output exists, sound is played through
-QMediaPlayer + QAudioOutput started at the same position and rate (no video output used).
+Playback runs on a QElapsedTimer clock (the picture's); when a sound device exists, the sound is
+pushed to it by :mod:`forensics_gui.ui.sound`, scheduled against that clock at every speed.
 """
 
 from __future__ import annotations
@@ -10,17 +10,17 @@ from __future__ import annotations
 import glob
 import os
 import sys
-import time
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QElapsedTimer, QObject, QRect, QRectF, Qt, QTimer, QUrl, Signal
+from PySide6.QtCore import QElapsedTimer, QObject, QRect, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QImage, QPainter, QPaintEvent, QPen
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
     QLabel,
     QSlider,
+    QSpinBox,
     QStyle,
     QToolButton,
     QVBoxLayout,
@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 from forensics_gui.ui import theme
 
 SPEEDS = (0.25, 0.5, 0.75, 1.0, 1.5, 2.0)
+MAX_OFFSET_MS = 500
 
 
 def rgb_to_qimage(image: np.ndarray) -> QImage:
@@ -121,6 +122,7 @@ class Transport(QWidget):
     step_requested = Signal(int)  # -1 / +1 frames
     seek_requested = Signal(float)  # seconds
     speed_changed = Signal(float)
+    offset_changed = Signal(float)  # the sound's shift against the picture, ms (> 0: later)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -154,6 +156,36 @@ class Transport(QWidget):
         self.speed_box.currentIndexChanged.connect(
             lambda i: self.speed_changed.emit(float(self.speed_box.itemData(i))))
 
+        # the sound offset (a player's "audio delay"): 1 ms steps in the box, frame steps beside
+        self.offset_box = QSpinBox()
+        self.offset_box.setRange(-MAX_OFFSET_MS, MAX_OFFSET_MS)
+        self.offset_box.setSuffix(" ms")
+        self.offset_box.setPrefix("Sound offset ")
+        self.offset_box.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
+        self.offset_box.setToolTip(
+            "Shift the sound against the picture (audio delay): positive plays the sound later. "
+            "1 ms per arrow step; the buttons move it by one frame. Shown in exports.")
+        self.offset_box.valueChanged.connect(lambda v: self.offset_changed.emit(float(v)))
+        self.frame_ms = 40.0
+        self.offset_earlier = QToolButton()
+        self.offset_earlier.setText("−1 frame")
+        self.offset_earlier.setToolTip("Sound one frame earlier")
+        self.offset_earlier.clicked.connect(lambda: self.nudge_offset(-1))
+        self.offset_later = QToolButton()
+        self.offset_later.setText("+1 frame")
+        self.offset_later.setToolTip("Sound one frame later")
+        self.offset_later.clicked.connect(lambda: self.nudge_offset(1))
+        self.offset_reset = QToolButton()
+        self.offset_reset.setText("Reset")
+        self.offset_reset.setToolTip("Sound offset back to 0 ms")
+        self.offset_reset.clicked.connect(lambda: self.offset_box.setValue(0))
+        self.lane_offset_label = QLabel("")
+        self.lane_offset_label.setToolTip(
+            "The sync lane's estimate for this frame: how far the sound seems shifted against "
+            "the lips (sync offset, in frames and ms)")
+        for b in (self.offset_earlier, self.offset_later, self.offset_reset):
+            b.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+
         # The scrub slider gets the full width on its own row: beside the buttons, the time and
         # frame read-out left it a few dozen pixels in a 1280 px window.
         column = QVBoxLayout(self)
@@ -167,6 +199,11 @@ class Transport(QWidget):
         self.controls.addStretch(1)
         self.controls.addWidget(self.time_label)
         self.controls.addWidget(self.speed_box)
+        offset_widgets: tuple[QWidget, ...] = (self.offset_box, self.offset_earlier,
+                                               self.offset_later, self.offset_reset,
+                                               self.lane_offset_label)
+        for widget in offset_widgets:
+            self.controls.addWidget(widget)
         column.addLayout(self.controls)
 
     def _button(self, icon: Any, tip: str) -> QToolButton:
@@ -194,6 +231,17 @@ class Transport(QWidget):
 
     def set_speed(self, speed: float) -> None:
         self.speed_box.setCurrentIndex(SPEEDS.index(speed))
+
+    @property
+    def offset_ms(self) -> float:
+        return float(self.offset_box.value())
+
+    def set_offset_ms(self, ms: float) -> None:
+        self.offset_box.setValue(int(round(max(-MAX_OFFSET_MS, min(MAX_OFFSET_MS, ms)))))
+
+    def nudge_offset(self, frames: int) -> None:
+        """Move the sound offset by ``frames`` frames (``frame_ms`` each)."""
+        self.set_offset_ms(self.offset_ms + frames * self.frame_ms)
 
     @property
     def speed(self) -> float:
@@ -233,78 +281,130 @@ def audio_output_available() -> bool:
 
 
 class PlaybackClock(QObject):
-    """Media time that advances in real time × rate while playing.
+    """Media time that advances in real time × rate while playing: the picture's clock.
 
-    ``ticked(seconds)`` about every 15 ms while playing; ``finished`` when the end is reached.
-    With an audio device, a QMediaPlayer plays the file's sound from the same position.
+    ``ticked(seconds)`` at every frame boundary (``next_boundary``) and at least every 15 ms
+    while playing; ``finished`` when the end is reached. With a sound device and a track
+    (:meth:`set_track`), :class:`~forensics_gui.ui.sound.SoundOutput` plays the sound scheduled
+    against this clock, pitch kept at every speed, shifted by ``audio_offset_s``.
     """
 
     ticked = Signal(float)
     finished = Signal()
+    sound_changed = Signal(str)  # the status sentence about the sound device
 
     def __init__(self, parent: QObject | None = None, use_audio: bool | None = None) -> None:
         super().__init__(parent)
         self._elapsed = QElapsedTimer()
         self._timer = QTimer(self)
-        self._timer.setInterval(15)
+        self._timer.setSingleShot(True)
+        self._timer.setTimerType(Qt.TimerType.PreciseTimer)
         self._timer.timeout.connect(self._on_tick)
         self._origin_s = 0.0
         self.rate = 1.0
         self.end_s = 0.0
         self.playing = False
-        self._path: str | None = None
-        self._player: Any = None
-        self._audio_output: Any = None
-        self._sound_started = False
-        self._sound_t0 = 0.0
+        self.has_audio = False
+        self.audio_offset_s = 0.0
+        self.next_boundary: Any = None  # callable t -> the next frame's start time (s) or None
         self.use_audio = audio_output_available() if use_audio is None else use_audio
+        self.device_name: str | None = None
+        self.sound: Any = None
+        if self.use_audio:
+            from forensics_gui.ui.sound import SoundOutput, default_device_name
+
+            self.device_name = default_device_name() or ("default output" if use_audio else None)
+            if self.device_name is not None:
+                self.sound = SoundOutput(self.device_name, self)
+                self.sound.failed.connect(self._on_sound_failed)
+            else:
+                self.use_audio = False
 
     def set_media(self, path: str | None, end_s: float, has_audio: bool) -> None:
         self.pause()
         self.end_s = end_s
-        self._path = path if has_audio else None
-        if self._player is not None:
-            self._player.setSource(QUrl.fromLocalFile(self._path) if self._path else QUrl())
+        self.has_audio = bool(path) and has_audio
+        if self.sound is not None:
+            self.sound.set_track(None)
+        self.sound_changed.emit(self.sound_state())
+
+    def set_track(self, samples: np.ndarray | None, rate_hz: int = 0, start_s: float = 0.0) -> None:
+        """The open clip's decoded sound ``[channels, n]`` at ``rate_hz`` (its first sample at
+        ``start_s``); plays from now on if the clock runs."""
+        if self.sound is None:
+            return
+        self.sound.set_track(samples, rate_hz, start_s)
+        if self.playing:
+            self._start_sound()
+        self.sound_changed.emit(self.sound_state())
+
+    def sound_ready(self) -> bool:
+        """True when nothing more is awaited before sound can play (no device, no audio stream,
+        or the track is loaded)."""
+        return self.sound is None or not self.has_audio or self.sound.has_track
+
+    def sound_state(self) -> str:
+        """What the status bar says about sound."""
+        if self.sound is None:
+            return "No sound device — playing silently"
+        if not self.has_audio:
+            return f"Sound: {self.device_name} (this clip has no sound)"
+        if not self.sound.has_track:
+            return f"Sound: {self.device_name} (preparing the sound…)"
+        return f"Sound: {self.device_name}"
+
+    def _on_sound_failed(self, sentence: str) -> None:
+        self.sound = None
+        self.use_audio = False
+        self.sound_changed.emit(sentence)
 
     def position(self) -> float:
         if not self.playing:
             return self._origin_s
-        return self._origin_s + self.rate * self._elapsed.elapsed() / 1000.0
+        return self._origin_s + self.rate * self._elapsed.nsecsElapsed() / 1e9
+
+    def position_ahead(self, ahead_s: float) -> float:
+        """The media time the picture will show ``ahead_s`` seconds of wall time from now."""
+        return self.position() + self.rate * ahead_s
 
     def start(self, from_s: float) -> None:
         self._origin_s = 0.0 if from_s >= self.end_s else from_s
         self._elapsed.start()
         self.playing = True
-        self._timer.start()
         self._start_sound()
+        self._on_tick()
 
     def pause(self) -> None:
         if self.playing:
             self._origin_s = self.position()
         self.playing = False
-        self._sound_started = False
         self._timer.stop()
-        if self._player is not None:
-            self._player.pause()
+        if self.sound is not None:
+            self.sound.stop()
 
     def set_rate(self, rate: float) -> None:
         if self.playing:
             self._origin_s = self.position()
             self._elapsed.start()
         self.rate = rate
-        if self._player is not None:
-            self._player.setPlaybackRate(rate)
+        if self.playing:
+            self._start_sound()  # the buffered sound was made for the old speed
+
+    def set_audio_offset(self, offset_s: float) -> None:
+        """Shift the sound against the picture (> 0: later); applies while playing."""
+        self.audio_offset_s = float(offset_s)
+        if self.sound is not None:
+            self.sound.offset_s = self.audio_offset_s  # the feed re-places the sound itself
+
+    def _start_sound(self) -> None:
+        if self.sound is not None and self.has_audio and self.sound.has_track:
+            self.sound.offset_s = self.audio_offset_s
+            self.sound.start(self.position_ahead, self.rate)
 
     def _on_tick(self) -> None:
+        if not self.playing:
+            return
         t = self.position()
-        if self._player is not None and self._sound_started \
-                and time.monotonic() - self._sound_t0 > 0.5:
-            # the clock is the authority: put the sound back when it drifts by more than 150 ms
-            # (also covers a setPosition() ignored while the media was still loading)
-            heard = self._player.position() / 1000.0
-            if abs(heard - t) > 0.15:
-                self._player.setPosition(int(t * 1000))
-                self._sound_t0 = time.monotonic()
         if t >= self.end_s:
             self.pause()
             self._origin_s = self.end_s
@@ -312,24 +412,9 @@ class PlaybackClock(QObject):
             self.finished.emit()
             return
         self.ticked.emit(t)
-
-    def _start_sound(self) -> None:
-        if not self.use_audio or self._path is None:
-            return
-        try:
-            if self._player is None:
-                from PySide6.QtMultimedia import QAudioOutput, QMediaPlayer
-
-                self._player = QMediaPlayer(self)
-                self._audio_output = QAudioOutput(self)
-                self._player.setAudioOutput(self._audio_output)
-                self._player.setSource(QUrl.fromLocalFile(self._path))
-            self._player.setPlaybackRate(self.rate)
-            self._player.setPosition(int(self._origin_s * 1000))
-            self._player.play()
-            self._sound_started = True
-            self._sound_t0 = time.monotonic()
-        except Exception:  # sound is a bonus: playback continues silently
-            self.use_audio = False
-            self._player = None
-            self._sound_started = False
+        # the next tick: at the next frame boundary (a frame is shown on time), at most 15 ms on
+        wait_s = 0.015
+        boundary = self.next_boundary(t) if self.next_boundary is not None else None
+        if boundary is not None and boundary > t:
+            wait_s = min(wait_s, (boundary - self.position()) / self.rate)
+        self._timer.start(max(0, int(np.ceil(wait_s * 1000))))

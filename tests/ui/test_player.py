@@ -7,6 +7,7 @@ import subprocess
 import sys
 import textwrap
 
+import numpy as np
 import pytest
 
 
@@ -23,6 +24,9 @@ class _ManualElapsed:
 
     def elapsed(self) -> int:
         return _ManualElapsed.now_ms - self._t0
+
+    def nsecsElapsed(self) -> int:  # noqa: N802 (Qt's name)
+        return (_ManualElapsed.now_ms - self._t0) * 1_000_000
 
 
 def test_silent_clock_rate_and_end(qtbot, monkeypatch) -> None:
@@ -62,7 +66,8 @@ def test_silent_clock_rate_and_end(qtbot, monkeypatch) -> None:
 
 @pytest.mark.slow
 def test_clock_with_sound_player_runs_without_device(clips) -> None:
-    """QMediaPlayer + QAudioOutput path (no device here: Qt plays into nothing, no error)."""
+    """The sound path (SoundOutput) with use_audio=True: with or without a device, no error, and
+    the picture's clock never runs ahead of 1x."""
     code = textwrap.dedent(f"""
         import os
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
@@ -73,6 +78,8 @@ def test_clock_with_sound_player_runs_without_device(clips) -> None:
         from PySide6.QtCore import QElapsedTimer
         c = PlaybackClock(use_audio=True)
         c.set_media({str(clips["av"].path)!r}, 2.0, True)
+        import numpy as np
+        c.set_track(np.zeros((1, 96000), np.float32), 48000, 0.0)
         ticks, ahead = [], []
         wall = QElapsedTimer()
         loop = QEventLoop()
@@ -87,7 +94,6 @@ def test_clock_with_sound_player_runs_without_device(clips) -> None:
         c.start(0.5)
         QTimer.singleShot(60000, loop.quit)  # bounds a hang only
         loop.exec()
-        assert c._player is not None, "no QMediaPlayer"
         assert ticks and ticks[-1] > 0.9 and not ahead, (ticks[-3:], ahead[:3])
         assert all(b >= a for a, b in zip(ticks, ticks[1:])), "clock went backwards"
         c.pause()
@@ -97,3 +103,50 @@ def test_clock_with_sound_player_runs_without_device(clips) -> None:
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
                          timeout=120)
     assert res.returncode == 0 and "OK" in res.stdout, res.stderr[-2000:]
+
+
+def test_stretch_keeps_pitch_and_places_onsets() -> None:
+    """WSOLA at 0.5x and 0.25x: a 1 kHz tone stays at 1 kHz, lasts 2x / 4x as long, and a beep's
+    onset comes out where the clock says (within a few ms of output time)."""
+    from forensics_gui.ui.sound import Stretcher
+
+    rate = 48000
+    wav = np.zeros((1, 3 * rate), np.float32)
+    n = int(0.04 * rate)
+    wav[0, rate:rate + n] = 0.5 * np.sin(2 * np.pi * 1000 * np.arange(n) / rate)
+    for speed in (0.5, 0.25, 1.5, 2.0):
+        s = Stretcher(wav, rate)
+        s.start(0.5 * rate, speed)
+        out = s.read(int(1.5 / speed * rate))[0]
+        loud = np.flatnonzero(np.abs(out) > 0.05)
+        onset = loud[0] / rate
+        expected = (1.0 - 0.5) / speed
+        assert abs(onset - expected) < 0.012, (speed, onset, expected)
+        seg = out[loud[0]:loud[-1]]
+        spectrum = np.abs(np.fft.rfft(seg, 1 << 16))
+        assert abs(np.argmax(spectrum) * rate / (1 << 16) - 1000) < 15, speed
+        length = (loud[-1] - loud[0]) / rate
+        assert 0.8 * 0.04 / speed <= length <= 1.35 * 0.04 / speed + 0.01, (speed, length)
+
+
+def test_status_bar_sound_and_speed_and_offset_control(window, clips, open_and_wait) -> None:
+    """Silent playback says so; the speed is always shown; a new clip opens at 1x; the sound
+    offset moves in ms and frame steps, is shown and resets."""
+    open_and_wait(window, clips["av"].path)
+    label = window.playback_label.text()
+    assert "No sound device — playing silently" in label and "Speed 1x" in label
+    window.set_speed(2.0)
+    assert "Speed 2x" in window.playback_label.text() and window.clock.rate == 2.0
+    open_and_wait(window, clips["video_only"].path)
+    assert window.transport.speed == 1.0 and window.clock.rate == 1.0
+    assert "Speed 1x" in window.playback_label.text()
+    window.set_audio_offset_ms(7)
+    assert window.clock.audio_offset_s == pytest.approx(0.007)
+    window.transport.nudge_offset(1)  # one 40 ms frame at 25 fps
+    assert window.audio_offset_ms == pytest.approx(47)
+    assert "47 ms" in window.transport.offset_box.text()
+    assert "Sound offset +47 ms" in window.playback_label.text()
+    window.set_audio_offset_ms(900)
+    assert window.audio_offset_ms == 500
+    window.transport.offset_reset.click()
+    assert window.audio_offset_ms == 0 and window.clock.audio_offset_s == 0.0

@@ -59,12 +59,17 @@ def test_cut_file_says_so_and_stops_at_the_data(qtbot, window, cut_clip, clips,
                     timeout=30000)
     assert window.session.time_s <= integ.data_end_s
 
+    # the exported picture leads with the sentence
+    data = window.snapshot_data()
+    assert data.warnings and data.warnings[0] == sentence
+
     # a whole file clears it all
     open_and_wait(window, clips["av"].path)
     qtbot.waitUntil(lambda: window.session.integrity is not None, timeout=60000)
     assert window.session.integrity.sentence == ""
     assert not panel.damage_label.isVisible()
     assert not tl.no_data_region.isVisible()
+    assert not any("damaged" in w for w in window.snapshot_data().warnings)
 
 
 @pytest.mark.slow

@@ -524,8 +524,11 @@ def _draw_groundtruth(p: QPainter, data: SnapshotData, lay: SnapshotLayout) -> N
     _lane_base(p, data, lay, lay.gt, "")
     p.setFont(_font(8.5))
     p.setPen(TEXT)
-    p.drawText(QRect(MARGIN, lay.gt.top() - 2, GUTTER - 50, 16),
-               int(Qt.AlignmentFlag.AlignLeft), "Ground truth")
+    p.setFont(_font(9, bold=True))
+    p.drawText(QRect(MARGIN, lay.gt.top(), GUTTER - 64, max(lay.gt.height(), 36)),
+               int(Qt.TextFlag.TextWordWrap) | int(Qt.AlignmentFlag.AlignTop),
+               "Ground truth: changed")
+    p.setFont(_font(8.5))
     for row, band in zip(lay.gt_rows, data.groundtruth, strict=True):
         colour = QColor(band.colour)
         fill = QColor(colour)

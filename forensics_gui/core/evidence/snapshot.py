@@ -40,7 +40,7 @@ FIND_GROUNDTRUTH = "find"  # build_snapshot_data(groundtruth=...): look next to 
 RESULT_COLOURS = {"untrimmed": "#4fa3ff", "trimmed": "#ff9f43",
                   "supervised untrimmed": "#c77dff", "supervised trimmed": "#ff6ad5"}
 GT_COLOURS = {"audio": "#ff9f43", "visual": "#4fa3ff", "both": "#ff5c5c"}
-GT_NAMES = {"audio": "sound changed", "visual": "picture changed", "both": "changed (any)"}
+GT_NAMES = {"audio": "sound", "visual": "picture", "both": "either"}  # rows "changed: ..."
 
 
 @dataclass

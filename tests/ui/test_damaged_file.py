@@ -34,6 +34,10 @@ def test_cut_file_says_so_and_stops_at_the_data(qtbot, window, cut_clip, clips,
     # the info panel: a visible warning with the sentence; the duration says both
     panel = window.info_panel
     assert panel.damage_label.isVisible() and panel.damage_label.text() == sentence
+    img = panel.damage_label.grab().toImage()
+    reds = sum(1 for yy in range(0, img.height(), 2) for xx in range(0, img.width(), 2)
+               if img.pixelColor(xx, yy).red() > 200 and img.pixelColor(xx, yy).green() < 140)
+    assert reds > 20  # drawn in the warning red (text and frame), not as plain text
     assert "stated" in panel.fields["Duration"].text()
     assert "readable" in panel.fields["Duration"].text()
     assert f"{integ.video_frames} frames readable" in panel.fields["Video"].text()

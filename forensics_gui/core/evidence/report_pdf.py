@@ -74,9 +74,14 @@ def register_fonts() -> None:
     from reportlab.pdfbase import pdfmetrics
     from reportlab.pdfbase.ttfonts import TTFont
 
+    from reportlab import rl_config
+
     with _lock:
         if _glyphs:
             return
+        # binary streams: ASCII85 would make the file a quarter larger, and without ReportLab's
+        # optional C accelerator its pure-Python encoder takes seconds for the pictures
+        rl_config.useA85 = 0
         regular, bold = _font_files()
         font = TTFont(REGULAR, regular)
         pdfmetrics.registerFont(font)

@@ -68,6 +68,7 @@ def test_redetected_crop_equals_the_official_crop_and_cache_gives_what_the_model
         frames.SOURCE_REDETECTED
 
 
+@pytest.mark.slow
 def test_clip_without_a_face_says_so(tmp_path: Path) -> None:
     clip = make_clip(tmp_path / "pattern.mkv", duration_s=0.4, width=160, height=120,
                      face=False, pattern=True).path

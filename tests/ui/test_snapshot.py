@@ -209,7 +209,8 @@ def test_caption_says_what_it_means_and_where_it_comes_from(gui_app) -> None:
     assert (np.abs(block.astype(int) - block[2, 2].astype(int)).sum(axis=2) > 60).mean() > 0.01
 
 
-@pytest.mark.parametrize("case", ["long", "short", "no audio", "no video", "no result"])
+@pytest.mark.parametrize("case", [pytest.param("long", marks=pytest.mark.slow), "short",
+                                  "no audio", "no video", "no result"])
 def test_picture_stays_legible_for_any_clip(gui_app, case: str) -> None:
     from forensics_gui.core.evidence.snapshot import caption_lines
     from forensics_gui.ui.snapshot import render_snapshot, snapshot_layout

@@ -390,3 +390,47 @@ def test_snapshot_in_a_real_x_server(tmp_path, isolated_cache) -> None:
 @pytest.fixture
 def isolated_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FORENSICS_GUI_CACHE", str(tmp_path / "cache"))
+
+
+@pytest.mark.slow
+def test_viewer_and_cli_draw_the_same_evidence(qtbot, window, open_and_wait, tmp_path,
+                                               monkeypatch) -> None:
+    """The viewer's picture and `snapshot --result` come from one function: same curves on the
+    same scale, thresholds, stretches, summary, models and the mouth crop the model saw."""
+    from forensics_gui.core.evidence import frames
+    from forensics_gui.core.evidence.snapshot import build_snapshot_data, provenance_lines
+    from forensics_gui.core.pipeline import AnalysisOptions, Analyzer
+    from forensics_gui.testing.checkpoints import write_fake_avhubert_checkpoint
+    from forensics_gui.testing.phi import write_published_phi
+    from forensics_gui.testing.synth import make_clip
+
+    monkeypatch.setenv("FORENSICS_GUI_CACHE", str(tmp_path / "cache"))
+    ckpt = write_fake_avhubert_checkpoint(tmp_path / "tiny.pt", layers=1, dim=32, heads=2, ffn=64)
+    phi = write_published_phi(tmp_path / "phi.pt", visual_dim=32, audio_dim=32)
+    clip = make_clip(tmp_path / "talk.mkv", duration_s=1.6, leading_silence_ms=40.0, width=224,
+                     height=224).path
+    analysis = Analyzer(AnalysisOptions(checkpoint=ckpt, phi=phi, device="cpu",
+                                        variants=("untrimmed", "trimmed"))).analyze(clip)
+    open_and_wait(window, clip)
+    qtbot.waitUntil(lambda: window.session.sha256 is not None, timeout=60000)
+    window.avh.state.analysis = analysis
+    window.seek(0.8)
+    qtbot.waitUntil(lambda: window.frame_index == 20, timeout=30000)
+    viewer = window.snapshot_data("n")
+    result = json.loads(json.dumps(analysis.to_dict()))
+    cli = build_snapshot_data(clip, window.session.time_s, note="n", result=result,
+                              result_name="r.json", version=viewer.version)
+    assert [c.name for c in viewer.curves] == [c.name for c in cli.curves]
+    for a, b in zip(viewer.curves, cli.curves, strict=True):
+        np.testing.assert_allclose(a.values, b.values, rtol=1e-6)
+        np.testing.assert_allclose(a.times, b.times)
+        assert a.threshold == pytest.approx(b.threshold)
+    assert viewer.segments == cli.segments and viewer.extra_lines == cli.extra_lines
+    assert [line for line in provenance_lines(viewer) if "Result" not in line and "Made" not in line] \
+        == [line for line in provenance_lines(cli) if "Result" not in line and "Made" not in line]
+    # both show the mouth crop the model saw (the analysis, then its cache), at the same box
+    assert cli.mouth_note == frames.NOTE_ANALYSIS == viewer.mouth_note
+    np.testing.assert_array_equal(viewer.mouth, cli.mouth)
+    np.testing.assert_array_equal(viewer.mouth, analysis.roi_gray[20])
+    assert viewer.face_box == pytest.approx(cli.face_box)
+    assert viewer.silence.leading_silence_ms == pytest.approx(cli.silence.leading_silence_ms)

@@ -13,9 +13,10 @@ import sys
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QElapsedTimer, QObject, QRect, QRectF, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QImage, QPainter, QPaintEvent, QPen
+from PySide6.QtCore import QElapsedTimer, QEvent, QObject, QRect, QRectF, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QImage, QPainter, QPaintEvent, QPen, QResizeEvent
 from PySide6.QtWidgets import (
+    QBoxLayout,
     QComboBox,
     QHBoxLayout,
     QLabel,
@@ -45,7 +46,7 @@ class VideoView(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setMinimumSize(320, 200)
+        self.setMinimumSize(240, 120)  # a 1024x600 screen still shows every lane below
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self._image: QImage | None = None
         self.frame: np.ndarray | None = None  # the RGB array on screen
@@ -57,7 +58,9 @@ class VideoView(QWidget):
         self.frame = image
         self._image = rgb_to_qimage(image)
         self.notice = ""
-        self.update()
+        # painted now, not at the next pass of the event loop: a frame reaches the screen when
+        # its time comes, even while the lanes repaint (lip sync is judged on it)
+        self.repaint() if self.isVisible() else self.update()
 
     def set_notice(self, text: str) -> None:
         """Show ``text`` instead of a frame (audio-only clip, no clip, errors)."""
@@ -202,9 +205,45 @@ class Transport(QWidget):
         offset_widgets: tuple[QWidget, ...] = (self.offset_box, self.offset_earlier,
                                                self.offset_later, self.offset_reset,
                                                self.lane_offset_label)
+        # the sound offset sits beside the playback controls on a wide window and under them on
+        # a narrow one (see _wrap_rows), so the window fits a 1024 px screen
+        self.offset_row = QHBoxLayout()
+        self.offset_row.setContentsMargins(0, 0, 0, 0)
         for widget in offset_widgets:
-            self.controls.addWidget(widget)
-        column.addLayout(self.controls)
+            self.offset_row.addWidget(widget)
+        self.offset_row.addStretch(1)
+        self.rows = QBoxLayout(QBoxLayout.Direction.LeftToRight)
+        self.rows.setContentsMargins(0, 0, 0, 0)
+        self.rows.addLayout(self.controls, 1)
+        self.rows.addLayout(self.offset_row)
+        column.addLayout(self.rows)
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802 (Qt override)
+        """As narrow as the wider of the two control rows (they stack on a narrow window)."""
+        hint = super().minimumSizeHint()
+        margins = self.layout().contentsMargins()
+        widest = max(self.controls.minimumSize().width(), self.offset_row.minimumSize().width())
+        return QSize(widest + margins.left() + margins.right(), hint.height())
+
+    def _wrap_rows(self) -> None:
+        """Stack the sound-offset row under the playback row when both do not fit side by side."""
+        margins = self.layout().contentsMargins()
+        need = (self.controls.sizeHint().width() + self.offset_row.sizeHint().width()
+                + self.rows.spacing() + margins.left() + margins.right())
+        direction = (QBoxLayout.Direction.LeftToRight if self.width() >= need
+                     else QBoxLayout.Direction.TopToBottom)
+        if self.rows.direction() != direction:
+            self.rows.setDirection(direction)
+            self.updateGeometry()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 (Qt override)
+        super().resizeEvent(event)
+        self._wrap_rows()
+
+    def event(self, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.LayoutRequest:  # a label's text (and width) changed
+            self._wrap_rows()
+        return super().event(event)
 
     def _button(self, icon: Any, tip: str) -> QToolButton:
         b = QToolButton()
@@ -387,8 +426,8 @@ class PlaybackClock(QObject):
             self._origin_s = self.position()
             self._elapsed.start()
         self.rate = rate
-        if self.playing:
-            self._start_sound()  # the buffered sound was made for the old speed
+        if self.playing and self.sound is not None and self.sound.playing:
+            self.sound.set_speed(rate)
 
     def set_audio_offset(self, offset_s: float) -> None:
         """Shift the sound against the picture (> 0: later); applies while playing."""

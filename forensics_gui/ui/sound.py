@@ -153,6 +153,7 @@ class SoundOutput(QObject):
         self.offset_s = 0.0  # > 0: the sound comes later than the picture
         self.resyncs = 0
         self._errors: list[float] = []
+        self._force = False
 
     @property
     def has_track(self) -> bool:
@@ -173,6 +174,7 @@ class SoundOutput(QObject):
             self._close_sink()
         self._stretcher = Stretcher(samples, rate_hz)
         self._track_start_s = float(start_s)
+        self._open_sink()  # now, so the first Play does not wait for the sound server
 
     def _open_sink(self) -> bool:
         if self._sink is not None:
@@ -217,6 +219,12 @@ class SoundOutput(QObject):
         self._feed()
         self._timer.start()
 
+    def set_speed(self, speed: float) -> None:
+        """A new speed while playing: the sound is re-placed at the next top-up (what the sink
+        already holds, at most BUFFER_S, plays out; no gap)."""
+        self._speed = float(speed)
+        self._force = True
+
     def stop(self) -> None:
         """Silence at once: what the sink still holds is dropped (no sound twice on resume)."""
         self._timer.stop()
@@ -254,8 +262,10 @@ class SoundOutput(QObject):
         # at once only on a jump (a new offset)
         self._errors = (self._errors + [error_wall])[-15:]
         typical = float(np.median(self._errors))
-        if abs(error_wall) > 0.030 or (len(self._errors) >= 5 and abs(typical) > RESYNC_S):
+        if self._force or abs(error_wall) > 0.030 or (len(self._errors) >= 5
+                                                      and abs(typical) > RESYNC_S):
             self.resyncs += 1
+            self._force = False
             self._errors = []
             self._place(want + self.offset_s + self._track_start_s)
         block = self._stretcher.read(int(free_frames))

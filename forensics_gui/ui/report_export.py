@@ -98,7 +98,7 @@ class ReportExport(QObject):
         actions = menu.actions()
         shot = getattr(self.window, "export_action", None)
         after = actions.index(shot) + 1 if shot in actions else len(actions)
-        menu.insertAction(actions[after] if after < len(actions) else None,  # type: ignore[arg-type]
+        menu.insertAction(actions[after] if after < len(actions) else None,
                           self.action)
 
     @property

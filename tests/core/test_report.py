@@ -163,7 +163,8 @@ def test_content_in_plain_words(report: rep.Report, clip: Path) -> None:
     assert [t for t, _ in panel.tau_table] == [0.0001, 0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01]
     rows = dict(report.provenance)
     assert rows["SHA-256"] == _sha(clip) and rows["Analysis result"] == "interview.json"
-    assert rows["Model (phi)"] == "AVH-Align_AV1M.pt  SHA-256 " + "b" * 64
+    assert rows["Mismatch model"] == "AVH-Align_AV1M.pt  SHA-256 " + "b" * 64
+    assert rows["Feature model"] == "self_large_vox_433h.pt  SHA-256 " + "a" * 64
     assert "official landmarks" in rows["Preparation"] and rows["Created (UTC)"] == "2026-01-02T03:04:05Z"
     assert dict(report.glossary) == wording.TECHNICAL_TERMS
 
@@ -330,3 +331,30 @@ def test_bad_inputs_are_one_sentence_exit_2_and_no_file(
             assert code == 2 and "cannot use" in err and not (ro / "r.pdf").exists()
         finally:
             ro.chmod(0o700)
+
+
+@pytest.mark.slow
+def test_report_of_a_real_analysis_shows_the_crops_the_model_saw(
+        models: tuple[Path, Path], isolated_dirs: None, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """``analyze -o`` then ``report --result``: the result file as the pipeline writes it, and
+    the key frames' mouth crops taken from that analysis (the cache), not re-detected."""
+    from forensics_gui.core.evidence.frames import NOTE_ANALYSIS
+
+    ckpt, phi = models
+    clip = make_clip(tmp_path / "face.mp4", duration_s=2.0, width=240, height=240,
+                     leading_silence_ms=30.0).path
+    result = tmp_path / "result.json"
+    assert cli.main(["analyze", str(clip), "--checkpoint", str(ckpt), "--phi", str(phi),
+                     "--device", "cpu", "-o", str(result), "-q"]) == 0, capsys.readouterr().err
+    data = json.loads(result.read_text())
+    data["suspicious_segments"] = data["variants"]["untrimmed"]["suspicious_segments"] = [[0.8, 1.2]]
+    result.write_text(json.dumps(data))
+    out = tmp_path / "report.html"
+    code, err = _run([str(clip), "--result", str(result), "-o", str(out), "-q"], capsys)
+    assert code == 0, err
+    page = html.unescape(out.read_text("utf-8"))
+    assert NOTE_ANALYSIS in page and page.count("data:image/png;base64,") == 3
+    for m in data["models"]:
+        assert m["sha256"] in page and len(m["sha256"]) == 64
+    assert f"{format_timecode(0.8)} – {format_timecode(1.2)}" in page

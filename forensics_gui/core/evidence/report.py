@@ -295,12 +295,16 @@ def silence_panel(path: str | os.PathLike[str], measured: Any, threshold: float,
                                                                            strict=True)])
 
 
+# the plain names of the models' roles, as the picture's footer says them
+ROLE_NAMES = {"features": "Feature model", "phi": "Mismatch model", "supervised": "Second detector"}
+
+
 def _model_lines(result: dict[str, Any] | None) -> list[tuple[str, str]]:
     rows = []
     for m in (result or {}).get("models") or []:
         if isinstance(m, dict):
-            role = str(m.get("role") or "model")
-            rows.append((f"Model ({role})", f"{m.get('name', '?')}  SHA-256 {m.get('sha256', '?')}"))
+            role = ROLE_NAMES.get(str(m.get("role", "")), f"Model ({m.get('role', '?')})")
+            rows.append((role, f"{m.get('name', '?')}  SHA-256 {m.get('sha256', '?')}"))
     return rows
 
 

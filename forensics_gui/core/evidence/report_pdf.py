@@ -70,11 +70,10 @@ def _font_files() -> tuple[str, str]:
 
 def register_fonts() -> None:
     """Register the report's two fonts with ReportLab once per process (thread-safe)."""
+    from reportlab import rl_config
     from reportlab.lib.fonts import addMapping
     from reportlab.pdfbase import pdfmetrics
     from reportlab.pdfbase.ttfonts import TTFont
-
-    from reportlab import rl_config
 
     with _lock:
         if _glyphs:

@@ -187,7 +187,8 @@ def test_panels_speak_plainly_and_keep_the_technical_terms_in_tooltips(qtbot) ->
     assert "sync offset" in sync_axis.toolTip()
     assert [text for _, text in sync_axis._tickLevels[0]] == ["−0.6 s", "0", "+0.6 s"]
     legend_names = [label.text for _, label in curves._legend.items]
-    assert legend_names == ["mismatch"]
+    assert legend_names[0] == "mismatch"
+    assert not any(word in name for name in legend_names for word in DEVELOPER_WORDS)
 
 
 # -- the window: one frame number, the out-of-date mark, the keyboard after Enter -------------------
@@ -256,6 +257,13 @@ def test_changing_an_option_marks_the_curves_out_of_date_until_set_back(qtbot, a
     avh.set_supervised_checkpoint(sup)
     assert avh.stale
     avh.set_supervised_checkpoint(None)
+    assert not avh.stale
+    phi = tmp_path / "my_phi.pt"
+    phi.write_bytes(b"x")
+    window.set_phi_checkpoint(str(phi))  # Tools > Train… > "Use this model"
+    assert avh.stale and summary.stale_bar.isVisibleTo(summary)
+    window.phi_checkpoint = None  # back to the installed default
+    avh.update_stale()
     assert not avh.stale
     avh.trimmed_action.toggle()
     with qtbot.waitSignal(summary.analyze_again_requested):

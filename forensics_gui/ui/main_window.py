@@ -567,6 +567,9 @@ class MainWindow(QMainWindow):
         if analysis is not None and analysis.face is not None:
             evidence.apply_face(data, view_from_track(analysis.face, analysis.roi_gray, s.time_s,
                                                       data.frame, data.frame_index))
+        if self.audio_offset_ms:  # the analyst's sound shift while judging lip sync (issue 17)
+            data.extra_lines.append(f"Sound offset set in the player: {self.audio_offset_ms:+.0f} ms "
+                                    "(positive: sound played later than the picture)")
         return data
 
     def export_screenshot(self, path: str | os.PathLike[str], note: str = "") -> Path:

@@ -146,6 +146,8 @@ def test_status_bar_sound_and_speed_and_offset_control(window, clips, open_and_w
     assert window.audio_offset_ms == pytest.approx(47)
     assert "47 ms" in window.transport.offset_box.text()
     assert "Sound offset +47 ms" in window.playback_label.text()
+    assert any("Sound offset set in the player: +47 ms" in line
+               for line in window.snapshot_data().extra_lines)  # recorded in exports
     window.set_audio_offset_ms(900)
     assert window.audio_offset_ms == 500
     window.transport.offset_reset.click()

@@ -188,7 +188,8 @@ def snapshot_layout(data: SnapshotData, width: int = WIDTH) -> SnapshotLayout:
     inset = QRect(ix, y + 20, width - MARGIN - ix, min(top_h - 20 - 40, 190))
     y += top_h + MARGIN
     # -- lanes
-    legend = QRect(MARGIN, y, inner_w, LEGEND_H)
+    legend = QRect(MARGIN, y, inner_w,
+                   LEGEND_H + LEGEND_ROW_H * (len(_legend_rows(data, inner_w)) - 1))
     y = legend.bottom() + 1 + 4
     lx, lw = MARGIN + GUTTER, inner_w - GUTTER - RIGHT
     wave = QRect(lx, y, lw, WAVE_H)
@@ -361,7 +362,40 @@ def _draw_envelope(p: QPainter, env: object, t0: float, t1: float, r: QRect) -> 
 
 # -- lanes -------------------------------------------------------------------------------------
 
-def _legend_item(p: QPainter, x: float, y: float, kind: str, colour: QColor, text: str) -> float:
+def legend_items(data: SnapshotData) -> list[tuple[str, QColor, str]]:
+    """(kind, colour, text) of each legend entry: "vline", "box", "dash" or "line"."""
+    items = [("vline", PLAYHEAD, "time shown")]
+    if data.silence is not None and data.silence.leading_silence_ms > 0:
+        items.append(("box", SILENCE_EDGE, wording.SILENCE_NAME.lower()))
+    if data.curves:
+        items.append(("box", SEGMENT_EDGE, wording.SUSPICIOUS_STRETCH.lower()))
+        if any(c.threshold is not None for c in data.curves):
+            items.append(("dash", TEXT, wording.UNUSUAL_LINE.lower()))
+    items += [("line", QColor(c.colour), c.name) for c in data.curves]
+    return items
+
+
+LEGEND_TITLE = "Whole clip:"
+LEGEND_ROW_H = 20
+
+
+def _legend_rows(data: SnapshotData, width: int) -> list[list[tuple[float, str, QColor, str]]]:
+    """The legend entries placed in rows of ``width`` pixels: (x offset, kind, colour, text)."""
+    bold, plain = QFontMetrics(_font(9, bold=True)), QFontMetrics(_font(9))
+    start = bold.horizontalAdvance(LEGEND_TITLE) + 14
+    rows: list[list[tuple[float, str, QColor, str]]] = [[]]
+    x = float(start)
+    for kind, colour, text in legend_items(data):
+        w = 22 + plain.horizontalAdvance(text) + 18
+        if rows[-1] and x + w > width:
+            rows.append([])
+            x = float(start)
+        rows[-1].append((x, kind, colour, text))
+        x += w
+    return rows
+
+
+def _legend_item(p: QPainter, x: float, y: float, kind: str, colour: QColor, text: str) -> None:
     if kind == "box":
         p.fillRect(QRectF(x, y - 9, 14, 10), colour)
     elif kind == "dash":
@@ -377,29 +411,18 @@ def _legend_item(p: QPainter, x: float, y: float, kind: str, colour: QColor, tex
             p.drawLine(QPointF(x, y - 4), QPointF(x + 18, y - 4))
     p.setPen(TEXT)
     p.drawText(QPointF(x + 22, y), text)
-    return x + 22 + p.fontMetrics().horizontalAdvance(text) + 18
 
 
 def _draw_legend(p: QPainter, data: SnapshotData, lay: SnapshotLayout) -> None:
-    p.setFont(_font(9))
     y = lay.legend.top() + 16
-    x: float = lay.legend.left()
     p.setPen(TEXT)
     p.setFont(_font(9, bold=True))
-    p.drawText(QPointF(x, y), "Whole clip:")
-    x += p.fontMetrics().horizontalAdvance("Whole clip:") + 14
+    p.drawText(QPointF(lay.legend.left(), y), LEGEND_TITLE)
     p.setFont(_font(9))
-    x = _legend_item(p, x, y, "vline", PLAYHEAD, "time shown")
-    if data.silence is not None and data.silence.leading_silence_ms > 0:
-        x = _legend_item(p, x, y, "box", SILENCE_EDGE, wording.SILENCE_NAME.lower())
-    if data.curves:
-        x = _legend_item(p, x, y, "box", SEGMENT_EDGE, wording.SUSPICIOUS_STRETCH.lower())
-        if any(c.threshold is not None for c in data.curves):
-            x = _legend_item(p, x, y, "dash", TEXT, wording.UNUSUAL_LINE.lower())
-    for c in data.curves:
-        if x > lay.legend.right() - 200:
-            break
-        x = _legend_item(p, x, y, "line", QColor(c.colour), c.name)
+    for row in _legend_rows(data, lay.legend.width()):
+        for x, kind, colour, text in row:
+            _legend_item(p, lay.legend.left() + x, y, kind, colour, text)
+        y += LEGEND_ROW_H
 
 
 def _lane_base(p: QPainter, data: SnapshotData, lay: SnapshotLayout, r: QRect, title: str) -> None:

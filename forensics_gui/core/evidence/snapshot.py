@@ -166,7 +166,9 @@ def curves_from_result(result: dict[str, Any]) -> tuple[list[Curve], list[str]]:
             if not isinstance(v, dict) or "frame_scores" not in v:
                 continue
             plain = (wording.MISMATCH_CURVE_TRIMMED if name == "trimmed" and not prefix
-                     else lane if name == "untrimmed" else f"{lane} ({name})")
+                     else lane if name == "untrimmed"
+                     else f"{lane}, leading silence removed" if name == "trimmed"
+                     else f"{lane}, {name}")
             curves.append(_variant_curve(plain, v, lane,
                                          RESULT_COLOURS.get(prefix + str(name), "#4fa3ff")))
             score = _num(v.get("video_score"))

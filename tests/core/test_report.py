@@ -358,3 +358,24 @@ def test_report_of_a_real_analysis_shows_the_crops_the_model_saw(
     for m in data["models"]:
         assert m["sha256"] in page and len(m["sha256"]) == 64
     assert f"{format_timecode(0.8)} – {format_timecode(1.2)}" in page
+
+
+@pytest.mark.slow
+def test_a_cut_short_file_says_so_first(clip: Path, tmp_path: Path,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    """The damaged-file sentence the picture shows is the report's first warning, in both
+    formats (the same list, drawn on a red band before anything else)."""
+    from forensics_gui.core.media.integrity import damage_sentence
+    from forensics_gui.testing.synth import truncate_file
+
+    cut = truncate_file(clip, tmp_path / "cut.mkv", 0.5)
+    sentence = damage_sentence(cut)
+    assert sentence
+    for name in ("cut.pdf", "cut.html"):
+        code, err = _run([str(cut), "-o", str(tmp_path / name), "-q"], capsys)
+        assert code == 0, err
+    pdf_text = squash(pdf_facts((tmp_path / "cut.pdf").read_bytes())["text"][0])
+    assert squash(f"Warning: {sentence}") in pdf_text
+    assert pdf_text.index(squash(sentence)) < pdf_text.index("Summary")
+    page = html.unescape((tmp_path / "cut.html").read_text("utf-8"))
+    assert page.index(f"Warning: {sentence}") < page.index("<h2>Summary</h2>")

@@ -86,6 +86,7 @@ class ReferenceScores:
     scores: list[float]
     failures: int = 0
     durations_s: list[float] = field(default_factory=list)
+    options_key: tuple[Any, ...] | None = None  # the models / preparation they were scored with
 
     def percentile(self, score: float) -> float:
         """Percentage of reference scores strictly below ``score`` (0-100)."""
@@ -182,8 +183,8 @@ def verdict_lines(analysis: Any, reference: ReferenceScores | None = None) -> li
     main = analysis.main
     if main is None:
         return ["No score: the detector produced no curve for this clip."]
-    lines = [f"Video score {main.video_score:.3f} over {main.num_frames} frames "
-             f"({main.num_frames / MODEL_FPS:.1f} s); higher means mouth and voice fit less well."]
+    lines = [f"Video score {main.video_score:.3f} for the {main.num_frames / MODEL_FPS:.1f} s "
+             "scored; higher means mouth and voice fit less well."]
     if reference is not None and reference.scores:
         lines.append(reference_sentence(reference, main))
     else:
@@ -349,7 +350,8 @@ class SummaryPanel(QWidget):
         if main is not None:
             self.score_label.setToolTip(
                 f"{wording.TECHNICAL_TERMS[wording.VIDEO_SCORE]}. This clip: "
-                f"{POOL_NAMES.get(main.pool, main.pool)} pooling, mean "
+                f"{POOL_NAMES.get(main.pool, main.pool)} pooling of {main.num_frames} frame scores "
+                f"(one per 1/{MODEL_FPS:g} s), mean "
                 f"{main.other_pool_scores.get('mean', float('nan')):.3f}. Typical per frame: "
                 f"{wording.TECHNICAL_TERMS[wording.REFERENCE_SCORE]}.")
         self.verdict_label.setText("\n\n".join(verdict_lines(analysis, self.reference)))

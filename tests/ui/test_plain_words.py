@@ -307,3 +307,22 @@ def test_space_and_arrows_work_after_enter_in_the_quiet_level_box(qtbot, window,
     assert window.clock.playing
     qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_Space)
     assert not window.clock.playing
+
+
+def test_references_scored_with_other_models_are_not_compared(analysed) -> None:
+    from forensics_gui.ui.summary_panel import ReferenceScores
+
+    avh = analysed.avh
+    summary = avh.summary
+    same = avh.reference_key(avh.state.analysis_signature)
+    avh.state.reference = ReferenceScores("real", [-5.0, -4.0], 0, [3.0, 3.0], options_key=same)
+    avh.show_reference()
+    assert "higher than that of all 2 real reference clips (3.0 s long)" in summary.verdict_label.text()
+    assert not summary.status_label.isVisibleTo(summary)
+    other = ("fast",) + tuple(same[1:])  # scored with the fast face tracker
+    avh.state.reference = ReferenceScores("real", [-5.0, -4.0], 0, [3.0, 3.0], options_key=other)
+    avh.show_reference()
+    assert "reference clips" not in summary.verdict_label.text()
+    assert "This score is relative" in summary.verdict_label.text()
+    assert summary.status_label.isVisibleTo(summary)
+    assert "scored with another alignment network or mouth-crop preparation" in summary.status_label.text()

@@ -80,6 +80,7 @@ class AvhViews(QObject):
         self.summary.analyze_again_requested.connect(self.analyze)
         self.stale = False  # the curves and summary shown are marked out of date
         self._run_signature: tuple[Any, ...] | None = None  # options of the run under way
+        self._reference_key: tuple[Any, ...] | None = None  # of the reference run under way
         self.curves.frame_label = self.frame_label
         self.roi_preview.frame_label = self.frame_label
         window.transport.time_label.setToolTip(
@@ -382,6 +383,7 @@ class AvhViews(QObject):
         self.roi_preview.set_track(analysis.roi_gray, None if face is None else face.times_s,
                                    None if face is None else face.detected, t)
         self.summary.set_analysis(analysis)
+        self.show_reference()
         self.update_stale()  # an option changed while it ran
         self.update_actions()
         note = ""
@@ -467,6 +469,7 @@ class AvhViews(QObject):
             self.show_missing_models(str(err))
             return False
         options.variants, options.supervised = ("untrimmed",), None
+        self._reference_key = self.reference_key(self.state.signature(self.window.phi_checkpoint))
         self.runner.start_reference(str(folder), options)
         self.update_actions()
         return True
@@ -474,10 +477,33 @@ class AvhViews(QObject):
     def _on_reference_progress(self, done: int, total: int) -> None:
         self.window.status(f"Scoring reference videos: {done} / {total}", 5000)
 
+    @staticmethod
+    def reference_key(signature: tuple[Any, ...] | None) -> tuple[Any, ...] | None:
+        """What reference scores must share with an analysis to be compared with it: the
+        mouth-crop preparation, the alignment network and the pooling (of an
+        :meth:`AvhState.signature`; the variants and the second detector do not matter)."""
+        return None if signature is None else (signature[1], signature[3], signature[4])
+
+    def show_reference(self) -> None:
+        """Give the summary the reference scores when they were made with the same models and
+        preparation as the analysis shown; otherwise say why there is no comparison."""
+        reference = self.state.reference
+        made = getattr(reference, "options_key", None)
+        shown = self.reference_key(self.state.analysis_signature)
+        if reference is not None and made is not None and shown is not None and made != shown:
+            self.summary.set_reference(None)
+            self.summary.set_status(
+                "The reference clips were scored with another alignment network or mouth-crop "
+                "preparation than this analysis, so they are not compared; choose the reference "
+                "folder again (Analysis > Reference folder of real videos…) to score them alike.")
+            return
+        self.summary.set_reference(reference)
+
     def _on_reference_done(self, reference: ReferenceScores) -> None:
         self.update_actions()
+        reference.options_key = self._reference_key
         self.state.reference = reference
-        self.summary.set_reference(reference)
+        self.show_reference()
         failed = f" ({reference.failures} could not be scored)" if reference.failures else ""
         length = reference.length_text()
         self.window.status(f"Reference set: {len(reference.scores)} real videos scored"
@@ -509,7 +535,7 @@ class AvhViews(QObject):
             self.summary.silence_label.setText("no audio stream")
         self.update_actions()
         if self.state.reference is not None:
-            self.summary.set_reference(self.state.reference)
+            self.show_reference()
         self.runner.start_groundtruth("find", str(info.path))
         if not why:  # after the opening's own work (first frame, waveform) has settled
             QTimer.singleShot(PREBUILD_DELAY_MS, self, self._prebuild_step)

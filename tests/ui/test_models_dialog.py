@@ -304,7 +304,6 @@ def test_fetch_shows_progress_then_the_verified_row(qtbot, models_dir, fetch_reg
     assert row_cells(dialog, "AVH-Align_AV1M.pt")["Status"].startswith("verified")
 
 
-@pytest.mark.slow
 def test_cancel_stops_the_download_and_keeps_it_for_a_resume(qtbot, models_dir, fetch_registry) -> None:
     from forensics_gui.core.models.fetch import partial_bytes
     from forensics_gui.testing.model_server import ServedFile, model_server

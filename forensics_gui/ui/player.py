@@ -13,7 +13,18 @@ import sys
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QElapsedTimer, QEvent, QObject, QRect, QRectF, QSize, Qt, QTimer, Signal
+from PySide6.QtCore import (
+    QElapsedTimer,
+    QEvent,
+    QMargins,
+    QObject,
+    QRect,
+    QRectF,
+    QSize,
+    Qt,
+    QTimer,
+    Signal,
+)
 from PySide6.QtGui import QColor, QImage, QPainter, QPaintEvent, QPen, QResizeEvent
 from PySide6.QtWidgets import (
     QBoxLayout,
@@ -221,13 +232,17 @@ class Transport(QWidget):
     def minimumSizeHint(self) -> QSize:  # noqa: N802 (Qt override)
         """As narrow as the wider of the two control rows (they stack on a narrow window)."""
         hint = super().minimumSizeHint()
-        margins = self.layout().contentsMargins()
+        margins = self._margins()
         widest = max(self.controls.minimumSize().width(), self.offset_row.minimumSize().width())
         return QSize(widest + margins.left() + margins.right(), hint.height())
 
+    def _margins(self) -> QMargins:
+        layout = self.layout()
+        return layout.contentsMargins() if layout is not None else QMargins()
+
     def _wrap_rows(self) -> None:
         """Stack the sound-offset row under the playback row when both do not fit side by side."""
-        margins = self.layout().contentsMargins()
+        margins = self._margins()
         need = (self.controls.sizeHint().width() + self.offset_row.sizeHint().width()
                 + self.rows.spacing() + margins.left() + margins.right())
         direction = (QBoxLayout.Direction.LeftToRight if self.width() >= need

@@ -128,3 +128,21 @@ def test_bad_targets_are_one_sentence_and_leave_no_file(window, clips, open_and_
     assert window.last_error == sentence
     assert not (blocker / "report.pdf").exists() and blocker.read_text() == "not a folder"
     assert hashlib.sha256(clip.read_bytes()).hexdigest() == sha
+
+
+@pytest.mark.slow
+def test_the_dialog_s_file_type_sets_the_paper(window, clips, open_and_wait, qtbot, tmp_path,
+                                               monkeypatch) -> None:
+    from PySide6.QtWidgets import QFileDialog, QInputDialog
+
+    _open(window, open_and_wait, qtbot, clips["av"].path)
+    monkeypatch.setattr(QFileDialog, "getSaveFileName",
+                        lambda *a, **k: (str(tmp_path / "letter-report"), "PDF, Letter (*.pdf)"))
+    monkeypatch.setattr(QInputDialog, "getMultiLineText", lambda *a, **k: ("From the desk.", True))
+    with qtbot.waitSignal(window.report_export.saved, timeout=120000) as blocker:
+        window.report_export.action.trigger()
+    out = Path(blocker.args[0])
+    assert out == tmp_path / "letter-report.pdf"  # the suffix of the chosen type is added
+    pages, sizes, _fonts, text = _pdf(out)
+    assert pages == 1 and sizes[0] == pytest.approx((612.0, 792.0), abs=0.05)
+    assert "Fromthedesk." in text

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QPointF, QRect, QRectF, Qt
+from PySide6.QtCore import QLineF, QPointF, QRect, QRectF, Qt
 from PySide6.QtGui import (
     QColor,
     QFont,
@@ -524,7 +524,7 @@ def _draw_curve(p: QPainter, lay: SnapshotLayout, i: int, c: Curve) -> None:
     v = np.asarray(c.values, np.float64)
     if not len(t):
         return
-    xs = lay.x_of(0.0) + (t - lay.window[0]) / max(lay.window[1] - lay.window[0], 1e-9) \
+    xs = lay.wave.left() + (t - lay.window[0]) / max(lay.window[1] - lay.window[0], 1e-9) \
         * lay.wave.width()
     lo, hi = lay.curve_ranges[i]
     r = lay.curves[i]
@@ -536,9 +536,34 @@ def _draw_curve(p: QPainter, lay: SnapshotLayout, i: int, c: Curve) -> None:
     for a, b in zip(edges[::2], edges[1::2], strict=True):
         if b - a == 1:
             p.drawPoint(QPointF(float(xs[a]), float(ys[a])))
-        else:
+            continue
+        columns = column_ranges(xs[a:b], ys[a:b])
+        if columns is None:
             p.drawPolyline(QPolygonF([QPointF(float(x), float(y))
                                       for x, y in zip(xs[a:b], ys[a:b], strict=True)]))
+            continue
+        p.setRenderHint(QPainter.RenderHint.Antialiasing, False)  # pixel-aligned vertical lines
+        p.drawLines([QLineF(float(x), float(y0), float(x), float(y1))
+                     for x, y0, y1 in zip(*columns, strict=True)])
+        p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+
+
+def column_ranges(xs: np.ndarray, ys: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """None when a curve has fewer than two points per pixel column (drawn as a line), else
+    each column's x and the lowest and highest y it covers, including the step from the previous
+    column's last point (so the columns join): a long clip is drawn as the same picture in a
+    fraction of the time. ``xs`` sorted."""
+    cols = np.floor(xs).astype(np.int64)
+    if len(xs) <= 2 * (int(cols[-1] - cols[0]) + 1):
+        return None
+    starts = np.flatnonzero(np.concatenate([[True], np.diff(cols) != 0]))
+    lo = np.minimum.reduceat(ys, starts)
+    hi = np.maximum.reduceat(ys, starts)
+    prev_last = ys[starts[1:] - 1]
+    lo[1:] = np.minimum(lo[1:], prev_last)
+    hi[1:] = np.maximum(hi[1:], prev_last)
+    return cols[starts] + 0.5, lo, hi
 
 
 def _draw_groundtruth(p: QPainter, data: SnapshotData, lay: SnapshotLayout) -> None:

@@ -434,3 +434,27 @@ def test_viewer_and_cli_draw_the_same_evidence(qtbot, window, open_and_wait, tmp
     np.testing.assert_array_equal(viewer.mouth, analysis.roi_gray[20])
     assert viewer.face_box == pytest.approx(cli.face_box)
     assert viewer.silence.leading_silence_ms == pytest.approx(cli.silence.leading_silence_ms)
+
+
+def test_legend_keeps_every_entry_and_long_curves_keep_their_range(gui_app) -> None:
+    from forensics_gui.core.evidence.snapshot import Curve
+    from forensics_gui.ui.snapshot import column_ranges, legend_items, snapshot_layout
+
+    times = np.arange(0, 3, 0.04)
+    names = ["Mouth-voice mismatch", "Mouth-voice mismatch (leading silence removed)",
+             "Second detector (trained on fakes)",
+             "Second detector (trained on fakes), leading silence removed"]
+    curves = [Curve(n, times, np.sin(times), "#00ff00", 0.5, n.split(" (")[0]) for n in names]
+    one, four = snapshot_layout(_data(_frame())), snapshot_layout(_data(_frame(), curves=curves))
+    assert [t for _, _, t in legend_items(_data(_frame(), curves=curves))][-4:] == names
+    assert four.legend.height() > one.legend.height()  # a second row, nothing dropped
+    assert len(four.curves) == 2  # one lane per detector, each with its own value axis
+    assert four.curves[0].top() > four.legend.bottom()
+    # few points per pixel: drawn as they are; many: each column's lowest and highest value
+    assert column_ranges(np.arange(10.0), np.zeros(10)) is None
+    xs = np.repeat(np.arange(5.0), 4) + np.tile([0.0, 0.2, 0.5, 0.9], 5)
+    ys = np.arange(20.0)
+    x, lo, hi = column_ranges(xs, ys)  # type: ignore[misc]
+    np.testing.assert_array_equal(x, np.arange(5) + 0.5)
+    np.testing.assert_array_equal(lo, [0, 3, 7, 11, 15])  # joined to the previous column's last
+    np.testing.assert_array_equal(hi, [3, 7, 11, 15, 19])

@@ -297,12 +297,22 @@ def test_bad_inputs_are_one_sentence_exit_2_and_no_file(
         clip: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     other = tmp_path / "other.json"
     other.write_text(json.dumps(result_of(clip, SEGMENTS, sha="0" * 64)))
+    bad_scores = tmp_path / "bad-scores.json"
+    bad_scores.write_text(json.dumps({**result_of(clip, SEGMENTS), "frame_scores": ["x"],
+                                      "variants": {}}))
+    bad_segments = tmp_path / "bad-segments.json"
+    bad_segments.write_text(json.dumps({**result_of(clip, []), "suspicious_segments": [["a"]],
+                                        "variants": {}}))
     broken = make_text_as_video(tmp_path / "broken.mp4")
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
     cases = [
         ([str(clip), "--result", str(other), "-o", str(tmp_path / "1.pdf")],
          "was made from another clip (SHA-256 000000000000...)", tmp_path / "1.pdf"),
+        ([str(clip), "--result", str(bad_scores), "-o", str(tmp_path / "6.pdf")],
+         "malformed scores", tmp_path / "6.pdf"),
+        ([str(clip), "--result", str(bad_segments), "-o", str(tmp_path / "7.pdf")],
+         "malformed stretch to check", tmp_path / "7.pdf"),
         ([str(broken), "-o", str(tmp_path / "2.pdf")], "broken.mp4", tmp_path / "2.pdf"),
         ([str(clip), "-o", str(clip)], "the video", None),
         # (the output's lock file beside it is the first thing that cannot be made)

@@ -15,7 +15,6 @@ report. Times are seconds on the media time axis; amplitudes are on the [-1, 1] 
 
 from __future__ import annotations
 
-import datetime as _dt
 import io
 import math
 import os
@@ -38,6 +37,7 @@ from forensics_gui.core.evidence.report_model import (
     Report,
     SilencePanel,
 )
+from forensics_gui.core.evidence.snapshot import preparation_line, utc_stamp
 from forensics_gui.core.media.silence import DEFAULT_THRESHOLD, TABLE_TAUS
 from forensics_gui.core.media.timebase import format_timecode, model_frame_times
 from forensics_gui.core.progress import Progress, check_cancelled
@@ -59,12 +59,6 @@ def printable(text: str) -> str:
         else:
             out.append(repr(ch)[1:-1])
     return "".join(out)
-
-
-def utc_stamp(now: _dt.datetime | None = None) -> str:
-    """The creation time in UTC, ``YYYY-MM-DD HH:MM:SS UTC``."""
-    now = now or _dt.datetime.now(_dt.timezone.utc)
-    return now.astimezone(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def _main_variant(result: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -94,7 +88,7 @@ def _curve(variant: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
         else:
             t = model_frame_times(len(scores), int(variant.get("first_model_frame") or 0))
     except (TypeError, ValueError) as err:
-        raise ForensicsError(f"The result has malformed scores ({err}).") from err
+        raise ForensicsError(f"The analysis result has malformed scores ({err}).") from err
     return t, scores
 
 
@@ -106,7 +100,7 @@ def _segments(variant: dict[str, Any] | None) -> list[tuple[float, float]]:
         try:
             s, e = float(seg[0]), float(seg[1])
         except (TypeError, ValueError, IndexError) as err:
-            raise ForensicsError(f"The result has a malformed suspicious segment {seg!r} "
+            raise ForensicsError(f"The analysis result has a malformed stretch to check {seg!r} "
                                  f"({err}).") from err
         if math.isfinite(s) and math.isfinite(e) and e >= s:
             out.append((s, e))
@@ -311,8 +305,6 @@ def _model_lines(result: dict[str, Any] | None) -> list[tuple[str, str]]:
 def provenance(report_file: str, sha256: str, result: dict[str, Any] | None, result_name: str,
                version: str, created: str, duration_s: float | None) -> list[tuple[str, str]]:
     """What made this report: file, SHA-256, models, preparation, app version, time."""
-    from forensics_gui.core.evidence.snapshot import preparation_line
-
     rows = [("File", report_file), ("SHA-256", sha256)]
     if duration_s:
         rows.append(("Duration", f"{format_timecode(duration_s)} ({duration_s:.3f} s)"))
@@ -372,7 +364,7 @@ def build_report(path: str | os.PathLike[str], *, snapshot: Any, picture_png: by
 
         with Image.open(io.BytesIO(picture_png)) as im:
             width, height = im.size
-    created = str(getattr(snapshot, "created", "") or utc_stamp())
+    created = str(getattr(snapshot, "created", "") or utc_stamp())  # the picture's time
     duration = float(info.duration_s) if info.duration_s else None
     return Report(
         file_name=printable(path.name), sha256=sha, created_utc=created,

@@ -42,6 +42,9 @@ def main() -> int:
         offs = " ".join(f"{o:+.1f}" for o in ph.offsets_ms)
         beeps = " ".join(f"{b.duration_s * 1000:.0f}/{b.freq_hz:.0f}" for b in ph.beeps)
         print(f"{ph.name:>20}  {med:+9.1f}  {offs:<32} {beeps}")
+        late_p = " ".join(f"{v:+.1f}" for v in ph.picture_late_ms)
+        late_s = " ".join(f"{v:+.1f}" for v in ph.sound_late_ms)
+        print(f"{'':>20}  vs the clock: picture {late_p}; sound {late_s}")
     return 0
 
 

@@ -336,6 +336,22 @@ w.resize(900, 700)
 w.show()
 def say(*parts):
     print(*parts, flush=True)
+# what the viewer itself knows, to tell a late picture from misplaced sound: when each frame was
+# painted, and the clock's anchor (media time, speed, monotonic time) at every start / speed change
+_frame_ready = w._on_frame_ready
+def frame_ready(token, index, time_s, image):
+    _frame_ready(token, index, time_s, image)
+    say("PAINT", index, time_s, time.monotonic())
+w.decoder.frame_ready.disconnect(w._on_frame_ready)
+w.decoder.frame_ready.connect(frame_ready)
+def anchored(method):
+    def call(*args):
+        method(*args)
+        say("ANCHOR", w.clock.position(), w.clock.rate if w.clock.playing else 0.0, time.monotonic())
+    return call
+w.clock.start = anchored(w.clock.start)
+w.clock.set_rate = anchored(w.clock.set_rate)
+w.clock.pause = anchored(w.clock.pause)
 def ready():
     return (w.frame_index is not None and w.clock.sound_ready())
 def wait_ready(then):
@@ -388,6 +404,8 @@ class Phase:
     end: float
     offsets_ms: list[float]
     beeps: list[Beep]
+    picture_late_ms: list[float] = field(default_factory=list)  # flash on screen - clock's time
+    sound_late_ms: list[float] = field(default_factory=list)  # beep heard - clock's time
 
 
 @dataclass
@@ -413,6 +431,7 @@ def run_viewer(clip: str | os.PathLike[str], steps: list[list[object]], display:
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     watcher: FramebufferWatcher | None = None
     marks: list[tuple[str, float]] = []
+    anchors: list[tuple[float, float, float]] = []  # media s, rate (0: paused), monotonic s
     lines: list[str] = []
     sound_state = ""
     done = None
@@ -431,6 +450,8 @@ def run_viewer(clip: str | os.PathLike[str], steps: list[list[object]], display:
                 sound_state = line.split(None, 1)[1].strip()
             elif parts[0] == "MARK":
                 marks.append((parts[1], float(parts[2])))
+            elif parts[0] == "ANCHOR":
+                anchors.append((float(parts[1]), float(parts[2]), float(parts[3])))
             elif parts[0] == "DONE":
                 done = float(parts[1])
             if time.monotonic() > deadline:
@@ -452,8 +473,17 @@ def run_viewer(clip: str | os.PathLike[str], steps: list[list[object]], display:
     for (name, a), (_n, b) in zip(bounds, bounds[1:], strict=False):
         f = [x for x in flashes if a <= x < b]
         bp = [x for x in beeps if a - 0.5 <= x.start < b + 0.5]
-        phases.append(Phase(name, a, b, [1000 * d for d in pair_offsets(f, bp)],
-                            [x for x in beeps if a <= x.start < b]))
+        phase = Phase(name, a, b, [1000 * d for d in pair_offsets(f, bp)],
+                      [x for x in beeps if a <= x.start < b])
+        for flash in f:
+            due = _due(anchors, flash)
+            if due is not None:
+                phase.picture_late_ms.append(1000 * (flash - due))
+        for beep in phase.beeps:
+            due = _due(anchors, beep.start)
+            if due is not None:
+                phase.sound_late_ms.append(1000 * (beep.start - due))
+        phases.append(phase)
     return SyncRun(phases=phases, sound_state=sound_state,
                    polls=watcher.polls if watcher is not None else 0, log=log)
 
@@ -467,3 +497,14 @@ def speed_steps(speeds: Sequence[float], flashes: int = 2, lead_s: float = 0.35)
                   ["play"], ["wait", lead_s + (flashes - 0.5) / s]]
     steps.append(["pause"])
     return steps
+
+
+def _due(anchors: Sequence[tuple[float, float, float]], when: float) -> float | None:
+    """When the viewer's clock reached the whole second nearest to what it showed at ``when``
+    (monotonic s), from the last anchor before ``when``; None when paused."""
+    before = [a for a in anchors if a[2] <= when]
+    if not before or before[-1][1] <= 0:
+        return None
+    media, rate, wall = before[-1]
+    second = round(media + (when - wall) * rate)
+    return wall + (second - media) / rate

@@ -72,6 +72,10 @@ class MainWindow(QMainWindow):
         self.info_worker: ClipInfoWorker | None = None
         self.frame_index: int | None = None
         self.frame_time_s: float | None = None
+        # while playing, the next frame is decoded ahead and held until its time (see
+        # _on_time_changed), so it reaches the screen on time, not a decode later
+        self._held_frame: tuple[int, int, float, Any] | None = None  # token, index, time, image
+        self._requested_index: int | None = None
         self.training_dialog: Any = None
         stored_phi = self.settings.qsettings.value("models/phi_path")  # set by "Use this model"
         self.phi_checkpoint: Path | None = (Path(str(stored_phi)) if stored_phi
@@ -388,6 +392,13 @@ class MainWindow(QMainWindow):
     def _on_frame_ready(self, token: int, index: int, time_s: float, image: Any) -> None:
         if token != self.token:
             return
+        tb = self._video_timebase()
+        if self.clock.playing and tb is not None and index > tb.frame_at(self.session.time_s):
+            self._held_frame = (token, index, time_s, image)  # shown when its time comes
+            return
+        self._show_frame(index, time_s, image)
+
+    def _show_frame(self, index: int, time_s: float, image: Any) -> None:
         self.frame_index, self.frame_time_s = index, time_s
         self.video_view.set_frame(image)
         self._update_time_label()
@@ -414,8 +425,25 @@ class MainWindow(QMainWindow):
         self.timeline.seek(t)
         self._update_time_label()
         tb = self._video_timebase()
-        if tb is not None:
-            self.decoder.request_index(tb.frame_at(t))
+        if tb is None:
+            return
+        i = tb.frame_at(t)
+        if not self.clock.playing:
+            self._held_frame = self._requested_index = None
+            self.decoder.request_index(i)
+            return
+        held = self._held_frame
+        if held is not None and (held[0] != self.token or held[1] <= i):
+            self._held_frame = None
+            if held[0] == self.token and held[1] == i:  # decoded ahead: on screen at its time
+                self._show_frame(*held[1:])
+        # the frame due now if it is not on screen (late), else the next one, to hold
+        wanted = i if self.frame_index != i else i + 1
+        held = self._held_frame
+        if wanted < tb.n_frames and wanted != self._requested_index \
+                and (held is None or held[1] != wanted):
+            self._requested_index = wanted
+            self.decoder.request_index(wanted)
 
     def _update_time_label(self) -> None:
         t = self.session.time_s

@@ -46,10 +46,12 @@ class ReportWorker(Worker):
     what = "Writing the report"
 
     def __init__(self, token: int, video: str, output: str | os.PathLike[str], snapshot: Any,
-                 result: dict[str, Any] | None, note: str, threshold: float, paper: str) -> None:
+                 result: dict[str, Any] | None, note: str, threshold: float, paper: str,
+                 audio_track: Any = None) -> None:
         super().__init__(token)
         self.video, self.output, self.snapshot = video, Path(output), snapshot
         self.result, self.note, self.threshold, self.paper = result, note, threshold, paper
+        self.audio_track = audio_track  # the session's decoded sound (read only), or None
 
     def work(self) -> Path:
         import forensics_gui
@@ -61,7 +63,7 @@ class ReportWorker(Worker):
         report = build_report(self.video, snapshot=self.snapshot, picture_png=png,
                               result=self.result, note=self.note, threshold=self.threshold,
                               version=forensics_gui.__version__, no_result=NO_RESULT_VIEWER,
-                              progress=self.progress)
+                              audio_track=self.audio_track, progress=self.progress)
         self.progress.report("writing", 0, None)
         return write_report(report, self.output, self.paper)
 
@@ -133,8 +135,10 @@ class ReportExport(QObject):
         result = self.window.avh.exports.snapshot_result()
         if self.worker is not None:
             self.worker.cancel()
+        audio = getattr(session, "audio", None)
         worker = ReportWorker(self.window.token, str(session.info.path), path, snapshot, result,
-                              note, float(session.threshold), paper)
+                              note, float(session.threshold), paper,
+                              audio.track if audio is not None else None)
         worker.finished.connect(lambda _token, out, w=worker: self._on_finished(w, out))
         worker.failed.connect(lambda _token, sentence, w=worker: self._on_failed(w, sentence))
         self.window.retired.prune()

@@ -77,7 +77,10 @@ def test_export_writes_the_pdf_in_the_background(window, clips, open_and_wait, q
     pages, sizes, fonts, text = _pdf(out)
     assert pages == 1 and sizes[0] == pytest.approx((612.0, 792.0), abs=0.05)
     assert fonts and all(fonts.values()), fonts
-    for expected in (clip.name, sha, NO_RESULT_VIEWER, "Seen on a feed.", wording.SILENCE_MEANING):
+    # the silence panel measures the session's decoded sound (30 ms of digital silence)
+    assert window.session.audio is not None
+    for expected in (clip.name, sha, NO_RESULT_VIEWER, "Seen on a feed.", wording.SILENCE_MEANING,
+                     "The sound starts with 30.0 ms of digital silence"):
         assert "".join(expected.split()) in text, expected
     # the picture: the renderer's dark picture fills much of the top half of the page
     rgb = _page_pixels(out)

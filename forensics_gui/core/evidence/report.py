@@ -255,17 +255,19 @@ def key_frames(path: str | os.PathLike[str], result: dict[str, Any] | None, sha2
 
 
 def silence_panel(path: str | os.PathLike[str], measured: Any, threshold: float,
-                  progress: Progress | None = None) -> SilencePanel:
+                  progress: Progress | None = None, track: Any = None) -> SilencePanel:
     """The silence panel of ``path``: ``measured`` (the SilenceResult the picture shows, so both
     say the same; None: measure here at ``threshold``), the loudness of the first 100 ms and the
-    silence length at each quiet level of the viewer's table (a clip without sound: a sentence)."""
+    silence length at each quiet level of the viewer's table (a clip without sound: a sentence).
+    ``track``: the clip's decoded AudioTrack when the caller has it (else it is decoded here)."""
     from forensics_gui.core.media.decode import decode_audio, probe
     from forensics_gui.core.media.silence import leading_silence, silence_sweep
 
-    info = probe(path)
-    if info.audio is None:
-        return SilencePanel(None, threshold, wording.silence_sentence(None, None))
-    track = decode_audio(path, progress=progress)
+    if track is None:
+        info = probe(path)
+        if info.audio is None:
+            return SilencePanel(None, threshold, wording.silence_sentence(None, None))
+        track = decode_audio(path, progress=progress)
     check_cancelled(progress)
     if measured is None:
         measured = leading_silence(track.samples, track.sample_rate, threshold)
@@ -333,14 +335,16 @@ def caveat_lines(result: dict[str, Any] | None) -> list[str]:
 def build_report(path: str | os.PathLike[str], *, snapshot: Any, picture_png: bytes | None,
                  result: dict[str, Any] | None = None, result_name: str = "", note: str = "",
                  threshold: float = DEFAULT_THRESHOLD, version: str = "",
-                 no_result: str = NO_RESULT_CLI, progress: Progress | None = None) -> Report:
+                 no_result: str = NO_RESULT_CLI, audio_track: Any = None,
+                 progress: Progress | None = None) -> Report:
     """The report of ``path``.
 
     ``snapshot`` is the picture's SnapshotData (its SHA-256, silence measurement, creation time
     and warnings are reused, so the picture and the report say the same; it was built with
     ``result``, which checked the result against the clip); ``picture_png`` its rendering.
     ``result`` is an analysis result dict (``analyze``'s RESULT.json, or the viewer's analysis);
-    ``no_result`` the sentence shown without one. Raises MediaError for a file that cannot be
+    ``no_result`` the sentence shown without one; ``audio_track`` the clip's decoded
+    AudioTrack if the caller has one (the viewer), so the sound is not decoded again. Raises MediaError for a file that cannot be
     read and Cancelled when ``progress`` asks to stop.
     """
     from forensics_gui.core.media.decode import probe
@@ -355,7 +359,8 @@ def build_report(path: str | os.PathLike[str], *, snapshot: Any, picture_png: by
     keys, more = key_frames(path, result, sha, progress)
     if progress is not None:
         progress.report("leading silence", 0, None)
-    panel = silence_panel(path, getattr(snapshot, "silence", None), threshold, progress)
+    panel = silence_panel(path, getattr(snapshot, "silence", None), threshold, progress,
+                          audio_track)
     variant = _main_variant(result)
     segments = _segments(variant)
     width = height = 0

@@ -458,3 +458,18 @@ def test_legend_keeps_every_entry_and_long_curves_keep_their_range(gui_app) -> N
     np.testing.assert_array_equal(x, np.arange(5) + 0.5)
     np.testing.assert_array_equal(lo, [0, 3, 7, 11, 15])  # joined to the previous column's last
     np.testing.assert_array_equal(hi, [3, 7, 11, 15, 19])
+
+
+def test_a_cut_short_file_says_so_on_the_picture(gui_app, tmp_path) -> None:
+    from forensics_gui.core.evidence.snapshot import build_snapshot_data
+    from forensics_gui.core.media.integrity import check_integrity
+    from forensics_gui.testing.synth import make_clip, truncate_file
+
+    whole = make_clip(tmp_path / "whole.mkv", duration_s=3.0, width=160, height=120, face=False,
+                      pattern=True).path
+    cut = truncate_file(whole, tmp_path / "cut.mkv", 0.35)
+    data = build_snapshot_data(cut, 0.2, face=False, groundtruth=None)
+    sentence = check_integrity(cut).sentence
+    assert sentence.startswith("This file is damaged or cut short")
+    assert data.warnings == [sentence]
+    assert build_snapshot_data(whole, 0.2, face=False, groundtruth=None).warnings == []

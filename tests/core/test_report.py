@@ -389,3 +389,37 @@ def test_a_cut_short_file_says_so_first(clip: Path, tmp_path: Path,
     assert pdf_text.index(squash(sentence)) < pdf_text.index("Summary")
     page = html.unescape((tmp_path / "cut.html").read_text("utf-8"))
     assert page.index(f"Warning: {sentence}") < page.index("<h2>Summary</h2>")
+
+
+@pytest.mark.slow
+def test_a_result_of_odd_types_is_shown_or_refused_in_one_sentence(clip: Path,
+                                                                   tmp_path: Path) -> None:
+    """Every field of a result replaced by a value of another type: the report is built (the
+    field shows nothing) or refused with a ForensicsError, never another exception."""
+    from forensics_gui.core.errors import ForensicsError
+
+    base = result_of(clip, [])
+    odd_values: list[Any] = [5, "x", None, [], {}, [[None]], [["a", "b"]], 1e308 * 10, [10 ** 400],
+                             {"untrimmed": 5}, [{"role": 5}], True]
+    def mutants() -> Any:
+        for key in [*base, "supervised"]:
+            for value in odd_values:
+                yield {**base, key: value}
+        for key in base["variants"]["untrimmed"]:
+            for value in odd_values:
+                yield {**base, "variants": {"untrimmed": {**base["variants"]["untrimmed"],
+                                                          key: value}}}
+
+    built = refused = 0
+    for mutant in mutants():
+        res = json.loads(json.dumps(mutant, allow_nan=True))
+        try:
+            r = rep.build_report(clip, snapshot=snapshot_of(clip), picture_png=None, result=res,
+                                 version="9.9")
+        except ForensicsError as err:
+            assert str(err).endswith(".") and "\n" not in str(err)
+            refused += 1
+            continue
+        rep.write_report(r, tmp_path / "odd.html")
+        built += 1
+    assert built and refused

@@ -61,6 +61,12 @@ def printable(text: str) -> str:
     return "".join(out)
 
 
+def _list(value: Any) -> list[Any]:
+    """``value`` if it is a list, else an empty one (a result field of the wrong type shows
+    nothing rather than failing)."""
+    return value if isinstance(value, list) else []
+
+
 def _main_variant(result: dict[str, Any] | None) -> dict[str, Any] | None:
     """The headline scores of a result: the untrimmed variant, else the top level, else the
     first variant (the dict has ``frame_scores``, maybe ``times_s`` and ``suspicious_segments``)."""
@@ -87,7 +93,7 @@ def _curve(variant: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
             t = np.asarray(times, np.float64)
         else:
             t = model_frame_times(len(scores), int(variant.get("first_model_frame") or 0))
-    except (TypeError, ValueError) as err:
+    except (TypeError, ValueError, OverflowError) as err:
         raise ForensicsError(f"The analysis result has malformed scores ({err}).") from err
     return t, scores
 
@@ -96,12 +102,12 @@ def _segments(variant: dict[str, Any] | None) -> list[tuple[float, float]]:
     if not variant:
         return []
     out = []
-    for seg in variant.get("suspicious_segments") or []:
+    for seg in _list(variant.get("suspicious_segments")):
         try:
             s, e = float(seg[0]), float(seg[1])
-        except (TypeError, ValueError, IndexError) as err:
-            raise ForensicsError(f"The analysis result has a malformed stretch to check {seg!r} "
-                                 f"({err}).") from err
+        except (TypeError, ValueError, IndexError, KeyError, OverflowError) as err:
+            raise ForensicsError(f"The analysis result has a malformed stretch to check "
+                                 f"{repr(seg)[:60]} ({err}).") from err
         if math.isfinite(s) and math.isfinite(e) and e >= s:
             out.append((s, e))
     return out
@@ -166,9 +172,10 @@ def summary_lines(result: dict[str, Any] | None, segments: list[tuple[float, flo
         else:
             lines.append("No stretch stays above the 'unusually high for this clip' line long "
                          "enough to be marked to check.")
-        trimmed = (result.get("variants") or {}).get("trimmed")
-        if isinstance(trimmed, dict) and variant is not trimmed and "untrimmed" in (
-                result.get("variants") or {}):
+        variants = result.get("variants")
+        variants = variants if isinstance(variants, dict) else {}
+        trimmed = variants.get("trimmed")
+        if isinstance(trimmed, dict) and "untrimmed" in variants:
             lines.append(f"With the leading silence removed, the video score is "
                          f"{_score_text(trimmed.get('video_score'))}.")
         missing = result.get("frames_without_face")
@@ -297,7 +304,7 @@ ROLE_NAMES = {"features": "Feature model", "phi": "Mismatch model", "supervised"
 
 def _model_lines(result: dict[str, Any] | None) -> list[tuple[str, str]]:
     rows = []
-    for m in (result or {}).get("models") or []:
+    for m in _list((result or {}).get("models")):
         if isinstance(m, dict):
             role = ROLE_NAMES.get(str(m.get("role", "")), f"Model ({m.get('role', '?')})")
             rows.append((role, f"{m.get('name', '?')}  SHA-256 {m.get('sha256', '?')}"))
@@ -326,7 +333,7 @@ def caveat_lines(result: dict[str, Any] | None) -> list[str]:
     if _main_variant(result) is not None:
         lines += [wording.CURVE_MEANING, wording.RELATIVE_NOT_PROOF, wording.THRESHOLD_MEANING]
     lines.append(wording.SILENCE_MEANING)
-    for c in (result or {}).get("caveats") or []:
+    for c in _list((result or {}).get("caveats")):
         if isinstance(c, str) and c.strip() and c not in lines:
             lines.append(c.strip())
     return lines

@@ -23,8 +23,14 @@ SUPERVISED_COLOURS = {"untrimmed": "#c58cff", "trimmed": "#ff6fb5"}
 NO_FACE_COLOUR = "#ff5c5c"
 GT_LANES = (("audio", "sound changed", "#ff9f43"), ("visual", "picture changed", "#4fa3ff"),
             ("both", "changed (any)", "#ff5c5c"))
-LEGEND_BRUSH = (30, 33, 39, 200)  # lane legends: translucent panel colour over the curves
+LEGEND_ROW_PX = 22  # the row above a curve lane's data that holds its legend
+LEGEND_MAX_ENTRIES = 4
+READOUT_FONT_PT = 8
 LANE_FONT_PT = 8
+FAKENESS_MIN_PX = 56  # the mismatch lane's smallest plotting height; it grows with the splitter
+SUPERVISED_MIN_PX = 40
+SYNC_LANE_PX = 44  # enough for the -0.6 s / 0 / +0.6 s ticks
+GT_LANE_PX = 48  # three rows of 8 pt labels
 NO_GT_TEXT = "no ground truth for this clip (File > Load ground truth…)"
 
 
@@ -37,6 +43,28 @@ def curve_label(kind: str, variant: str) -> str:
 def curve_colour(kind: str, variant: str) -> str:
     table = SUPERVISED_COLOURS if kind == "supervised" else VARIANT_COLOURS
     return table.get(variant, theme.ACCENT)
+
+
+def legend_above(plot: pg.PlotItem) -> pg.LegendItem:
+    """A one-row legend in a reserved strip above the plot's data (never over a curve), right
+    aligned; :func:`fill_legend` sets its entries."""
+    plot.layout.setRowFixedHeight(0, LEGEND_ROW_PX)
+    legend = pg.LegendItem(offset=None, labelTextSize=f"{LANE_FONT_PT}pt", frame=False,
+                           horSpacing=4, verSpacing=0, colCount=LEGEND_MAX_ENTRIES)
+    legend.layout.setContentsMargins(0, 0, 0, 0)  # its height is one row of text, no more
+    legend.setParentItem(plot)
+    legend.anchor(itemPos=(1, 0), parentPos=(1, 0), offset=(-4, 0))
+    legend.setVisible(False)
+    return legend
+
+
+def fill_legend(legend: pg.LegendItem, entries: list[tuple[Any, str]]) -> None:
+    """Show ``entries`` (item whose pen the sample copies, name) on one row; hidden when none
+    (an empty legend would be a stray box)."""
+    legend.clear()
+    for item, name in entries[:LEGEND_MAX_ENTRIES]:
+        legend.addItem(item, name)
+    legend.setVisible(bool(entries))
 
 
 def _translucent(colour: str, alpha: int) -> pg.QtGui.QBrush:
@@ -69,6 +97,9 @@ class CurvePanel:
         self.hover_text = ""
         self._legend: Any = None
         self._sup_legend: Any = None
+        # the dashed-line legend entry of the thresholds (the lines carry no label on the data)
+        self._threshold_sample = pg.PlotDataItem(
+            [], [], pen=pg.mkPen(theme.TEXT, width=1, style=Qt.PenStyle.DashLine))
         self._notice: pg.TextItem | None = None
         self._readout: pg.TextItem | None = None
         # t -> (the user-facing "frame N" of the video, tooltip text with the model frame);
@@ -91,17 +122,19 @@ class CurvePanel:
             return
         tl = self.timeline
         (fake_name, fake_label), (sync_name, sync_label) = self.LANE_PLOTS
-        self.plot = tl.add_plot(fake_name, y_label=fake_label, height=100)
+        self.plot = tl.add_plot(fake_name, y_label=fake_label, min_height=FAKENESS_MIN_PX,
+                                stretch=3)
         self.plot.getAxis("left").enableAutoSIPrefix(False)
         self.plot.getAxis("left").setToolTip(
             f"{wording.MISMATCH_CURVE}: {wording.TECHNICAL_TERMS[wording.MISMATCH_CURVE]}")
-        self._legend = self.plot.addLegend(offset=(-6, 4), labelTextSize="8pt",
-                                           brush=pg.mkBrush(*LEGEND_BRUSH))
-        self._legend.setVisible(False)
+        self._legend = legend_above(self.plot)
         self._notice = pg.TextItem("", color=theme.MUTED, anchor=(0.5, 0.5))
         self.plot.vb.sigResized.connect(self._wrap_notice)
         self.plot.addItem(self._notice, ignoreBounds=True)
         self._readout = pg.TextItem("", color=theme.TEXT, anchor=(0, 0), fill=pg.mkBrush(38, 42, 49, 220))
+        font = self._readout.textItem.font()
+        font.setPointSize(READOUT_FONT_PT)
+        self._readout.setFont(font)
         self._readout.setZValue(40)
         self._readout.setVisible(False)
         self.plot.addItem(self._readout, ignoreBounds=True)
@@ -109,7 +142,7 @@ class CurvePanel:
                                                 brush=pg.mkBrush(NO_FACE_COLOUR))
         self.no_face_ticks.setZValue(25)
         self.plot.addItem(self.no_face_ticks)
-        self.sync_plot = tl.add_plot(sync_name, y_label=sync_label, height=50)
+        self.sync_plot = tl.add_plot(sync_name, y_label=sync_label, height=SYNC_LANE_PX)
         self.sync_plot.getAxis("left").enableAutoSIPrefix(False)
         self.sync_plot.getAxis("left").setTicks([[(-15, "−0.6 s"), (0, "0"), (15, "+0.6 s")]])
         self.sync_plot.getAxis("left").setToolTip(
@@ -121,17 +154,18 @@ class CurvePanel:
         for plot in (self.plot, self.sync_plot):
             plot.vb.setLimits(xMin=-0.05 * tl.duration_s, xMax=1.05 * tl.duration_s, minXRange=1e-4)
         tl.graphics.scene().sigMouseMoved.connect(self._on_mouse_moved)
+        tl.refresh_heights()  # the legend row above the data
         self.set_notice("Analysis > Analyze (Ctrl+R) draws the mouth-voice mismatch curve here.")
 
     def _ensure_supervised_plot(self) -> pg.PlotItem:
         if self.supervised_plot is None:
-            self.supervised_plot = self.timeline.add_plot("supervised", y_label="2nd det.", height=70)
+            self.supervised_plot = self.timeline.add_plot("supervised", y_label="2nd det.",
+                                                          min_height=SUPERVISED_MIN_PX, stretch=1)
             self.supervised_plot.getAxis("left").enableAutoSIPrefix(False)
             self.supervised_plot.getAxis("left").setToolTip(
                 f"{wording.SUPERVISED_CURVE}: {wording.TECHNICAL_TERMS[wording.SUPERVISED_CURVE]}")
-            self._sup_legend = self.supervised_plot.addLegend(
-                offset=(-6, 4), labelTextSize="8pt", brush=pg.mkBrush(*LEGEND_BRUSH))
-            self._sup_legend.setVisible(False)
+            self._sup_legend = legend_above(self.supervised_plot)
+            self.timeline.refresh_heights()
         return self.supervised_plot
 
     def set_notice(self, text: str) -> None:
@@ -206,12 +240,10 @@ class CurvePanel:
         item.setZValue(10)
         plot.addItem(item)
         plot.enableAutoRange(axis=pg.ViewBox.YAxis)
-        legend = self._sup_legend if kind == "supervised" else self._legend
-        if legend is not None:
-            legend.setVisible(True)
         self.curve_items[key] = item
         self.results[key] = result
         if kind == "supervised":
+            self._refresh_legends()
             return
         for r in self.segment_regions.pop(variant, []):
             plot.removeItem(r)
@@ -234,8 +266,10 @@ class CurvePanel:
                                    labelOpts={"position": 0.01 if variant == "untrimmed" else 0.4,
                                               "color": colour, "anchors": [(0, 0), (0, 0)]})
             line.setZValue(8)
+            line.label.setVisible(False)  # named in the legend above the lane, not on the data
             plot.addItem(line)
             self.threshold_lines[variant] = line
+        self._refresh_legends()
         if result.sync_offset_frames is not None:
             if variant in self.sync_items:
                 self.sync_plot.removeItem(self.sync_items[variant])
@@ -244,6 +278,18 @@ class CurvePanel:
             self.sync_plot.addItem(sync)
             self.sync_items[variant] = sync
         self._place_no_face_ticks()
+
+    def _refresh_legends(self) -> None:
+        """The legends above the lanes: each curve, then the dashed threshold line."""
+        lanes: dict[str, list[tuple[Any, str]]] = {"unsupervised": [], "supervised": []}
+        for (kind, variant), item in self.curve_items.items():
+            lanes["supervised" if kind == "supervised" else "unsupervised"].append(
+                (item, curve_label(kind, variant)))
+        if self.threshold_lines:
+            lanes["unsupervised"].append((self._threshold_sample, wording.UNUSUAL_LINE))
+        for legend, kind in ((self._legend, "unsupervised"), (self._sup_legend, "supervised")):
+            if legend is not None:
+                fill_legend(legend, lanes[kind])
 
     def set_face_track(self, face: Any) -> None:
         """Mark the model frames where no face was detected with small ticks under the curve."""
@@ -297,9 +343,28 @@ class CurvePanel:
         p = self.plot.vb.mapSceneToView(scene_pos)
         self.hover_text = self.readout_at(float(p.x()))
         self._readout.setText(self.hover_text)
-        (x0, _), (_, y1) = self.plot.vb.viewRange()
-        self._readout.setPos(x0, y1)
+        self.place_readout(scene_pos)
         self._readout.setVisible(bool(self.hover_text))
+
+    def place_readout(self, scene_pos: QPointF) -> None:
+        """Wrap the read-out to the lane's width and put it in the top corner away from the
+        pointer (left half: the right corner), always inside the plotting area."""
+        if self.plot is None or self._readout is None:
+            return
+        vb = self.plot.vb
+        rect = vb.sceneBoundingRect()
+        self._readout.setTextWidth(-1)
+        natural = self._readout.textItem.boundingRect().width()
+        self._readout.setTextWidth(min(natural, max(80.0, rect.width() - 8.0)))
+        (x0, x1), (_, y1) = vb.viewRange()
+        right = scene_pos.x() < rect.center().x()
+        self._readout.setAnchor((1, 0) if right else (0, 0))
+        self._readout.setPos(x1 if right else x0, y1)
+
+    def readout_rect(self) -> Any:
+        """The read-out's rectangle in scene coordinates (for layout checks)."""
+        assert self._readout is not None
+        return self._readout.sceneBoundingRect()
 
 
 class GroundTruthLanes:
@@ -319,7 +384,7 @@ class GroundTruthLanes:
 
     def ensure_plot(self) -> pg.PlotItem:
         if self.plot is None:
-            self.plot = self.timeline.add_plot("ground truth", y_label="truth", height=48)
+            self.plot = self.timeline.add_plot("ground truth", y_label="truth", height=GT_LANE_PX)
             self.plot.setYRange(0, 3, padding=0)
             self.plot.getAxis("left").setStyle(showValues=False)
             self.plot.vb.setMouseEnabled(x=True, y=False)

@@ -7,7 +7,7 @@ import math
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QKeyEvent
+from PySide6.QtGui import QFontMetrics, QKeyEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QDoubleSpinBox,
@@ -24,7 +24,8 @@ from forensics_gui.core.evidence import wording
 from forensics_gui.core.media.silence import THRESHOLD_RULE, validate_threshold
 from forensics_gui.ui import theme
 
-PANEL_WIDTH = 300  # px: the tables and the wrapped SHA-256 fit; the timeline gets the rest
+PANEL_WIDTH = 300  # px, at least: the tables and the wrapped SHA-256 fit (a dock may be wider)
+TABLE_ROW_PX = 20
 TAU_DECIMALS = 6
 TAU_STEPS = tuple(m * 10.0**e for e in range(-TAU_DECIMALS, 0) for m in (1.0, 2.0, 5.0))
 TAU_MAX = 1.0 - 10.0**-TAU_DECIMALS  # the largest shown value below 1 (tau must be < 1)
@@ -79,6 +80,13 @@ def _human_size(n: int | None) -> str:
     return f"{n / 1024**i:.1f} {units[i]}" if i else f"{n} B"
 
 
+def _table_height(table: QTableWidget) -> int:
+    """The height that shows the heading and every row, none drawn over another: the heading's
+    and the rows' real sizes (fonts and styles change them) plus the frame."""
+    rows = table.verticalHeader().length() if table.rowCount() else 0
+    return table.horizontalHeader().sizeHint().height() + rows + 2 * table.frameWidth() + 2
+
+
 def _table(headers: tuple[str, str], tooltips: tuple[str, str] = ("", "")) -> QTableWidget:
     t = QTableWidget(0, 2)
     for column, (text, tip) in enumerate(zip(headers, tooltips, strict=True)):
@@ -90,11 +98,13 @@ def _table(headers: tuple[str, str], tooltips: tuple[str, str] = ("", "")) -> QT
     t.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
     t.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
     t.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-    t.verticalHeader().setDefaultSectionSize(20)
     t.setFont(theme.monospace_font(9))
+    row_px = max(TABLE_ROW_PX, QFontMetrics(t.font()).height() + 6)  # the text never clipped
+    t.verticalHeader().setMinimumSectionSize(row_px)
+    t.verticalHeader().setDefaultSectionSize(row_px)
     t.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
     t.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-    t.setFixedHeight(t.horizontalHeader().sizeHint().height() + 4)
+    t.setFixedHeight(_table_height(t))
     return t
 
 
@@ -107,7 +117,7 @@ class InfoPanel(QWidget):
         super().__init__(parent)
         self.setObjectName("panel")
         self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
-        self.setFixedWidth(PANEL_WIDTH)
+        self.setMinimumWidth(PANEL_WIDTH)
         outer = QVBoxLayout(self)
         outer.setContentsMargins(10, 8, 10, 8)
 
@@ -179,6 +189,7 @@ class InfoPanel(QWidget):
     def _heading(self, text: str) -> QLabel:
         label = QLabel(text)
         label.setObjectName("heading")
+        label.setWordWrap(True)  # a narrow dock wraps a long heading instead of cutting it
         return label
 
     def _on_tau_changed(self, value: float) -> None:
@@ -269,8 +280,7 @@ class InfoPanel(QWidget):
     @staticmethod
     def _fill(table: QTableWidget, rows: list[tuple[str, str]]) -> None:
         table.setRowCount(len(rows))
-        height = table.horizontalHeader().sizeHint().height() + 20 * len(rows) + 4
-        table.setFixedHeight(height)
+        table.setFixedHeight(_table_height(table))
         for r, (a, b) in enumerate(rows):
             for c, text in enumerate((a, b)):
                 item = QTableWidgetItem(text)

@@ -13,8 +13,15 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QSettings, Qt, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtCore import QRect, QSettings, Qt, QTimer, Signal
+from PySide6.QtGui import (
+    QAction,
+    QCloseEvent,
+    QDragEnterEvent,
+    QDropEvent,
+    QKeySequence,
+    QShowEvent,
+)
 from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
@@ -24,6 +31,7 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QMenu,
     QMessageBox,
+    QScrollArea,
     QSplitter,
     QVBoxLayout,
     QWidget,
@@ -33,6 +41,7 @@ import forensics_gui
 from forensics_gui.core.errors import ForensicsError
 from forensics_gui.core.evidence import snapshot as evidence
 from forensics_gui.core.media.timebase import Timebase
+from forensics_gui.ui import screen_fit
 from forensics_gui.ui import snapshot as snap
 from forensics_gui.ui.avh.views import AvhViews
 from forensics_gui.ui.info_panel import InfoPanel
@@ -95,13 +104,15 @@ class MainWindow(QMainWindow):
         self._build_layout()
         self._build_actions()
         self._connect()
-        self.resize(1280, 800)
+        self._placed = False  # set by the first show, once the window manager's frame is known
         self._restore_settings()
         self.avh = AvhViews(self)  # Analysis menu, lanes, ROI preview, summary dock
         self.report_export = ReportExport(self)  # File > Export report… (after the screenshot)
+        self._arrange_docks()
         layout = self.settings.window_state()
         if layout is not None:  # after the docks exist, so their places are restored too
             self.restoreState(layout)
+        self.avh.analysis_finished.connect(lambda _analysis: self._show_analysis_dock())
         self._update_actions()
 
     # -- construction --------------------------------------------------------------------
@@ -117,14 +128,26 @@ class MainWindow(QMainWindow):
         self.splitter.addWidget(self.timeline)
         self.splitter.setStretchFactor(0, 3)
         self.splitter.setStretchFactor(1, 2)
+        self.splitter.setChildrenCollapsible(False)  # neither the video nor a lane disappears
         self.splitter.setSizes([470, 260])
         central = QWidget()
         row = QHBoxLayout(central)
         row.setContentsMargins(6, 6, 6, 6)
         row.setSpacing(6)
         row.addWidget(self.splitter, 1)
-        row.addWidget(self.info_panel)
         self.setCentralWidget(central)
+        # The clip facts in a dock that scrolls: on a small screen it shares tabs with the
+        # analysis dock instead of squeezing the video and the lanes (see _arrange_docks).
+        info_scroll = QScrollArea()
+        info_scroll.setObjectName("infoScroll")
+        info_scroll.setWidgetResizable(True)
+        info_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        info_scroll.setWidget(self.info_panel)
+        self.info_dock = QDockWidget("Clip", self)
+        self.info_dock.setObjectName("clipDock")
+        self.info_dock.setWidget(info_scroll)
+        self.info_dock.toggleViewAction().setText("Show the &clip panel")
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.info_dock)
         self.statusBar().showMessage("Ready")
         self.playback_label = QLabel()  # sound device and speed, always shown
         self.playback_label.setObjectName("playbackStatus")
@@ -178,6 +201,44 @@ class MainWindow(QMainWindow):
         """Show ``text`` in the status bar (for ``timeout_ms`` ms; 0: until replaced)."""
         self.statusBar().showMessage(text, timeout_ms)
 
+    def _arrange_docks(self) -> None:
+        """The window's place and size on its screen, and the docks on the right: side by side
+        on a wide screen, tabs (Clip first) on a narrower one."""
+        available = self._available()
+        if screen_fit.side_by_side(available):
+            self.splitDockWidget(self.info_dock, self.avh.dock, Qt.Orientation.Horizontal)
+        else:
+            self.tabifyDockWidget(self.info_dock, self.avh.dock)
+            self.info_dock.raise_()
+        if not self._geometry_restored:
+            self.setGeometry(screen_fit.default_geometry(available, self.minimumSizeHint()))
+
+    def _show_analysis_dock(self) -> None:
+        """After an analysis, bring its dock to the front when it shares tabs with the clip's."""
+        dock = self.avh.dock
+        if dock in self.tabifiedDockWidgets(self.info_dock):
+            dock.raise_()
+
+    def _available(self) -> QRect:
+        """The available geometry (without panels/taskbars) of the screen the window is on."""
+        return self.screen().availableGeometry()
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 (Qt override)
+        super().showEvent(event)
+        if not self._placed:
+            self._placed = True
+            QTimer.singleShot(0, self, self.keep_on_screen)
+
+    def keep_on_screen(self) -> None:
+        """Once the window manager has framed the window: pull it inside the available area of
+        its screen (shrunk by what sticks out, never below the minimum size)."""
+        if self.isMaximized() or self.isFullScreen():
+            return
+        available = self._available()
+        frame = self.frameGeometry()
+        if not screen_fit.fits(frame, available):
+            self.setGeometry(screen_fit.pulled_inside(frame, self.geometry(), available))
+
     def give_lanes_half(self) -> None:
         """Split the height evenly between the video and the timeline lanes."""
         total = sum(self.splitter.sizes())
@@ -214,6 +275,13 @@ class MainWindow(QMainWindow):
         self.add_action(play, "Sound one frame later", lambda: self.transport.nudge_offset(1),
                         "Ctrl+Shift+Right")
         self.add_action(play, "Reset sound offset", lambda: self.set_audio_offset_ms(0.0))
+        view = self.menuBar().addMenu("&View")
+        self.reset_zoom_action = self.add_action(view, "&Reset zoom (whole clip)",
+                                                 self.timeline.reset_view, "Ctrl+0")
+        self.reset_zoom_action.setToolTip("Show the whole clip in the waveform and the lanes")
+        view.addSeparator()
+        view.addAction(self.info_dock.toggleViewAction())
+        self.view_menu = view
         tools = self.menuBar().addMenu("&Tools")
         self.add_action(tools, "&Train alignment network…", self.open_training_dialog)
         help_menu = self.menuBar().addMenu("&Help")
@@ -655,8 +723,11 @@ class MainWindow(QMainWindow):
 
     def _restore_settings(self) -> None:
         geometry = self.settings.geometry()
-        if geometry is not None:
-            self.restoreGeometry(geometry)
+        self._geometry_restored = False
+        if geometry is not None and self.restoreGeometry(geometry):
+            # a geometry saved on a bigger screen (or another monitor) is not used here
+            self._geometry_restored = self.isMaximized() or screen_fit.restorable(
+                self.geometry(), self._available())
         tau = self.settings.threshold()
         self.session.threshold = tau
         self.info_panel.set_threshold(tau)

@@ -24,6 +24,8 @@ QMainWindow, QDialog {{ background: {BACKGROUND}; }}
 QFrame#panel, QWidget#panel {{ background: {PANEL}; border: 1px solid {BORDER}; border-radius: 6px; }}
 QLabel#heading {{ color: {MUTED}; font-weight: 600; text-transform: uppercase; }}
 QLabel#notice {{ color: {MUTED}; font-size: 14px; }}
+QToolButton#resetZoom {{ font-size: 11px; padding: 1px 6px; }}
+QScrollArea#infoScroll, QScrollArea#infoScroll > QWidget > QWidget {{ background: {BACKGROUND}; border: none; }}
 QLabel#timeDisplay {{ color: {TEXT}; font-size: 15px; }}
 QToolButton, QPushButton {{ background: {PANEL}; border: 1px solid {BORDER}; border-radius: 4px;
     padding: 4px 8px; }}

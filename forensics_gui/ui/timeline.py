@@ -4,6 +4,12 @@ The first plot is the waveform (peak-pyramid envelope, redrawn for the visible r
 with the leading silence shaded and labelled and the ±tau threshold lines. More plots (fakeness
 curves, ground-truth lanes) are added below with :meth:`Timeline.add_plot`; each gets its own
 playhead and click-to-seek.
+
+Lanes are either fixed (``height``: the sync and ground-truth lanes) or growing (``min_height`` and
+``stretch``: the waveform and the curves share what the splitter gives the timeline). The plots'
+minimum heights add up to the widget's minimum height, so a small window shrinks the video above,
+never overlaps two lanes. The mouse wheel and dragging zoom and pan TIME only (every lane keeps
+its amplitude scale); :meth:`Timeline.reset_view` ("Reset zoom" under the lanes) shows the whole clip.
 """
 
 from __future__ import annotations
@@ -11,10 +17,15 @@ from __future__ import annotations
 from typing import Any
 
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, Qt, QTimer, Signal
-from PySide6.QtWidgets import QVBoxLayout, QWidget
+from PySide6.QtCore import QEvent, QObject, QPointF, Qt, QTimer, Signal
+from PySide6.QtWidgets import QToolButton, QVBoxLayout, QWidget
 
 from forensics_gui.ui import theme
+
+LAYOUT_MARGIN_PX = 4
+LANE_SPACING_PX = 2
+WAVEFORM_MIN_PX = 44  # the smallest plotting height at which the waveform and its labels read
+LEFT_AXIS_PX = 56
 
 
 class Timeline(QWidget):
@@ -29,8 +40,20 @@ class Timeline(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.graphics = pg.GraphicsLayoutWidget()
-        self.graphics.ci.setContentsMargins(4, 4, 4, 4)
-        self.graphics.ci.setSpacing(2)
+        self.graphics.ci.setContentsMargins(LAYOUT_MARGIN_PX, LAYOUT_MARGIN_PX, LAYOUT_MARGIN_PX,
+                                            LAYOUT_MARGIN_PX)
+        self.graphics.ci.setSpacing(LANE_SPACING_PX)
+        # "Reset zoom" sits in the free corner right of the time axis' "time (s)" label: on
+        # screen whenever the axis is, and it costs the lanes no height
+        self.reset_zoom_button = QToolButton(self.graphics)
+        self.reset_zoom_button.setObjectName("resetZoom")
+        self.reset_zoom_button.setText("Reset zoom")
+        self.reset_zoom_button.setToolTip("Show the whole clip again (View > Reset zoom, Ctrl+0). "
+                                          "The mouse wheel zooms the time axis; drag to move "
+                                          "along it.")
+        self.reset_zoom_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.reset_zoom_button.clicked.connect(self.reset_view)
+        self.graphics.installEventFilter(self)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.graphics)
@@ -38,8 +61,10 @@ class Timeline(QWidget):
         self.plots: list[pg.PlotItem] = []
         self.playheads: list[pg.InfiniteLine] = []
         self._view_heights: list[int | None] = []
+        self._min_heights: list[int] = []
         self._spares: dict[tuple[str, str], pg.PlotItem] = {}  # prebuilt, keyed (name, y_label)
-        self.waveform_plot = self.add_plot("waveform", y_label="amplitude")
+        self.waveform_plot = self.add_plot("waveform", y_label="amplitude",
+                                           min_height=WAVEFORM_MIN_PX, stretch=2)
         self.waveform_plot.setYRange(-1.0, 1.0, padding=0.02)
         self.curve = pg.PlotCurveItem(pen=pg.mkPen(theme.WAVEFORM, width=1), connect="all")
         self.waveform_plot.addItem(self.curve)
@@ -94,12 +119,28 @@ class Timeline(QWidget):
         self.graphics.scene().sigMouseClicked.connect(self._on_scene_clicked)
 
     # -- structure -----------------------------------------------------------------------
-    def add_plot(self, name: str, y_label: str = "", height: int | None = None) -> pg.PlotItem:
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt override)
+        if watched is self.graphics and event.type() == QEvent.Type.Resize:
+            self._place_zoom_button()
+        return super().eventFilter(watched, event)
+
+    def _place_zoom_button(self) -> None:
+        """Bottom right of the plots, beside the time axis label."""
+        button = self.reset_zoom_button
+        button.adjustSize()
+        button.move(self.graphics.width() - button.width() - LAYOUT_MARGIN_PX,
+                    self.graphics.height() - button.height() - 1)
+        button.raise_()
+
+    def add_plot(self, name: str, y_label: str = "", height: int | None = None,
+                 min_height: int = 40, stretch: int = 0) -> pg.PlotItem:
         """Append a plot under the others, x-linked to the waveform, with its own playhead.
 
         Only the bottom-most plot shows the time axis values and its "time (s)" label; the plots
-        above keep the x grid only. ``height`` is the height of the plotting area in pixels (the
-        bottom plot grows by its time axis so every lane keeps that area).
+        above keep the x grid only. ``height``: a fixed lane, that height of plotting area in
+        pixels (the bottom plot grows by its time axis so every lane keeps that area); None: a
+        growing lane of at least ``min_height`` pixels that takes ``stretch`` shares of the
+        height left over (the waveform has 2).
         """
         row = len(self.plots)
         plot = self._spares.pop((name, y_label), None)
@@ -118,6 +159,8 @@ class Timeline(QWidget):
         self.plots.append(plot)
         self.playheads.append(playhead)
         self._view_heights.append(height)
+        self._min_heights.append(int(min_height))
+        self.graphics.ci.layout.setRowStretchFactor(row, 0 if height is not None else int(stretch))
         self._fix_heights()
         return plot
 
@@ -141,19 +184,43 @@ class Timeline(QWidget):
         plot.showGrid(x=True, y=False, alpha=0.15)
         plot.setMenuEnabled(False)
         plot.hideButtons()
+        plot.vb.setMouseEnabled(x=True, y=False)  # the wheel zooms time, never the amplitude
         if y_label:
             plot.setLabel("left", y_label)
         left = plot.getAxis("left")
-        left.setWidth(56)
+        left.setWidth(LEFT_AXIS_PX)
         left.setStyle(hideOverlappingLabels=True)  # no tick text spilling into the next lane
         plot.setLabel("bottom", "time", units="s")
         return plot
 
+    @staticmethod
+    def _chrome_height(plot: pg.PlotItem) -> float:
+        """The plot's height outside its plotting area: the bottom axis (values and label only on
+        the last lane) and a reserved top row (a legend above the data)."""
+        return float(plot.getAxis("bottom").minimumHeight() + plot.layout.rowMinimumHeight(0))
+
     def _fix_heights(self) -> None:
-        """Fixed lanes: plotting-area height + their bottom axis (only the last one has values)."""
-        for plot, height in zip(self.plots, self._view_heights, strict=True):
+        """Fixed lanes get plotting-area height + chrome; growing lanes at least their minimum.
+        The sum is the widget's minimum height, so lanes never overlap when space runs short."""
+        total = 2.0 * LAYOUT_MARGIN_PX + LANE_SPACING_PX * max(0, len(self.plots) - 1)
+        for plot, height, low in zip(self.plots, self._view_heights, self._min_heights, strict=True):
+            chrome = self._chrome_height(plot)
             if height is not None:
-                plot.setFixedHeight(height + plot.getAxis("bottom").minimumHeight())
+                plot.setFixedHeight(height + chrome)
+                total += height + chrome
+            else:
+                plot.setMinimumHeight(low + chrome)
+                plot.setMaximumHeight(16777215)
+                total += low + chrome
+        self.graphics.setMinimumHeight(int(total) + 2)
+
+    def refresh_heights(self) -> None:
+        """Recompute the lane heights after a lane changed its chrome (e.g. a legend row)."""
+        self._fix_heights()
+
+    def lane_heights(self) -> dict[str, float]:
+        """Plotting-area height in pixels of each lane, by plot name (for tests and layout)."""
+        return {str(p.vb.name): float(p.vb.height()) for p in self.plots}
 
     def time_axis_plots(self) -> list[pg.PlotItem]:
         """The plots whose time axis shows values and the "time (s)" label (the bottom one)."""
@@ -273,9 +340,15 @@ class Timeline(QWidget):
             event.accept()
 
     def reset_view(self) -> None:
-        """Show the whole clip at full amplitude (double-click on a plot)."""
+        """Show the whole clip at full amplitude ("Reset zoom", Ctrl+0, or a double-click)."""
         self.waveform_plot.setXRange(0.0, self.duration_s, padding=0.0)
         self.waveform_plot.setYRange(-1.0, 1.0, padding=0.02)
+        # the other lanes follow through the x link; their amplitude never changed (no y zoom)
+
+    def is_zoomed(self) -> bool:
+        """True when the lanes show less than the whole clip."""
+        (x0, x1), _ = self.waveform_plot.vb.viewRange()
+        return x0 > 1e-9 or x1 < self.duration_s - 1e-9
 
     def scene_pos_for_time(self, t: float, plot_index: int = 0) -> QPointF:
         """Scene position of time ``t`` at the vertical middle of a plot (for tests/automation)."""

@@ -7,6 +7,7 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 
@@ -141,3 +142,161 @@ def test_summary_shows_the_measured_silence_before_any_analysis(qtbot, window, c
     assert "30.0 ms" in summary.silence_label.text()
     open_and_wait(window, clips["video_only"].path)
     assert summary.silence_label.text() == "no audio stream"
+
+
+# -- any screen: the window fits, lanes share the height, legends and read-outs stay off the data --
+@pytest.mark.parametrize("screen", [(0, 0, 1024, 600), (0, 24, 1280, 696), (1920, 0, 1600, 1000)])
+def test_the_window_opens_inside_the_available_screen(screen) -> None:  # type: ignore[no-untyped-def]
+    from PySide6.QtCore import QRect, QSize
+
+    from forensics_gui.ui import screen_fit
+
+    available = QRect(*screen)
+    client = screen_fit.default_geometry(available, QSize(914, 532))
+    border = screen_fit.FRAME_ALLOWANCE
+    frame = client.adjusted(-border.width() // 2, -(border.height() - border.width() // 2),
+                            border.width() // 2, border.width() // 2)
+    assert available.contains(frame), (client, available)
+    assert client.width() >= 914 and client.height() >= 532
+    assert client.width() <= screen_fit.PREFERRED.width()
+    assert screen_fit.restorable(client, available)
+    # a window saved on a bigger screen does not fit this one, nor one saved on another monitor
+    assert not screen_fit.restorable(QRect(0, 0, available.width() + 200, 700), available)
+    assert not screen_fit.restorable(QRect(available.right() + 100, 40, 800, 500), available)
+    # a frame the window manager made bigger than the allowance is pulled back inside
+    big_frame = QRect(available.x() - 10, available.y() + 5, available.width() + 40, available.height())
+    inner = big_frame.adjusted(6, 30, -6, -6)
+    moved = screen_fit.pulled_inside(big_frame, inner, available)
+    assert available.contains(moved.adjusted(-6, -30, 6, 6))
+    assert screen_fit.side_by_side(available) is (available.width() >= 1500)
+
+
+def test_a_saved_geometry_is_restored_only_when_it_fits(qtbot, window) -> None:  # type: ignore[no-untyped-def]
+    from forensics_gui.ui.main_window import MainWindow
+
+    available = window.screen().availableGeometry()
+    window.setGeometry(available.right() + 500, 40, 3000, 2000)  # another, larger monitor
+    window.shutdown()
+    again = MainWindow(use_audio=False)
+    qtbot.addWidget(again)
+    try:
+        assert not again._geometry_restored
+        geometry = again.geometry()
+        assert available.contains(geometry.topLeft())
+        assert geometry.width() <= max(available.width(), again.minimumSizeHint().width())
+    finally:
+        again.shutdown()
+
+
+def test_the_minimum_size_fits_a_1024x600_screen_with_every_lane(qtbot, window, clips,
+                                                                 open_and_wait) -> None:
+    open_and_wait(window, clips["av"].path, audio=False)
+    window.avh.curves.ensure_plots()
+    window.avh.gt_lanes.ensure_plot()
+    qtbot.wait(50)  # delivers the posted layout events
+    minimum = window.minimumSizeHint()
+    # 1024x600 less a window manager's frame and a panel (about 8 x 64 px)
+    assert minimum.width() <= 1016 and minimum.height() <= 536, minimum
+    # the lanes' minimum heights add up to the timeline's: they never overlap, the video shrinks
+    tl = window.timeline
+    assert tl.graphics.minimumHeight() >= sum(p.minimumHeight() for p in tl.plots)
+    assert not window.splitter.childrenCollapsible()
+
+
+def _lanes(qtbot):  # type: ignore[no-untyped-def]
+    from forensics_gui.core.alignment.scoring import ScoreResult
+    from forensics_gui.ui.curves import CurvePanel, GroundTruthLanes
+    from forensics_gui.ui.timeline import Timeline
+
+    tl = Timeline()
+    qtbot.addWidget(tl)
+    tl.resize(900, 420)
+    tl.show()
+    tl.set_clip(2.0)
+    panel = CurvePanel(tl)
+    scores = np.sin(np.arange(50) / 4.0).astype(np.float32)
+    res = ScoreResult(scores, 1.5, "lse", [(0.4, 0.8)], 0.5, "unsupervised", "ab",
+                      np.zeros(50, np.int32), np.full(50, 0.3, np.float32))
+    panel.set_result("unsupervised", "untrimmed", res)
+    GroundTruthLanes(tl).ensure_plot()
+    qtbot.waitUntil(lambda: panel.plot.vb.height() > 0, timeout=30000)
+    return tl, panel
+
+
+def test_the_curve_lane_grows_with_the_timeline_and_fixed_lanes_keep_their_height(qtbot) -> None:
+    from forensics_gui.ui.curves import FAKENESS_MIN_PX, SYNC_LANE_PX
+
+    tl, panel = _lanes(qtbot)
+    qtbot.waitUntil(lambda: panel.plot.vb.height() >= FAKENESS_MIN_PX - 3, timeout=30000)
+    small = tl.lane_heights()
+    tl.resize(900, 720)
+    qtbot.waitUntil(lambda: tl.lane_heights()["fakeness"] > small["fakeness"] + 100, timeout=30000)
+    tall = tl.lane_heights()
+    assert tall["waveform"] > small["waveform"]  # the waveform grows too, less
+    assert tall["fakeness"] - small["fakeness"] > tall["waveform"] - small["waveform"]
+    assert abs(tall["sync"] - small["sync"]) <= 1 and abs(tall["sync"] - SYNC_LANE_PX) <= 3
+
+
+def test_legend_sits_above_the_data_and_the_read_out_inside_it(qtbot) -> None:
+    from PySide6.QtCore import QPointF
+
+    from forensics_gui.core.evidence import wording
+
+    tl, panel = _lanes(qtbot)
+    legend = panel._legend
+    assert legend.isVisible()
+    assert [label.text for _, label in legend.items] == ["mismatch", wording.UNUSUAL_LINE]
+    assert not panel.threshold_lines["untrimmed"].label.isVisible()  # not written on the curve
+    qtbot.waitUntil(lambda: legend.sceneBoundingRect().height() > 0, timeout=30000)
+    for plot in tl.plots:
+        assert not legend.sceneBoundingRect().intersects(plot.vb.sceneBoundingRect()), plot.vb.name
+    vb = panel.plot.vb.sceneBoundingRect()
+    for fx in (0.99, 0.01, 0.5):  # near the right edge, the left edge, the middle
+        panel._on_mouse_moved(QPointF(vb.left() + fx * vb.width(), vb.center().y()))
+        assert panel._readout.isVisible() and "mismatch" in panel.hover_text
+        r = panel.readout_rect()
+        assert vb.adjusted(-1, -1, 1, 1).contains(r), (fx, r, vb)
+
+
+def test_the_wheel_zooms_time_only_and_reset_zoom_shows_the_whole_clip(qtbot, window) -> None:
+    from PySide6.QtCore import QPoint, QPointF, Qt
+    from PySide6.QtGui import QWheelEvent
+    from PySide6.QtWidgets import QApplication
+
+    tl = window.timeline
+    tl.set_clip(2.0)
+    window.avh.curves.ensure_plots()
+    qtbot.waitUntil(lambda: window.avh.curves.plot.vb.height() > 0, timeout=30000)
+    view = tl.graphics
+    before = [p.vb.viewRange() for p in tl.plots]
+    for plot in tl.plots:
+        pos = QPointF(view.mapFromScene(plot.vb.sceneBoundingRect().center()))
+        wheel = QWheelEvent(pos, QPointF(view.viewport().mapToGlobal(pos)), QPoint(0, 0),
+                            QPoint(0, 120), Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier,
+                            Qt.ScrollPhase.NoScrollPhase, False)
+        QApplication.sendEvent(view.viewport(), wheel)
+    after = [p.vb.viewRange() for p in tl.plots]
+    for (x0, y0), (x1, y1) in zip(before, after, strict=True):
+        assert x1[1] - x1[0] < x0[1] - x0[0]  # time zoomed in
+        assert y1 == pytest.approx(y0)  # amplitude untouched
+    assert tl.is_zoomed()
+    assert window.reset_zoom_action.shortcut().toString() == "Ctrl+0"
+    assert window.reset_zoom_action in window.view_menu.actions()
+    button = tl.reset_zoom_button
+    assert button.text() == "Reset zoom" and button.isVisible()
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+    assert not tl.is_zoomed()
+    for plot, (_, y0) in zip(tl.plots, before, strict=True):
+        assert plot.vb.viewRange()[1] == pytest.approx(y0)
+
+
+def test_info_tables_show_every_row_under_their_heading(qtbot, window, clips, open_and_wait) -> None:
+    open_and_wait(window, clips["av"].path)
+    window.info_dock.raise_()
+    panel = window.info_panel
+    qtbot.waitUntil(lambda: panel.sweep_table.rowCount() > 0, timeout=30000)
+    for table in (panel.sweep_table, panel.amplitude_table):
+        last = table.visualItemRect(table.item(table.rowCount() - 1, 1))
+        assert table.visualItemRect(table.item(0, 0)).top() >= 0
+        assert last.bottom() < table.viewport().height(), table.horizontalHeaderItem(0).text()
+        assert table.horizontalHeader().geometry().bottom() < table.viewport().geometry().top()

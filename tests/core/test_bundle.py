@@ -3,7 +3,8 @@
 Building the bundle takes minutes and GBs, so these tests run only where a built bundle exists
 (``dist/forensics-gui/forensics-gui``, or the program named by ``FORENSICS_BUNDLE``) or when
 ``FORENSICS_BUNDLE_TEST=1`` asks for them (then a missing bundle is built first). They run the
-bundle as a user would: ``--version``, ``silence`` on a generated clip, and the viewer on its demo
+bundle as a user would: ``--version``, ``silence`` and ``models list`` (the registry inside the
+bundle), ``roi`` on a generated face clip (dlib and its landmark model), and the viewer on its demo
 clip, opened offscreen and closed with SIGTERM once it listens for it.
 """
 
@@ -62,7 +63,7 @@ def test_bundle_version(bundle: Path, tmp_path: Path) -> None:
 def test_bundle_measures_silence_and_lists_its_models(bundle: Path, tmp_path: Path) -> None:
     from forensics_gui.demo import make_clip
 
-    clip = make_clip(tmp_path / "clip.mp4", duration_s=1.0, leading_silence_ms=40.0, face=False)
+    clip = make_clip(tmp_path / "clip.mp4", duration_s=1.0, leading_silence_ms=40.0, face=False).path
     done = subprocess.run([str(bundle), "silence", str(clip), "--json"], capture_output=True,
                           text=True, timeout=300, env=_env(tmp_path))
     assert done.returncode == 0, done.stderr
@@ -75,6 +76,19 @@ def test_bundle_measures_silence_and_lists_its_models(bundle: Path, tmp_path: Pa
     listed = json.loads(done.stdout)
     assert str(bundle.parent) in listed["registry"]
     assert {"self_large_vox_433h.pt", "AVH-Align_AV1M.pt"} <= {m["name"] for m in listed["models"]}
+
+
+@pytest.mark.slow
+def test_bundle_finds_the_face_landmark_model(bundle: Path, tmp_path: Path) -> None:
+    """dlib and its 68-landmark model work inside the bundle: the mouth crop of a face clip."""
+    from forensics_gui.demo import make_clip
+
+    clip = make_clip(tmp_path / "face.mp4", duration_s=1.0, face=True).path
+    done = subprocess.run([str(bundle), "roi", str(clip), "-o", str(tmp_path / "roi")],
+                          capture_output=True, text=True, timeout=300, env=_env(tmp_path))
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "roi" / "face_roi.mp4").stat().st_size > 0
+    assert (tmp_path / "roi" / "face_landmarks.npz").is_file()
 
 
 def _catches_sigterm(pid: int) -> bool:

@@ -371,3 +371,35 @@ def test_a_built_wheel_carries_the_registry(tmp_path: Path) -> None:
         meta = next(zf.read(n).decode() for n in names if n.endswith(".dist-info/METADATA"))
     assert "forensics_gui/core/models/registry.json" in names
     assert "License-Expression: MIT" in meta
+
+
+def test_a_second_fetch_of_the_same_model_is_told_who_has_it(folder: Path) -> None:
+    from forensics_gui.core.files.locking import OutputBusyError, output_lock
+
+    part = fetch.partial_path("good.pt")
+    part.parent.mkdir(parents=True)
+    started: list[bool] = []
+    import threading
+
+    release = threading.Event()
+
+    def other_run() -> None:  # another thread holds the download's lock, as another process would
+        with output_lock(part, "models fetch"):
+            started.append(True)
+            release.wait(60)
+
+    thread = threading.Thread(target=other_run)
+    thread.start()
+    try:
+        while not started and thread.is_alive():
+            thread.join(0.01)
+        with model_server({"good.pt": ServedFile(DATA)}) as server:
+            with pytest.raises(OutputBusyError) as err:
+                fetch_model("good.pt", True, url=server.url("good.pt"))
+            assert server.requests == []
+    finally:
+        release.set()
+        thread.join(60)
+    assert "good.pt.part is being written by process" in one_sentence(err.value)
+    assert "models fetch" in str(err.value)
+    assert_clean(folder, "good.pt")

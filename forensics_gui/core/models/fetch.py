@@ -46,6 +46,7 @@ from forensics_gui.core.errors import Cancelled, ForensicsError
 from forensics_gui.core.files import paths
 from forensics_gui.core.files.atomic import write_text_atomic
 from forensics_gui.core.files.checks import read_json_file
+from forensics_gui.core.files.locking import output_lock
 from forensics_gui.core.models.registry import ModelInfo, known_models
 from forensics_gui.core.progress import Progress, check_cancelled
 
@@ -244,6 +245,15 @@ def fetch_model(name: str, accept_licence: bool, progress: Progress | None = Non
         raise FetchError(f"Cannot create the download folder {part.parent} "
                          f"({err.strerror or err}); check that {folder} is writable.") from err
     connect_s, read_s = timeout_s or (CONNECT_TIMEOUT_S, READ_TIMEOUT_S)
+    # One download of a name at a time (the viewer and the CLI, or two terminals): the second is
+    # told which process has it instead of appending to the same partial file.
+    with output_lock(part, "models fetch"):
+        return _fetch_locked(model, address, part, folder, target, progress, connect_s, read_s)
+
+
+def _fetch_locked(model: ModelInfo, address: str, part: Path, folder: Path, target: Path,
+                  progress: Progress | None, connect_s: float, read_s: float) -> FetchResult:
+    name = model.name
     size, sha, resumed = _download(model, address, part, folder, progress, connect_s, read_s)
     check_cancelled(progress)
     expected = (model.sha256 or "").lower() or recorded_sha256(name, folder)

@@ -17,8 +17,9 @@ extras=""
 sys_pkgs="libpulse0 libegl1 libgl1 libxkbcommon0 libxkbcommon-x11-0 libfontconfig1 libdbus-1-3 \
 libxcb-icccm4 libxcb-keysyms1 libxcb-cursor0 libxcb-image0 libxcb-render-util0 libxcb-xkb1 \
 libxcb-shape0 libxcb-randr0 libxcb-xinerama0 fonts-dejavu-core"
-# The tests also look at real X windows (Xvfb) and listen to real sound (PulseAudio, null sink).
-[ -n "$extras" ] && sys_pkgs="$sys_pkgs xvfb xauth x11-utils pulseaudio pulseaudio-utils"
+# The tests also look at real X windows (Xvfb, framed by openbox) and listen to real sound
+# (PulseAudio, null sink).
+[ -n "$extras" ] && sys_pkgs="$sys_pkgs xvfb xauth x11-utils openbox pulseaudio pulseaudio-utils"
 if command -v apt-get >/dev/null 2>&1; then
     missing=""
     for p in $sys_pkgs; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done

@@ -55,6 +55,7 @@ from forensics_gui.ui.workers import ClipInfoWorker, FrameDecoder
 
 MEDIA_FILTER = "Media files (*.mp4 *.mov *.mkv *.avi *.webm *.m4v *.wav *.flac *.mp3 *.m4a *.ogg);;All files (*)"
 NO_VIDEO_STEP_S = 0.04  # frame-step size (seconds) for clips without video
+WM_SETTLE_MS = 700  # after the first show: the window manager has added its frame by then
 
 
 def _format_time(t: float) -> str:
@@ -228,6 +229,8 @@ class MainWindow(QMainWindow):
         if not self._placed:
             self._placed = True
             QTimer.singleShot(0, self, self.keep_on_screen)
+            # a window manager frames the window a moment later; look again once it has
+            QTimer.singleShot(WM_SETTLE_MS, self, self.keep_on_screen)
 
     def keep_on_screen(self) -> None:
         """Once the window manager has framed the window: pull it inside the available area of

@@ -3,7 +3,8 @@
 Each size runs the viewer in a child process (tests/ui/x11_probe.py) that opens without a given
 size, opens a generated talking-face clip with ground truth, runs AVH-Align with tiny
 random-weight models, reports where things are on the screen (JSON) and saves the real X
-framebuffer. The checks are what a user would see: the window inside the screen, the time
+framebuffer; where openbox is installed (``packaging/install.sh --test`` installs it) it frames
+the window as a desktop would. The checks are what a user would see: the window inside the screen, the time
 axis, status bar, progress and Cancel on screen and apart, lanes that do not overlap and a
 curve lane that grows with the splitter, legends above the data, the read-out inside the lane,
 the wheel zooming time only, Reset zoom, tables whose heading is not drawn over a row, no label
@@ -13,8 +14,11 @@ cut short, and the curve's colour inside the curve lane of the screenshot.
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -66,12 +70,38 @@ def _run_probe(setup: dict[str, Path], width: int, height: int) -> tuple[dict[st
                 "FORENSICS_GUI_DATA": str(root / "data"), "FORENSICS_GUI_CACHE": str(setup["cache"]),
                 "FORENSICS_GUI_MODELS": str(setup["models"])},
         "clip": str(setup["clip"]), "screenshot": str(shot), "at_s": 1.5, "drag_px": 120}))
-    with xvfb(width, height) as display:
+    with xvfb(width, height) as display, _window_manager(display) as managed:
+        if managed:
+            data = json.loads(config.read_text())
+            config.write_text(json.dumps({**data, "window_manager": True}))
         proc = subprocess.run([sys.executable, str(PROBE), str(config)], env=x_env(display),
                               capture_output=True, text=True, timeout=CHILD_TIMEOUT_S)
     assert proc.returncode == 0, proc.stderr[-4000:]
     report = json.loads(proc.stdout.strip().splitlines()[-1])
     return report, _read_rgb(shot)
+
+
+@contextmanager
+def _window_manager(display: str) -> Iterator[bool]:
+    """Openbox on ``display`` when it is installed (the window then gets a real frame and title
+    bar that must fit the screen too); False, and no window manager, where it is not."""
+    from forensics_gui.testing.xvfb import x_env
+
+    exe = shutil.which("openbox")
+    if exe is None:
+        yield False
+        return
+    proc = subprocess.Popen([exe, "--sm-disable"], env=x_env(display), stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        yield True
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 def _read_rgb(path: Path) -> np.ndarray:
@@ -115,7 +145,9 @@ def test_the_window_fits_and_nothing_overlaps(screens, size) -> None:  # type: i
     r, rgb = screens[size]
     screen = r["available"]
     assert r["screenshot_size"] == list(size) and screen[2:] == list(size)
-    # the window, framed, inside the available screen; its minimum fits the smallest screen
+    # the window, framed (by openbox where it is installed), inside the available screen; its
+    # minimum fits the smallest screen
+    assert r.get("framed", True), "the window manager never framed the window"
     assert _inside(r["frame"], screen), (r["frame"], screen)
     assert r["minimum"][0] <= 1024 and r["minimum"][1] <= 600, r["minimum"]
     window = r["geometry"]

@@ -70,7 +70,12 @@ def main(config_path: str) -> int:  # noqa: C901, PLR0915 (one linear script)
     window.show()
     wait(lambda: window.isVisible() and window.windowHandle() is not None and window.windowHandle().isExposed(),
          "window shown")
-    pump(0.3)  # the first show's keep_on_screen and the window manager (if any) settle
+    if cfg.get("window_manager"):  # the frame (title bar, borders) is the window manager's
+        start = time.monotonic()
+        while window.frameGeometry() == window.geometry() and time.monotonic() - start < 30:
+            pump(0.02)
+        report["framed"] = window.frameGeometry() != window.geometry()
+    pump(0.3)  # the first show's keep_on_screen settles
     avh = window.avh
     avh.trimmed_action.setChecked(bool(cfg.get("trimmed", True)))
     finished: list[Any] = []

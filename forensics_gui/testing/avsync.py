@@ -338,12 +338,11 @@ def say(*parts):
     print(*parts, flush=True)
 # what the viewer itself knows, to tell a late picture from misplaced sound: when each frame was
 # painted, and the clock's anchor (media time, speed, monotonic time) at every start / speed change
-_frame_ready = w._on_frame_ready
-def frame_ready(token, index, time_s, image):
-    _frame_ready(token, index, time_s, image)
+_show_frame = w._show_frame
+def show_frame(index, time_s, image):
+    _show_frame(index, time_s, image)
     say("PAINT", index, time_s, time.monotonic())
-w.decoder.frame_ready.disconnect(w._on_frame_ready)
-w.decoder.frame_ready.connect(frame_ready)
+w._show_frame = show_frame
 def anchored(method):
     def call(*args):
         method(*args)

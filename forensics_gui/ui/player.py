@@ -422,6 +422,8 @@ class PlaybackClock(QObject):
         return self.position() + self.rate * ahead_s
 
     def start(self, from_s: float) -> None:
+        if self.sound is not None and self.has_audio:
+            self.sound.prepare()  # may wait for the sound server: before the clock starts
         self._origin_s = 0.0 if from_s >= self.end_s else from_s
         self._elapsed.start()
         self.playing = True

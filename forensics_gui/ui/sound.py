@@ -14,7 +14,6 @@ waveform, overlap-added every 10 ms. Speech keeps its pitch; at 1x the samples a
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import numpy as np
@@ -28,7 +27,8 @@ def frame_s(speed: float) -> float:
     of its place by more than a few ms (a frame shows an onset up to ~frame*(1-s)/(2s) early)."""
     return FRAME_S if speed >= 0.75 else 0.012 if speed >= 0.5 else 0.008
 FEED_MS = 5  # how often the sink is topped up
-BUFFER_S = 0.060  # what the sink holds at most (the sound latency; accounted for, not a delay)
+BUFFER_S = 0.080  # what the sink holds at most: rides out an 80 ms stall of the window's thread;
+# accounted for when choosing what to write, so it is no delay (Pause drops it)
 RESYNC_S = 0.004  # re-place the sound when it is this far (wall time) from where it should be
 FADE_S = 0.003
 
@@ -104,10 +104,7 @@ class Stretcher:
             if not natural.any() or not region.any():
                 chosen = nominal
             else:
-                from scipy.signal import correlate
-
-                score = correlate(region, natural, mode="valid", method="fft")
-                chosen = nominal - tol + int(np.argmax(score))
+                chosen = nominal - tol + int(np.argmax(_correlate(region, natural)))
         frame = self._take(chosen, self.n) * self.window
         frame[:, : self.n - self.hop] += self._tail
         self._tail = frame[:, self.hop:].copy()
@@ -161,7 +158,7 @@ class SoundOutput(QObject):
 
     def set_track(self, samples: np.ndarray | None, rate_hz: int = 0, start_s: float = 0.0) -> None:
         """The clip's samples ``[channels, n]`` (None: no sound); stops what plays."""
-        self.stop()
+        self._halt()
         if samples is None or samples.size == 0 or rate_hz <= 0:
             self._stretcher = None
             self._close_sink()
@@ -174,7 +171,7 @@ class SoundOutput(QObject):
             self._close_sink()
         self._stretcher = Stretcher(samples, rate_hz)
         self._track_start_s = float(start_s)
-        self._open_sink()  # now, so the first Play does not wait for the sound server
+        self.prepare()  # now, so that Play does not wait for the sound server
 
     def _open_sink(self) -> bool:
         if self._sink is not None:
@@ -207,17 +204,30 @@ class SoundOutput(QObject):
             self._sink.deleteLater()
         self._sink = self._io = None
 
+    def prepare(self) -> None:
+        """Open the stream to the sound server and keep it running on a few ms of silence.
+
+        A new stream starts playing 100 ms or more after its first samples are written, only
+        once its buffer is full (and the very first connection of a process takes longer), so
+        sound started on a new stream comes late. A running stream plays what is written after
+        what it holds, which is known: Play then puts the first sound exactly where the picture
+        will be, after at most BUFFER_S of silence."""
+        if self._io is None and self._stretcher is not None and self._open_sink():
+            self._io = self._sink.start()
+            self._timer.start()
+
     def start(self, target: Any, speed: float) -> None:
-        """Play from now on; ``target(ahead_s)`` is the picture's media time ``ahead_s`` from now."""
-        self.stop()
-        if self._stretcher is None or not self._open_sink():
+        """Play from now on; ``target(ahead_s)`` is the picture's media time ``ahead_s`` from now.
+        Already playing (a seek): the sound is re-placed after what the sink holds."""
+        if self._stretcher is None:
+            return
+        self.prepare()
+        if self._io is None:
             return
         self._target, self._speed = target, float(speed)
-        self._io = self._sink.start()
         self._errors = []
-        self._place(self._target(0.0))
+        self._force = True
         self._feed()
-        self._timer.start()
 
     def set_speed(self, speed: float) -> None:
         """A new speed while playing: the sound is re-placed at the next top-up (what the sink
@@ -226,7 +236,14 @@ class SoundOutput(QObject):
         self._force = True
 
     def stop(self) -> None:
-        """Silence at once: what the sink still holds is dropped (no sound twice on resume)."""
+        """Silence at once: what the sink still holds is dropped (no sound twice on resume);
+        the stream is opened again at once and kept running on silence (see :meth:`prepare`)."""
+        was_open = self._io is not None
+        self._halt()
+        if was_open:
+            self.prepare()
+
+    def _halt(self) -> None:
         self._timer.stop()
         self._target = None
         if self._sink is not None and self._io is not None:
@@ -236,7 +253,7 @@ class SoundOutput(QObject):
 
     @property
     def playing(self) -> bool:
-        return self._io is not None
+        return self._io is not None and self._target is not None
 
     def _place(self, picture_s: float) -> None:
         assert self._stretcher is not None
@@ -250,9 +267,13 @@ class SoundOutput(QObject):
         return queued / self._bytes_per_frame / self._stretcher.rate_hz
 
     def _feed(self) -> None:
-        if self._io is None or self._stretcher is None or self._target is None:
+        if self._io is None or self._stretcher is None:
             return
         free_frames = self._sink.bytesFree() // self._bytes_per_frame
+        if self._target is None:  # paused: keep the stream running on silence
+            if free_frames > 0:
+                self._io.write(bytes(free_frames * self._bytes_per_frame))
+            return
         if free_frames <= 0:
             return
         ahead = self.queued_s()
@@ -273,5 +294,9 @@ class SoundOutput(QObject):
         self._io.write(data)
 
 
-def sound_disabled() -> bool:
-    return os.environ.get("FORENSICS_GUI_NO_AUDIO") == "1"
+def _correlate(region: np.ndarray, template: np.ndarray) -> np.ndarray:
+    """``sum(region[k + j] * template[j])`` for every ``k`` where the template fits (FFT)."""
+    lags = len(region) - len(template) + 1
+    size = 1 << int(np.ceil(np.log2(len(region) + len(template))))
+    spectrum = np.fft.rfft(region, size) * np.conj(np.fft.rfft(template, size))
+    return np.fft.irfft(spectrum, size)[:lags]

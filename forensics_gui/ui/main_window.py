@@ -776,6 +776,7 @@ class MainWindow(QMainWindow):
     def shutdown(self) -> None:
         """Stop playback and join every worker thread (idempotent)."""
         self.pause()
+        self.clock.close()  # lets go of the sound device
         self.settings.set_geometry(self.saveGeometry())
         self.settings.set_window_state(self.saveState())
         self.settings.sync()

@@ -446,6 +446,12 @@ class PlaybackClock(QObject):
         if self.playing and self.sound is not None and self.sound.playing:
             self.sound.set_speed(rate)
 
+    def close(self) -> None:
+        """Stop playing and let go of the sound device."""
+        self.pause()
+        if self.sound is not None:
+            self.sound.close()
+
     def set_audio_offset(self, offset_s: float) -> None:
         """Shift the sound against the picture (> 0: later); applies while playing."""
         self.audio_offset_s = float(offset_s)

@@ -26,7 +26,8 @@ def frame_s(speed: float) -> float:
     """The WSOLA frame for ``speed``: shorter when slow, so a sound's onset is not smeared ahead
     of its place by more than a few ms (a frame shows an onset up to ~frame*(1-s)/(2s) early)."""
     return FRAME_S if speed >= 0.75 else 0.012 if speed >= 0.5 else 0.008
-FEED_MS = 5  # how often the sink is topped up
+FEED_MS = 5  # how often the sink is topped up while playing
+IDLE_FEED_MS = 20  # and with silence while paused
 BUFFER_S = 0.080  # what the sink holds at most: rides out an 80 ms stall of the window's thread;
 # accounted for when choosing what to write, so it is no delay (Pause drops it)
 RESYNC_S = 0.004  # re-place the sound when it is this far (wall time) from where it should be
@@ -214,7 +215,7 @@ class SoundOutput(QObject):
         will be, after at most BUFFER_S of silence."""
         if self._io is None and self._stretcher is not None and self._open_sink():
             self._io = self._sink.start()
-            self._timer.start()
+            self._timer.start(IDLE_FEED_MS)
 
     def start(self, target: Any, speed: float) -> None:
         """Play from now on; ``target(ahead_s)`` is the picture's media time ``ahead_s`` from now.
@@ -228,6 +229,7 @@ class SoundOutput(QObject):
         self._errors = []
         self._force = True
         self._feed()
+        self._timer.start(FEED_MS)
 
     def set_speed(self, speed: float) -> None:
         """A new speed while playing: the sound is re-placed at the next top-up (what the sink
@@ -242,6 +244,11 @@ class SoundOutput(QObject):
         self._halt()
         if was_open:
             self.prepare()
+
+    def close(self) -> None:
+        """Stop and close the stream (the window closes)."""
+        self._halt()
+        self._close_sink()
 
     def _halt(self) -> None:
         self._timer.stop()

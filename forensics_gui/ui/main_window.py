@@ -20,6 +20,7 @@ from PySide6.QtGui import (
     QDragEnterEvent,
     QDropEvent,
     QKeySequence,
+    QResizeEvent,
     QShowEvent,
 )
 from PySide6.QtWidgets import (
@@ -56,6 +57,7 @@ from forensics_gui.ui.workers import ClipInfoWorker, FrameDecoder
 MEDIA_FILTER = "Media files (*.mp4 *.mov *.mkv *.avi *.webm *.m4v *.wav *.flac *.mp3 *.m4a *.ogg);;All files (*)"
 NO_VIDEO_STEP_S = 0.04  # frame-step size (seconds) for clips without video
 WM_SETTLE_MS = 700  # after the first show: the window manager has added its frame by then
+VIDEO_MIN_HEIGHT_PX = 96
 
 
 def _format_time(t: float) -> str:
@@ -106,6 +108,10 @@ class MainWindow(QMainWindow):
         self._build_actions()
         self._connect()
         self._placed = False  # set by the first show, once the window manager's frame is known
+        self._screen_check = QTimer(self)  # keep_on_screen, once the resizes of a turn are done
+        self._screen_check.setSingleShot(True)
+        self._screen_check.setInterval(0)
+        self._screen_check.timeout.connect(self.keep_on_screen)
         self._restore_settings()
         self.avh = AvhViews(self)  # Analysis menu, lanes, ROI preview, summary dock
         self.report_export = ReportExport(self)  # File > Export report… (after the screenshot)
@@ -122,6 +128,8 @@ class MainWindow(QMainWindow):
         top_layout = QVBoxLayout(top)
         top_layout.setContentsMargins(0, 0, 0, 0)
         top_layout.setSpacing(2)
+        # the picture gives way first on a small screen (1024x600 with five lanes still fits)
+        self.video_view.setMinimumHeight(VIDEO_MIN_HEIGHT_PX)
         top_layout.addWidget(self.video_view, 1)
         top_layout.addWidget(self.transport)
         self.splitter = QSplitter(Qt.Orientation.Vertical)
@@ -228,9 +236,14 @@ class MainWindow(QMainWindow):
         super().showEvent(event)
         if not self._placed:
             self._placed = True
-            QTimer.singleShot(0, self, self.keep_on_screen)
+            self._screen_check.start()
             # a window manager frames the window a moment later; look again once it has
             QTimer.singleShot(WM_SETTLE_MS, self, self.keep_on_screen)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 (Qt override)
+        super().resizeEvent(event)
+        if self._placed:  # e.g. new lanes raised the minimum height: stay on the screen
+            self._screen_check.start()
 
     def keep_on_screen(self) -> None:
         """Once the window manager has framed the window: pull it inside the available area of

@@ -24,8 +24,9 @@ from forensics_gui.ui import theme
 
 LAYOUT_MARGIN_PX = 4
 LANE_SPACING_PX = 2
-WAVEFORM_MIN_PX = 44  # the smallest plotting height at which the waveform and its labels read
+WAVEFORM_MIN_PX = 40  # the smallest plotting height at which the waveform and its labels read
 LEFT_AXIS_PX = 56
+LANE_LABEL_SIZE = "8pt"  # lane names beside the smallest lanes (the time axis keeps its size)
 
 
 class Timeline(QWidget):
@@ -63,8 +64,11 @@ class Timeline(QWidget):
         self._view_heights: list[int | None] = []
         self._min_heights: list[int] = []
         self._spares: dict[tuple[str, str], pg.PlotItem] = {}  # prebuilt, keyed (name, y_label)
-        self.waveform_plot = self.add_plot("waveform", y_label="amplitude",
+        # "sound": short enough to read beside the smallest waveform lane; the term in the tooltip
+        self.waveform_plot = self.add_plot("waveform", y_label="sound",
                                            min_height=WAVEFORM_MIN_PX, stretch=2)
+        self.waveform_plot.getAxis("left").setToolTip(
+            "The sound wave: amplitude, -1..1 of full scale (the digital maximum)")
         self.waveform_plot.setYRange(-1.0, 1.0, padding=0.02)
         self.curve = pg.PlotCurveItem(pen=pg.mkPen(theme.WAVEFORM, width=1), connect="all")
         self.waveform_plot.addItem(self.curve)
@@ -186,7 +190,7 @@ class Timeline(QWidget):
         plot.hideButtons()
         plot.vb.setMouseEnabled(x=True, y=False)  # the wheel zooms time, never the amplitude
         if y_label:
-            plot.setLabel("left", y_label)
+            plot.setLabel("left", y_label, **{"font-size": LANE_LABEL_SIZE})
         left = plot.getAxis("left")
         left.setWidth(LEFT_AXIS_PX)
         left.setStyle(hideOverlappingLabels=True)  # no tick text spilling into the next lane

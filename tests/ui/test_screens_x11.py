@@ -4,11 +4,12 @@ Each size runs the viewer in a child process (tests/ui/x11_probe.py) that opens 
 size, opens a generated talking-face clip with ground truth, runs AVH-Align with tiny
 random-weight models, reports where things are on the screen (JSON) and saves the real X
 framebuffer; where openbox is installed (``packaging/install.sh --test`` installs it) it frames
-the window as a desktop would. The checks are what a user would see: the window inside the screen, the time
-axis, status bar, progress and Cancel on screen and apart, lanes that do not overlap and a
-curve lane that grows with the splitter, legends above the data, the read-out inside the lane,
-the wheel zooming time only, Reset zoom, tables whose heading is not drawn over a row, no label
-cut short, and the curve's colour inside the curve lane of the screenshot.
+the window as a desktop would. The checks are what a user would see: the window inside the
+screen, the time axis, status bar, progress and Cancel on screen and apart, lanes that do not
+overlap (five of them at 1024x600) and a curve lane that grows with the splitter, legends above
+the data, the read-out inside the lane, the wheel zooming time only, Reset zoom, tables whose
+heading is not drawn over a row, no label cut short, and the curve's colour inside the curve
+lane of the screenshot.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import pytest
 
 PROBE = Path(__file__).with_name("x11_probe.py")
 SIZES = [(1024, 600), (1280, 720), (1600, 1000)]
+FIVE_LANES = (1024, 600)  # the smallest screen also gets the supervised detector's lane
 DIM = 32
 CURVE_RGB = (0x4F, 0xA3, 0xFF)  # the untrimmed curve (curves.VARIANT_COLOURS)
 TRIMMED_RGB = (0xFF, 0x9F, 0x43)
@@ -69,7 +71,9 @@ def _run_probe(setup: dict[str, Path], width: int, height: int) -> tuple[dict[st
         "env": {"FORENSICS_GUI_SETTINGS": str(root / f"settings_{width}x{height}.ini"),
                 "FORENSICS_GUI_DATA": str(root / "data"), "FORENSICS_GUI_CACHE": str(setup["cache"]),
                 "FORENSICS_GUI_MODELS": str(setup["models"])},
-        "clip": str(setup["clip"]), "screenshot": str(shot), "at_s": 1.5, "drag_px": 120}))
+        "clip": str(setup["clip"]), "screenshot": str(shot), "at_s": 1.5, "drag_px": 120,
+        "supervised": str(setup["models"] / "AVH-Align_AV1M.pt") if (width, height) == FIVE_LANES
+        else ""}))
     with xvfb(width, height) as display, _window_manager(display) as managed:
         if managed:
             data = json.loads(config.read_text())
@@ -168,7 +172,8 @@ def test_the_window_fits_and_nothing_overlaps(screens, size) -> None:  # type: i
     assert _inside(r["docks"]["analysisDock"]["rect"], screen, slack=1)
     # lanes: inside the plot area, one under the other, none overlapping the next
     lanes = r["lanes"]
-    assert list(lanes) == ["waveform", "fakeness", "sync", "ground truth"]
+    assert list(lanes) == ["waveform", "fakeness", "sync", "ground truth"] + (
+        ["supervised"] if size == FIVE_LANES else [])
     tops = [lanes[name] for name in lanes]
     for upper, lower in zip(tops, tops[1:], strict=False):
         assert upper[1] + upper[3] <= lower[1] + 1, (upper, lower)
@@ -185,10 +190,14 @@ def test_legends_read_outs_and_tables_do_not_cover_data(screens, size) -> None: 
 
     r, _rgb = screens[size]
     lanes = r["lanes"]
-    assert r["legend_visible"]
-    for name, lane in lanes.items():
-        assert not _overlap(r["legend"], lane), (name, r["legend"], lane)
-    assert _inside(r["legend"], r["graphics"])
+    assert r["legend_visible"] and r["legend"] in r["legends"]
+    assert len(r["legends"]) == (2 if size == FIVE_LANES else 1)
+    for legend in r["legends"]:
+        for name, lane in lanes.items():
+            assert not _overlap(legend, lane), (name, legend, lane)
+        assert _inside(legend, r["graphics"])
+    for name, axis in r["axis_labels"].items():  # each lane's name whole, beside its own lane
+        assert axis["text"] and _inside(axis["label"], axis["plot"], slack=1), (name, axis)
     assert r["threshold_labels_visible"] and not any(r["threshold_labels_visible"])  # in the legend
     for readout in r["readouts"]:
         assert readout["visible"] and curve_label("unsupervised", "untrimmed") in readout["text"]

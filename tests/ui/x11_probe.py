@@ -78,6 +78,8 @@ def main(config_path: str) -> int:  # noqa: C901, PLR0915 (one linear script)
     pump(0.3)  # the first show's keep_on_screen settles
     avh = window.avh
     avh.trimmed_action.setChecked(bool(cfg.get("trimmed", True)))
+    if cfg.get("supervised"):  # a fifth lane: the supervised detector's curve
+        avh.set_supervised_checkpoint(cfg["supervised"])
     finished: list[Any] = []
     avh.analysis_finished.connect(finished.append)
     assert window.open_path(cfg["clip"]), window.last_error
@@ -125,6 +127,19 @@ def main(config_path: str) -> int:  # noqa: C901, PLR0915 (one linear script)
     curves = avh.curves
     report["legend"] = scene_rect_global(view, curves._legend.sceneBoundingRect())
     report["legend_visible"] = curves._legend.isVisible()
+    report["legends"] = [scene_rect_global(view, legend.sceneBoundingRect())
+                         for legend in (curves._legend, curves._sup_legend)
+                         if legend is not None and legend.isVisible()]
+    # each lane's name (the left axis label) fits beside its lane, not cut by the lane above
+    def glyphs(label: Any) -> Any:  # the text's own extent, without the text item's margins
+        m = label.document().documentMargin()
+        return label.mapRectToScene(label.boundingRect().adjusted(m, m, -m, -m))
+
+    report["axis_labels"] = {
+        str(p.vb.name): {"label": scene_rect_global(view, glyphs(p.getAxis("left").label)),
+                         "plot": scene_rect_global(view, p.sceneBoundingRect()),
+                         "text": p.getAxis("left").label.toPlainText()}
+        for p in tl.plots}
     report["threshold_labels_visible"] = [line.label.isVisible()
                                           for line in curves.threshold_lines.values()]
 

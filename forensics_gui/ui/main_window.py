@@ -440,6 +440,7 @@ class MainWindow(QMainWindow):
     def _on_audio_failed(self, token: int, sentence: str) -> None:
         if token == self.token:
             self.timeline.set_notice("Audio could not be decoded.")
+            self.clock.track_failed()  # the status bar: this clip plays silently
             self.info_panel.show_audio_error(sentence)
             self.statusBar().showMessage(sentence, 15000)
 

@@ -359,6 +359,8 @@ class PlaybackClock(QObject):
         self.end_s = 0.0
         self.playing = False
         self.has_audio = False
+        self._track_failed = False
+        self._sound_problem = ""  # why the sound device cannot be used, once it failed
         self.audio_offset_s = 0.0
         self.next_boundary: Any = None  # callable t -> the next frame's start time (s) or None
         self.use_audio = audio_output_available() if use_audio is None else use_audio
@@ -378,6 +380,7 @@ class PlaybackClock(QObject):
         self.pause()
         self.end_s = end_s
         self.has_audio = bool(path) and has_audio
+        self._track_failed = False
         if self.sound is not None:
             self.sound.set_track(None)
         self.sound_changed.emit(self.sound_state())
@@ -395,14 +398,24 @@ class PlaybackClock(QObject):
     def sound_ready(self) -> bool:
         """True when nothing more is awaited before sound can play (no device, no audio stream,
         or the track is loaded)."""
-        return self.sound is None or not self.has_audio or self.sound.has_track
+        return (self.sound is None or not self.has_audio or self.sound.has_track
+                or self._track_failed)
+
+    def track_failed(self) -> None:
+        """The open clip's sound could not be decoded: it plays silently (and says so)."""
+        self._track_failed = True
+        self.sound_changed.emit(self.sound_state())
 
     def sound_state(self) -> str:
         """What the status bar says about sound."""
+        if self._sound_problem:
+            return self._sound_problem
         if self.sound is None:
             return "No sound device — playing silently"
         if not self.has_audio:
             return f"Sound: {self.device_name} (this clip has no sound)"
+        if self._track_failed:
+            return f"Sound: {self.device_name} (this clip's sound cannot be decoded: silent)"
         if not self.sound.has_track:
             return f"Sound: {self.device_name} (preparing the sound…)"
         return f"Sound: {self.device_name}"
@@ -410,6 +423,7 @@ class PlaybackClock(QObject):
     def _on_sound_failed(self, sentence: str) -> None:
         self.sound = None
         self.use_audio = False
+        self._sound_problem = sentence
         self.sound_changed.emit(sentence)
 
     def position(self) -> float:

@@ -214,7 +214,15 @@ class SoundOutput(QObject):
         what it holds, which is known: Play then puts the first sound exactly where the picture
         will be, after at most BUFFER_S of silence."""
         if self._io is None and self._stretcher is not None and self._open_sink():
+            from PySide6.QtMultimedia import QtAudio
+
             self._io = self._sink.start()
+            if self._io is None or self._sink.error() != QtAudio.Error.NoError:
+                self._halt()
+                self._close_sink()
+                self.failed.emit(f"The sound device {self.device_name} could not be started; "
+                                 "playing silently.")
+                return
             self._timer.start(IDLE_FEED_MS)
 
     def start(self, target: Any, speed: float) -> None:

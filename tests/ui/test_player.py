@@ -152,3 +152,25 @@ def test_status_bar_sound_and_speed_and_offset_control(window, clips, open_and_w
     assert window.audio_offset_ms == 500
     window.transport.offset_reset.click()
     assert window.audio_offset_ms == 0 and window.clock.audio_offset_s == 0.0
+
+
+def test_sound_state_sentences(qtbot) -> None:
+    """What the status bar says: no device, a clip without sound, sound being prepared, a clip
+    whose sound cannot be decoded, a device that failed."""
+    from types import SimpleNamespace
+
+    from forensics_gui.ui.player import PlaybackClock
+
+    clock = PlaybackClock(use_audio=False)
+    assert clock.sound_state() == "No sound device — playing silently"
+    clock.sound = SimpleNamespace(has_track=False, set_track=lambda *a: None, stop=lambda: None)
+    clock.device_name = "Speakers"
+    clock.set_media("clip.mp4", 2.0, has_audio=False)
+    assert clock.sound_state() == "Sound: Speakers (this clip has no sound)"
+    clock.set_media("clip.mp4", 2.0, has_audio=True)
+    assert "preparing" in clock.sound_state() and not clock.sound_ready()
+    with qtbot.waitSignal(clock.sound_changed, timeout=5000):
+        clock.track_failed()
+    assert "cannot be decoded" in clock.sound_state() and clock.sound_ready()
+    clock._on_sound_failed("The sound device Speakers could not be started; playing silently.")
+    assert clock.sound is None and clock.sound_state().startswith("The sound device Speakers")

@@ -269,10 +269,11 @@ def _fetch_locked(model: ModelInfo, address: str, part: Path, folder: Path, targ
     if target.exists():  # put there by hand while we downloaded: never replace it
         raise FetchError(f"{name} appeared in {folder} during the download; the download was kept "
                          f"in {part.parent} and {target} was left as it is.")
+    if state == "recorded" and not recorded_sha256(name, folder):
+        _record(name, sha, size, address, folder)  # before the move: an installed file is never
+        # left without its record (a crash in between leaves a complete part that matches it)
     os.replace(part, target)
     _meta_path(part).unlink(missing_ok=True)
-    if state == "recorded" and not recorded_sha256(name, folder):
-        _record(name, sha, size, address, folder)
     return FetchResult(name, target, sha, size, state, resumed)
 
 

@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QMessageBox,
     QProgressBar,
     QPushButton,
     QTableWidget,
@@ -276,8 +277,10 @@ class ModelsDialog(QDialog):
         self.fetch_button.setToolTip("Download the selected model from its official address, "
                                      "after you accept its licence")
         self.fetch_button.clicked.connect(self.fetch_selected)
-        for b in (self.fetch_button, self.open_folder_button, self.refresh_button,
-                  self.copy_button):
+        self.remove_button = QPushButton("Remove…")
+        self.remove_button.clicked.connect(self.remove_selected)
+        for b in (self.fetch_button, self.remove_button, self.open_folder_button,
+                  self.refresh_button, self.copy_button):
             buttons.addButton(b, QDialogButtonBox.ButtonRole.ActionRole)
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
@@ -286,6 +289,7 @@ class ModelsDialog(QDialog):
         self.worker: InspectWorker | None = None
         self.fetch_worker: FetchWorker | None = None
         self.licence_dialog: LicenceDialog | None = None
+        self.remove_box: QMessageBox | None = None
         self.fetch_meter: Any = None
         self.fetch_name = ""
         self.fetch_token = 0
@@ -563,6 +567,48 @@ class ModelsDialog(QDialog):
         else:
             tip = f"Download {entry.name} after you accept its licence"
         self.fetch_button.setToolTip(tip)
+        removable = self._removable(entry) if not busy else []
+        self.remove_button.setEnabled(bool(removable))
+        self.remove_button.setToolTip(
+            "Delete " + " and ".join(str(p) for p in removable) if removable else
+            "Only a model in your models folder (or its unfinished download) can be removed here")
+
+    def _removable(self, entry: Any) -> list[Path]:
+        from forensics_gui.core.models.fetch import removable_files
+
+        if entry is None:
+            return []
+        return removable_files(entry.name, self.models_folder())
+
+    def remove_selected(self) -> None:
+        """Ask, then delete the selected model from the user models folder (and its partial
+        download); the source tree's files are never touched."""
+        entry = self.selected_entry()
+        files = self._removable(entry) if self.fetch_worker is None else []
+        if not files:
+            return
+        box = QMessageBox(QMessageBox.Icon.Question, "Remove model",
+                          f"Delete {entry.name} from {self.models_folder()}?\n\n"
+                          + "\n".join(str(p) for p in files),
+                          QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel, self)
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        box.accepted.connect(lambda: self._remove(entry.name))
+        box.finished.connect(box.deleteLater)
+        self.remove_box = box
+        box.open()
+
+    def _remove(self, name: str) -> None:
+        from forensics_gui.core.errors import ForensicsError
+        from forensics_gui.core.models.fetch import remove_model
+
+        self.remove_box = None
+        try:
+            removed = remove_model(name, self.models_folder())
+        except (ForensicsError, OSError) as err:
+            self.fetch_label.setText(f"{name} was not removed: {err}")
+        else:
+            self.fetch_label.setText("Removed " + ", ".join(str(p) for p in removed) + ".")
+        self.refresh()
 
     def fetch_selected(self) -> None:
         """Show the selected model's licence; the download starts only if it is accepted."""

@@ -327,3 +327,26 @@ def test_cancel_stops_the_download_and_keeps_it_for_a_resume(qtbot, models_dir, 
     qtbot.waitUntil(lambda: not dialog.hashing, timeout=30000)
     assert "MB downloaded: Fetch resumes" in row_cells(dialog, "AVH-Align_AV1M.pt")["Status"]
     assert dialog.fetch_button.isEnabled()
+
+
+def test_remove_asks_then_deletes_only_the_user_file(qtbot, models_dir, fetch_registry) -> None:
+    from PySide6.QtWidgets import QMessageBox
+
+    fetch_registry("http://127.0.0.1:9/unused")
+    (models_dir / "AVH-Align_AV1M.pt").write_bytes(b"not the model")
+    dialog = open_dialog(qtbot)
+    assert row_cells(dialog, "AVH-Align_AV1M.pt")["Status"].startswith("unknown file")
+    _select(dialog, "AVH-Align_AV1M.pt")
+    assert dialog.remove_button.isEnabled() and not dialog.fetch_button.isEnabled()
+    dialog.remove_button.click()
+    box = dialog.remove_box
+    assert box is not None and "AVH-Align_AV1M.pt" in box.text()
+    box.button(QMessageBox.StandardButton.Cancel).click()  # the default: nothing deleted
+    assert (models_dir / "AVH-Align_AV1M.pt").exists()
+    dialog.remove_button.click()
+    dialog.remove_box.button(QMessageBox.StandardButton.Yes).click()
+    qtbot.waitUntil(lambda: not (models_dir / "AVH-Align_AV1M.pt").exists(), timeout=10000)
+    assert dialog.fetch_label.text().startswith("Removed ")
+    qtbot.waitUntil(lambda: not dialog.hashing, timeout=30000)
+    assert row_cells(dialog, "AVH-Align_AV1M.pt")["Status"] == "missing"
+    assert dialog.fetch_button.isEnabled() and not dialog.remove_button.isEnabled()

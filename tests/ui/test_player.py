@@ -174,3 +174,18 @@ def test_sound_state_sentences(qtbot) -> None:
     assert "cannot be decoded" in clock.sound_state() and clock.sound_ready()
     clock._on_sound_failed("The sound device Speakers could not be started; playing silently.")
     assert clock.sound is None and clock.sound_state().startswith("The sound device Speakers")
+
+
+def test_sync_lane_estimate_beside_the_offset(window, clips, open_and_wait) -> None:
+    """After an analysis, the sync lane's estimate for the frame shown sits beside the offset."""
+    from types import SimpleNamespace
+
+    open_and_wait(window, clips["av"].path)
+    assert window.transport.lane_offset_label.text() == ""
+    fake = SimpleNamespace(first_model_frame=0, sync_offset_frames=np.array([0] * 10 + [2] * 40))
+    window.avh.curves.results = {("avh", "untrimmed"): fake}
+    window.session.set_time(0.6)  # model frame 15 (25 fps model frames)
+    assert window.transport.lane_offset_label.text() == "sync lane here: +2 frames (+80 ms)"
+    window.avh.curves.results = {}
+    window.session.set_time(0.2)
+    assert window.transport.lane_offset_label.text() == ""

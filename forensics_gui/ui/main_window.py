@@ -119,6 +119,7 @@ class MainWindow(QMainWindow):
         layout = self.settings.window_state()
         if layout is not None:  # after the docks exist, so their places are restored too
             self.restoreState(layout)
+            self._fit_docks()
         self.avh.analysis_finished.connect(lambda _analysis: self._show_analysis_dock())
         self._update_actions()
 
@@ -152,6 +153,10 @@ class MainWindow(QMainWindow):
         info_scroll.setWidgetResizable(True)
         info_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         info_scroll.setWidget(self.info_panel)
+        # the dock never narrower than the panel (a scroll area would not say so by itself)
+        info_scroll.setMinimumWidth(
+            max(self.info_panel.minimumWidth(), self.info_panel.minimumSizeHint().width())
+            + info_scroll.verticalScrollBar().sizeHint().width() + 2 * info_scroll.frameWidth())
         self.info_dock = QDockWidget("Clip", self)
         self.info_dock.setObjectName("clipDock")
         self.info_dock.setWidget(info_scroll)
@@ -221,6 +226,20 @@ class MainWindow(QMainWindow):
             self.info_dock.raise_()
         if not self._geometry_restored:
             self.setGeometry(screen_fit.default_geometry(available, self.minimumSizeHint()))
+
+    def _fit_docks(self) -> None:
+        """A dock layout saved on a wider screen (docks side by side) that does not fit this one:
+        the two docks share tabs instead (each stays shown or hidden as it was)."""
+        docks = (self.info_dock, self.avh.dock)
+        if self.minimumSizeHint().width() <= self._available().width() or any(
+                d.isFloating() or self.dockWidgetArea(d) != Qt.DockWidgetArea.RightDockWidgetArea
+                for d in docks) or self.avh.dock in self.tabifiedDockWidgets(self.info_dock):
+            return
+        shown = [not d.isHidden() for d in docks]
+        self.tabifyDockWidget(self.info_dock, self.avh.dock)
+        for dock, visible in zip(docks, shown, strict=True):
+            dock.setVisible(visible)
+        self.info_dock.raise_()
 
     def _show_analysis_dock(self) -> None:
         """After an analysis, bring its dock to the front when it shares tabs with the clip's."""

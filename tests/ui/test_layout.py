@@ -300,3 +300,21 @@ def test_info_tables_show_every_row_under_their_heading(qtbot, window, clips, op
         assert table.visualItemRect(table.item(0, 0)).top() >= 0
         assert last.bottom() < table.viewport().height(), table.horizontalHeaderItem(0).text()
         assert table.horizontalHeader().geometry().bottom() < table.viewport().geometry().top()
+
+
+def test_docks_saved_side_by_side_share_tabs_on_a_narrower_screen(qtbot, window) -> None:  # type: ignore[no-untyped-def]
+    from PySide6.QtCore import Qt
+
+    from forensics_gui.ui.main_window import MainWindow
+
+    window.splitDockWidget(window.info_dock, window.avh.dock, Qt.Orientation.Horizontal)
+    assert window.avh.dock not in window.tabifiedDockWidgets(window.info_dock)
+    window.shutdown()  # saved side by side (as on a 1600 px screen)
+    again = MainWindow(use_audio=False)  # the offscreen screen is 800 px wide
+    qtbot.addWidget(again)
+    again.show()
+    try:
+        assert again.avh.dock in again.tabifiedDockWidgets(again.info_dock)
+        assert not again.avh.dock.isHidden() and not again.info_dock.isHidden()  # both kept
+    finally:
+        again.shutdown()

@@ -170,6 +170,15 @@ def main(config_path: str) -> int:  # noqa: C901, PLR0915 (one linear script)
                        "last_row_bottom": last.bottom(), "viewport_height": table.viewport().height(),
                        "first_row_top": table.visualItemRect(table.item(0, 0)).top()})
     report["tables"] = tables
+    # what the docks hold fits their width (a scroll area clips on the right without a bar)
+    report["dock_contents"] = {}
+    for dock in (window.info_dock, avh.dock):
+        dock.raise_()
+        pump(0.1)
+        scroll = dock.widget()
+        report["dock_contents"][dock.objectName()] = {
+            "content_width": scroll.widget().width(), "viewport_width": scroll.viewport().width(),
+            "content_min": scroll.widget().minimumSizeHint().width()}
 
     # labels whose text is cut (a single-line label narrower than its text)
     cut = []

@@ -142,6 +142,7 @@ class SoundOutput(QObject):
         self._stretcher: Stretcher | None = None
         self._track_start_s = 0.0
         self._bytes_per_frame = 4
+        self._int16 = False  # the device takes 16-bit integers, not floats
         self._timer = QTimer(self)
         self._timer.setTimerType(Qt.TimerType.PreciseTimer)
         self._timer.setInterval(FEED_MS)
@@ -188,8 +189,11 @@ class SoundOutput(QObject):
             device = QMediaDevices.defaultAudioOutput()
             if device.isNull():
                 raise RuntimeError("no sound output device")
+            self._int16 = not device.isFormatSupported(fmt)
+            if self._int16:  # e.g. a bare ALSA device: 16-bit is the format every device takes
+                fmt.setSampleFormat(QAudioFormat.SampleFormat.Int16)
             sink = QAudioSink(device, fmt, self)
-            self._bytes_per_frame = 4 * self._stretcher.channels
+            self._bytes_per_frame = (2 if self._int16 else 4) * self._stretcher.channels
             sink.setBufferSize(int(BUFFER_S * self._stretcher.rate_hz) * self._bytes_per_frame)
             self._sink = sink
             return True
@@ -305,7 +309,10 @@ class SoundOutput(QObject):
             self._errors = []
             self._place(want + self.offset_s + self._track_start_s)
         block = self._stretcher.read(int(free_frames))
-        data = np.ascontiguousarray(block.T, dtype=np.float32).tobytes()
+        if self._int16:
+            data = np.round(np.clip(block.T, -1.0, 1.0) * 32767.0).astype("<i2").tobytes()
+        else:
+            data = np.ascontiguousarray(block.T, dtype="<f4").tobytes()
         self._io.write(data)
 
 

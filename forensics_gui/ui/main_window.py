@@ -261,7 +261,11 @@ class MainWindow(QMainWindow):
 
     def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 (Qt override)
         super().resizeEvent(event)
-        if self._placed:  # e.g. new lanes raised the minimum height: stay on the screen
+        size = event.size()
+        if self._placed and (size.height() <= self.minimumHeight()
+                             or size.width() <= self.minimumWidth()):
+            # grown to a new minimum (new lanes, say): stay on the screen. A size asked for by
+            # the user or a script is left alone.
             self._screen_check.start()
 
     def keep_on_screen(self) -> None:

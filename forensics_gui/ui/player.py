@@ -470,7 +470,7 @@ class PlaybackClock(QObject):
         """Shift the sound against the picture (> 0: later); applies while playing."""
         self.audio_offset_s = float(offset_s)
         if self.sound is not None:
-            self.sound.offset_s = self.audio_offset_s  # the feed re-places the sound itself
+            self.sound.set_offset(self.audio_offset_s)
 
     def _start_sound(self) -> None:
         if self.sound is not None and self.has_audio and self.sound.has_track:

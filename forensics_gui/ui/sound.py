@@ -249,6 +249,13 @@ class SoundOutput(QObject):
         self._speed = float(speed)
         self._force = True
 
+    def set_offset(self, offset_s: float) -> None:
+        """Shift the sound against the picture (> 0: later); while playing, the sound is
+        re-placed at the next top-up, so even a 1 ms step takes effect."""
+        if float(offset_s) != self.offset_s:
+            self.offset_s = float(offset_s)
+            self._force = self._target is not None
+
     def stop(self) -> None:
         """Silence at once: what the sink still holds is dropped (no sound twice on resume);
         the stream is opened again at once and kept running on silence (see :meth:`prepare`)."""

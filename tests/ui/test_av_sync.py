@@ -60,8 +60,8 @@ def test_sound_and_picture_within_20_ms_at_speeds_after_seek_and_speed_change(tm
 @pytest.mark.slow
 def test_pause_stops_the_sound_within_a_frame_and_offset_shifts_it(tmp_path) -> None:
     steps = [["seek", 0.99], ["play"], ["wait", 0.025], ["mark", "pause"], ["pause"],
-             ["wait", 0.6], ["seek", 2.6], ["offset", 120], ["mark", "offset"], ["play"],
-             ["wait", 1.8], ["pause"]]
+             ["wait", 0.6], ["seek", 2.6], ["play"], ["wait", 0.1], ["offset", 120],
+             ["mark", "offset"], ["wait", 1.8], ["pause"]]  # the offset changed while playing
     run = _run(tmp_path, steps)
     pause = run.phases[0]
     for beep in pause.beeps + [b for p in run.phases for b in p.beeps if b.start < pause.start]:

@@ -125,6 +125,7 @@ def test_stretch_keeps_pitch_and_places_onsets() -> None:
         seg = out[loud[0]:loud[-1]]
         spectrum = np.abs(np.fft.rfft(seg, 1 << 16))
         assert abs(np.argmax(spectrum) * rate / (1 << 16) - 1000) < 15, speed
+        assert 0.9 * 0.5 <= float(np.max(np.abs(out))) <= 1.1 * 0.5, speed  # loudness kept
         length = (loud[-1] - loud[0]) / rate
         assert 0.8 * 0.04 / speed <= length <= 1.35 * 0.04 / speed + 0.01, (speed, length)
 

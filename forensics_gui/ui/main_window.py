@@ -255,9 +255,12 @@ class MainWindow(QMainWindow):
         super().showEvent(event)
         if not self._placed:
             self._placed = True
-            self._screen_check.start()
-            # a window manager frames the window a moment later; look again once it has
-            QTimer.singleShot(WM_SETTLE_MS, self, self.keep_on_screen)
+            # now, and once a window manager has framed the window; not when it was resized
+            # meanwhile (that size was asked for)
+            shown_size = self.size()
+            for delay_ms in (0, WM_SETTLE_MS):
+                QTimer.singleShot(delay_ms, self, lambda: self.keep_on_screen()
+                                  if self.size() == shown_size else None)
 
     def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 (Qt override)
         super().resizeEvent(event)

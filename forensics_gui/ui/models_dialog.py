@@ -12,7 +12,8 @@ the model's licence first (refusing it fetches nothing), then a :class:`FetchWor
 the background (:func:`forensics_gui.core.models.fetch.fetch_model`: resumable, SHA-256 checked or
 recorded) while the dialog shows a progress bar with size, speed and time left, and Cancel. A
 cancelled or interrupted download keeps its bytes in the models folder's partial area, so the
-next Fetch resumes it; closing the dialog cancels it the same way.
+next Fetch resumes it; closing the dialog cancels it the same way. Remove… (after a question whose
+default is Cancel) deletes the selected model from the user models folder.
 """
 
 from __future__ import annotations

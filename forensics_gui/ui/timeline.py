@@ -9,7 +9,8 @@ Lanes are either fixed (``height``: the sync and ground-truth lanes) or growing 
 ``stretch``: the waveform and the curves share what the splitter gives the timeline). The plots'
 minimum heights add up to the widget's minimum height, so a small window shrinks the video above,
 never overlaps two lanes. The mouse wheel and dragging zoom and pan TIME only (every lane keeps
-its amplitude scale); :meth:`Timeline.reset_view` ("Reset zoom" under the lanes) shows the whole clip.
+its amplitude scale); :meth:`Timeline.reset_view` ("Reset zoom" beside the time axis label,
+View > Reset zoom, Ctrl+0) shows the whole clip.
 """
 
 from __future__ import annotations

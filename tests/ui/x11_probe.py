@@ -190,13 +190,14 @@ def main(config_path: str) -> int:  # noqa: C901, PLR0915 (one linear script)
             cut.append({"text": label.text()[:60], "size": [label.width(), label.height()],
                         "needs": [label.minimumSizeHint().width(), label.minimumSizeHint().height()]})
     report["cut_labels"] = cut
-    avh.dock.raise_()
-    pump(0.1)
-    for label in avh.dock.findChildren(QLabel):
-        if label.isVisible() and label.text() and label.wordWrap() and label.width() > 0 \
-                and label.height() + 1 < label.heightForWidth(label.width()):
-            cut.append({"text": label.text()[:60], "size": [label.width(), label.height()],
-                        "needs": [label.width(), label.heightForWidth(label.width())]})
+    for dock in (window.info_dock, avh.dock):  # wrapped labels get the lines they need
+        dock.raise_()
+        pump(0.1)
+        for label in dock.findChildren(QLabel):
+            if label.isVisible() and label.text() and label.wordWrap() and label.width() > 0 \
+                    and label.height() + 1 < label.heightForWidth(label.width()):
+                cut.append({"text": label.text()[:60], "size": [label.width(), label.height()],
+                            "needs": [label.width(), label.heightForWidth(label.width())]})
 
     # the screenshot: the root window, i.e. the real X framebuffer
     shot = screen.grabWindow(0)

@@ -135,9 +135,11 @@ class CurvePanel:
         font = self._readout.textItem.font()
         font.setPointSize(READOUT_FONT_PT)
         self._readout.setFont(font)
+        self._readout.textItem.document().setDocumentMargin(2)  # one line fits the legend strip
         self._readout.setZValue(40)
         self._readout.setVisible(False)
-        self.plot.addItem(self._readout, ignoreBounds=True)
+        # a child of the plot, not of its data area: it may sit in the legend strip above the data
+        self._readout.setParentItem(self.plot)
         self.no_face_ticks = pg.ScatterPlotItem(symbol="t", size=7, pen=None,
                                                 brush=pg.mkBrush(NO_FACE_COLOUR))
         self.no_face_ticks.setZValue(25)
@@ -214,7 +216,7 @@ class CurvePanel:
         if self.no_face_ticks is not None:
             self.no_face_ticks.setData([], [])
         if self._readout is not None:
-            self._readout.setVisible(False)
+            self._hide_readout()
         self.hover_text = ""
 
     def set_duration(self, duration_s: float) -> None:
@@ -338,28 +340,44 @@ class CurvePanel:
         if self.plot is None or self._readout is None:
             return
         if not self.plot.vb.sceneBoundingRect().contains(scene_pos):
-            self._readout.setVisible(False)
+            self._hide_readout()
             return
         p = self.plot.vb.mapSceneToView(scene_pos)
         self.hover_text = self.readout_at(float(p.x()))
+        if not self.hover_text:
+            self._hide_readout()
+            return
         self._readout.setText(self.hover_text)
         self.place_readout(scene_pos)
-        self._readout.setVisible(bool(self.hover_text))
+        self._readout.setVisible(True)
+
+    def _hide_readout(self) -> None:
+        assert self._readout is not None
+        self._readout.setVisible(False)
+        if self._legend is not None:  # back in its strip
+            self._legend.setVisible(bool(self._legend.items))
 
     def place_readout(self, scene_pos: QPointF) -> None:
-        """Wrap the read-out to the lane's width and put it in the top corner away from the
-        pointer (left half: the right corner), always inside the plotting area."""
+        """Put the read-out where it covers no data: on one line in the strip above the lane
+        (the legend steps aside while the pointer is on the lane) when it fits there; else
+        wrapped to the lane's width in the top corner away from the pointer."""
         if self.plot is None or self._readout is None:
             return
-        vb = self.plot.vb
-        rect = vb.sceneBoundingRect()
+        data = self.plot.vb.geometry()  # the plotting area, in the plot's coordinates
         self._readout.setTextWidth(-1)
         natural = self._readout.textItem.boundingRect().width()
-        self._readout.setTextWidth(min(natural, max(80.0, rect.width() - 8.0)))
-        (x0, x1), (_, y1) = vb.viewRange()
-        right = scene_pos.x() < rect.center().x()
+        if natural <= data.width() - 4.0:
+            if self._legend is not None:
+                self._legend.setVisible(False)
+            self._readout.setAnchor((0, 1))
+            self._readout.setPos(data.left(), data.top() - 1.0)
+            return
+        if self._legend is not None:
+            self._legend.setVisible(bool(self._legend.items))
+        self._readout.setTextWidth(max(80.0, data.width() - 8.0))
+        right = self.plot.mapFromScene(scene_pos).x() < data.center().x()
         self._readout.setAnchor((1, 0) if right else (0, 0))
-        self._readout.setPos(x1 if right else x0, y1)
+        self._readout.setPos(data.right() if right else data.left(), data.top())
 
     def readout_rect(self) -> Any:
         """The read-out's rectangle in scene coordinates (for layout checks)."""

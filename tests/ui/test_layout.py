@@ -241,6 +241,7 @@ def test_legend_sits_above_the_data_and_the_read_out_inside_it(qtbot) -> None:
     from PySide6.QtCore import QPointF
 
     from forensics_gui.core.evidence import wording
+    from forensics_gui.ui.curves import LEGEND_ROW_PX
 
     tl, panel = _lanes(qtbot)
     legend = panel._legend
@@ -250,12 +251,23 @@ def test_legend_sits_above_the_data_and_the_read_out_inside_it(qtbot) -> None:
     qtbot.waitUntil(lambda: legend.sceneBoundingRect().height() > 0, timeout=30000)
     for plot in tl.plots:
         assert not legend.sceneBoundingRect().intersects(plot.vb.sceneBoundingRect()), plot.vb.name
-    vb = panel.plot.vb.sceneBoundingRect()
-    for fx in (0.99, 0.01, 0.5):  # near the right edge, the left edge, the middle
-        panel._on_mouse_moved(QPointF(vb.left() + fx * vb.width(), vb.center().y()))
-        assert panel._readout.isVisible() and "mismatch" in panel.hover_text
-        r = panel.readout_rect()
-        assert vb.adjusted(-1, -1, 1, 1).contains(r), (fx, r, vb)
+    for width in (900, 380):  # one line in the strip above the data; wrapped inside the lane
+        tl.resize(width, 420)
+        qtbot.waitUntil(lambda w=width: abs(tl.graphics.width() - w) <= 2, timeout=30000)
+        vb = panel.plot.vb.sceneBoundingRect()
+        strip_and_lane = vb.adjusted(-1, -LEGEND_ROW_PX - 1, 1, 1)
+        for fx in (0.99, 0.01, 0.5):  # near the right edge, the left edge, the middle
+            panel._on_mouse_moved(QPointF(vb.left() + fx * vb.width(), vb.center().y()))
+            assert panel._readout.isVisible() and "mismatch" in panel.hover_text
+            r = panel.readout_rect()
+            assert strip_and_lane.contains(r), (width, fx, r, vb)
+            if width == 900:  # it fits on one line: no value written over the curve
+                assert r.bottom() <= vb.top() + 1 and not legend.isVisible()
+            else:
+                assert vb.adjusted(-1, -1, 1, 1).contains(r) and legend.isVisible()
+                assert not r.intersects(legend.sceneBoundingRect())
+        panel._on_mouse_moved(QPointF(vb.left() - 20, vb.top() - 40))  # the pointer leaves
+        assert not panel._readout.isVisible() and legend.isVisible()
 
 
 def test_the_wheel_zooms_time_only_and_reset_zoom_shows_the_whole_clip(qtbot, window) -> None:

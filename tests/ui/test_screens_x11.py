@@ -188,7 +188,7 @@ def test_the_window_fits_and_nothing_overlaps(screens, size) -> None:  # type: i
 @pytest.mark.slow
 @pytest.mark.parametrize("size", SIZES, ids=[f"{w}x{h}" for w, h in SIZES])
 def test_legends_read_outs_and_tables_do_not_cover_data(screens, size) -> None:  # type: ignore[no-untyped-def]
-    from forensics_gui.ui.curves import curve_label
+    from forensics_gui.ui.curves import LEGEND_ROW_PX, curve_label
 
     r, _rgb = screens[size]
     lanes = r["lanes"]
@@ -201,9 +201,16 @@ def test_legends_read_outs_and_tables_do_not_cover_data(screens, size) -> None: 
     for name, axis in r["axis_labels"].items():  # each lane's name whole, beside its own lane
         assert axis["text"] and _inside(axis["label"], axis["plot"], slack=1), (name, axis)
     assert r["threshold_labels_visible"] and not any(r["threshold_labels_visible"])  # in the legend
-    for readout in r["readouts"]:
+    lane = r["curve_lane"]
+    lane_and_strip = [lane[0], lane[1] - LEGEND_ROW_PX, lane[2], lane[3] + LEGEND_ROW_PX]
+    for readout in r["readouts"]:  # in the strip above the lane (legend aside) or wrapped in it
         assert readout["visible"] and curve_label("unsupervised", "untrimmed") in readout["text"]
-        assert _inside(readout["rect"], r["curve_lane"], slack=1), (readout, r["curve_lane"])
+        assert _inside(readout["rect"], lane_and_strip, slack=1), (readout, lane)
+        if readout["legend_visible"]:
+            assert not _overlap(readout["rect"], r["legend"]), readout
+        if size == (1600, 1000):  # room for one line: no value written over the curves
+            assert not _overlap(readout["rect"], lane) and not readout["legend_visible"], readout
+    assert r["legend_back"]
     assert len(r["tables"]) == 2
     for table in r["tables"]:  # the heading above the rows, the last row wholly shown
         assert table["header"][1] + table["header"][3] <= table["viewport"][1]

@@ -154,8 +154,14 @@ def main(config_path: str) -> int:  # noqa: C901, PLR0915 (one linear script)
         QApplication.sendEvent(view.viewport(), move)
         pump(0.05)
         readouts.append({"text": curves.hover_text, "visible": curves._readout.isVisible(),
-                         "rect": scene_rect_global(view, curves.readout_rect())})
+                         "rect": scene_rect_global(view, curves.readout_rect()),
+                         "legend_visible": curves._legend.isVisible()})
     report["readouts"] = readouts
+    leave = QMouseEvent(QEvent.Type.MouseMove, QPointF(2, 2), QPointF(view.viewport().mapToGlobal(QPoint(2, 2))),
+                        Qt.MouseButton.NoButton, Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(view.viewport(), leave)  # the pointer leaves: the legend is back
+    pump(0.05)
+    report["legend_back"] = curves._legend.isVisible() and not curves._readout.isVisible()
     report["curve_lane"] = report["lanes"]["fakeness"]
 
     # the info panel's tables: heading above the first row, every row inside the table

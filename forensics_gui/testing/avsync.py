@@ -118,6 +118,8 @@ class PulseServer:
 def pulse_null_sink(sink: str = "avsync", rate: int = RECORD_RATE) -> Iterator[PulseServer]:
     """A private PulseAudio daemon (no system config, no D-Bus, any user, root included) whose
     only output is a null sink; yields how to reach it."""
+    from forensics_gui.testing.xvfb import stop_process
+
     exe = shutil.which("pulseaudio")
     if exe is None:
         raise PulseUnavailable("pulseaudio is not installed")
@@ -156,12 +158,7 @@ def pulse_null_sink(sink: str = "avsync", rate: int = RECORD_RATE) -> Iterator[P
             time.sleep(0.05)
         yield PulseServer(server=server, sink=sink, monitor=f"{sink}.monitor", env=client_env)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
         shutil.rmtree(home, ignore_errors=True)
 
 

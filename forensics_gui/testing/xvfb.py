@@ -62,12 +62,17 @@ def xvfb(width: int = 1280, height: int = 720, depth: int = 24,
         yield f":{number}"
     finally:
         os.close(read_fd)
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
+
+
+def stop_process(proc: subprocess.Popen[bytes]) -> None:
+    """Terminate a helper process (X server, sound server, window manager), killing it after 10 s."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def x_env(display: str, **extra: str) -> dict[str, str]:

@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
 from forensics_gui.core.alignment.scoring import DEFAULT_MIN_FRAMES, find_segments
 from forensics_gui.core.evidence import wording
 from forensics_gui.core.media.silence import OFFICIAL_TRIM_THRESHOLD
-from forensics_gui.core.media.timebase import MODEL_FPS
+from forensics_gui.core.media.timebase import MODEL_FPS, model_frame_start
 from forensics_gui.ui import theme
 
 POOL_NAMES = {"lse": "log-sum-exp", "mean": "mean"}
@@ -148,7 +148,7 @@ def brief_peaks(result: Any) -> list[tuple[float, float]]:
         return []
     runs = find_segments(scores, threshold, min_frames=1,
                          first_model_frame=int(getattr(result, "first_model_frame", 0)))
-    short = DEFAULT_MIN_FRAMES / MODEL_FPS - 0.5 / MODEL_FPS
+    short = model_frame_start(DEFAULT_MIN_FRAMES) - 0.5 * model_frame_start(1)
     return [(s, e) for s, e in runs if e - s < short]
 
 
@@ -157,7 +157,7 @@ def peaks_sentence(peaks: list[tuple[float, float]]) -> str:
     if not peaks:
         return ""
     n = len(peaks)
-    limit = DEFAULT_MIN_FRAMES / MODEL_FPS
+    limit = model_frame_start(DEFAULT_MIN_FRAMES)
     each = "shorter" if n == 1 else "each shorter"
     return (f"{n} brief peak{'s' if n != 1 else ''} above the line, {each} than {limit:.1f} s, "
             "not marked")
@@ -183,7 +183,7 @@ def verdict_lines(analysis: Any, reference: ReferenceScores | None = None) -> li
     main = analysis.main
     if main is None:
         return ["No score: the detector produced no curve for this clip."]
-    lines = [f"Video score {main.video_score:.3f} for the {main.num_frames / MODEL_FPS:.1f} s "
+    lines = [f"Video score {main.video_score:.3f} for the {model_frame_start(main.num_frames):.1f} s "
              "scored; higher means mouth and voice fit less well."]
     if reference is not None and reference.scores:
         lines.append(reference_sentence(reference, main))

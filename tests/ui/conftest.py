@@ -42,7 +42,8 @@ def clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
 
 @pytest.fixture
 def window(qtbot, qapp):  # type: ignore[no-untyped-def]
-    """The main window at 1280x800, silent playback (no audio device is assumed)."""
+    """The main window, shown at the size it picks for the (800x800 offscreen) screen, silent
+    playback (no audio device is assumed)."""
     from forensics_gui.ui.main_window import MainWindow
     from forensics_gui.ui.theme import apply_theme
 

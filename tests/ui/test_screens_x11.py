@@ -89,7 +89,7 @@ def _run_probe(setup: dict[str, Path], width: int, height: int) -> tuple[dict[st
 def _window_manager(display: str) -> Iterator[bool]:
     """Openbox on ``display`` when it is installed (the window then gets a real frame and title
     bar that must fit the screen too); False, and no window manager, where it is not."""
-    from forensics_gui.testing.xvfb import x_env
+    from forensics_gui.testing.xvfb import stop_process, x_env
 
     exe = shutil.which("openbox")
     if exe is None:
@@ -100,12 +100,7 @@ def _window_manager(display: str) -> Iterator[bool]:
     try:
         yield True
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
 
 
 def _read_rgb(path: Path) -> np.ndarray:

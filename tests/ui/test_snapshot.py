@@ -43,14 +43,14 @@ def _near(rgb: np.ndarray, colour: str | tuple[int, int, int], tol: int = 12) ->
 
 def _data(frame: np.ndarray | None, duration: float = 3.0, silence_ms: float = 30.0, **kw):  # type: ignore[no-untyped-def]
     from forensics_gui.core.evidence.snapshot import (
-    INSET_PIXELS,
-    WAVE_PIXELS,
-    Band,
-    Curve,
-    SnapshotData,
-    inset_window,
-    waveform_window,
-)
+        INSET_PIXELS,
+        WAVE_PIXELS,
+        Band,
+        Curve,
+        SnapshotData,
+        inset_window,
+        waveform_window,
+    )
     from forensics_gui.core.media.waveform import PeakPyramid
 
     sr = 16000

@@ -9,7 +9,7 @@ words are for readers without the paper: each plain term has its technical name 
 from __future__ import annotations
 
 from forensics_gui.core.alignment.scoring import DEFAULT_MAD_K, DEFAULT_MIN_FRAMES
-from forensics_gui.core.media.timebase import MODEL_FPS
+from forensics_gui.core.media.timebase import MODEL_FPS, model_frame_start
 
 # What the lanes are called on screen, in the picture and in the report.
 MISMATCH_CURVE = "Mouth-voice mismatch"
@@ -31,7 +31,7 @@ RELATIVE_NOT_PROOF = (
 THRESHOLD_MEANING = (
     f"The dashed line marks what is unusually high for this clip (its typical value plus "
     f"{DEFAULT_MAD_K:g} times its typical spread). Stretches above it for at least "
-    f"{DEFAULT_MIN_FRAMES} frames ({DEFAULT_MIN_FRAMES / MODEL_FPS:.1f} s) are marked to check. "
+    f"{DEFAULT_MIN_FRAMES} frames ({model_frame_start(DEFAULT_MIN_FRAMES):.1f} s) are marked to check. "
     "The line is not a real/fake cut-off: a real clip has a line too.")
 
 SILENCE_MEANING = (
@@ -83,7 +83,7 @@ TECHNICAL_TERMS: dict[str, str] = {
     SUPERVISED_CURVE: "supervised Φ (AVH-Align/sup): trained on real and fake clips; it tends to "
                       "react to the leading silence",
     BRIEF_PEAK: f"frames above the robust threshold for fewer than {DEFAULT_MIN_FRAMES} frames "
-                f"({DEFAULT_MIN_FRAMES / MODEL_FPS:.1f} s) after merging gaps of up to 3 frames: "
+                f"({model_frame_start(DEFAULT_MIN_FRAMES):.1f} s) after merging gaps of up to 3 frames: "
                 "not marked as a suspicious segment",
     FRAME_NUMBER: "the video's own frame index, counted from 0 (the number in the time display); "
                   f"the model scores a {MODEL_FPS:g} fps grid of 'model frames' shown only in "

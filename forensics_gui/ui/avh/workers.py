@@ -28,7 +28,7 @@ import numpy as np
 from PySide6.QtCore import Signal
 
 from forensics_gui.core.errors import Cancelled, CheckpointError, ForensicsError
-from forensics_gui.core.media.timebase import MODEL_FPS
+from forensics_gui.core.media.timebase import model_frame_start
 from forensics_gui.ui.summary_panel import ReferenceScores, comparable_score
 from forensics_gui.ui.worker_base import Worker
 
@@ -243,7 +243,7 @@ class ReferenceWorker(Worker):
                 score = float("nan") if main is None else comparable_score(main)
                 if main is not None and np.isfinite(score):
                     scores.append(score)
-                    durations.append(main.num_frames / MODEL_FPS)
+                    durations.append(model_frame_start(main.num_frames))
             except (Cancelled, CheckpointError):
                 raise
             except Exception:  # one unreadable clip must not stop the reference set

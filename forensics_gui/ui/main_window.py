@@ -664,7 +664,7 @@ class MainWindow(QMainWindow):
             if kind != "supervised" and res.sync_offset_frames is not None \
                     and 0 <= i < len(res.sync_offset_frames):
                 off = int(res.sync_offset_frames[i])
-                text = f"sync lane here: {off:+d} frames ({off * MODEL_FRAME_S * 1000:+.0f} ms)"
+                text = f"sound delay lane here: {off * MODEL_FRAME_S * 1000:+.0f} ms ({off:+d} frames)"
                 break
         self.transport.lane_offset_label.setText(text)
 

@@ -186,7 +186,7 @@ def test_sync_lane_estimate_beside_the_offset(window, clips, open_and_wait) -> N
     fake = SimpleNamespace(first_model_frame=0, sync_offset_frames=np.array([0] * 10 + [2] * 40))
     window.avh.curves.results = {("avh", "untrimmed"): fake}
     window.session.set_time(0.6)  # model frame 15 (25 fps model frames)
-    assert window.transport.lane_offset_label.text() == "sync lane here: +2 frames (+80 ms)"
+    assert window.transport.lane_offset_label.text() == "sound delay lane here: +80 ms (+2 frames)"
     window.avh.curves.results = {}
     window.session.set_time(0.2)
     assert window.transport.lane_offset_label.text() == ""

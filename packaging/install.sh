@@ -43,5 +43,8 @@ if [ -n "$extras" ]; then
     # metric alone is loaded, so none of its own dependencies are needed); they skip without it.
     .venv/bin/python -m pip install -q --no-deps avdeepfake1m==0.0.4 \
         || echo "(the official AV-Deepfake1M SDK is not installed: its comparison tests will skip)"
+    # Ray (the [cluster] extra: audit/batch --ray), so the tests on a local Ray instance run too.
+    .venv/bin/python -m pip install -q -e ".[cluster]" \
+        || echo "(Ray could not be installed on this Python: the --ray tests will skip)"
 fi
 echo "forensics-gui installed in .venv (run .venv/bin/forensics-gui)"

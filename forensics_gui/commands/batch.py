@@ -19,6 +19,10 @@ earlier version (every frame score in one ``frame_scores`` cell) is converted on
 Overlap: while the encoder scores clip i (on the GPU when there is one, ``--device auto``), one
 background thread hashes, decodes and tracks the face of clip i+1
 (:meth:`forensics_gui.core.pipeline.Analyzer.analyze_many`); ``--sequential`` turns that off.
+
+Cluster: ``--ray auto|ADDRESS`` scores on Ray scorer actors instead (one per GPU, else one per
+4 CPU cores; each loads the models once and runs the same Analyzer), rows streamed into the
+same CSV in the order clips finish, resumable the same way (:mod:`forensics_gui.core.cluster`).
 """
 
 from __future__ import annotations
@@ -61,6 +65,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="CPU threads for the encoder (default: PyTorch's, one per core); on a "
                              "busy CPU, one fewer than the cores leaves the face tracker a core. "
                              "Scores can differ in the 7th digit between thread counts")
+    from forensics_gui.core.cluster import RAY_HELP
+
+    parser.add_argument("--ray", metavar="auto|ADDRESS",
+                        help=RAY_HELP + ". Each scorer (one per GPU, else one per 4 CPU cores) "
+                        "loads the models once; rows arrive in the order clips finish")
+    parser.add_argument("--ray-workers", type=int, metavar="N",
+                        help="with --ray: number of scorers (default: one per GPU of the cluster, "
+                             "else one per 4 CPU cores)")
 
 
 def _previous_rows(csv_path: Path) -> list[dict[str, str]]:
@@ -146,6 +158,8 @@ def run(args: argparse.Namespace) -> int:
     from forensics_gui.core.progress import ClipRunProgress, ConsoleProgress
     from forensics_gui.core.results import batch_results as br
 
+    if args.ray_workers is not None and (args.ray_workers < 1 or not args.ray):
+        raise ForensicsError("--ray-workers needs --ray and must be 1 or more.")
     videos = list(iter_videos(args.folder))
     if not videos:
         raise ForensicsError(f"No video files were found under {args.folder}.")
@@ -181,8 +195,16 @@ def run(args: argparse.Namespace) -> int:
         if fh.tell() == 0:
             fh.write(br.header_line())
             fh.flush()
-        results = analyzer.analyze_many(todo, lookahead=0 if args.sequential else 1,
-                                        on_wait=bar.waiting, clip_progress=bar.for_clip)
+        if args.ray:  # the same Analyzer on Ray scorers; rows in the order clips finish
+            from forensics_gui.core.cluster import analyze_many_on_ray
+
+            results = analyze_many_on_ray(options, todo, address=args.ray, workers=args.ray_workers,
+                                          progress=bar,
+                                          on_start=lambda s: print(s, file=sys.stderr))
+        else:
+            results = analyzer.analyze_many(todo, lookahead=0 if args.sequential else 1,
+                                            on_wait=bar.waiting, clip_progress=bar.for_clip)
+        finished = 0
         try:
             with contextlib.closing(results):
                 for item in results:
@@ -211,7 +233,8 @@ def run(args: argparse.Namespace) -> int:
                         damage = item.value.damage or {}
                         if damage.get("sentence"):
                             notes.append((rel, damage["sentence"]))
-                    bar.show(item.index + 1)
+                    finished += 1
+                    bar.show(finished)
         except KeyboardInterrupt:
             print(f"\nInterrupted after {scored + len(failures)} of {len(todo)} clips; their rows are in "
                   f"{args.output}. Run the same command again to continue.", file=sys.stderr)

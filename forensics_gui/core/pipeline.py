@@ -1,7 +1,7 @@
 """One pipeline for the GUI worker, the CLI and batch: media -> mouth ROI -> features -> scores.
 
 Stages (the names the progress object receives): "hash", "audio", "landmarks", "mouth crop",
-"ROI round trip", "video front end", "encoder", "scoring" ("loading models" first when the
+"ROI round trip", "mouth and voice" (:mod:`forensics_gui.core.lipsync`, no model), "video front end", "encoder", "scoring" ("loading models" first when the
 models are not loaded yet). Long stages check for cancellation between units of work. Mouth ROIs
 and features are cached on disk keyed by the input's SHA-256, the checkpoint's SHA-256 and the
 options (see :mod:`forensics_gui.core.encoder.cache`), so a second analysis of the same clip only
@@ -99,6 +99,7 @@ class ClipAnalysis:
     trims: dict[str, dict[str, Any]] = field(default_factory=dict)
     preparation: dict[str, str] | None = None  # roi.preparation_record() of the mouth crops
     damage: dict[str, Any] | None = None  # media.integrity.Integrity.to_dict(): cut-short file?
+    lipsync: Any | None = None  # lipsync.LipSyncResult: mouth and voice (no model needed)
 
     @property
     def main(self) -> Any | None:
@@ -123,6 +124,8 @@ class ClipAnalysis:
             "caveats": self.caveats,
             "damage": self.damage,
         }
+        if self.lipsync is not None:  # its own section, separate from AVH-Align's
+            out["mouth_and_voice"] = self.lipsync.to_dict()
         if main is not None:
             doc = main.to_dict()
             out.update({
@@ -153,6 +156,7 @@ class PreparedClip:
     gray: np.ndarray  # uint8 [T, 96, 96] the ROI after the mp4 round trip
     caveats: list[str] = field(default_factory=list)
     damage: dict[str, Any] | None = None  # media.integrity.Integrity.to_dict()
+    lipsync: Any | None = None  # lipsync.LipSyncResult (mouth and voice; computed here, no model)
 
 
 PartialCallback = Callable[[str, str, Any], None]
@@ -402,12 +406,13 @@ class Analyzer:
         if track16.corrupt_packets:  # counted per packet, the same at any output rate
             caveats.append(f"{track16.corrupt_packets} damaged audio packets were skipped.")
         face, gray = self.mouth_roi(path, sha, progress)
+        lipsync = measure_lipsync(face.landmarks, face.detected, audio16, progress)
         if not face.face_found or gray is None:
             raise ForensicsError(f"No face was found in {path.name}, so the audio-visual detector cannot "
                                  "run; the leading-silence analysis still applies.")
         return PreparedClip(path=path, sha256=sha, info=info, silence=silence, audio_16k=audio16,
                             face=face, gray=gray, caveats=caveats + caveats_for(info, face),
-                            damage=integrity.to_dict())
+                            damage=integrity.to_dict(), lipsync=lipsync)
 
     def finish(self, clip: PreparedClip, progress: Progress | None = None,
                on_partial: PartialCallback | None = None) -> ClipAnalysis:
@@ -422,7 +427,7 @@ class Analyzer:
             raise RuntimeError("Analyzer.finish needs load_models() first")
         analysis = ClipAnalysis(file=clip.path, sha256=clip.sha256, info=clip.info, silence=clip.silence,
                                 face=clip.face, roi_gray=clip.gray, caveats=list(clip.caveats),
-                                damage=clip.damage,
+                                damage=clip.damage, lipsync=clip.lipsync,
                                 preparation=roi.preparation_record(self.options.preparation))
         for variant in self.options.variants:
             if variant not in VARIANTS:
@@ -495,6 +500,16 @@ class Analyzer:
                     yield Prefetched(item.index, item.item, None, err)
                     continue
                 yield Prefetched(item.index, item.item, analysis, None)
+
+
+def measure_lipsync(landmarks: np.ndarray, detected: np.ndarray, audio_16k: np.ndarray,
+                    progress: Progress | None = None) -> Any:
+    """The mouth-and-voice measures (:func:`forensics_gui.core.lipsync.measure`) of a face track
+    and its 16 kHz sound: a few ms on top of the landmarks, needs no model file."""
+    from forensics_gui.core.lipsync import measure
+
+    _stage(progress, "mouth and voice", 0, 1)
+    return measure(landmarks, detected, audio_16k)
 
 
 def caveats_for(info: Any, face: FaceTrack) -> list[str]:

@@ -9,6 +9,7 @@ words are for readers without the paper: each plain term has its technical name 
 from __future__ import annotations
 
 from forensics_gui.core.alignment.scoring import DEFAULT_MAD_K, DEFAULT_MIN_FRAMES
+from forensics_gui.core.lipsync import measures as _ls
 from forensics_gui.core.media.timebase import MODEL_FPS, model_frame_start
 
 # What the lanes are called on screen, in the picture and in the report.
@@ -60,6 +61,23 @@ REFERENCE_SCORE = "Typical mismatch"
 OUT_OF_DATE = ("Out of date: an analysis option changed since these curves were computed. "
                "Analyze again to update them.")
 
+# The mouth-and-voice lane (core/lipsync): needs no model file.
+MOUTH_AND_VOICE = "Mouth and voice"
+MOUTH_OPENING = "Mouth opening"
+SPEECH_LOUDNESS = "Speech loudness"
+MOUTH_VOICE_AGREEMENT = "Mouth-voice agreement"
+MOUTH_VOICE_OFFSET = "Voice delay that fits the lips best"
+MOUTH_VOICE_STRETCH = "Mouth and voice stop agreeing"
+MOUTH_AND_VOICE_MEANING = (
+    "The mouth-and-voice lane compares how wide the mouth is open with how loud the voice is, "
+    "second by second: when someone speaks on camera they rise and fall together. Stretches "
+    "where they stop doing so (a closed mouth under speech, lips moving over silence, or a voice "
+    "that fits the lips only when shifted in time) are worth watching and listening to. It "
+    "cannot tell which words are spoken, and profiles, several faces or music can make a real "
+    "clip disagree: it is not proof.")
+MOUTH_AND_VOICE_NEEDS_NO_MODEL = (
+    "The mouth-and-voice lane needs no model files; the stronger AVH-Align detector needs them "
+    "(Help > Models).")
 
 # Plain term -> the technical term behind it (tooltips in the viewer, glossary in the report).
 TECHNICAL_TERMS: dict[str, str] = {
@@ -91,4 +109,24 @@ TECHNICAL_TERMS: dict[str, str] = {
     REFERENCE_SCORE: "log-mean-exp of the frame scores (log-sum-exp − log N, N = number of "
                      "frames), or the mean with mean pooling: unlike log-sum-exp it does not grow "
                      "with the clip's length, so clips of different lengths can be compared",
+    MOUTH_AND_VOICE: "audio-visual synchrony without a trained network: windowed correlation of "
+                     "the lip opening with the speech energy (as in FaceSync / canonical "
+                     "correlation measures of the 2000s), at 25 frames per second",
+    MOUTH_OPENING: "inner-lip gap (mean distance of dlib landmarks 61-67, 62-66, 63-65) divided "
+                   "by the distance between the eye centres",
+    SPEECH_LOUDNESS: "RMS of the sound band-passed to 150-4000 Hz over each 40 ms frame, in dB "
+                     "relative to full scale (dBFS)",
+    MOUTH_VOICE_AGREEMENT: "Pearson correlation (with small variance floors) of mouth opening and "
+                           f"loudness over a sliding {_ls.WINDOW_FRAMES}-frame "
+                           f"({model_frame_start(_ls.WINDOW_FRAMES):.2f} s) window; 1 = together, "
+                           "0 = unrelated",
+    MOUTH_VOICE_OFFSET: f"the audio offset within ±{_ls.MAX_OFFSET_FRAMES} frames "
+                        f"(±{model_frame_start(_ls.MAX_OFFSET_FRAMES):.1f} s) that maximises the "
+                        "windowed correlation; + = the sound comes late",
+    MOUTH_VOICE_STRETCH: "frames with speech or lip motion where the correlation at offset 0 is "
+                         f"below {_ls.ZERO_AGREEMENT_LOW:g}, or an offset of at least "
+                         f"{_ls.SHIFT_MIN_FRAMES} frames correlates {_ls.SHIFT_GAIN:g} better; gaps "
+                         f"of up to {_ls.MERGE_GAP_FRAMES} frames merged, at least "
+                         f"{_ls.MIN_STRETCH_FRAMES} frames "
+                         f"({model_frame_start(_ls.MIN_STRETCH_FRAMES):.2f} s) long",
 }

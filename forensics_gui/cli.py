@@ -27,6 +27,7 @@ COMMANDS: dict[str, str] = {
     "features": "extract AV-HuBERT audio-only and video-only features to an .npz file",
     "score": "score a features .npz with the alignment network Phi",
     "analyze": "run the whole pipeline on one clip and write a result JSON",
+    "sync": "check whether the mouth moves with the voice (no model files needed)",
     "batch": "score every clip under a folder into a CSV (resumable)",
     "train": "train Phi on real videos or on feature files",
     "eval": "compute AUC/AP of a score CSV against dataset metadata",

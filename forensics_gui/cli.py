@@ -31,6 +31,7 @@ COMMANDS: dict[str, str] = {
     "batch": "score every clip under a folder into a CSV (resumable)",
     "train": "train Phi on real videos or on feature files",
     "eval": "compute AUC/AP of a score CSV against dataset metadata",
+    "audit": "measure cheap cues of every clip of a dataset and rank which gives the labels away",
     "models": "list, check, fetch or remove the model files (the detector's weights)",
 }
 

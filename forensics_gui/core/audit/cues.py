@@ -247,6 +247,7 @@ def _read(container: Any, row: dict[str, Any]) -> None:
     if trim_at >= 0:
         _head_cues(head[:, trim_at:], sr, row, True, complete)
     # --- the tail: last packets of every stream, last second of sound ---
+    tail: np.ndarray | None
     if complete:
         tail = head[:, -int(TAIL_S * sr):]
         _tail(container, astream, vstream, origin, row, None)

@@ -202,8 +202,8 @@ def write_tables(summary: AuditSummary, out_dir: Path) -> list[str]:
           d.ap] for d in summary.detectors]))
     write_text_atomic(out_dir / "problems.csv", _csv_text(["clip", "reason"], summary.problems))
     try:
-        import pyarrow as pa  # type: ignore[import-not-found]
-        import pyarrow.parquet as pq  # type: ignore[import-not-found]
+        import pyarrow as pa
+        import pyarrow.parquet as pq
     except ImportError:
         notes.append("cues.parquet was not written: pyarrow is not installed "
                      "(pip install pyarrow); cues.csv holds the same table.")

@@ -356,11 +356,12 @@ def _detector_rows(path: Path, rows: list[dict[str, Any]], y: np.ndarray,
                                      "columns; give a CSV written by forensics-gui batch.")
             unmatched = 0
             for rec in reader:
-                i = index.lookup(rec.get(file_col) or "")
+                found = index.lookup(rec.get(file_col) or "")
                 text = (rec.get(score_col) or "").strip()
-                if i is None:
+                if found is None:
                     unmatched += 1
                     continue
+                i = found
                 try:
                     value = float(text)
                 except ValueError:
@@ -375,7 +376,7 @@ def _detector_rows(path: Path, rows: list[dict[str, Any]], y: np.ndarray,
     for variant, scored in per_variant.items():
         idx = np.array([i for i in scored if y[i] >= 0], dtype=int)
         s = np.array([scored[i] for i in idx])
-        value, ci = auc_ci(y[idx], s) if idx.size else (None, None)
-        ap = average_precision(y[idx], s) if value is not None else None
-        out.append(DetectorRow(path.stem, variant, int(idx.size), value, ap, ci))
+        det_auc, det_ci = auc_ci(y[idx], s) if idx.size else (None, None)
+        det_ap = average_precision(y[idx], s) if det_auc is not None else None
+        out.append(DetectorRow(path.stem, variant, int(idx.size), det_auc, det_ap, det_ci))
     return out

@@ -39,12 +39,17 @@ from forensics_gui.core.errors import ForensicsError
 from forensics_gui.core.evidence import wording
 from forensics_gui.core.evidence.snapshot import (
     INSET_S,
+    LIPSYNC_FLAG_COLOUR,
+    LIPSYNC_NAME,
+    LOUDNESS_COLOUR,
+    MOUTH_COLOUR,
     Curve,
     SnapshotData,
     meaning_paragraphs,
     provenance_lines,
     summary_lines,
 )
+from forensics_gui.core.media.timebase import MODEL_FRAME_S
 
 MARGIN = 16
 WIDTH = 1280
@@ -58,6 +63,7 @@ MOUTH_W = 96 * MOUTH_SCALE
 LEGEND_H = 24
 WAVE_H = 96
 CURVE_H = 150
+LIPSYNC_H = 70  # the mouth-and-voice lane: two traces on 0-1 scales
 GT_ROW_H = 18
 AXIS_H = 22
 LANE_GAP = 6
@@ -103,6 +109,7 @@ class SnapshotLayout:
     size: tuple[int, int]
     window: tuple[float, float] = (0.0, 1.0)
     caption_parts: list[tuple[str, list[str]]] = field(default_factory=list)
+    lipsync: QRect | None = None  # the mouth-and-voice lane's data area, under the waveform
 
     def x_of(self, t: float) -> float:
         t0, t1 = self.window
@@ -194,6 +201,10 @@ def snapshot_layout(data: SnapshotData, width: int = WIDTH) -> SnapshotLayout:
     lx, lw = MARGIN + GUTTER, inner_w - GUTTER - RIGHT
     wave = QRect(lx, y, lw, WAVE_H)
     y = wave.bottom() + 1 + LANE_GAP
+    lipsync = None
+    if data.lipsync is not None:
+        lipsync = QRect(lx, y, lw, LIPSYNC_H)
+        y = lipsync.bottom() + 1 + LANE_GAP
     lanes = lanes_of(data.curves)
     curves, ranges = [], []
     for lane in lanes:
@@ -222,7 +233,7 @@ def snapshot_layout(data: SnapshotData, width: int = WIDTH) -> SnapshotLayout:
     caption = QRect(MARGIN, y, inner_w, ch)
     return SnapshotLayout(frame, frame_box, mouth, inset, legend, wave, curves, ranges, lanes, gt,
                           rows, axis, warnings, caption, (width, caption.bottom() + 1 + MARGIN),
-                          data.window, parts)
+                          data.window, parts, lipsync)
 
 
 def render_snapshot(data: SnapshotData, width: int = WIDTH) -> QImage:
@@ -239,6 +250,7 @@ def render_snapshot(data: SnapshotData, width: int = WIDTH) -> QImage:
         _draw_inset(p, data, lay.inset)
         _draw_legend(p, data, lay)
         _draw_waveform(p, data, lay)
+        _draw_lipsync(p, data, lay)
         for i, lane in enumerate(lay.curve_lanes):
             _draw_curve_lane(p, data, lay, i, lane)
         _draw_groundtruth(p, data, lay)
@@ -372,6 +384,10 @@ def legend_items(data: SnapshotData) -> list[tuple[str, QColor, str]]:
         if any(c.threshold is not None for c in data.curves):
             items.append(("dash", TEXT, wording.UNUSUAL_LINE.lower()))
     items += [("line", QColor(c.colour), c.name) for c in data.curves]
+    if data.lipsync is not None:
+        items += [("line", QColor(MOUTH_COLOUR), "mouth opening (0-1)"),
+                  ("box", QColor(LOUDNESS_COLOUR), "speech loudness (0-1)"),
+                  ("box", QColor(LIPSYNC_FLAG_COLOUR), "mouth and voice stop agreeing")]
     return items
 
 
@@ -473,6 +489,62 @@ def _draw_waveform(p: QPainter, data: SnapshotData, lay: SnapshotLayout) -> None
         p.setFont(_font(9.5))
         p.drawText(r, Qt.AlignmentFlag.AlignCenter, data.silence_note or "No sound")
     _draw_envelope(p, data.envelope, t0, t1, r)
+    _playhead(p, data, lay, r)
+
+
+def _draw_lipsync(p: QPainter, data: SnapshotData, lay: SnapshotLayout) -> None:
+    """The mouth-and-voice lane: the loudness as a filled area, the mouth opening as a line over
+    it (each 0-1), the stretches where they stop agreeing shaded red."""
+    r, lane = lay.lipsync, data.lipsync
+    if r is None or lane is None:
+        return
+    _lane_base(p, data, lay, r, LIPSYNC_NAME)
+    p.setPen(MUTED)
+    p.setFont(_font(8))
+    p.drawText(QRect(MARGIN, r.bottom() - 30, GUTTER - 50, 30),
+               int(Qt.TextFlag.TextWordWrap) | int(Qt.AlignmentFlag.AlignBottom), "each 0-1")
+    flag = QColor(LIPSYNC_FLAG_COLOUR)
+    fill = QColor(flag)
+    fill.setAlpha(70)
+    for s, e in lane.flagged:
+        x0, x1 = max(r.left(), lay.x_of(s)), min(r.right() + 1, lay.x_of(e))
+        if x1 > r.left() and x0 < r.right():
+            p.fillRect(QRectF(x0, r.top(), max(x1 - x0, 2.0), r.height()), fill)
+            p.fillRect(QRectF(x0, r.bottom() - 3, max(x1 - x0, 2.0), 4), flag)
+    t = np.asarray(lane.times, np.float64)
+    if not len(t):
+        _playhead(p, data, lay, r)
+        return
+    xs = np.array([lay.x_of(v) for v in np.append(t, t[-1] + MODEL_FRAME_S)])
+
+    def y_of(v: float) -> float:
+        return float(r.bottom() - 3 - v * (r.height() - 6))
+
+    p.save()
+    p.setClipRect(r)
+    loud = np.nan_to_num(np.asarray(lane.loudness, np.float64), nan=0.0)
+    area = QColor(LOUDNESS_COLOUR)
+    area.setAlpha(110)
+    poly = [QPointF(float(xs[0]), float(y_of(0.0)))]
+    for i, v in enumerate(loud):
+        poly += [QPointF(float(xs[i]), float(y_of(v))), QPointF(float(xs[i + 1]), float(y_of(v)))]
+    poly.append(QPointF(float(xs[-1]), float(y_of(0.0))))
+    p.setPen(Qt.PenStyle.NoPen)
+    p.setBrush(area)
+    p.drawPolygon(QPolygonF(poly))
+    p.setBrush(Qt.BrushStyle.NoBrush)
+    mouth = np.asarray(lane.mouth, np.float64)
+    p.setPen(QPen(QColor(MOUTH_COLOUR), 1.8))
+    run: list[QPointF] = []
+    for i, v in enumerate(mouth):
+        if np.isfinite(v):
+            run += [QPointF(float(xs[i]), float(y_of(v))), QPointF(float(xs[i + 1]), float(y_of(v)))]
+        elif run:
+            p.drawPolyline(QPolygonF(run))
+            run = []
+    if run:
+        p.drawPolyline(QPolygonF(run))
+    p.restore()
     _playhead(p, data, lay, r)
 
 

@@ -44,6 +44,10 @@ MAX_PEAKS_LISTED = 5
 
 PEAK_ROLE = Qt.ItemDataRole.UserRole + 1  # list items of brief peaks (not marked segments)
 
+LIPSYNC_HEADING = "Mouth and voice"
+LIPSYNC_TOOLTIP = ("Mouth opening against speech loudness, measured without any model file; "
+                   "separate from AVH-Align's verdict. Click a stretch to go there.")
+
 VARIANT_NAMES = {"untrimmed": wording.MISMATCH_CURVE, "trimmed": wording.MISMATCH_CURVE_TRIMMED}
 
 
@@ -266,9 +270,24 @@ class SummaryPanel(QWidget):
                                       f"{wording.TECHNICAL_TERMS[wording.QUIET_LEVEL]}")
         self.models_label = self._label("—", rich=True)
         self.caveats_label = self._label("—", rich=True)
+        # mouth and voice: its own section, filled by set_lipsync (no model files needed)
+        self.lipsync_heading = _heading(
+            str(getattr(wording, "MOUTH_AND_VOICE", LIPSYNC_HEADING)),
+            f"{LIPSYNC_TOOLTIP}\n\n"
+            + str(wording.TECHNICAL_TERMS.get(getattr(wording, "MOUTH_AND_VOICE", ""), "")))
+        self.lipsync_label = self._label("")
+        self.lipsync_label.setToolTip(str(getattr(wording, "MOUTH_AND_VOICE_MEANING", "")))
+        self.lipsync_list = QListWidget()
+        self.lipsync_list.setFont(theme.monospace_font(9))
+        self.lipsync_list.setMaximumHeight(80)
+        self.lipsync_list.setToolTip("Click a stretch to move the playhead to its start.")
+        self.lipsync_list.itemClicked.connect(self._on_segment_clicked)
+        self.lipsync_list.itemActivated.connect(self._on_segment_clicked)
+        self.lipsync: Any = None
         stretches = wording.SUSPICIOUS_STRETCH.replace("Stretch", "Stretches")
         for heading, widget in (
                 (None, self.status_label),
+                (self.lipsync_heading, self.lipsync_label), (None, self.lipsync_list),
                 (_heading(wording.VIDEO_SCORE, wording.TECHNICAL_TERMS[wording.VIDEO_SCORE]),
                  self.score_label),
                 (_heading("Verdict"), self.verdict_label),
@@ -281,6 +300,7 @@ class SummaryPanel(QWidget):
                 layout.addWidget(heading)
             layout.addWidget(widget)
         layout.addStretch(1)
+        self.set_lipsync(None)
         self.analysis: Any = None
         self.reference: ReferenceScores | None = None
         self.measured_silence: Any = None  # session.silence: THE SilenceResult of the clip at tau
@@ -306,6 +326,34 @@ class SummaryPanel(QWidget):
                                    if self.measured_silence is not None else "—")
         self.models_label.setText("—")
         self.caveats_label.setText("—")
+
+    def set_lipsync(self, result: Any) -> None:
+        """The "Mouth and voice" section from a core LipSyncResult (None: hidden): its plain
+        readings, and its flagged stretches as a list (click to seek). Kept apart from
+        AVH-Align's verdict; :meth:`clear` leaves it alone (the owner clears it with None)."""
+        self.lipsync = result
+        self.lipsync_list.clear()
+        shown = result is not None
+        for widget in (self.lipsync_heading, self.lipsync_label):
+            widget.setVisible(shown)
+        if result is None:
+            self.lipsync_label.setText("")
+            self.lipsync_list.setVisible(False)
+            return
+        readings = [str(r) for r in getattr(result, "readings", []) or [] if str(r).strip()]
+        self.lipsync_label.setText("\n".join(readings) or "Mouth and voice were measured.")
+        for s, e in getattr(result, "flagged", []) or []:
+            item = QListWidgetItem(f"{_fmt_time(s)} – {_fmt_time(e)}  ({e - s:.2f} s)")
+            item.setData(Qt.ItemDataRole.UserRole, float(s))
+            self.lipsync_list.addItem(item)
+        self.lipsync_list.setVisible(self.lipsync_list.count() > 0)
+
+    def lipsync_texts(self) -> list[str]:
+        """The section as the user reads it: the readings, then the listed stretches."""
+        if self.lipsync is None:
+            return []
+        return [self.lipsync_label.text()] + [self.lipsync_list.item(i).text()
+                                              for i in range(self.lipsync_list.count())]
 
     def set_stale(self, stale: bool) -> None:
         """Mark the shown analysis as out of date (an option that changes the result changed

@@ -327,29 +327,47 @@ def test_window_shutdown_stops_its_own_child_process(qtbot, window, avh, open_an
         os.kill(pid, 0)
 
 
-def test_missing_weights_show_guidance_and_keep_the_window_usable(qtbot, window, avh, open_and_wait,
-                                                                  tmp_path, monkeypatch) -> None:
+@pytest.mark.slow
+def test_missing_weights_still_draw_mouth_and_voice_and_say_so_in_one_line(
+        qtbot, window, avh, open_and_wait, tmp_path, monkeypatch) -> None:
     from forensics_gui.core.models.registry import describe_missing_models
+    from forensics_gui.ui.avh.views import MODELS_NOTICE
 
     monkeypatch.setenv("FORENSICS_GUI_MODELS", str(tmp_path / "no-models"))
     open_and_wait(window, avh["clip"])
+    avh_views = window.avh
     window.avh.analyze_action.trigger()
     guidance = describe_missing_models()
     assert "self_large_vox_433h.pt" in guidance
-    box = window.avh.missing_box
-    assert box is not None and box.isVisible() and guidance in box.text()
-    assert window.avh.runner.worker is None
-    assert guidance in window.avh.summary.status_label.text()
+    # no box over the evidence: the model-free part runs in the background, with Cancel
+    assert window.avh.missing_box is None
+    assert avh_views.runner.worker is not None and avh_views.cancel_action.isEnabled()
+    notice = avh_views.models_notice
+    assert notice.isVisible() and notice.label.text() == MODELS_NOTICE
+    assert guidance in notice.label.toolTip()
+    qtbot.waitUntil(lambda: not avh_views.runner.running and avh_views.lipsync.result is not None,
+                    timeout=90000)
+    # the lane is drawn under the sound lane, and no AVH-Align lane was made for nothing
+    names = [str(p.vb.name) for p in window.timeline.plots]
+    assert names[:2] == ["waveform", "mouth and voice"] and "fakeness" not in names
+    x, y = avh_views.lipsync.plotted()["mouth"]
+    assert len(x) == len(avh_views.lipsync.result.times_s) + 1 and np.nanmax(y) == pytest.approx(1.0)
+    assert MODELS_NOTICE in avh_views.summary.status_label.text()
+    assert avh_views.summary.lipsync_texts()[0]  # the plain readings, in their own section
+    assert avh_views.state.analysis is None  # nothing scored: the score exports stay off
+    assert not avh_views.export_scores_action.isEnabled()
     # Everything else keeps working: stepping frames moves the playhead.
     window.step(3)
     assert window.session.time_s == pytest.approx(0.12)
-    # The notice's button opens the Models dialog with the same guidance.
-    models_button = next(b for b in box.buttons() if b.text() == "Models…")
-    models_button.click()
+    # The line's button opens the Models dialog with the same guidance.
+    notice.button.click()
     dialog = window.avh.models_dialog
     assert dialog.isVisible() and dialog.guidance_label.text() == guidance
     assert dialog.cell(0, 3) == "missing"
     dialog.close()
+    # the exported picture holds the lane (its section alone: nothing was scored)
+    result = avh_views.exports.snapshot_result()
+    assert result is not None and "variants" not in result and result["mouth_and_voice"]
 
 
 def test_cuda_out_of_memory_retries_on_the_cpu(qtbot, window, avh, open_and_wait, monkeypatch) -> None:

@@ -339,6 +339,22 @@ def caveat_lines(result: dict[str, Any] | None) -> list[str]:
     return lines
 
 
+def mouth_and_voice_lines(result: dict[str, Any] | None) -> list[str]:
+    """The "Mouth and voice" paragraph: the plain readings of the result's ``mouth_and_voice``
+    section (the measures that need no model files, separate from AVH-Align), then what the
+    lane means; empty without the section."""
+    section = (result or {}).get("mouth_and_voice")
+    if not isinstance(section, dict):
+        return []
+    lines = [r.strip() for r in _list(section.get("readings")) if isinstance(r, str) and r.strip()]
+    if not lines:
+        lines.append("Mouth and voice were measured; there is no reading to report.")
+    meaning = getattr(wording, "MOUTH_AND_VOICE_MEANING", "")
+    if meaning:
+        lines.append(str(meaning))
+    return [printable(line) for line in lines]
+
+
 def build_report(path: str | os.PathLike[str], *, snapshot: Any, picture_png: bytes | None,
                  result: dict[str, Any] | None = None, result_name: str = "", note: str = "",
                  threshold: float = DEFAULT_THRESHOLD, version: str = "",
@@ -386,7 +402,8 @@ def build_report(path: str | os.PathLike[str], *, snapshot: Any, picture_png: by
         more_segments=more,
         provenance=provenance(printable(path.name), sha, result, printable(result_name), version,
                               created, duration),
-        glossary=list(wording.TECHNICAL_TERMS.items()), note=printable(note.strip()))
+        glossary=list(wording.TECHNICAL_TERMS.items()), note=printable(note.strip()),
+        mouth_and_voice=mouth_and_voice_lines(result))
 
 
 def report_format(path: str | os.PathLike[str]) -> str:

@@ -145,6 +145,9 @@ def html_text(report: Report, paper: str = "a4") -> str:
                                                       for w in report.warnings) + "</div>")
     summary = ("<h2>Summary</h2><ul>" + "".join(f"<li>{_e(s)}</li>" for s in report.summary)
                + "</ul>")
+    if report.mouth_and_voice:
+        summary += ("<h2>Mouth and voice (no model files needed; separate from AVH-Align)</h2><ul>"
+                    + "".join(f"<li>{_e(s)}</li>" for s in report.mouth_and_voice) + "</ul>")
     if report.note:
         summary += f'<h2>Analyst\'s note</h2><p class="note">{_e(report.note)}</p>'
     picture = (_img(report.picture_png, f"Annotated picture of {report.file_name}")

@@ -85,6 +85,7 @@ class Report:
     provenance: list[tuple[str, str]]
     glossary: list[tuple[str, str]]
     note: str = ""
+    mouth_and_voice: list[str] = field(default_factory=list)  # plain readings (no model needed)
 
     @property
     def title(self) -> str:

@@ -187,6 +187,9 @@ def _spacer(h: float) -> Any:
 def _summary(report: Report, st: _Styles, note_limit: int) -> list[Any]:
     out: list[Any] = [_p("Summary", st.h)]
     out += [_p(line, st.bullet) for line in report.summary]
+    if report.mouth_and_voice:
+        out.append(_p("Mouth and voice (no model files needed; separate from AVH-Align)", st.h))
+        out += [_p(line, st.bullet) for line in report.mouth_and_voice]
     if report.note:
         note = report.note
         if len(note) > note_limit:

@@ -67,6 +67,116 @@ class Band:
     colour: str
 
 
+LIPSYNC_SECTION = "mouth_and_voice"  # the RESULT.json section of the mouth-and-voice measures
+LIPSYNC_NAME = "Mouth and voice"
+MOUTH_COLOUR = "#f4d35e"
+LOUDNESS_COLOUR = "#7fd4a8"
+LIPSYNC_FLAG_COLOUR = "#e040fb"
+LOUDNESS_FLOOR_DB = 60.0  # a dB loudness is drawn over the loudest 60 dB of the clip
+
+
+def looks_like_decibels(values: Any) -> bool:
+    """True for a loudness in dB (values below zero), False for a 0-1 envelope."""
+    v = np.asarray(values, np.float64)
+    v = v[np.isfinite(v)]
+    return bool(v.size and float(v.min()) < -1e-6)
+
+
+def scaled(values: Any, *, decibels: bool = False) -> np.ndarray:
+    """``values`` on a 0-1 scale of their own, NaN kept (no data there): how the lane, the
+    picture and the report draw the mouth opening over the speech loudness.
+
+    The mouth opening: 0 = closed, 1 = the clip's widest (98th percentile, so one outlier frame
+    does not flatten the rest). A loudness in dB (``decibels``): the loudest 60 dB of the clip
+    mapped to 0-1; a linear one divided by its 98th percentile. All-NaN stays NaN; a constant
+    or zero input gives zeros."""
+    v = np.asarray(values, np.float64)
+    out = np.full(v.shape, np.nan)
+    finite = np.isfinite(v)
+    if not finite.any():
+        return out
+    top = float(np.percentile(v[finite], 98))
+    if decibels:
+        low = max(float(np.min(v[finite])), top - LOUDNESS_FLOOR_DB)
+        span = top - low
+        out[finite] = (v[finite] - low) / span if span > 1e-9 else 0.0
+    else:
+        out[finite] = v[finite] / top if top > 1e-12 else 0.0
+    return np.clip(out, 0.0, 1.0)
+
+
+@dataclass
+class LipSyncLane:
+    """The picture's "Mouth and voice" lane: per 25 fps frame (``times`` = frame starts, s) the
+    mouth opening and the speech loudness, each on its own 0-1 scale (:func:`scaled`), the
+    stretches where they stop agreeing (``flagged``) and the plain readings."""
+
+    times: np.ndarray
+    mouth: np.ndarray
+    loudness: np.ndarray
+    flagged: list[tuple[float, float]] = field(default_factory=list)
+    readings: list[str] = field(default_factory=list)
+
+
+def _floats(values: Any) -> np.ndarray:
+    return np.asarray([np.nan if x is None else float(x) for x in (values or [])], np.float64)
+
+
+def lipsync_lane_of(section: Any) -> LipSyncLane | None:
+    """The lane from a result's ``mouth_and_voice`` section (``LipSyncResult.to_dict()``); None
+    without one. Raises TypeError/ValueError for a malformed section."""
+    if not isinstance(section, dict):
+        return None
+    mouth = _floats(section.get("mouth_opening"))
+    loud = _floats(section.get("loudness"))
+    times = section.get("times_s")
+    n = max(len(mouth), len(loud))
+    t = (np.asarray(times, np.float64) if times is not None and len(times) == n
+         else model_frame_times(n, int(section.get("first_model_frame") or 0)))
+    if len(mouth) != n:
+        mouth = np.full(n, np.nan)
+    if len(loud) != n:
+        loud = np.full(n, np.nan)
+    flagged = []
+    for seg in section.get("flagged") or []:
+        s, e = _num(seg[0]), _num(seg[1])
+        if s is not None and e is not None and e > s:
+            flagged.append((s, e))
+    readings = [str(r) for r in section.get("readings") or [] if isinstance(r, str) and r.strip()]
+    return LipSyncLane(t, scaled(mouth), scaled(loud, decibels=looks_like_decibels(loud)),
+                       flagged, readings)
+
+
+LIPSYNC_DRAWN = (
+    "The mouth-and-voice lane draws how far the mouth is open (yellow) over how loud the speech "
+    "is (green), each on its own 0-1 scale; magenta marks where they stop agreeing.")
+LIPSYNC_MEANING = (
+    "In real speech they rise and fall together, perhaps a frame or two apart. It is a simple "
+    "measure with no trained model, separate from AVH-Align: several faces, profiles, music or "
+    "a quiet speaker can also make them disagree, so it is not proof.")
+
+
+def lipsync_meaning() -> str:
+    """What the picture's mouth-and-voice lane shows and means (the core wording's meaning
+    when it has one)."""
+    return f"{LIPSYNC_DRAWN} {getattr(wording, 'MOUTH_AND_VOICE_MEANING', LIPSYNC_MEANING)}"
+
+
+def lipsync_line(lane: LipSyncLane) -> str:
+    """The caption's one line about the lane: the flagged stretches, or that none was."""
+    if lane.flagged:
+        spans = ", ".join(f"{format_timecode(s)[3:]}–{format_timecode(e)[3:]}"
+                          for s, e in lane.flagged[:6])
+        more = f" and {len(lane.flagged) - 6} more" if len(lane.flagged) > 6 else ""
+        head = (f"{LIPSYNC_NAME} (no trained model; separate from AVH-Align): mouth and voice "
+                f"stop agreeing at {spans}{more} (shaded magenta in its lane)")
+    else:
+        head = (f"{LIPSYNC_NAME} (no trained model; separate from AVH-Align): no stretch where "
+                "mouth and voice stop agreeing")
+    overall = lane.readings[-1] if lane.readings else ""
+    return f"{head}. {overall}".strip() if overall and overall not in head else head
+
+
 @dataclass
 class SnapshotData:
     """Plain data for one exported picture (see the module docstring).
@@ -105,6 +215,7 @@ class SnapshotData:
     preparation: dict[str, Any] | None = None
     result_name: str = ""  # the RESULT.json the curves come from ("" in the viewer)
     warnings: list[str] = field(default_factory=list)
+    lipsync: LipSyncLane | None = None  # the "Mouth and voice" lane (no model files needed)
 
     @property
     def duration_s(self) -> float:
@@ -213,6 +324,7 @@ def apply_result(data: SnapshotData, result: dict[str, Any] | None, result_name:
     try:
         curves, lines = curves_from_result(result)
         segments = segments_of(result)
+        lipsync = lipsync_lane_of(result.get(LIPSYNC_SECTION))
     except (TypeError, ValueError, IndexError, KeyError, AttributeError) as err:
         where = f"The result file {result_name}" if result_name else "The analysis result"
         raise ForensicsError(f"{where} has malformed scores ({err}).") from err
@@ -230,6 +342,9 @@ def apply_result(data: SnapshotData, result: dict[str, Any] | None, result_name:
         else:
             lines.append("Stretches to check: none (no stretch stays above the "
                          "dashed line long enough)")
+    data.lipsync = lipsync
+    if lipsync is not None:
+        lines.append(lipsync_line(lipsync))
     data.extra_lines = lines + data.extra_lines
 
 
@@ -279,6 +394,8 @@ def meaning_paragraphs(data: SnapshotData) -> list[str]:
     else:
         out.append("No analysis result is shown, so there is no mismatch curve; run an analysis "
                    "(Analysis > Analyze, or 'forensics-gui analyze' and --result) to add it.")
+    if data.lipsync is not None:
+        out.append(lipsync_meaning())
     if data.silence is not None or data.silence_note:
         out.append(wording.SILENCE_MEANING)
     return out

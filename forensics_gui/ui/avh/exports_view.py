@@ -21,8 +21,11 @@ class AvhExports:
     :meth:`snapshot_groundtruth` give the exported picture what the lanes show."""
 
     def __init__(self, window: WindowApi, state: AvhState, curves: CurvePanel,
-                 gt_lanes: GroundTruthLanes) -> None:
+                 gt_lanes: GroundTruthLanes, lipsync: Any = None) -> None:
+        """``lipsync``: the mouth-and-voice lane (a LipSyncLane), whose result the picture and
+        the report show too."""
         self.window, self.state, self.curves, self.gt_lanes = window, state, curves, gt_lanes
+        self.lipsync = lipsync
 
     def _require_analysis(self) -> bool:
         if self.state.analysis is None:
@@ -81,19 +84,35 @@ class AvhExports:
         """The analysis as the result dict the exported picture reads (the same dict an
         ``analyze`` RESULT.json holds, so the viewer's picture and ``snapshot --result`` come from
         one function, :func:`forensics_gui.core.evidence.snapshot.apply_result`): the last
-        analysis, or, while one runs, the curves scored so far. None without any."""
+        analysis, or, while one runs, the curves scored so far. The mouth-and-voice measures
+        shown in their lane go in as the "mouth_and_voice" section (alone after a run without
+        model files). None without any."""
         analysis = self.state.analysis
         if analysis is not None:
-            return dict(analysis.to_dict())
+            out = dict(analysis.to_dict())
+            self._add_lipsync(out)
+            return out
         if not self.curves.results:
-            return None
-        out: dict[str, Any] = {"variants": {}, "supervised": {}}
+            lipsync: dict[str, Any] = {}
+            self._add_lipsync(lipsync)
+            if lipsync:
+                lipsync["sha256"] = self.window.session.sha256
+            return lipsync or None
+        out = {"variants": {}, "supervised": {}}
         for (kind, variant), res in self.curves.results.items():
             out["supervised" if kind == "supervised" else "variants"][variant] = res.to_dict()
         main = out["variants"].get("untrimmed") or next(iter(out["variants"].values()), None)
         if main is not None:
             out["suspicious_segments"] = main.get("suspicious_segments", [])
+        self._add_lipsync(out)
         return out
+
+    def _add_lipsync(self, out: dict[str, Any]) -> None:
+        """The lane's measures as the result's "mouth_and_voice" section (as ``analyze`` writes
+        it), when the lane shows some and the dict has none yet."""
+        result = getattr(self.lipsync, "result", None)
+        if result is not None and not out.get("mouth_and_voice"):
+            out["mouth_and_voice"] = result.to_dict()
 
     def snapshot_groundtruth(self) -> Any:
         """The ground truth drawn in the lanes (a core GroundTruth), or None."""

@@ -22,7 +22,8 @@ class AvhRunner(QObject):
     """The worker threads of one window's analysis side.
 
     Signals of the current analysis run: ``progressed(stage, done, total, eta_s)``,
-    ``partial(kind, variant, ScoreResult)``, then ``finished(ClipAnalysis, fell_back_to_cpu)``,
+    ``partial(kind, variant, ScoreResult)`` (kind "lipsync": the mouth-and-voice measures, a
+    LipSyncResult, first), then ``finished(ClipAnalysis, fell_back_to_cpu)``,
     ``failed(sentence)`` or ``cancelled()``; ``notice(sentence)``, ``models_missing(guidance)``.
     Of the reference run: ``reference_progressed(done, total)``, then ``reference_finished(
     ReferenceScores)`` or ``reference_failed(sentence)``. Of the ground-truth lookup for the open
@@ -67,8 +68,10 @@ class AvhRunner(QObject):
         return self.worker is not None and self.worker.isRunning()
 
     def start_analysis(self, path: str, options: Any, sha256: str | None = None,
-                       silence: Any = None) -> AvhAnalysisWorker:
-        """Analyse ``path`` with ``options`` in a new worker (the caller checked ``running``)."""
+                       silence: Any = None, prepare_only: bool = False) -> AvhAnalysisWorker:
+        """Analyse ``path`` with ``options`` in a new worker (the caller checked ``running``);
+        ``prepare_only``: only the model-free part (face track, mouth and voice), for a run
+        without model files."""
         key = (options.checkpoint, options.phi, options.supervised, options.device, options.pool)
         if key != self.analyzer_key:
             self.analyzer, self.analyzer_key = None, key
@@ -76,7 +79,7 @@ class AvhRunner(QObject):
         analyzer, self.analyzer = self.analyzer, None  # the worker owns the models while it runs
         worker = AvhAnalysisWorker(path, options, token=self.clip_token(), sha256=sha256,
                                    analyzer=analyzer, prepare_process=self.prepare_process,
-                                   silence=silence)
+                                   silence=silence, prepare_only=prepare_only)
         worker.key = key
         worker.progressed.connect(self._on_progressed)
         worker.partial.connect(self._on_partial)

@@ -107,15 +107,21 @@ class AvhState:
     def set_reference_folder(self, folder: str | os.PathLike[str] | None) -> None:
         self.settings.setValue(KEY_REFERENCE, str(folder) if folder else "")
 
-    def options(self, threshold: float, phi: Path | None = None) -> Any:
+    def options(self, threshold: float, phi: Path | None = None, *,
+                require_models: bool = True) -> Any:
         """AnalysisOptions with the installed models resolved (raises CheckpointError).
 
         ``threshold``: the silence threshold shown (the session's tau); ``phi``: the alignment
         network chosen in Tools > Train… (None or a missing file: the installed default).
+        ``require_models`` False: the options of the model-free part only (face track, mouth and
+        voice), with no model resolved and nothing raised.
         """
         from forensics_gui.core.pipeline import AnalysisOptions, resolve_models
 
         sup = self.supervised_checkpoint()
+        if not require_models:
+            return AnalysisOptions(variants=self.variants(), pool=self.pool,
+                                   silence_threshold=threshold, preparation=self.preparation())
         opts = AnalysisOptions(supervised=sup, variants=self.variants(), pool=self.pool,
                                phi=phi if phi is not None and Path(phi).is_file() else None,
                                silence_threshold=threshold, preparation=self.preparation())

@@ -22,8 +22,10 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
+    QHBoxLayout,
     QLabel,
     QMessageBox,
+    QPushButton,
     QScrollArea,
     QToolButton,
     QVBoxLayout,
@@ -38,6 +40,7 @@ from forensics_gui.ui.avh.progress_strip import ProgressStrip
 from forensics_gui.ui.avh.runner import AvhRunner
 from forensics_gui.ui.avh.state import AvhState
 from forensics_gui.ui.curves import CurvePanel, GroundTruthLanes, curve_colour
+from forensics_gui.ui.lipsync_lane import LipSyncLane
 from forensics_gui.ui.roi_preview import RoiPreview
 from forensics_gui.ui.summary_panel import ReferenceScores, SummaryPanel, curve_name
 from forensics_gui.ui.window_api import WindowApi
@@ -45,6 +48,37 @@ from forensics_gui.ui.window_api import WindowApi
 GT_FILTER = "Ground truth (*.json *.csv);;All files (*)"
 PREBUILD_DELAY_MS = 1000  # after a clip opens, before building the lanes off screen (idle time)
 STALE_COLOUR = "#6b717b"  # curves of an out-of-date analysis: grey, whatever their colour was
+MODELS_NOTICE = ("The stronger AVH-Align detector needs its model files, which are not installed; "
+                 "the mouth-and-voice lane needs none.")
+
+
+class ModelsNotice(QWidget):
+    """One line above the lanes after an Analyze without model files: what is missing, and a
+    button that opens the Models dialog. Not modal: the evidence stays in view."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("modelsNotice")
+        row = QHBoxLayout(self)
+        row.setContentsMargins(6, 2, 6, 2)
+        self.label = QLabel(MODELS_NOTICE)
+        self.label.setObjectName("modelsNoticeText")
+        self.label.setWordWrap(False)
+        self.label.setMinimumWidth(1)  # a narrow window cuts it, never widens the window
+        self.button = QPushButton("Models…")
+        self.button.setToolTip("Help > Models…: which model files are installed, where to put "
+                               "them, and how to fetch them")
+        self.button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        row.addWidget(self.label, 1)
+        row.addWidget(self.button, 0)
+        self.guidance = ""
+        self.setVisible(False)
+
+    def show_guidance(self, guidance: str) -> None:
+        """Show the line; the full guidance (where to put which file) is its tooltip."""
+        self.guidance = guidance
+        self.label.setToolTip(guidance)
+        self.setVisible(True)
 
 
 class AvhViews(QObject):
@@ -72,10 +106,19 @@ class AvhViews(QObject):
         self._lanes_sized = False
 
         self.curves = CurvePanel(window.timeline)
+        self.lipsync = LipSyncLane(window.timeline)
+        self.lipsync.frame_label = self.frame_label
+        self.models_notice = ModelsNotice()
+        self.models_notice.button.clicked.connect(self.show_models_dialog)
+        timeline_layout = window.timeline.layout()
+        if isinstance(timeline_layout, QVBoxLayout):  # the line sits just above the lanes
+            timeline_layout.insertWidget(0, self.models_notice)
+        self.prepare_only = False  # the run under way has no model files: the model-free part
+        self.model_free: Any = None  # its result (a ClipAnalysis without scores), for the face box
         self.gt_lanes = GroundTruthLanes(window.timeline)
         self.roi_preview = RoiPreview()
         self.summary = SummaryPanel()
-        self.exports = AvhExports(window, self.state, self.curves, self.gt_lanes)
+        self.exports = AvhExports(window, self.state, self.curves, self.gt_lanes, self.lipsync)
         self.summary.seek_requested.connect(window.seek)
         self.summary.analyze_again_requested.connect(self.analyze)
         self.stale = False  # the curves and summary shown are marked out of date
@@ -332,23 +375,43 @@ class AvhViews(QObject):
             self.summary.set_status(why)
             w.show_error("Cannot analyse this clip", why)
             return False
+        guidance = ""
         try:
             options = self.options()
         except CheckpointError as err:
-            self.show_missing_models(str(err))
-            return False
+            if self.state.supervised_checkpoint() is not None and \
+                    not self.state.supervised_checkpoint().is_file():  # type: ignore[union-attr]
+                self.show_missing_models(str(err))  # a file the user chose has gone: say so
+                return False
+            # no model files: the model-free part still runs (mouth and voice), with one line
+            # saying what the stronger detector needs
+            guidance = str(err)
+            options = self.state.options(w.session.threshold, w.phi_checkpoint,
+                                         require_models=False)
+        self.prepare_only = bool(guidance)
         self.state.set_analysis(None, None)
         self._run_signature = self.state.signature(w.phi_checkpoint)
         self.set_stale(False)
-        self.curves.ensure_plots()
+        self.ensure_lanes(with_curves=not guidance)
         self._size_lanes()
-        self.curves.clear()
-        self.curves.set_notice("Analysing…")
+        self.lipsync.clear("Measuring mouth and voice…")
+        self.summary.set_lipsync(None)
+        if guidance:
+            self.last_guidance = guidance
+            self.models_notice.show_guidance(guidance)
+            self.curves.clear()
+            if self.curves.plot is not None:
+                self.curves.set_notice(MODELS_NOTICE)
+        else:
+            self.models_notice.setVisible(False)
+            self.curves.clear()
+            self.curves.set_notice("Analysing…")
         self.roi_preview.clear()
         self._set_face_box(None)
-        self.summary.clear("Analysing…")
+        self.summary.clear("Measuring mouth and voice… " + MODELS_NOTICE if guidance
+                           else "Analysing…")
         self.runner.start_analysis(str(info.path), options, sha256=w.session.sha256,
-                                   silence=w.session.silence)
+                                   silence=w.session.silence, prepare_only=bool(guidance))
         self.progress.start()
         self.update_actions()
         return True
@@ -357,7 +420,17 @@ class AvhViews(QObject):
         """Stop the running analysis (and a reference-folder run)."""
         self.runner.cancel()
 
+    def ensure_lanes(self, with_curves: bool = True) -> None:
+        """Make the analysis lanes in their order under the sound lane: mouth and voice first
+        (it needs no model files), then AVH-Align's (unless ``with_curves`` is False)."""
+        self.lipsync.ensure_plot()
+        if with_curves:
+            self.curves.ensure_plots()
+
     def _on_partial(self, kind: str, variant: str, result: Any) -> None:
+        if kind == "lipsync":
+            self.show_lipsync(result)
+            return
         self.curves.set_result(kind, variant, result)
         self.window.status(f"{curve_name(kind, variant)}: curve ready (video score "
                            f"{result.video_score:.3f})", 5000)
@@ -370,7 +443,21 @@ class AvhViews(QObject):
         self.progress.finish()
         self.update_actions()
 
+    def show_lipsync(self, result: Any) -> None:
+        """Draw the mouth-and-voice measures (a core LipSyncResult) and fill the summary's
+        section."""
+        self.lipsync.set_result(result)
+        self.summary.set_lipsync(result)
+        if result is not None:
+            self.window.status("Mouth and voice: measured", 5000)
+
     def _on_finished(self, analysis: Any, fell_back_to_cpu: bool) -> None:
+        lipsync = getattr(analysis, "lipsync", None)
+        if lipsync is not None and self.lipsync.result is not lipsync:
+            self.show_lipsync(lipsync)
+        if self.prepare_only:
+            self._on_model_free_finished(analysis)
+            return
         self.state.set_analysis(analysis, self.window.token, self._run_signature)
         self._end_run()
         for table, kind in ((analysis.scores, "unsupervised"), (analysis.supervised, "supervised")):
@@ -396,7 +483,27 @@ class AvhViews(QObject):
         self.window.status(f"Analysis done: {score}. {note}".strip(), 15000)
         self.analysis_finished.emit(analysis)
 
+    def _on_model_free_finished(self, analysis: Any) -> None:
+        """A run without model files ended: the lane and the face box are shown, the summary
+        says what the stronger detector needs; nothing is scored, so no analysis is kept for
+        the score exports."""
+        self.prepare_only = False
+        self.model_free = analysis
+        self._end_run()
+        if self.lipsync.result is None:
+            self.lipsync.set_notice("No mouth-and-voice measures came back for this clip.")
+        self.summary.set_status(MODELS_NOTICE)
+        self.summary.set_measured_silence(self.window.session.silence or analysis.silence)
+        t = self.window.session.time_s
+        face = analysis.face
+        self.roi_preview.set_track(analysis.roi_gray, None if face is None else face.times_s,
+                                   None if face is None else face.detected, t)
+        self._update_face_box(t)
+        self.window.status("Mouth and voice measured. " + MODELS_NOTICE, 15000)
+        self.update_actions()
+
     def _on_failed(self, sentence: str) -> None:
+        self.prepare_only = False
         self._end_run()
         self.curves.set_notice(sentence)
         self.roi_preview.clear(sentence)  # not "appears after an analysis": this one failed
@@ -405,7 +512,10 @@ class AvhViews(QObject):
             self.window.show_error("Analysis failed", sentence)
 
     def _on_cancelled(self) -> None:
+        self.prepare_only = False
         self._end_run()
+        self.lipsync.clear("Cancelled.")
+        self.summary.set_lipsync(None)
         self.curves.clear()
         self.curves.set_notice("Analysis cancelled.")
         self.summary.clear("Analysis cancelled.")
@@ -523,6 +633,15 @@ class AvhViews(QObject):
         self.curves.clear()
         self.curves.set_duration(float(info.duration_s or 0.0))
         why = self.why_not_analysable()
+        self.prepare_only = False
+        self.model_free = None
+        self.models_notice.setVisible(False)
+        self.summary.set_lipsync(None)
+        self.lipsync.set_duration(float(info.duration_s or 0.0))
+        if self.lipsync.plot is not None:
+            self.lipsync.clear(f"No mouth-and-voice lane: {why}" if why else
+                               "Analysis > Analyze (Ctrl+R) draws the mouth opening over the "
+                               "speech loudness here (no model files needed).")
         if self.curves.plot is not None:
             self.curves.set_notice(f"No mismatch curve: {why}" if why else
                                    "Analysis > Analyze (Ctrl+R) draws the mouth-voice mismatch "
@@ -545,7 +664,7 @@ class AvhViews(QObject):
         the lane plots off screen (~30 ms the first click would otherwise spend in the GUI
         thread), then import the light core modules that options() and the worker's first second
         need (an import holds the GIL, delaying the lanes' first paint). Nothing visible changes."""
-        if self.curves.prebuild():
+        if self.lipsync.prebuild() or self.curves.prebuild():
             QTimer.singleShot(0, self, self._prebuild_step)
             return
         import importlib
@@ -563,7 +682,7 @@ class AvhViews(QObject):
             return
         if note == "only":
             note = f"(the file's only entry, {gt.file}, was used)"
-        self.curves.ensure_plots()
+        self.ensure_lanes()
         self._size_lanes()
         self.gt_lanes.set_groundtruth(gt, self.window.session.duration_s, source)
         where = f"from {Path(source).name}" if source else "found next to the clip"
@@ -605,7 +724,7 @@ class AvhViews(QObject):
         self.window.video_view.set_face_box(box, detected)
 
     def _update_face_box(self, t: float) -> None:
-        analysis = self.state.analysis
+        analysis = self.state.analysis if self.state.analysis is not None else self.model_free
         face = None if analysis is None else analysis.face
         if face is None or not face.face_found:
             self._set_face_box(None)

@@ -80,6 +80,21 @@ def import_torch_gently() -> None:
     import torch  # noqa: F401
 
 
+def model_free_analysis(clip: Any, preparation: str) -> Any:
+    """A ClipAnalysis of a prepared clip without scores (no model files): the face track, the
+    silence, the caveats and the mouth-and-voice measures (``lipsync``)."""
+    from forensics_gui.core.face import roi
+    from forensics_gui.core.pipeline import ClipAnalysis
+
+    analysis = ClipAnalysis(file=clip.path, sha256=clip.sha256, info=clip.info,
+                            silence=clip.silence, face=clip.face, roi_gray=clip.gray,
+                            caveats=list(clip.caveats), damage=clip.damage,
+                            preparation=roi.preparation_record(preparation))
+    if hasattr(analysis, "lipsync"):
+        analysis.lipsync = getattr(clip, "lipsync", None)
+    return analysis
+
+
 class AvhAnalysisWorker(Worker):
     """Analyses one clip with AVH-Align in a background thread.
 
@@ -89,6 +104,11 @@ class AvhAnalysisWorker(Worker):
     then ``finished(token, ClipAnalysis)``, ``failed(token, sentence)`` or ``cancelled(token)``;
     ``notice(token, sentence)`` for things the user should know (e.g. the CPU fallback) and
     ``models_missing(token, guidance)`` (before ``failed``) when the weights are not installed.
+    The mouth-and-voice measures come first, as ``partial(token, ("lipsync", "", LipSyncResult))``
+    as soon as the model-free part is done.
+
+    ``prepare_only``: run only that model-free part (no model files needed: a fresh install);
+    ``finished`` then carries a ClipAnalysis without scores (its ``lipsync``, face track, silence).
 
     ``analyzer`` (a core Analyzer, optional) lets a caller keep loaded models between clips;
     after the run, :attr:`analyzer` is the one that produced the result (a CPU one after an
@@ -101,9 +121,11 @@ class AvhAnalysisWorker(Worker):
     what = "The analysis"
 
     def __init__(self, path: str, options: Any, token: int = 0, sha256: str | None = None,
-                 analyzer: Any = None, prepare_process: Any = None, silence: Any = None) -> None:
+                 analyzer: Any = None, prepare_process: Any = None, silence: Any = None,
+                 prepare_only: bool = False) -> None:
         """``prepare_process``: a core PrepareProcess to run ``prepare`` in (None: this thread)."""
         super().__init__(token)
+        self.prepare_only = prepare_only
         self.path = str(path)
         self.prepare_process = prepare_process
         self.used_child_process = False
@@ -131,24 +153,36 @@ class AvhAnalysisWorker(Worker):
 
         analyzer = self._analyzer_for(options)
         if self.prepare_process is None:
-            return analyzer.analyze(self.path, progress=progress, sha256=self.sha256,
-                                    on_partial=on_partial, silence=self.silence)
+            clip = analyzer.prepare(self.path, progress, self.sha256,
+                                    load_models=not self.prepare_only, silence=self.silence)
+            return self._after_prepare(analyzer, clip, on_partial)
         from forensics_gui.core.children import ChildUnavailable
         from forensics_gui.core.pipeline import resolve_models
 
-        resolve_models(options)  # missing weights: say so before any clip work
+        if not self.prepare_only:
+            resolve_models(options)  # missing weights: say so before any clip work
         try:
             # The models load here while the child decodes and tracks the face.
-            clip = self.prepare_process.prepare(self.path, options, self.sha256, progress,
-                                                while_waiting=lambda: analyzer.load_models(progress),
-                                                silence=self.silence)
+            clip = self.prepare_process.prepare(
+                self.path, options, self.sha256, progress,
+                while_waiting=None if self.prepare_only else lambda: analyzer.load_models(progress),
+                silence=self.silence)
             self.used_child_process = True
         except ChildUnavailable:
             self._warm_up(dlib=True)
-            clip = analyzer.prepare(self.path, progress, self.sha256, load_models=True,
-                                    silence=self.silence)
-        analyzer.load_models(progress)  # no-op unless the child finished first
-        return analyzer.finish(clip, progress, on_partial)
+            clip = analyzer.prepare(self.path, progress, self.sha256,
+                                    load_models=not self.prepare_only, silence=self.silence)
+        return self._after_prepare(analyzer, clip, on_partial)
+
+    def _after_prepare(self, analyzer: Any, clip: Any, on_partial: Any) -> Any:
+        """Hand on the mouth-and-voice measures at once, then score (unless ``prepare_only``)."""
+        lipsync = getattr(clip, "lipsync", None)
+        if lipsync is not None:
+            self.partial.emit(self.token, ("lipsync", "", lipsync))
+        if self.prepare_only:
+            return model_free_analysis(clip, analyzer.options.preparation)
+        analyzer.load_models(self.progress)  # no-op unless the child finished first
+        return analyzer.finish(clip, self.progress, on_partial)
 
     def _warm_up(self, dlib: bool) -> None:
         """Import torch (and, with ``dlib``, load dlib's face models) first, under a "loading
@@ -172,6 +206,9 @@ class AvhAnalysisWorker(Worker):
 
     def work(self) -> Any:
         try:
+            if self.prepare_only:
+                time.sleep(0.05)  # let the GUI thread paint the new lane first (see below)
+                return self._analyze(self.options)
             return self._analyze_with_fallback()
         except CheckpointError as err:
             self.models_missing.emit(self.token, str(err))

@@ -1,0 +1,292 @@
+"""The "Mouth and voice" lane on the timeline: the mouth opening drawn over the speech loudness,
+each on its own 0-1 scale, the stretches where they stop agreeing shaded, and a hover read-out
+with the sound offset that fits best there.
+
+It shows a core ``LipSyncResult`` (:mod:`forensics_gui.core.lipsync`): ``times_s`` (start of
+each 25 fps model frame), ``mouth_opening``, ``loudness``, ``best_offset_frames``,
+``agreement_best``, ``agreement_zero``, ``flagged`` (start_s, end_s) and ``readings``. It needs no
+model files, so it is drawn on the first Analyze of a fresh install too. The lane is a
+:meth:`~forensics_gui.ui.timeline.Timeline.add_plot` lane: it shares the time axis, the playhead
+and click-to-seek; its legend sits in the strip above its data (:func:`~forensics_gui.ui.curves.
+legend_above`) and the read-out takes that strip while the pointer is on the lane.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QPointF
+
+from forensics_gui.core.evidence import snapshot as evidence
+from forensics_gui.core.evidence import wording
+from forensics_gui.core.evidence.snapshot import looks_like_decibels, scaled
+from forensics_gui.core.media.timebase import MODEL_FRAME_S, format_timecode, model_frame_of
+from forensics_gui.ui import theme
+from forensics_gui.ui.curves import READOUT_FONT_PT, fill_legend, legend_above
+
+LANE_NAME = "mouth and voice"  # the plot's name (tests, layout probes)
+Y_LABEL = "lips"  # short enough to read beside the lane; the plain name is in the tooltip
+LIPSYNC_LANE_PX = 30  # plotting height: two traces on a 0-1 scale need no tick values
+MOUTH_COLOUR = evidence.MOUTH_COLOUR  # the exported picture uses the same colours
+LOUDNESS_COLOUR = evidence.LOUDNESS_COLOUR  # the sound's green, as the waveform lane above
+FLAG_COLOUR = evidence.LIPSYNC_FLAG_COLOUR  # magenta: not the playhead's red
+MOUTH_LEGEND = "mouth opening (0-1)"
+LOUDNESS_LEGEND = "speech loudness (0-1)"
+
+
+def lane_title() -> str:
+    """The lane's plain name (wording.MOUTH_AND_VOICE when the core wording has it)."""
+    return str(getattr(wording, "MOUTH_AND_VOICE", "Mouth and voice"))
+
+
+def _translucent(colour: str, alpha: int) -> Any:
+    c = pg.mkColor(colour)
+    c.setAlpha(alpha)
+    return pg.mkBrush(c)
+
+
+def offset_text(frames: int) -> str:
+    """"+200 ms (+5 frames), sound late" in plain words (ms first, the lanes' convention)."""
+    ms = frames * MODEL_FRAME_S * 1000.0
+    if frames == 0:
+        return "0 ms (in sync)"
+    side = "sound late" if frames > 0 else "sound early"
+    return f"{ms:+.0f} ms ({frames:+d} frame{'s' if abs(frames) != 1 else ''}, {side})"
+
+
+class LipSyncLane:
+    """The lane and what it shows (see the module docstring).
+
+    Items the tests and the snapshot read: ``plot``, ``mouth_item`` and ``loudness_item``
+    (PlotDataItems, x = seconds, y = 0-1), ``flag_regions`` (LinearRegionItems of the flagged
+    stretches), ``result`` (the LipSyncResult shown), ``notice_text``, ``hover_text``.
+    """
+
+    def __init__(self, timeline: Any) -> None:
+        self.timeline = timeline
+        self.plot: pg.PlotItem | None = None
+        self.mouth_item: pg.PlotDataItem | None = None
+        self.loudness_item: pg.PlotDataItem | None = None
+        self.flag_regions: list[pg.LinearRegionItem] = []
+        self.result: Any = None
+        self.notice_text = ""
+        self.hover_text = ""
+        self._legend: Any = None
+        self._notice: pg.TextItem | None = None
+        self._readout: pg.TextItem | None = None
+        # t -> (the video's "frame N", tooltip); set by the owner like CurvePanel.frame_label
+        self.frame_label: Any = None
+
+    # -- structure ------------------------------------------------------------------------
+    def prebuild(self) -> bool:
+        """Build the lane's plot off screen at idle time (see ``Timeline.prebuild_plot``)."""
+        if self.plot is not None:
+            return False
+        return bool(self.timeline.prebuild_plot(LANE_NAME, Y_LABEL))
+
+    def ensure_plot(self) -> pg.PlotItem:
+        if self.plot is not None:
+            return self.plot
+        tl = self.timeline
+        plot = tl.add_plot(LANE_NAME, y_label=Y_LABEL, height=LIPSYNC_LANE_PX)
+        left = plot.getAxis("left")
+        left.setStyle(showValues=False)  # each trace has its own 0-1 scale: no shared values
+        terms = getattr(wording, "TECHNICAL_TERMS", {})
+        title = lane_title()
+        left.setToolTip(f"{title}: the mouth opening (yellow) drawn over the speech loudness "
+                        "(green), each scaled to its own range 0-1, so their shapes can be "
+                        "compared; shaded magenta: where they stop agreeing.\n"
+                        + str(terms.get(title, "inner-lip gap / face size from dlib's 68 "
+                                               "landmarks vs the speech energy envelope, "
+                                               "per 25 fps frame; sliding-window correlation")))
+        plot.setYRange(0.0, 1.0, padding=0.05)
+        plot.vb.setLimits(xMin=-0.05 * tl.duration_s, xMax=1.05 * tl.duration_s, minXRange=1e-4)
+        self._legend = legend_above(plot)
+        self.loudness_item = pg.PlotDataItem([], [], pen=pg.mkPen(LOUDNESS_COLOUR, width=1),
+                                             fillLevel=0.0,
+                                             brush=_translucent(LOUDNESS_COLOUR, 70),
+                                             name=LOUDNESS_LEGEND)
+        self.loudness_item.setZValue(5)
+        self.mouth_item = pg.PlotDataItem([], [], pen=pg.mkPen(MOUTH_COLOUR, width=2),
+                                          name=MOUTH_LEGEND)
+        self.mouth_item.setZValue(10)
+        plot.addItem(self.loudness_item)
+        plot.addItem(self.mouth_item)
+        self._notice = pg.TextItem("", color=theme.MUTED, anchor=(0.5, 0.5))
+        font = self._notice.textItem.font()
+        font.setPointSize(READOUT_FONT_PT)
+        self._notice.setFont(font)
+        self._notice.setZValue(35)
+        plot.addItem(self._notice, ignoreBounds=True)
+        self._readout = pg.TextItem("", color=theme.TEXT, anchor=(0, 1),
+                                    fill=pg.mkBrush(38, 42, 49, 230))
+        rfont = self._readout.textItem.font()
+        rfont.setPointSize(READOUT_FONT_PT)
+        self._readout.setFont(rfont)
+        self._readout.textItem.document().setDocumentMargin(2)
+        self._readout.setZValue(40)
+        self._readout.setVisible(False)
+        self._readout.setParentItem(plot)  # in the strip above the data, not on it
+        self.plot = plot
+        tl.graphics.scene().sigMouseMoved.connect(self._on_mouse_moved)
+        plot.vb.sigResized.connect(self._place_notice)
+        tl.refresh_heights()  # the legend row above the data
+        self.set_notice("Analysis > Analyze (Ctrl+R) draws the mouth opening over the speech "
+                        "loudness here (no model files needed).")
+        return plot
+
+    def set_duration(self, duration_s: float) -> None:
+        if self.plot is not None:
+            self.plot.vb.setLimits(xMin=-0.05 * duration_s, xMax=1.05 * duration_s,
+                                   minXRange=1e-4)
+            self._place_notice()
+
+    def set_notice(self, text: str) -> None:
+        """A centred one-line message in the lane ("Measuring…", why there is nothing)."""
+        self.ensure_plot()
+        assert self._notice is not None
+        self.notice_text = text
+        self._notice.setHtml(f'<div align="center">{html.escape(text)}</div>')
+        self._notice.setVisible(bool(text))
+        self._place_notice()
+
+    def _place_notice(self, *args: Any) -> None:
+        if self._notice is None or self.plot is None:
+            return
+        self._notice.setTextWidth(max(120.0, self.plot.vb.width() - 24.0))
+        (x0, x1), _ = self.plot.vb.viewRange()
+        self._notice.setPos((x0 + x1) / 2, 0.5)
+
+    # -- data -----------------------------------------------------------------------------
+    def clear(self, notice: str = "") -> None:
+        """Forget the result shown (new clip, new analysis); keeps the lane."""
+        self.result = None
+        self.hover_text = ""
+        if self.plot is None:
+            return
+        assert self.mouth_item is not None and self.loudness_item is not None
+        self.mouth_item.setData([], [])
+        self.loudness_item.setData([], [])
+        for region in self.flag_regions:
+            self.plot.removeItem(region)
+        self.flag_regions = []
+        fill_legend(self._legend, [])
+        self._hide_readout()
+        self.set_notice(notice)
+
+    def set_result(self, result: Any) -> None:
+        """Draw a LipSyncResult (None: clear)."""
+        if result is None:
+            self.clear()
+            return
+        plot = self.ensure_plot()
+        assert self.mouth_item is not None and self.loudness_item is not None
+        self.clear()
+        self.result = result
+        times = np.asarray(result.times_s, np.float64)
+        mouth = scaled(result.mouth_opening)
+        loud = scaled(result.loudness, decibels=looks_like_decibels(result.loudness))
+        if len(times):  # step lines: one value per 25 fps frame, drawn over its 40 ms
+            edges = np.append(times, times[-1] + MODEL_FRAME_S)
+            self.loudness_item.setData(edges, np.nan_to_num(loud, nan=0.0), stepMode="center")
+            self.mouth_item.setData(edges, mouth, stepMode="center", connect="finite")
+        for s, e in result.flagged:
+            region = pg.LinearRegionItem(values=(float(s), float(e)), movable=False,
+                                         brush=_translucent(FLAG_COLOUR, 60),
+                                         pen=pg.mkPen(FLAG_COLOUR, width=1))
+            region.setZValue(1)
+            plot.addItem(region, ignoreBounds=True)
+            self.flag_regions.append(region)
+        fill_legend(self._legend, [(self.mouth_item, MOUTH_LEGEND),
+                                   (self.loudness_item, LOUDNESS_LEGEND)])
+        if not len(times):
+            self.set_notice("No frames to compare.")
+        elif not np.isfinite(np.asarray(result.mouth_opening, np.float64)).any():
+            self.set_notice("No face was found, so there is no mouth to compare with the voice.")
+
+    def flagged_spans(self) -> list[tuple[float, float]]:
+        """(start_s, end_s) of the shaded stretches."""
+        return [tuple(float(v) for v in r.getRegion()) for r in self.flag_regions]  # type: ignore[misc]
+
+    def plotted(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """What is drawn: {"mouth": (x, y), "loudness": (x, y)} on the 0-1 scale."""
+        out = {}
+        for name, item in (("mouth", self.mouth_item), ("loudness", self.loudness_item)):
+            if item is not None:
+                x, y = item.getData()
+                out[name] = (np.asarray(x if x is not None else [], np.float64),
+                             np.asarray(y if y is not None else [], np.float64))
+        return out
+
+    # -- read-out -------------------------------------------------------------------------
+    def frame_index_at(self, t: float) -> int | None:
+        """Index into the result's arrays of the frame covering ``t`` seconds, or None."""
+        res = self.result
+        if res is None:
+            return None
+        i = model_frame_of(max(t, 0.0)) - int(getattr(res, "first_model_frame", 0))
+        return i if 0 <= i < len(res.times_s) else None
+
+    def readout_at(self, t: float, short: bool = False) -> str:
+        """The hover text at ``t`` seconds: time, frame, both traces and the best sound offset
+        there with how well mouth and voice agree at it and in sync ("" off the data);
+        ``short``: the time and the best offset only (a narrow lane)."""
+        i = self.frame_index_at(t)
+        if i is None:
+            return ""
+        res = self.result
+        frame = self.frame_label(t)[0] if self.frame_label is not None else \
+            f"frame {model_frame_of(max(t, 0.0))}"
+        parts = [format_timecode(max(t, 0.0))] + ([frame] if frame and not short else [])
+        if short:
+            off = int(res.best_offset_frames[i])
+            return "   ".join(parts + [f"best fit: sound {offset_text(off)}"])
+        mouth = scaled(res.mouth_opening)[i]
+        loud = scaled(res.loudness, decibels=looks_like_decibels(res.loudness))[i]
+        parts.append("mouth " + ("no face" if not np.isfinite(mouth) else f"{mouth:.2f}"))
+        parts.append("voice " + ("—" if not np.isfinite(loud) else f"{loud:.2f}"))
+        best = float(res.agreement_best[i])
+        zero = float(res.agreement_zero[i])
+        if np.isfinite(best):
+            off = int(res.best_offset_frames[i])
+            parts.append(f"best fit: sound {offset_text(off)}, agreement {best:.2f}"
+                         + (f" (in sync {zero:.2f})" if off != 0 and np.isfinite(zero) else ""))
+        if any(s <= t < e for s, e in self.flagged_spans()):
+            parts.append("— stops agreeing here")
+        return "   ".join(parts)
+
+    def _on_mouse_moved(self, scene_pos: QPointF) -> None:
+        if self.plot is None or self._readout is None:
+            return
+        if not self.plot.vb.sceneBoundingRect().contains(scene_pos):
+            if self._readout.isVisible():
+                self._hide_readout()
+            return
+        t = float(self.plot.vb.mapSceneToView(scene_pos).x())
+        self.hover_text = self.readout_at(t)
+        if not self.hover_text:
+            self._hide_readout()
+            return
+        self._readout.setText(self.hover_text)
+        data = self.plot.vb.geometry()
+        self._readout.setTextWidth(-1)
+        if self._readout.textItem.boundingRect().width() > data.width() - 4.0:
+            self.hover_text = self.readout_at(t, short=True)  # one line in the strip, always
+            self._readout.setText(self.hover_text)
+        self._readout.setPos(data.left(), data.top() - 1.0)
+        if self._legend is not None:
+            self._legend.setVisible(False)
+        self._readout.setVisible(True)
+
+    def _hide_readout(self) -> None:
+        if self._readout is not None:
+            self._readout.setVisible(False)
+        if self._legend is not None:
+            self._legend.setVisible(bool(self._legend.items))
+
+    def readout_rect(self) -> Any:
+        assert self._readout is not None
+        return self._readout.sceneBoundingRect()

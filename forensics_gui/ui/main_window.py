@@ -89,6 +89,7 @@ class MainWindow(QMainWindow):
         self._held_frame: tuple[int, int, float, Any] | None = None  # token, index, time, image
         self._requested_index: int | None = None
         self.training_dialog: Any = None
+        self.audit_dialog: Any = None
         stored_phi = self.settings.qsettings.value("models/phi_path")  # set by "Use this model"
         self.phi_checkpoint: Path | None = (Path(str(stored_phi)) if stored_phi
                                             and Path(str(stored_phi)).is_file() else None)
@@ -326,6 +327,7 @@ class MainWindow(QMainWindow):
         self.view_menu = view
         tools = self.menuBar().addMenu("&Tools")
         self.add_action(tools, "&Train alignment network…", self.open_training_dialog)
+        self.add_action(tools, "&Audit dataset…", self.open_audit_dialog)
         help_menu = self.menuBar().addMenu("&Help")
         self.add_action(help_menu, "&About", self._on_about)
         self._refresh_recent_menu()
@@ -797,6 +799,16 @@ class MainWindow(QMainWindow):
         self.training_dialog.raise_()
         return self.training_dialog
 
+    def open_audit_dialog(self) -> Any:
+        """Tools -> Audit dataset…: the (single, non-modal) dataset audit; its clips open here."""
+        from forensics_gui.ui.audit_dialog import AuditDialog
+
+        if self.audit_dialog is None:
+            self.audit_dialog = AuditDialog(self, window=self)
+        self.audit_dialog.show()
+        self.audit_dialog.raise_()
+        return self.audit_dialog
+
     def set_phi_checkpoint(self, path: str) -> None:
         """Analyse with this Phi from now on: QSettings "models/phi_path" + phi_checkpoint_changed."""
         self.phi_checkpoint = Path(path)
@@ -825,5 +837,7 @@ class MainWindow(QMainWindow):
         self.avh.shutdown()
         if self.training_dialog is not None:
             self.training_dialog.shutdown()
+        if self.audit_dialog is not None:
+            self.audit_dialog.shutdown()
         self.retired.retire(self.decoder)
         self.retired.join_all()

@@ -56,6 +56,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="a 'batch --both' CSV: AUC/AP of the detector untrimmed and trimmed "
                              "on the audited clips (repeat for several detectors)")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar, no summary")
+    from forensics_gui.core.cluster import RAY_HELP
+
+    parser.add_argument("--ray", metavar="auto|ADDRESS",
+                        help=RAY_HELP + ". The same per-clip measurement, a few clips per Ray "
+                        "task; rows stream into the same resumable cues.jsonl")
     parser.add_argument("--make-demo", type=Path, metavar="OUT_DIR",
                         help="instead of auditing, write an AV-Deepfake1M-like demo corpus "
                              "(reals without leading silence, fakes with 20-40 ms of it, "
@@ -149,5 +154,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _map_clips(args: argparse.Namespace, progress: Any) -> Any:
-    """The per-clip runner: local processes (default); the cluster option plugs in here."""
-    return None
+    """The per-clip runner: local processes (default), or Ray tasks with ``--ray``."""
+    if not getattr(args, "ray", None):
+        return None
+    from forensics_gui.core.cluster import ray_map
+
+    return ray_map(args.ray, progress=progress)

@@ -758,7 +758,8 @@ class AuditDialog(QDialog):
         return rows
 
     def listed_clips(self) -> list[str]:
-        return [self.clip_list.topLevelItem(i).text(0) for i in range(self.clip_list.topLevelItemCount())]
+        items = (self.clip_list.topLevelItem(i) for i in range(self.clip_list.topLevelItemCount()))
+        return [item.text(0) for item in items if item is not None]
 
     @Slot(QTreeWidgetItem, int)
     def _on_clip_double_clicked(self, item: QTreeWidgetItem, _column: int) -> None:

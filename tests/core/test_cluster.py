@@ -121,3 +121,25 @@ def test_batch_on_ray_writes_the_rows_of_the_local_run_and_resumes(ray_local, cl
     # the same resumable table: a second run finds everything there
     code, err = _batch(capsys, clips, remote, models, "--ray", "auto")
     assert code == 0 and "4 clips, 4 already in" in err and "0 to score" in err
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("isolated_dirs")
+def test_audit_on_ray_equals_the_local_audit_and_resumes(ray_local, tmp_path, capsys) -> None:
+    from forensics_gui.cli import main
+    from forensics_gui.core.audit import make_demo_corpus, read_table
+
+    corpus = tmp_path / "corpus"
+    make_demo_corpus(corpus, clips=10, seed=2, bad=True)  # + an empty, a text and a silent file
+    local, remote = tmp_path / "local", tmp_path / "ray"
+    assert main(["audit", str(corpus), "-o", str(local), "-q"]) == 0
+    assert main(["audit", str(corpus), "-o", str(remote), "--ray", "auto"]) == 0
+    err = capsys.readouterr().err
+    assert "Measured 13 clips (0 already measured)" in err
+    rows_local, rows_ray = read_table(local / "cues.jsonl")[0], read_table(remote / "cues.jsonl")[0]
+    assert len(rows_ray) == 13 and rows_ray == rows_local  # every cue of every clip, errors too
+    assert sum(1 for r in rows_ray.values() if r.get("error")) == 3
+    assert (remote / "cue_auc.csv").read_text() == (local / "cue_auc.csv").read_text()
+    # the same resumable table: a second run on Ray measures nothing again
+    assert main(["audit", str(corpus), "-o", str(remote), "--ray", "auto"]) == 0
+    assert "Measured 0 clips (13 already measured)" in capsys.readouterr().err

@@ -277,8 +277,11 @@ def _tail(container: Any, astream: Any, vstream: Any, origin: float, row: dict[s
     ends: dict[int, float] = {}
     chunks: list[np.ndarray] = []
     try:
-        target = max(0.0, origin + float(end_s or 0.0) - TAIL_S - 0.5)
-        container.seek(int(target * 1e6), backward=True, any_frame=False)
+        # any_frame: the picture is never decoded, so its packets need no keyframe; seeking to
+        # a keyframe could go back to the start of a clip with one keyframe
+        target = max(0.0, origin + float(end_s or 0.0) - TAIL_S - 0.1)
+        ref = astream if astream is not None else vstream
+        container.seek(int(target / ref.time_base), stream=ref, backward=True, any_frame=True)
         for packet in container.demux(*streams):
             if packet.pts is None or not packet.size:
                 continue

@@ -196,22 +196,24 @@ def _groups(label: str | None, manipulation: str | None) -> list[str]:
     return out
 
 
-def _numeric_hist(values: np.ndarray, groups: list[list[str]], names: list[str]) -> Histogram:
-    finite = values[np.isfinite(values)]
+def _masks(groups: list[list[str]], names: list[str]) -> dict[str, np.ndarray]:
+    return {g: np.array([g in gs for gs in groups], dtype=bool) for g in names}
+
+
+def _numeric_hist(values: np.ndarray, masks: dict[str, np.ndarray]) -> Histogram:
+    finite_mask = np.isfinite(values)
+    finite = values[finite_mask]
     if finite.size == 0:
-        return Histogram(edges=[0.0, 1.0], categories=None, counts={g: [0] for g in names})
+        return Histogram(edges=[0.0, 1.0], categories=None, counts={g: [0] for g in masks})
     lo, hi = np.percentile(finite, [0.5, 99.5]) if finite.size > 200 else (finite.min(), finite.max())
     if hi <= lo:
         lo, hi = float(lo) - 0.5, float(lo) + 0.5
     edges = np.linspace(lo, hi, HIST_BINS + 1)
-    counts = {g: np.zeros(HIST_BINS, int) for g in names}
-    idx = np.clip(np.searchsorted(edges, values, side="right") - 1, 0, HIST_BINS - 1)
-    for i, v in enumerate(values):
-        if np.isfinite(v):
-            for g in groups[i]:
-                counts[g][idx[i]] += 1
-    return Histogram(edges=[float(e) for e in edges], categories=None,
-                     counts={g: c.tolist() for g, c in counts.items()})
+    idx = np.clip(np.searchsorted(edges, np.where(finite_mask, values, lo), side="right") - 1,
+                  0, HIST_BINS - 1)
+    counts = {g: np.bincount(idx[m & finite_mask], minlength=HIST_BINS).tolist()
+              for g, m in masks.items()}
+    return Histogram(edges=[float(e) for e in edges], categories=None, counts=counts)
 
 
 def _categorical(values: list[str], groups: list[list[str]], names: list[str]) -> Histogram:
@@ -273,6 +275,8 @@ def summarise(table_rows: Iterable[dict[str, Any]], entries: Sequence[ClipEntry]
         if r["label"] == "fake" and r["manipulation"] and r["manipulation"] != "real":
             manipulations[r["manipulation"]] = manipulations.get(r["manipulation"], 0) + 1
     labelled = y >= 0
+    masks = _masks(groups, names)
+    of_kind = {m: np.array([r["manipulation"] == m for r in rows], dtype=bool) for m in manipulations}
     cues: list[CueStat] = []
     for col in NUMERIC_COLUMNS:
         v = np.array([_num(r.get(col)) for r in rows], dtype=np.float64)
@@ -280,10 +284,10 @@ def summarise(table_rows: Iterable[dict[str, Any]], entries: Sequence[ClipEntry]
         value, ci = auc_ci(y[ok], v[ok])
         per = {}
         for m in manipulations:
-            sel = ok & ((y == 0) | np.array([r["manipulation"] == m for r in rows]))
+            sel = ok & ((y == 0) | of_kind[m])
             per[m] = auc_ci(y[sel], v[sel], n_boot=0)[0]
         cues.append(CueStat(col, plain_label(col), "numeric", int(ok.sum()), value, ci,
-                            _numeric_hist(v, groups, names), per))
+                            _numeric_hist(v, masks), per))
     for col in CATEGORICAL_COLUMNS:
         vals = [str(r.get(col)) if r.get(col) not in (None, "") else "(none)" for r in rows]
         s = _fake_share_scores(vals, y)

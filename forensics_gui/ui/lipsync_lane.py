@@ -7,8 +7,10 @@ each 25 fps model frame), ``mouth_opening``, ``loudness``, ``best_offset_frames`
 ``agreement_best``, ``agreement_zero``, ``flagged`` (start_s, end_s) and ``readings``. It needs no
 model files, so it is drawn on the first Analyze of a fresh install too. The lane is a
 :meth:`~forensics_gui.ui.timeline.Timeline.add_plot` lane: it shares the time axis, the playhead
-and click-to-seek; its legend sits in the strip above its data (:func:`~forensics_gui.ui.curves.
-legend_above`) and the read-out takes that strip while the pointer is on the lane.
+and click-to-seek. It is small (a 1024x600 screen holds it with every other lane), so its legend
+is in the name column beside it, never on the data: "mouth" in the mouth's colour over "voice"
+in the loudness's, beside the axis name "0-1" (each trace on its own 0-1 scale; the tooltip says
+so in full). The hover read-out is one line in the lane's top corner away from the pointer.
 """
 
 from __future__ import annotations
@@ -25,11 +27,13 @@ from forensics_gui.core.evidence import wording
 from forensics_gui.core.evidence.snapshot import looks_like_decibels, scaled
 from forensics_gui.core.media.timebase import MODEL_FRAME_S, format_timecode, model_frame_of
 from forensics_gui.ui import theme
-from forensics_gui.ui.curves import READOUT_FONT_PT, fill_legend, legend_above
+from forensics_gui.ui.curves import READOUT_FONT_PT
 
 LANE_NAME = "mouth and voice"  # the plot's name (tests, layout probes)
-Y_LABEL = "lips"  # short enough to read beside the lane; the plain name is in the tooltip
-LIPSYNC_LANE_PX = 30  # plotting height: two traces on a 0-1 scale need no tick values
+Y_LABEL = "0-1"  # the axis name: both traces are on 0-1 scales of their own
+LIPSYNC_MIN_PX = 28  # smallest plotting height: two legend words stacked beside it
+LIPSYNC_STRETCH = 1  # grows with the timeline, less than the mismatch lane (3)
+LEGEND_FONT_PT = 7.5
 MOUTH_COLOUR = evidence.MOUTH_COLOUR  # the exported picture uses the same colours
 LOUDNESS_COLOUR = evidence.LOUDNESS_COLOUR  # the sound's green, as the waveform lane above
 FLAG_COLOUR = evidence.LIPSYNC_FLAG_COLOUR  # magenta: not the playhead's red
@@ -74,7 +78,7 @@ class LipSyncLane:
         self.result: Any = None
         self.notice_text = ""
         self.hover_text = ""
-        self._legend: Any = None
+        self.legend_words: dict[str, pg.TextItem] = {}  # "mouth", "voice", in the name column
         self._notice: pg.TextItem | None = None
         self._readout: pg.TextItem | None = None
         # t -> (the video's "frame N", tooltip); set by the owner like CurvePanel.frame_label
@@ -91,7 +95,8 @@ class LipSyncLane:
         if self.plot is not None:
             return self.plot
         tl = self.timeline
-        plot = tl.add_plot(LANE_NAME, y_label=Y_LABEL, height=LIPSYNC_LANE_PX)
+        plot = tl.add_plot(LANE_NAME, y_label=Y_LABEL, min_height=LIPSYNC_MIN_PX,
+                           stretch=LIPSYNC_STRETCH)
         left = plot.getAxis("left")
         left.setStyle(showValues=False)  # each trace has its own 0-1 scale: no shared values
         terms = getattr(wording, "TECHNICAL_TERMS", {})
@@ -104,7 +109,6 @@ class LipSyncLane:
                                                "per 25 fps frame; sliding-window correlation")))
         plot.setYRange(0.0, 1.0, padding=0.05)
         plot.vb.setLimits(xMin=-0.05 * tl.duration_s, xMax=1.05 * tl.duration_s, minXRange=1e-4)
-        self._legend = legend_above(plot)
         self.loudness_item = pg.PlotDataItem([], [], pen=pg.mkPen(LOUDNESS_COLOUR, width=1),
                                              fillLevel=0.0,
                                              brush=_translucent(LOUDNESS_COLOUR, 70),
@@ -115,13 +119,24 @@ class LipSyncLane:
         self.mouth_item.setZValue(10)
         plot.addItem(self.loudness_item)
         plot.addItem(self.mouth_item)
+        for word, colour, tip in (("mouth", MOUTH_COLOUR, MOUTH_LEGEND),
+                                  ("voice", LOUDNESS_COLOUR, LOUDNESS_LEGEND)):
+            item = pg.TextItem(word, color=colour, anchor=(0, 0.5))
+            wfont = item.textItem.font()
+            wfont.setPointSizeF(LEGEND_FONT_PT)
+            wfont.setBold(True)
+            item.setFont(wfont)
+            item.textItem.document().setDocumentMargin(0)
+            item.setToolTip(f"{tip}: each trace on its own 0-1 scale")
+            item.setParentItem(plot)  # beside the data, in the name column
+            self.legend_words[word] = item
         self._notice = pg.TextItem("", color=theme.MUTED, anchor=(0.5, 0.5))
         font = self._notice.textItem.font()
         font.setPointSize(READOUT_FONT_PT)
         self._notice.setFont(font)
         self._notice.setZValue(35)
         plot.addItem(self._notice, ignoreBounds=True)
-        self._readout = pg.TextItem("", color=theme.TEXT, anchor=(0, 1),
+        self._readout = pg.TextItem("", color=theme.TEXT, anchor=(0, 0),
                                     fill=pg.mkBrush(38, 42, 49, 230))
         rfont = self._readout.textItem.font()
         rfont.setPointSize(READOUT_FONT_PT)
@@ -129,11 +144,12 @@ class LipSyncLane:
         self._readout.textItem.document().setDocumentMargin(2)
         self._readout.setZValue(40)
         self._readout.setVisible(False)
-        self._readout.setParentItem(plot)  # in the strip above the data, not on it
+        self._readout.setParentItem(plot)
         self.plot = plot
         tl.graphics.scene().sigMouseMoved.connect(self._on_mouse_moved)
         plot.vb.sigResized.connect(self._place_notice)
-        tl.refresh_heights()  # the legend row above the data
+        plot.vb.sigResized.connect(self._place_legend)
+        self._place_legend()
         self.set_notice("Analysis > Analyze (Ctrl+R) draws the mouth opening over the speech "
                         "loudness here (no model files needed).")
         return plot
@@ -152,6 +168,21 @@ class LipSyncLane:
         self._notice.setHtml(f'<div align="center">{html.escape(text)}</div>')
         self._notice.setVisible(bool(text))
         self._place_notice()
+
+    def _place_legend(self, *args: Any) -> None:
+        """"mouth" over "voice", right of the rotated axis name, centred on the lane."""
+        if self.plot is None:
+            return
+        axis = self.plot.getAxis("left").geometry()
+        data = self.plot.vb.geometry()
+        mid = data.center().y()
+        x = axis.left() + 15.0
+        self.legend_words["mouth"].setPos(x, mid - 6.0)
+        self.legend_words["voice"].setPos(x, mid + 6.0)
+
+    def legend_rects(self) -> dict[str, Any]:
+        """The legend words' rectangles in scene coordinates (for layout checks)."""
+        return {w: item.sceneBoundingRect() for w, item in self.legend_words.items()}
 
     def _place_notice(self, *args: Any) -> None:
         if self._notice is None or self.plot is None:
@@ -173,7 +204,6 @@ class LipSyncLane:
         for region in self.flag_regions:
             self.plot.removeItem(region)
         self.flag_regions = []
-        fill_legend(self._legend, [])
         self._hide_readout()
         self.set_notice(notice)
 
@@ -200,8 +230,6 @@ class LipSyncLane:
             region.setZValue(1)
             plot.addItem(region, ignoreBounds=True)
             self.flag_regions.append(region)
-        fill_legend(self._legend, [(self.mouth_item, MOUTH_LEGEND),
-                                   (self.loudness_item, LOUDNESS_LEGEND)])
         if not len(times):
             self.set_notice("No frames to compare.")
         elif not np.isfinite(np.asarray(result.mouth_opening, np.float64)).any():
@@ -270,22 +298,26 @@ class LipSyncLane:
         if not self.hover_text:
             self._hide_readout()
             return
-        self._readout.setText(self.hover_text)
+        self.place_readout(scene_pos, t)
+        self._readout.setVisible(True)
+
+    def place_readout(self, scene_pos: QPointF, t: float) -> None:
+        """One line in the lane's top corner away from the pointer (the short form when the
+        full one is wider than the lane)."""
+        assert self.plot is not None and self._readout is not None
         data = self.plot.vb.geometry()
         self._readout.setTextWidth(-1)
-        if self._readout.textItem.boundingRect().width() > data.width() - 4.0:
-            self.hover_text = self.readout_at(t, short=True)  # one line in the strip, always
+        self._readout.setText(self.hover_text)
+        if self._readout.textItem.boundingRect().width() > data.width() - 8.0:
+            self.hover_text = self.readout_at(t, short=True)
             self._readout.setText(self.hover_text)
-        self._readout.setPos(data.left(), data.top() - 1.0)
-        if self._legend is not None:
-            self._legend.setVisible(False)
-        self._readout.setVisible(True)
+        right = self.plot.mapFromScene(scene_pos).x() < data.center().x()
+        self._readout.setAnchor((1, 0) if right else (0, 0))
+        self._readout.setPos(data.right() if right else data.left(), data.top())
 
     def _hide_readout(self) -> None:
         if self._readout is not None:
             self._readout.setVisible(False)
-        if self._legend is not None:
-            self._legend.setVisible(bool(self._legend.items))
 
     def readout_rect(self) -> Any:
         assert self._readout is not None

@@ -57,7 +57,7 @@ from forensics_gui.ui.workers import ClipInfoWorker, FrameDecoder
 MEDIA_FILTER = "Media files (*.mp4 *.mov *.mkv *.avi *.webm *.m4v *.wav *.flac *.mp3 *.m4a *.ogg);;All files (*)"
 NO_VIDEO_STEP_S = 0.04  # frame-step size (seconds) for clips without video
 WM_SETTLE_MS = 700  # after the first show: the window manager has added its frame by then
-VIDEO_MIN_HEIGHT_PX = 96
+VIDEO_MIN_HEIGHT_PX = 64  # with six lanes (mouth and voice too) a 1024x600 screen still fits
 
 
 def _format_time(t: float) -> str:
@@ -704,7 +704,7 @@ class MainWindow(QMainWindow):
             data.warnings.append(str(integrity.sentence))
         evidence.apply_result(data, self.avh.exports.snapshot_result())
         evidence.apply_groundtruth(data, self.avh.exports.snapshot_groundtruth())
-        analysis = self.avh.state.analysis
+        analysis = self.avh.state.analysis or self.avh.model_free  # (a run without model files)
         if analysis is not None and analysis.face is not None:
             evidence.apply_face(data, view_from_track(analysis.face, analysis.roi_gray, s.time_s,
                                                       data.frame, data.frame_index))

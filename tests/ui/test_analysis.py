@@ -366,8 +366,15 @@ def test_missing_weights_still_draw_mouth_and_voice_and_say_so_in_one_line(
     assert dialog.cell(0, 3) == "missing"
     dialog.close()
     # the exported picture holds the lane (its section alone: nothing was scored)
+    from forensics_gui.core.evidence.snapshot import SnapshotData, apply_result
+
     result = avh_views.exports.snapshot_result()
     assert result is not None and "variants" not in result and result["mouth_and_voice"]
+    data = SnapshotData(frame=None, time_s=0.0, file_name="talk.mkv", sha256="", version="",
+                        window=(0.0, 2.0))
+    apply_result(data, result)
+    assert data.lipsync is not None and not data.curves
+    assert np.isfinite(data.lipsync.loudness).all() and np.nanmax(data.lipsync.mouth) == 1.0
 
 
 def test_cuda_out_of_memory_retries_on_the_cpu(qtbot, window, avh, open_and_wait, monkeypatch) -> None:

@@ -191,7 +191,7 @@ def test_a_saved_geometry_is_restored_only_when_it_fits(qtbot, window) -> None: 
 def test_the_minimum_size_fits_a_1024x600_screen_with_every_lane(qtbot, window, clips,
                                                                  open_and_wait) -> None:
     open_and_wait(window, clips["av"].path, audio=False)
-    window.avh.curves.ensure_plots()
+    window.avh.ensure_lanes()  # mouth and voice, mismatch, sound delay
     window.avh.gt_lanes.ensure_plot()
     qtbot.wait(50)  # delivers the posted layout events
     minimum = window.minimumSizeHint()

@@ -34,7 +34,7 @@ class FakeLipSync:
             return [None if not np.isfinite(v) else float(v) for v in np.asarray(a, np.float64)]
 
         return {"times_s": floats(self.times_s), "first_model_frame": self.first_model_frame,
-                "mouth_opening": floats(self.mouth_opening), "loudness": floats(self.loudness),
+                "mouth_opening": floats(self.mouth_opening), "loudness_db": floats(self.loudness),
                 "best_offset_frames": [int(v) for v in self.best_offset_frames],
                 "agreement_best": floats(self.agreement_best),
                 "agreement_zero": floats(self.agreement_zero),
@@ -78,7 +78,7 @@ def lane(qtbot):  # type: ignore[no-untyped-def]
 
 def test_the_lane_draws_mouth_over_loudness_each_on_its_own_scale(qtbot, lane) -> None:
     from forensics_gui.core.evidence.snapshot import scaled
-    from forensics_gui.ui.lipsync_lane import LOUDNESS_LEGEND, MOUTH_LEGEND
+    from forensics_gui.ui.lipsync_lane import LOUDNESS_COLOUR, MOUTH_COLOUR, MOUTH_LEGEND
 
     tl = lane.timeline
     assert [str(p.vb.name) for p in tl.plots][:3] == ["waveform", "mouth and voice", "fakeness"]
@@ -93,12 +93,20 @@ def test_the_lane_draws_mouth_over_loudness_each_on_its_own_scale(qtbot, lane) -
     # louder frames are higher: the order of the dB values is kept
     assert np.argsort(loud[:20]).tolist() == np.argsort(res.loudness[:20]).tolist()
     assert lane.flagged_spans() == [pytest.approx(FLAG)]
-    names = [item[1].text for item in lane._legend.items]
-    assert names == [MOUTH_LEGEND, LOUDNESS_LEGEND] and lane._legend.isVisible()
-    # the legend sits in the strip above the data, not on it
-    legend = lane._legend.sceneBoundingRect()
-    assert legend.bottom() <= lane.plot.vb.sceneBoundingRect().top() + 1
-    assert "0-1" in MOUTH_LEGEND and lane.plot.getAxis("left").toolTip()
+    # the legend: "mouth" over "voice" in their colours, beside the data (never on it), inside
+    # the lane's own row; the axis name says both are 0-1 scales
+    data = lane.plot.vb.sceneBoundingRect()
+    rects = lane.legend_rects()
+    for word, colour in (("mouth", MOUTH_COLOUR), ("voice", LOUDNESS_COLOUR)):
+        item = lane.legend_words[word]
+        assert item.textItem.toPlainText() == word and item.isVisible()
+        assert item.textItem.defaultTextColor().name() == colour.lower()
+        assert rects[word].right() <= data.left() + 1, (word, rects[word], data)
+        assert lane.plot.sceneBoundingRect().contains(rects[word]), word
+    assert rects["mouth"].bottom() <= rects["voice"].top() + 2
+    assert lane.plot.getAxis("left").label.toPlainText().strip() == "0-1"
+    assert "0-1" in MOUTH_LEGEND and "0-1" in lane.legend_words["voice"].toolTip()
+    assert "own range 0-1" in lane.plot.getAxis("left").toolTip()
 
 
 def test_the_read_out_gives_the_best_sound_offset_and_the_agreement(qtbot, lane) -> None:
@@ -108,11 +116,17 @@ def test_the_read_out_gives_the_best_sound_offset_and_the_agreement(qtbot, lane)
     assert "0 ms (in sync)" in lane.readout_at(0.2) and "stops agreeing" not in lane.readout_at(0.2)
     assert "mouth no face" in lane.readout_at(10 / 25.0 + 0.01)
     assert lane.readout_at(5.0) == ""  # past the data
-    # hovering shows it in the strip above the lane (the legend steps aside)
-    scene = lane.plot.vb.mapViewToScene(lane.plot.vb.mapToView(lane.plot.vb.rect().center()))
-    lane._on_mouse_moved(scene)
-    assert lane.hover_text and lane._readout.isVisible() and not lane._legend.isVisible()
-    assert lane.readout_rect().bottom() <= lane.plot.vb.sceneBoundingRect().top() + 2
+    # hovering shows it on one line in the lane's top corner away from the pointer
+    vb = lane.plot.vb
+    for t in (0.3, 2.7):
+        lane._on_mouse_moved(vb.mapViewToScene(pg_point(t, 0.5)))
+        rect, data = lane.readout_rect(), vb.sceneBoundingRect()
+        assert lane.hover_text and lane._readout.isVisible()
+        assert rect.top() >= data.top() - 1 and rect.height() < 20  # one line, in the lane
+        pointer_x = vb.mapViewToScene(pg_point(t, 0.5)).x()
+        assert not rect.left() <= pointer_x <= rect.right(), (t, rect)
+    lane._on_mouse_moved(pg_point(-100.0, -100.0))  # off the lane: gone
+    assert not lane._readout.isVisible()
 
 
 def test_lane_pixels_show_the_mouth_colour_and_the_flag(qtbot, lane) -> None:
@@ -193,7 +207,7 @@ def test_the_picture_gets_its_own_mouth_and_voice_lane_and_caption_line(qtbot) -
     assert lay.lipsync is not None and lay.lipsync.top() > lay.wave.bottom()
     img = render_snapshot(data)
     r = lay.lipsync
-    yellow = magenta = 0
+    yellow = magenta = green = 0
     for yy in range(r.top() + 1, r.bottom()):
         for xx in range(r.left() + 1, r.right(), 2):
             c = img.pixelColor(xx, yy)
@@ -201,7 +215,9 @@ def test_the_picture_gets_its_own_mouth_and_voice_lane_and_caption_line(qtbot) -
                 yellow += 1
             if c.red() > 150 and c.green() < 110 and c.blue() > 150:
                 magenta += 1
-    assert yellow > 50 and magenta > 20, (yellow, magenta)
+            if c.green() > 100 and c.red() < 120 and c.blue() < 120 and c.green() > c.red() + 30:
+                green += 1
+    assert yellow > 50 and magenta > 20 and green > 200, (yellow, magenta, green)
     # the flag sits where the stretch is on the time axis
     xs = [xx for xx in range(r.left(), r.right())
           if img.pixelColor(xx, r.bottom() - 1).blue() > 200

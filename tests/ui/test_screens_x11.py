@@ -169,7 +169,7 @@ def test_the_window_fits_and_nothing_overlaps(screens, size) -> None:  # type: i
     assert _inside(r["docks"]["analysisDock"]["rect"], screen, slack=1)
     # lanes: inside the plot area, one under the other, none overlapping the next
     lanes = r["lanes"]
-    assert list(lanes) == ["waveform", "fakeness", "sync", "ground truth"] + (
+    assert list(lanes) == ["waveform", "mouth and voice", "fakeness", "sync", "ground truth"] + (
         ["supervised"] if size == FIVE_LANES else [])
     tops = [lanes[name] for name in lanes]
     for upper, lower in zip(tops, tops[1:], strict=False):

@@ -123,12 +123,12 @@ def _floats(values: Any) -> np.ndarray:
 
 
 def lipsync_lane_of(section: Any) -> LipSyncLane | None:
-    """The lane from a result's ``mouth_and_voice`` section (``LipSyncResult.to_dict()``); None
-    without one. Raises TypeError/ValueError for a malformed section."""
+    """The lane from a result's ``mouth_and_voice`` section (``LipSyncResult.to_dict()``:
+    ``mouth_opening``, ``loudness_db``, ``times_s``, ``flagged``, ``readings``); None without one. Raises TypeError/ValueError for a malformed section."""
     if not isinstance(section, dict):
         return None
     mouth = _floats(section.get("mouth_opening"))
-    loud = _floats(section.get("loudness"))
+    loud = _floats(section.get("loudness_db", section.get("loudness")))  # dB re full scale
     times = section.get("times_s")
     n = max(len(mouth), len(loud))
     t = (np.asarray(times, np.float64) if times is not None and len(times) == n

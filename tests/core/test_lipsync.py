@@ -161,3 +161,46 @@ def test_generated_talking_clip_in_sync_and_200_ms_late(tmp_path) -> None:
     on2 = r2.active & np.isfinite(r2.agreement_zero)
     assert abs(np.median(r2.best_offset_frames[on2]) - 5) <= 1
     assert r2.flagged
+
+
+def test_sync_command_refuses_a_bad_input_in_one_sentence(tmp_path, capsys) -> None:
+    from forensics_gui.cli import main
+    from forensics_gui.testing.synth import make_text_as_video
+
+    assert main(["sync", str(tmp_path / "missing.mp4")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("forensics-gui sync: ") and err.count("\n") == 1
+    bad = make_text_as_video(tmp_path / "text.mp4")
+    assert main(["sync", str(bad), "--json"]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and "Traceback" not in err and err.count("\n") == 1
+
+
+@pytest.mark.slow
+def test_sync_command_and_prepare_without_models(tmp_path, capsys, monkeypatch) -> None:
+    """`sync` needs no model files; Analyzer.prepare (no models) carries the same measures, and
+    RESULT.json gets them as its own 'mouth_and_voice' section."""
+    from forensics_gui.cli import main
+    from forensics_gui.core.pipeline import AnalysisOptions, Analyzer, ClipAnalysis
+    from forensics_gui.testing.synth import make_clip
+
+    monkeypatch.setenv("FORENSICS_GUI_MODELS", str(tmp_path / "no-models"))
+    monkeypatch.setenv("FORENSICS_GUI_CACHE", str(tmp_path / "cache"))
+    clip = make_clip(tmp_path / "talk.mp4", duration_s=3.0, seed=11)
+    out_json = tmp_path / "sync.json"
+    assert main(["sync", str(clip.path), "-o", str(out_json), "-q"]) == 0
+    out = capsys.readouterr().out
+    assert "talk.mp4: mouth and voice" in out and "opens and closes with the voice" in out
+    doc = json.loads(out_json.read_text())
+    assert doc["status"] == "measured" and doc["flagged"] == [] and doc["sha256"]
+    assert main(["sync", str(clip.path), "--json"]) == 0  # from the cache now
+    assert json.loads(capsys.readouterr().out)["readings"] == doc["readings"]
+
+    prepared = Analyzer(AnalysisOptions()).prepare(clip.path)
+    assert prepared.lipsync is not None
+    assert prepared.lipsync.readings == doc["readings"]
+    analysis = ClipAnalysis(file=prepared.path, sha256=prepared.sha256, info=prepared.info,
+                            silence=prepared.silence, face=prepared.face, roi_gray=prepared.gray,
+                            lipsync=prepared.lipsync)
+    section = json.loads(json.dumps(analysis.to_dict()))["mouth_and_voice"]
+    assert section["best_offset_frames"] == doc["best_offset_frames"]

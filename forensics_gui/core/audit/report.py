@@ -51,9 +51,9 @@ def _colour(group: str, names: Sequence[str]) -> str:
 
 
 def curve_svg(xs: Sequence[float], series: dict[str, Sequence[float | None]], *, title: str,
-              xlabel: str, log_x: bool, width: int = 460, height: int = 300) -> str:
+              xlabel: str, log_x: bool, width: int = 460, height: int = 320) -> str:
     """A line plot of AUC (0..1) against ``xs``, one line per series (inline SVG)."""
-    left, right, top, bottom = 52, 16, 30, 44
+    left, right, top, bottom = 52, 16, 30, 64
     pw, ph = width - left - right, height - top - bottom
     tx = [math.log10(x) if log_x else float(x) for x in xs]
     x0, x1 = min(tx), max(tx)
@@ -81,7 +81,7 @@ def curve_svg(xs: Sequence[float], series: dict[str, Sequence[float | None]], *,
         out.append(f'<text x="{px(t):.1f}" y="{top + ph + 16}" text-anchor="middle" font-size="10" '
                    f'font-family="sans-serif">{x:g}</text>')
     out.append(f'<rect x="{left}" y="{top}" width="{pw}" height="{ph}" fill="none" stroke="#333"/>')
-    out.append(f'<text x="{left + pw / 2}" y="{height - 8}" text-anchor="middle" font-size="12" '
+    out.append(f'<text x="{left + pw / 2}" y="{top + ph + 34}" text-anchor="middle" font-size="12" '
                f'font-family="sans-serif">{_e(xlabel)}</text>')
     out.append(f'<text x="14" y="{top + ph / 2}" text-anchor="middle" font-size="12" '
                f'font-family="sans-serif" transform="rotate(-90 14 {top + ph / 2})">AUC</text>')
@@ -93,10 +93,11 @@ def curve_svg(xs: Sequence[float], series: dict[str, Sequence[float | None]], *,
             path = " ".join(f"{x:.1f},{y:.1f}" for x, y in pts)
             out.append(f'<polyline points="{path}" fill="none" stroke="{colour}" stroke-width="2.5"/>')
             out.extend(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3.5" fill="{colour}"/>' for x, y in pts)
-        ly = top + 16 + 16 * k
-        out.append(f'<line x1="{left + pw - 110}" y1="{ly}" x2="{left + pw - 90}" y2="{ly}" '
+        lx = left + 10 + 110 * k  # legend under the axis label, off the data
+        ly = height - 10
+        out.append(f'<line x1="{lx}" y1="{ly - 4}" x2="{lx + 20}" y2="{ly - 4}" '
                    f'stroke="{colour}" stroke-width="2.5"/>')
-        out.append(f'<text x="{left + pw - 85}" y="{ly + 4}" font-size="12" '
+        out.append(f'<text x="{lx + 25}" y="{ly}" font-size="12" '
                    f'font-family="sans-serif">{_e(name)}</text>')
     out.append("</svg>")
     return "".join(out)
@@ -156,6 +157,11 @@ def histogram_svg(cue: CueStat, width: int = 420, height: int = 200) -> str:
 
 def main_plot_svg(summary: AuditSummary) -> str:
     """The report's main figure: AUC vs tau and AUC vs delta, untrimmed and trimmed."""
+    return "".join(main_plots(summary))
+
+
+def main_plots(summary: AuditSummary) -> tuple[str, str]:
+    """AUC vs tau and AUC vs delta (two SVGs), untrimmed and trimmed."""
     a = curve_svg(summary.tau_curve["tau"],  # type: ignore[arg-type]
                   {"untrimmed": summary.tau_curve["untrimmed"], "trimmed": summary.tau_curve["trimmed"]},
                   title="Leading silence alone: AUC vs threshold tau",
@@ -164,7 +170,44 @@ def main_plot_svg(summary: AuditSummary) -> str:
                   {"untrimmed": summary.delta_curve["untrimmed"], "trimmed": summary.delta_curve["trimmed"]},
                   title="Loudest sample in first delta ms: AUC vs delta",
                   xlabel="window delta (ms, log scale)", log_x=True)
-    return a + b
+    return a, b
+
+
+def _reading(cue: CueStat) -> str:
+    """The direction, and for AUC < 0.5 the same separation read the other way."""
+    if cue.auc is not None and cue.auc < 0.5 and cue.kind == "numeric":
+        return f"{cue.direction}: as telling as AUC {1.0 - cue.auc:.2f}"
+    return cue.direction or "no difference"
+
+
+def _as_group(svg: str, x: int) -> str:
+    """An ``<svg>`` element as a ``<g>`` moved right by ``x`` (nested svg is not SVG Tiny)."""
+    body = svg[svg.index(">") + 1:svg.rindex("</svg>")]
+    return f'<g transform="translate({x},0)">{body}</g>'
+
+
+def summary_figure_svg(summary: AuditSummary, width: int = 940) -> str:
+    """The report's headline figure: the two AUC curves side by side, then the silence
+    classifier untrimmed and trimmed and the five cues that separate best (one SVG)."""
+    s = summary
+    top = 320
+    lines = [f"{s.n_clips} clips: {s.n_real} real, {s.n_fake} fake, {s.n_unlabelled} unlabelled; "
+             f"{len(s.problems)} could not be used"]
+    for d in s.detectors[:2]:
+        lines.append(f"{d.detector}, {d.variant}: AUC {_fmt(d.auc, 2)} (95 % {_ci(d.ci)})")
+    lines.append("Cues that separate best alone:")
+    for c in [c for c in s.cues if c.auc is not None][:5]:
+        lines.append(f"   {c.label}: AUC {_fmt(c.auc, 2)} ({_reading(c)})")
+    height = top + 22 * len(lines) + 16
+    a, b = main_plots(s)
+    plots = "".join(_as_group(part, x) for part, x in ((a, 0), (b, width // 2)))
+    bold = ' font-weight="bold"'
+    text = "".join(f'<text x="20" y="{top + 22 * (i + 1)}" font-size="14" font-family="sans-serif"'
+                   f'{bold if i == 0 else ""}>{_e(t)}</text>'
+                   for i, t in enumerate(lines))
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+            f'viewBox="0 0 {width} {height}" role="img" aria-label="audit summary">'
+            f'<rect width="{width}" height="{height}" fill="white"/>{plots}{text}</svg>')
 
 
 def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
@@ -234,7 +277,7 @@ def render_html(summary: AuditSummary, notes: Sequence[str] = ()) -> str:
         "a detector can learn instead of the manipulation. It says how the dataset was made, "
         "not whether one clip is fake.</p>",
         "<h2>Leading silence: untrimmed and trimmed</h2>",
-        f'<div class="figs">{main_plot_svg(s)}</div>',
+        f'<div class="figs">{summary_figure_svg(s)}</div>',
         "<p class=\"note\">Left: the length of the leading silence at each amplitude threshold "
         "tau used alone as a classifier. Right: the loudest sample in the first delta ms (a "
         "quieter start counts as more fake). Trimmed: measured again after removing the "
@@ -245,7 +288,7 @@ def render_html(summary: AuditSummary, notes: Sequence[str] = ()) -> str:
                [[d.detector, d.variant, d.n, _fmt(d.auc), _ci(d.ci), _fmt(d.ap)] for d in s.detectors]),
         "<h2>Every cue alone, ranked</h2>",
         _table(["rank", "cue", "technical name", "clips", "AUC", "95 % interval", "fakes are"],
-               [[i + 1, c.label, c.column, c.n, _fmt(c.auc), _ci(c.ci), c.direction]
+               [[i + 1, c.label, c.column, c.n, _fmt(c.auc), _ci(c.ci), _reading(c)]
                 for i, c in enumerate(s.cues)]),
         f"<p class=\"note\">{_e(AUC_SENTENCE)} A categorical cue scores each clip by the share "
         "of fakes in its category (in-sample, optimistic).</p>",

@@ -123,6 +123,12 @@ def test_analyze_action_draws_curves_segments_roi_face_box_and_summary(
                         lambda k, v, r: (partials.append((k, v)), orig(k, v, r)))
     analysis = _analyse(qtbot, window)
     assert partials[:2] == [("unsupervised", "untrimmed"), ("unsupervised", "trimmed")]
+    # with the model files, mouth and voice come with the full analysis (its own lane and
+    # summary section; no missing-model line)
+    assert analysis.lipsync is not None and window.avh.lipsync.result is analysis.lipsync
+    assert window.avh.summary.lipsync_texts()[0] == "\n".join(analysis.lipsync.readings)
+    assert not window.avh.models_notice.isVisible()
+    assert window.avh.exports.snapshot_result()["mouth_and_voice"]["readings"]
     assert not window.avh.progress.isVisible()
     for variant in ("untrimmed", "trimmed"):
         res = analysis.scores[variant]

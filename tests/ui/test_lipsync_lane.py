@@ -239,3 +239,22 @@ def test_the_report_has_a_mouth_and_voice_paragraph() -> None:
                     mouth_and_voice=lines)
     page = html_text(report)
     assert "<h2>Mouth and voice" in page and res.readings[0] in page
+
+
+@pytest.mark.slow
+def test_no_weights_and_no_face_says_why_in_the_lane_without_a_box(qtbot, window, clips,
+                                                                   open_and_wait, tmp_path,
+                                                                   monkeypatch) -> None:
+    from forensics_gui.ui.avh.views import MODELS_NOTICE
+
+    monkeypatch.setenv("FORENSICS_GUI_MODELS", str(tmp_path / "no-models"))
+    open_and_wait(window, clips["av"].path)  # a test pattern: no face in it
+    avh = window.avh
+    assert avh.analyze()
+    qtbot.waitUntil(lambda: not avh.runner.running and "face" in avh.lipsync.notice_text,
+                    timeout=120000)
+    assert "No face was found" in avh.lipsync.notice_text and avh.lipsync.result is None
+    assert avh.models_notice.isVisible() and avh.missing_box is None
+    assert MODELS_NOTICE in avh.summary.status_label.text()
+    assert avh.curves.plot is None  # AVH-Align's lanes are not made for a run that cannot score
+    assert window.last_error is None  # no message box over the evidence

@@ -31,15 +31,15 @@ def test_opening_a_clip_prebuilds_the_lanes_without_showing_them(qtbot, window, 
 
     open_and_wait(window, clips["av"].path, audio=False)
     tl = window.timeline
-    qtbot.waitUntil(lambda: len(tl._spares) == 2, timeout=30000)
+    qtbot.waitUntil(lambda: len(tl._spares) == 3, timeout=30000)  # mouth and voice too
     qtbot.waitUntil(lambda: "forensics_gui.core.alignment.phi" in sys.modules, timeout=30000)
     assert window.avh.curves.plot is None and tl.plots == [tl.waveform_plot]
     spares = set(map(id, tl._spares.values()))
-    window.avh.curves.ensure_plots()
+    window.avh.ensure_lanes()
     curves = window.avh.curves
-    assert {id(curves.plot), id(curves.sync_plot)} == spares and not tl._spares
-    assert tl.time_axis_plots() == [curves.sync_plot]
+    assert {id(window.avh.lipsync.plot), id(curves.plot), id(curves.sync_plot)} == spares
+    assert not tl._spares and tl.time_axis_plots() == [curves.sync_plot]
     # Another clip: the lanes exist, nothing more is built.
     open_and_wait(window, clips["av"].path, audio=False)
     qtbot.wait(50)  # a check that nothing happens: a slow machine can hide a rebuild, not fake one
-    assert not tl._spares and len(tl.plots) == 3
+    assert not tl._spares and len(tl.plots) == 4

@@ -389,27 +389,25 @@ class AvhViews(QObject):
             options = self.state.options(w.session.threshold, w.phi_checkpoint,
                                          require_models=False)
         self.prepare_only = bool(guidance)
-        self.state.set_analysis(None, None)
-        self._run_signature = self.state.signature(w.phi_checkpoint)
-        self.set_stale(False)
         self.ensure_lanes(with_curves=not guidance)
         self._size_lanes()
         self.lipsync.clear("Measuring mouth and voice…")
         self.summary.set_lipsync(None)
-        if guidance:
+        self.model_free = None
+        if guidance:  # AVH-Align's curves (and an out-of-date mark on them) are left as they are
             self.last_guidance = guidance
             self.models_notice.show_guidance(guidance)
-            self.curves.clear()
-            if self.curves.plot is not None:
-                self.curves.set_notice(MODELS_NOTICE)
+            self.summary.set_status("Measuring mouth and voice… " + MODELS_NOTICE)
         else:
+            self.state.set_analysis(None, None)
+            self._run_signature = self.state.signature(w.phi_checkpoint)
+            self.set_stale(False)
             self.models_notice.setVisible(False)
             self.curves.clear()
             self.curves.set_notice("Analysing…")
-        self.roi_preview.clear()
-        self._set_face_box(None)
-        self.summary.clear("Measuring mouth and voice… " + MODELS_NOTICE if guidance
-                           else "Analysing…")
+            self.roi_preview.clear()
+            self._set_face_box(None)
+            self.summary.clear("Analysing…")
         self.runner.start_analysis(str(info.path), options, sha256=w.session.sha256,
                                    silence=w.session.silence, prepare_only=bool(guidance))
         self.progress.start()
@@ -503,8 +501,14 @@ class AvhViews(QObject):
         self.update_actions()
 
     def _on_failed(self, sentence: str) -> None:
-        self.prepare_only = False
+        model_free, self.prepare_only = self.prepare_only, False
         self._end_run()
+        if self.lipsync.result is None:
+            self.lipsync.set_notice(sentence)
+        if model_free:  # the lane says why; AVH-Align's lanes are not made for it
+            self.summary.set_status(f"{sentence} {MODELS_NOTICE}")
+            self.window.status(sentence, 15000)
+            return
         self.curves.set_notice(sentence)
         self.roi_preview.clear(sentence)  # not "appears after an analysis": this one failed
         self.summary.clear(sentence)
@@ -512,10 +516,14 @@ class AvhViews(QObject):
             self.window.show_error("Analysis failed", sentence)
 
     def _on_cancelled(self) -> None:
-        self.prepare_only = False
+        model_free, self.prepare_only = self.prepare_only, False
         self._end_run()
         self.lipsync.clear("Cancelled.")
         self.summary.set_lipsync(None)
+        if model_free:
+            self.summary.set_status("Cancelled. " + MODELS_NOTICE)
+            self.window.status("Analysis cancelled", 5000)
+            return
         self.curves.clear()
         self.curves.set_notice("Analysis cancelled.")
         self.summary.clear("Analysis cancelled.")

@@ -235,10 +235,19 @@ def test_the_report_has_a_mouth_and_voice_paragraph() -> None:
     assert lines[:2] == res.readings and len(lines) == 3  # + what the lane means
     assert mouth_and_voice_lines({"variants": {}}) == []
     report = Report("x.mp4", "ab" * 32, "2026-01-01T00:00:00Z", "test", None, (0, 0), ["s"], [],
-                    [], SilencePanel(None, 0.0005, "no sound"), [], [], [], [],
+                    [], SilencePanel(None, 0.0005, "no sound"), [], [], [("File", "x.mp4")],
+                    [("Mouth and voice", "windowed correlation")],
                     mouth_and_voice=lines)
     page = html_text(report)
     assert "<h2>Mouth and voice" in page and res.readings[0] in page
+    import io
+
+    from pypdf import PdfReader
+
+    from forensics_gui.core.evidence.report_pdf import pdf_bytes
+
+    text = " ".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf_bytes(report))).pages)
+    assert "Mouth and voice" in text and "Elsewhere the mouth moves" in " ".join(text.split())
 
 
 @pytest.mark.slow

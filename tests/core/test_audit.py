@@ -69,6 +69,20 @@ def test_cues_on_clips_with_known_silence(tmp_path: Path) -> None:
     assert -60 < a["loudness_dbfs"] < -3 and abs(a["dc_offset"]) < 0.01
 
 
+def test_long_and_total_silence(tmp_path: Path) -> None:
+    long = make_clip(tmp_path / "long.mkv", duration_s=5.0, face=False, width=64, height=64,
+                     leading_silence_ms=4000.0)
+    row = clip_cues(str(long.path))
+    assert row["error"] is None
+    assert row["silence_ms_tau0.0005"] == 3000.0  # read up to 3 s: a lower bound
+    mute = make_clip(tmp_path / "zeros.mp4", duration_s=2.0, face=False, width=64, height=64,
+                     speech=np.zeros(32000))
+    row = clip_cues(str(mute.path))
+    assert row["silence_ms_tau0.0005"] == pytest.approx(2000.0)  # the whole (short) track
+    assert row["trimmed_silence_ms_tau0.0005"] is None  # nothing to trim to
+    assert row["loudness_dbfs"] == -200.0
+
+
 def test_bad_clips_are_rows_with_a_reason(tmp_path: Path) -> None:
     empty = make_zero_byte(tmp_path / "empty.mp4")
     text = tmp_path / "text.mp4"

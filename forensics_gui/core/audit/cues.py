@@ -9,7 +9,8 @@ No picture is decoded, and the middle of the file is never read.
 The cues (:data:`CUE_COLUMNS`; units in the names):
 
 * ``silence_ms_tau<T>``: leading silence in ms at amplitude threshold T (a sample is sound when
-  any channel's |x| > T, [-1, 1] scale), for each T in :data:`TAUS`
+  any channel's |x| > T, [-1, 1] scale), for each T in :data:`TAUS`; a silence longer than
+  :data:`HEAD_MAX_S` is given as :data:`HEAD_MAX_S` (a lower bound)
   (:data:`forensics_gui.core.media.silence.TABLE_TAUS`);
 * ``max_amp_<D>ms``: the largest |x| in the first D ms, for each D in :data:`DELTAS_MS`;
 * ``trimmed_silence_ms_tau<T>`` / ``trimmed_max_amp_<D>ms``: the same after **trimming**: the
@@ -114,8 +115,9 @@ def _head_cues(x: np.ndarray, sr: int, row: dict[str, Any], prefix_trimmed: bool
     for tau in TAUS:
         first = int(np.searchsorted(peak, tau, side="right")) if n else 0
         col = silence_column(tau, prefix_trimmed)
-        # a silence longer than what was decoded is only known when the whole sound was read
-        row[col] = first * 1000.0 / sr if (first < n or complete) else None
+        # a silence longer than what was decoded (HEAD_MAX_S) is given as that length: a lower
+        # bound, which still ranks it above every shorter silence
+        row[col] = first * 1000.0 / sr
     for delta in DELTAS_MS:
         count = int(math.ceil(delta * sr / 1000.0 - 1e-9))
         col = max_amp_column(delta, prefix_trimmed)

@@ -248,7 +248,6 @@ def test_metadata_listing_names_missing_files(corpus: Path, tmp_path: Path) -> N
     assert entries3 == [] and len(problems3) == 28
 
 
-@pytest.mark.slow
 def test_worker_processes_give_the_same_rows(tmp_path: Path) -> None:
     clip = make_clip(tmp_path / "c.mp4", duration_s=1.0, face=False, width=64, height=64,
                      leading_silence_ms=25.0)

@@ -150,9 +150,10 @@ def run_audit(entries: Sequence[ClipEntry], out_dir: Path, *, progress: Progress
     if todo:
         mapper = map_clips or local_map
         last_flush = time.monotonic()
+        results = mapper(clip_cues, list(by_path))
         with open(table, "a", encoding="utf-8") as fh:
             try:
-                for path, row in mapper(clip_cues, list(by_path)):
+                for path, row in results:
                     for e in by_path.get(str(path), []):
                         full = {"key": e.key, "name": e.name or str(e.path), "path": str(e.path),
                                 **{k: _finite(v) for k, v in row.items()}}
@@ -169,6 +170,9 @@ def run_audit(entries: Sequence[ClipEntry], out_dir: Path, *, progress: Progress
                         if progress.cancelled():
                             raise Cancelled()
             finally:
+                close = getattr(results, "close", None)
+                if close is not None:  # a generator: stop its workers now (cancel, error)
+                    close()
                 fh.flush()
                 os.fsync(fh.fileno())
     rows = [known[e.key] for e in entries if e.key in known and e.key in wanted]

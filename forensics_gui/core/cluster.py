@@ -15,9 +15,11 @@ Two uses, both optional (the ``[cluster]`` extra: ``pip install 'forensics-gui[c
 Where: :func:`ray_session` connects. ``"auto"`` joins the Ray cluster this machine belongs to
 (``RAY_ADDRESS``, or the one ``ray start`` started here) and otherwise starts a private Ray
 instance on this machine for the run (all its cores and GPUs); any other value is the address
-of a running cluster (``HOST:6379`` from a machine of the cluster, ``ray://HOST:10001`` from
-outside it). Every node must see the clips and the models at the same paths (a shared or copied
-file system) and have forensics-gui installed in the same Python environment.
+of a running cluster (``HOST:6379``, the head's address, from a machine of the cluster; Ray's
+client mode, ``ray://``, is not supported). Every node must see the clips and the models at the
+same paths (a shared or copied file system) and have forensics-gui installed in the same Python
+environment. A cluster with token authentication (Ray 2.60's default for ``ray start``) needs
+``RAY_AUTH_MODE=token`` and the head's token where the command runs.
 
 Ray is imported lazily: without it, a clear sentence says how to install it. Work is handed out
 in a bounded window (a few tasks per CPU/scorer), so a million-clip dataset does not create a
@@ -29,6 +31,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
+import re
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -38,9 +41,9 @@ from forensics_gui.core.progress import Progress, check_cancelled
 
 INSTALL_HINT = "pip install 'forensics-gui[cluster]'"
 RAY_HELP = ("run on Ray: 'auto' = the Ray cluster this machine belongs to (started with 'ray "
-            "start'), else a local Ray instance for this run; or a cluster's ADDRESS "
-            "(HOST:6379 on a node, ray://HOST:10001 from outside). Every node needs the clips and "
-            f"models at the same paths. Needs the cluster extra: {INSTALL_HINT}")
+            "start'), else a local Ray instance for this run; or the ADDRESS of a cluster's head "
+            "(HOST:6379, from one of its machines). Every node needs the clips and models at the "
+            f"same paths. Needs the cluster extra: {INSTALL_HINT}")
 CLIPS_PER_TASK = 16
 """Clips per audit task: big enough that Ray's per-task cost (~1 ms) is small next to the work,
 small enough that a cancelled or resumed run loses little."""
@@ -93,13 +96,21 @@ def ray_session(address: str) -> Iterator[Any]:
     except (ConnectionError, RuntimeError, ValueError, TimeoutError) as err:
         where = "a local Ray instance" if address == "auto" else f"the Ray cluster at {address}"
         raise ForensicsError(
-            f"Could not connect to {where} ({' '.join(str(err).split())[:300]}). Start a cluster "
-            "with 'ray start --head' on one machine and 'ray start --address=HEAD:6379' on the "
-            "others, then give that address (or 'auto' on one of its machines).") from None
+            f"Could not connect to {where} ({_plain(err, 300)}). Start a cluster with 'ray start "
+            "--head' on one machine and 'ray start --address=HEAD:6379' on the others, then give "
+            "that address (or 'auto' on one of its machines); a cluster with token "
+            "authentication (Ray's default) also needs RAY_AUTH_MODE=token and its token here "
+            "(README, 'On a Ray cluster').") from None
     try:
         yield ray
     finally:
         ray.shutdown()
+
+
+def _plain(err: BaseException, limit: int) -> str:
+    """An exception's text on one line, without terminal colour codes, at most ``limit`` chars."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(err) or type(err).__name__)
+    return " ".join(text.split())[:limit]
 
 
 def cluster_resources(ray: Any) -> tuple[int, int]:
@@ -174,7 +185,7 @@ def _get(ray: Any, ref: Any) -> list[Any]:
         if isinstance(err, ForensicsError):
             raise
         raise ForensicsError(
-            "A Ray worker failed (" + " ".join(str(err).split())[:400] + "); the results "
+            "A Ray worker failed (" + _plain(err, 400) + "); the results "
             "received so far are kept: run the same command again to continue.") from None
 
 
@@ -272,7 +283,7 @@ def _all(ray: Any, refs: list[Any]) -> list[Any]:
     except Exception as err:
         if isinstance(err, ForensicsError):
             raise
-        raise ForensicsError("The Ray scorers could not start (" + " ".join(str(err).split())[:400]
+        raise ForensicsError("The Ray scorers could not start (" + _plain(err, 400)
                              + "); check that forensics-gui is installed on every node.") from None
 
 
@@ -302,5 +313,5 @@ def _get_one(ray: Any, ref: Any) -> Any:
         return ray.get(ref)
     except Exception as err:
         raise ForensicsError(
-            "A Ray scorer failed (" + " ".join(str(err).split())[:400] + "); the rows written so "
+            "A Ray scorer failed (" + _plain(err, 400) + "); the rows written so "
             "far are kept: run the same command again to continue.") from None

@@ -348,10 +348,11 @@ class AuditDialog(QDialog):
     def _build_ranked(self) -> QWidget:
         self.ranked_plot = self._plot("how well it separates fake from real (AUC, 0.5 = not at all)", "")
         self.ranked_plot.setToolTip(AUC_TIP)
-        self.ranked_plot.getPlotItem().getAxis("left").setWidth(250)
+        self.ranked_plot.hideAxis("left")  # each bar carries its cue's name
         self.ranked_plot.setXRange(0.4, 1.0)
         self.ranked_bars: pg.BarGraphItem | None = None
         self.ranked_whiskers: pg.ErrorBarItem | None = None
+        self.ranked_labels: list[pg.TextItem] = []
         self.ranked_plot.addItem(pg.InfiniteLine(
             pos=0.5, angle=90, movable=False, pen=pg.mkPen(theme.MUTED, style=Qt.PenStyle.DashLine),
             label="chance", labelOpts={"position": 0.95, "color": theme.MUTED}))
@@ -405,7 +406,8 @@ class AuditDialog(QDialog):
         self.clip_list = QTreeWidget()
         self.clip_list.setHeaderLabels(["clip", "class", "value"])
         self.clip_list.setRootIsDecorated(False)
-        self.clip_list.setColumnWidth(0, 420)
+        self.clip_list.setColumnWidth(0, 520)
+        self.clip_list.setColumnWidth(1, 200)
         self.clip_list.itemDoubleClicked.connect(self._on_clip_double_clicked)
         top = QWidget()
         lay = QVBoxLayout(top)
@@ -570,6 +572,12 @@ class AuditDialog(QDialog):
         for curves, data, key in ((self.tau_curves, summary.tau_curve, "tau"),
                                   (self.delta_curves, summary.delta_curve, "delta_ms")):
             xs = np.asarray(data[key], dtype=np.float64)
+            plot = self.tau_plot if key == "tau" else self.delta_plot
+            axis = plot.getPlotItem().getAxis("bottom")
+            axis.enableAutoSIPrefix(False)
+            # the grid's own values as ticks (log axis: positions are log10 of the value)
+            axis.setTicks([[(math.log10(x), f"{x:g}") for x in xs if x > 0
+                            and (key == "tau" or x in (10, 20, 50, 100, 200, 500, 1000))]])
             for name, item in curves.items():
                 ys = np.array([np.nan if v is None else v for v in data.get(name, [])], dtype=np.float64)
                 ok = np.isfinite(ys) & (xs[:len(ys)] > 0)
@@ -585,10 +593,11 @@ class AuditDialog(QDialog):
 
     def _draw_ranked(self) -> None:
         plot = self.ranked_plot
-        for item in (self.ranked_bars, self.ranked_whiskers):
+        for item in (self.ranked_bars, self.ranked_whiskers, *self.ranked_labels):
             if item is not None:
                 plot.removeItem(item)
         self.ranked_bars = self.ranked_whiskers = None
+        self.ranked_labels = []
         bars = ranked_bars(self.summary)
         self.ranked = bars
         if not bars:
@@ -606,9 +615,13 @@ class AuditDialog(QDialog):
         self.ranked_whiskers = pg.ErrorBarItem(x=widths, y=ys, left=lo, right=hi, beam=0.25,
                                                pen=pg.mkPen(theme.TEXT, width=1.5))
         plot.addItem(self.ranked_whiskers)
-        ticks = [(float(y), _short(b[0].label) + (f"  [{b[0].direction}]" if b[0].direction else ""))
-                 for y, b in zip(ys, bars, strict=True)]
-        plot.getPlotItem().getAxis("left").setTicks([ticks])
+        for y, b in zip(ys, bars, strict=True):
+            text = f"{b[0].label}: AUC {b[0].auc:.2f}" + (f" ({b[0].direction})" if b[0].direction else "")
+            label = pg.TextItem(text, color=theme.BACKGROUND, anchor=(0, 0.5))
+            label.setPos(0.41, float(y))
+            label.setToolTip(f"{b[0].column} (AUC {b[0].auc:.4f})")
+            plot.addItem(label)
+            self.ranked_labels.append(label)
         plot.setYRange(-0.6, n - 0.4, padding=0)
         plot.setXRange(0.4, 1.02, padding=0)
         best = bars[0]
@@ -742,7 +755,7 @@ class AuditDialog(QDialog):
         self.clip_list.clear()
         for r in rows:
             value = r.get(cue.column)
-            shown = f"{value:.6g}" if isinstance(value, float) else str(value)
+            shown = _number_text(value) if isinstance(value, float) else str(value)
             item = QTreeWidgetItem([str(r.get("name") or r.get("path")),
                                     str(r.get("label") or "unlabelled")
                                     + (f" ({r['manipulation']})" if r.get("manipulation")
@@ -752,7 +765,7 @@ class AuditDialog(QDialog):
             self.clip_list.addTopLevelItem(item)
         hist = cue.histogram
         where = (hist.categories[index] if hist.categories is not None
-                 else f"{hist.edges[index]:.4g} to {hist.edges[index + 1]:.4g}")
+                 else f"{_number_text(hist.edges[index])} to {_number_text(hist.edges[index + 1])}")
         self.hist_note.setText(f"{len(rows):,} {group} clip{'s' if len(rows) != 1 else ''} with "
                                f"{cue.label} {where}; double-click one to open it in the viewer.")
         return rows
@@ -804,6 +817,13 @@ def _inside(path: Path, folder: Path) -> bool:
     except ValueError:
         return False
     return True
+
+
+def _number_text(value: float) -> str:
+    """A measurement as people write it: 70,817 / 31.5 / 0.0005."""
+    if abs(value) >= 10000:
+        return f"{value:,.0f}"
+    return f"{value:.5g}"
 
 
 def _short(text: str, limit: int = 44) -> str:

@@ -85,8 +85,9 @@ def test_audit_shows_the_ranked_cues_and_the_curves(qtbot, dialog, corpus: Path,
     np.testing.assert_allclose(opts["width"], [b[1] for b in bars])
     assert list(opts["y"]) == list(range(len(bars) - 1, -1, -1))
     assert opts["width"][0] == pytest.approx(1.0)  # the demo's fakes give themselves away
-    ticks = dict(dialog.ranked_plot.getPlotItem().getAxis("left")._tickLevels[0])
-    assert ticks[float(len(bars) - 1)].startswith(bars[0][0].label[:40])
+    names = [label.toPlainText() for label in dialog.ranked_labels]  # written on each bar
+    assert names[0] == f"{bars[0][0].label}: AUC {bars[0][0].auc:.2f} ({bars[0][0].direction})"
+    assert [label.pos().y() for label in dialog.ranked_labels] == list(opts["y"])
     silence = summary.cue("silence_ms_tau0.0005")
     assert silence.auc == pytest.approx(1.0)
     # AUC against tau: near 1 untrimmed, near chance once the silence is trimmed

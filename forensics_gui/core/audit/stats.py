@@ -239,6 +239,15 @@ def _num(value: Any) -> float:
         return math.nan
 
 
+def _column(rows: list[dict[str, Any]], col: str) -> np.ndarray:
+    """A numeric column as float64, NaN where a row has no number."""
+    values = [r.get(col) for r in rows]
+    try:
+        return np.array(values, dtype=np.float64)  # None -> NaN
+    except (TypeError, ValueError):
+        return np.array([_num(v) for v in values], dtype=np.float64)
+
+
 def _fake_share_scores(values: list[str], y: np.ndarray) -> np.ndarray:
     share: dict[str, list[int]] = {}
     for v, lab in zip(values, y, strict=True):
@@ -279,7 +288,7 @@ def summarise(table_rows: Iterable[dict[str, Any]], entries: Sequence[ClipEntry]
     of_kind = {m: np.array([r["manipulation"] == m for r in rows], dtype=bool) for m in manipulations}
     cues: list[CueStat] = []
     for col in NUMERIC_COLUMNS:
-        v = np.array([_num(r.get(col)) for r in rows], dtype=np.float64)
+        v = _column(rows, col)
         ok = labelled & np.isfinite(v)
         value, ci = auc_ci(y[ok], v[ok])
         per = {}
@@ -320,7 +329,7 @@ def summarise(table_rows: Iterable[dict[str, Any]], entries: Sequence[ClipEntry]
         if c.auc is not None:
             from forensics_gui.core.results.metrics import average_precision
 
-            v = np.array([_num(r.get(c.column)) for r in rows])
+            v = _column(rows, c.column)
             ok = labelled & np.isfinite(v)
             ap = average_precision(y[ok], v[ok])
         detectors.append(DetectorRow(f"leading silence at threshold {SILENCE_TAU:g} (this audit)",

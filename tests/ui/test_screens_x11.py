@@ -33,6 +33,7 @@ DIM = 32
 CURVE_RGB = (0x4F, 0xA3, 0xFF)  # the untrimmed curve (curves.VARIANT_COLOURS)
 TRIMMED_RGB = (0xFF, 0x9F, 0x43)
 PLAYHEAD_RGB = (0xFF, 0x5C, 0x5C)  # theme.PLAYHEAD
+MOUTH_RGB = (0xF4, 0xD3, 0x5E)  # the mouth opening (lipsync_lane.MOUTH_COLOUR)
 CHILD_TIMEOUT_S = 600  # bounds a hang only
 
 
@@ -196,6 +197,12 @@ def test_legends_read_outs_and_tables_do_not_cover_data(screens, size) -> None: 
     for name, axis in r["axis_labels"].items():  # each lane's name whole, beside its own lane
         assert axis["text"] and _inside(axis["label"], axis["plot"], slack=1), (name, axis)
     assert r["threshold_labels_visible"] and not any(r["threshold_labels_visible"])  # in the legend
+    words = r["lipsync_words"]  # mouth and voice: the legend beside the lane, on no lane's data
+    for word, rect in words.items():
+        assert _inside(rect, r["lipsync_plot"], slack=1), (word, rect)
+        for name, lane in lanes.items():
+            assert not _overlap(rect, lane), (word, name, rect, lane)
+    assert words["mouth"][1] + words["mouth"][3] <= words["voice"][1] + 2
     lane = r["curve_lane"]
     lane_and_strip = [lane[0], lane[1] - LEGEND_ROW_PX, lane[2], lane[3] + LEGEND_ROW_PX]
     for readout in r["readouts"]:  # in the strip above the lane (legend aside) or wrapped in it
@@ -250,6 +257,8 @@ def test_the_screenshot_shows_the_curves_in_their_lane(screens, size) -> None:  
     lane = r["curve_lane"]
     assert _colour_pixels(rgb, lane, CURVE_RGB) + _colour_pixels(rgb, lane, TRIMMED_RGB) > 100
     assert _colour_pixels(rgb, lane, PLAYHEAD_RGB) > 10  # the playhead crosses the lane
+    # the mouth opening is drawn in its lane under the sound lane
+    assert _colour_pixels(rgb, r["lanes"]["mouth and voice"], MOUTH_RGB) > 50
     # nothing of the curve is drawn under the time axis or over the status bar
     assert _colour_pixels(rgb, r["status_bar"], TRIMMED_RGB) == 0
     below = [lane[0], r["time_axis"][1] + r["time_axis"][3], lane[2], 20]

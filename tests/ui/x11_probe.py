@@ -142,6 +142,10 @@ def main(config_path: str) -> int:  # noqa: C901, PLR0915 (one linear script)
         for p in tl.plots}
     report["threshold_labels_visible"] = [line.label.isVisible()
                                           for line in curves.threshold_lines.values()]
+    # the mouth-and-voice lane's legend words ("mouth" over "voice") beside its data
+    report["lipsync_words"] = {w: scene_rect_global(view, glyphs(item.textItem))
+                               for w, item in avh.lipsync.legend_words.items()}
+    report["lipsync_plot"] = scene_rect_global(view, avh.lipsync.plot.sceneBoundingRect())
 
     # the hover read-out near the right edge and near the left edge of the curve lane
     vb_scene = curves.plot.vb.sceneBoundingRect()

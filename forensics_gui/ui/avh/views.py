@@ -48,8 +48,7 @@ from forensics_gui.ui.window_api import WindowApi
 GT_FILTER = "Ground truth (*.json *.csv);;All files (*)"
 PREBUILD_DELAY_MS = 1000  # after a clip opens, before building the lanes off screen (idle time)
 STALE_COLOUR = "#6b717b"  # curves of an out-of-date analysis: grey, whatever their colour was
-MODELS_NOTICE = ("The stronger AVH-Align detector needs its model files, which are not installed; "
-                 "the mouth-and-voice lane needs none.")
+MODELS_NOTICE = "The stronger AVH-Align detector needs its model files, which are not installed."
 
 
 class ModelsNotice(QWidget):
@@ -77,7 +76,7 @@ class ModelsNotice(QWidget):
     def show_guidance(self, guidance: str) -> None:
         """Show the line; the full guidance (where to put which file) is its tooltip."""
         self.guidance = guidance
-        self.label.setToolTip(guidance)
+        self.label.setToolTip(f"{wording.MOUTH_AND_VOICE_NEEDS_NO_MODEL}\n\n{guidance}")
         self.setVisible(True)
 
 
@@ -490,7 +489,7 @@ class AvhViews(QObject):
         self._end_run()
         if self.lipsync.result is None:
             self.lipsync.set_notice("No mouth-and-voice measures came back for this clip.")
-        self.summary.set_status(MODELS_NOTICE)
+        self.summary.set_status(f"{MODELS_NOTICE} {wording.MOUTH_AND_VOICE_NEEDS_NO_MODEL}")
         self.summary.set_measured_silence(self.window.session.silence or analysis.silence)
         t = self.window.session.time_s
         face = analysis.face

@@ -4,8 +4,9 @@
 and no link fetched from anywhere), readable offline and printable. It holds the counts, the
 AUC-vs-tau and AUC-vs-delta curves untrimmed and trimmed (the paper's Figure 3), the ranked
 table of cues (AUC alone, 95 % interval, direction), the original-vs-trimmed table (the silence
-classifier, and each detector of ``--scores``), a histogram per cue and class, and every clip
-that could not be measured or was missing, with the reason.
+classifier, and each detector of ``--scores``), a histogram per cue and class (and per kind
+of manipulation for the ten best cues), and every clip that could not be measured or was
+missing, with the reason.
 
 Tables beside it, written atomically: ``cues.csv`` (one row per clip, label and manipulation
 added), ``cue_auc.csv`` (the ranking), ``detectors.csv``, ``problems.csv``, and
@@ -103,13 +104,16 @@ def curve_svg(xs: Sequence[float], series: dict[str, Sequence[float | None]], *,
     return "".join(out)
 
 
-def histogram_svg(cue: CueStat, width: int = 420, height: int = 200) -> str:
-    """Bars per class of one cue (share of each class's clips in each bin), inline SVG."""
+def histogram_svg(cue: CueStat, width: int = 420, height: int = 220, *,
+                  by_manipulation: bool = False) -> str:
+    """Bars per class of one cue (share of each class's clips in each bin), inline SVG;
+    ``by_manipulation``: real against each kind of fake instead of real against fake."""
     hist: Histogram = cue.histogram
     groups = [g for g in hist.counts if sum(hist.counts[g])]
-    groups = [g for g in groups if g in ("real", "fake")] or groups
+    wanted = [g for g in groups if g == "real" or g.startswith("fake: ")] if by_manipulation else []
+    groups = wanted if len(wanted) > 2 else ([g for g in groups if g in ("real", "fake")] or groups)
     nbins = len(hist.categories) if hist.categories is not None else len(hist.counts[groups[0]]) if groups else 0
-    left, right, top, bottom = 40, 10, 24, 46
+    left, right, top, bottom = 40, 10, 24, 60
     pw, ph = width - left - right, height - top - bottom
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
            f'viewBox="0 0 {width} {height}" role="img" aria-label="{_e(cue.label)}">',
@@ -133,14 +137,15 @@ def histogram_svg(cue: CueStat, width: int = 420, height: int = 200) -> str:
             out.append(f'<rect x="{x:.1f}" y="{top + ph - h:.1f}" width="{max(bw - 0.5, 0.5):.1f}" '
                        f'height="{h:.1f}" fill="{colour}" fill-opacity="0.8">'
                        f'<title>{_e(g)}: {hist.counts[g][i]} clips</title></rect>')
-        out.append(f'<rect x="{left + pw - 120 + gi * 60}" y="6" width="10" height="10" fill="{colour}"/>'
-                   f'<text x="{left + pw - 106 + gi * 60}" y="15" font-size="11" '
-                   f'font-family="sans-serif">{_e(g)}</text>')
+        lx = left + 10 + gi * (pw - 10) / len(groups)
+        out.append(f'<rect x="{lx:.1f}" y="{height - 30}" width="10" height="10" fill="{colour}"/>'
+                   f'<text x="{lx + 14:.1f}" y="{height - 21}" font-size="10" '
+                   f'font-family="sans-serif">{_e(g.removeprefix("fake: "))}</text>')
     out.append(f'<line x1="{left}" y1="{top + ph}" x2="{left + pw}" y2="{top + ph}" stroke="#333"/>')
     if hist.edges is not None:
-        for i in (0, nbins // 2, nbins):
+        for i, anchor in ((0, "start"), (nbins // 2, "middle"), (nbins, "end")):
             x = left + i * slot
-            out.append(f'<text x="{x:.1f}" y="{top + ph + 14}" text-anchor="middle" font-size="10" '
+            out.append(f'<text x="{x:.1f}" y="{top + ph + 14}" text-anchor="{anchor}" font-size="10" '
                        f'font-family="sans-serif">{hist.edges[i]:.4g}</text>')
     else:
         for i, cat in enumerate(hist.categories or []):
@@ -150,8 +155,7 @@ def histogram_svg(cue: CueStat, width: int = 420, height: int = 200) -> str:
             out.append(f'<text x="{x:.1f}" y="{top + ph + 14}" text-anchor="middle" font-size="9" '
                        f'font-family="sans-serif">{_e(cat[:16])}</text>')
     out.append(f'<text x="{left + pw / 2}" y="{height - 6}" text-anchor="middle" font-size="11" '
-               f'font-family="sans-serif">AUC {_fmt(cue.auc)} ({_e(cue.direction) or "no difference"}); '
-               f'bars: share of each class\'s clips</text></svg>')
+               f'font-family="sans-serif">AUC {_fmt(cue.auc)} ({_e(_reading(cue))})</text></svg>')
     return "".join(out)
 
 
@@ -298,9 +302,15 @@ def render_html(summary: AuditSummary, notes: Sequence[str] = ()) -> str:
         parts.append("<h2>Per kind of manipulation (AUC against the real clips)</h2>")
         parts.append(_table(["cue", *kinds], [[c.label, *[_fmt(c.per_manipulation.get(k)) for k in kinds]]
                                               for c in s.cues if c.kind == "numeric"][:20]))
-    parts.append("<h2>Histograms per class</h2><div class=\"figs\">")
+    parts.append("<h2>Histograms per class</h2><p class=\"note\">Bar height: the share of "
+                 "each group's clips in the bin (groups of different sizes compare); hover a bar "
+                 "for its number of clips.</p><div class=\"figs\">")
     parts.extend(histogram_svg(c) for c in s.cues[:MAX_HISTOGRAMS])
     parts.append("</div>")
+    if len(s.manipulations) > 1:
+        parts.append("<h2>The ten best cues per kind of manipulation</h2><div class=\"figs\">")
+        parts.extend(histogram_svg(c, by_manipulation=True) for c in s.cues[:10])
+        parts.append("</div>")
     parts.append("<h2>Clips and files that could not be used</h2>")
     if s.problems:
         shown = s.problems[:MAX_PROBLEMS_SHOWN]

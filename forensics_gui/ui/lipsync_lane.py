@@ -148,6 +148,7 @@ class LipSyncLane:
         self.plot = plot
         tl.graphics.scene().sigMouseMoved.connect(self._on_mouse_moved)
         plot.vb.sigResized.connect(self._place_notice)
+        plot.vb.sigXRangeChanged.connect(self._place_notice)  # stays centred when zoomed
         plot.vb.sigResized.connect(self._place_legend)
         self._place_legend()
         self.set_notice("Analysis > Analyze (Ctrl+R) draws the mouth opening over the speech "

@@ -48,6 +48,8 @@ from forensics_gui.ui.window_api import WindowApi
 GT_FILTER = "Ground truth (*.json *.csv);;All files (*)"
 PREBUILD_DELAY_MS = 1000  # after a clip opens, before building the lanes off screen (idle time)
 STALE_COLOUR = "#6b717b"  # curves of an out-of-date analysis: grey, whatever their colour was
+ANALYZE_TIP = ("Measure mouth and voice, and run AVH-Align when its model files are installed "
+               "(Ctrl+R)")
 MODELS_NOTICE = "The stronger AVH-Align detector needs its model files, which are not installed."
 
 
@@ -88,7 +90,10 @@ class AvhViews(QObject):
     ``exports`` (:class:`AvhExports`: the File menu's exports, the screenshot's curves), the
     widgets ``curves`` (CurvePanel), ``gt_lanes`` (GroundTruthLanes), ``roi_preview``,
     ``summary``, ``progress`` (ProgressStrip), ``dock``, the actions, and ``last_guidance``
-    (missing-model text last shown).
+    (missing-model text last shown); ``lipsync`` (LipSyncLane: mouth and voice, no model files
+    needed) and ``models_notice`` (the one line above the lanes, with its Models… button, after
+    an Analyze without model files, which runs the model-free part only: ``prepare_only``, its
+    result in ``model_free``).
     """
 
     analysis_finished = Signal(object)  # ClipAnalysis
@@ -168,7 +173,8 @@ class AvhViews(QObject):
         parent = w.as_widget()
         menu = w.add_menu("&Analysis", before="Help")  # keep Help last
         self.analyze_action = w.add_action(menu, "&Analyze", self.analyze, "Ctrl+R")
-        self.analyze_action.setToolTip("Score this clip with AVH-Align in the background (Ctrl+R)")
+        self.analyze_action.setToolTip("Measure mouth and voice and score this clip with AVH-Align "
+                                       "in the background (Ctrl+R)")
         self.cancel_action = w.add_action(menu, "&Cancel analysis", self.cancel)
         self.cancel_action.setEnabled(False)
         menu.addSeparator()
@@ -229,7 +235,7 @@ class AvhViews(QObject):
 
         self.analyze_button = QToolButton()
         self.analyze_button.setText("Analyze")
-        self.analyze_button.setToolTip("Run AVH-Align on this clip (Ctrl+R)")
+        self.analyze_button.setToolTip(ANALYZE_TIP)
         self.analyze_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.analyze_button.clicked.connect(self.analyze)
         w.transport.controls.insertWidget(3, self.analyze_button)
@@ -353,7 +359,7 @@ class AvhViews(QObject):
         why = self.why_not_analysable()
         for widget in (self.analyze_action, self.analyze_button):
             widget.setEnabled(not why)
-        self.analyze_button.setToolTip(why or "Run AVH-Align on this clip (Ctrl+R)")
+        self.analyze_button.setToolTip(why or ANALYZE_TIP)
         self.cancel_action.setEnabled(self.runner.running or self.runner.reference_worker is not None)
         for action in (self.export_scores_action, self.export_segments_action):
             action.setEnabled(self.state.analysis is not None)

@@ -46,6 +46,18 @@ def lane_title() -> str:
     return str(getattr(wording, "MOUTH_AND_VOICE", "Mouth and voice"))
 
 
+def lane_tooltip() -> str:
+    """The lane's tooltip: what is drawn, in plain words, then the technical terms."""
+    terms = wording.TECHNICAL_TERMS
+    names = (wording.MOUTH_AND_VOICE, wording.MOUTH_VOICE_AGREEMENT, wording.MOUTH_VOICE_OFFSET,
+             wording.MOUTH_VOICE_STRETCH)
+    return (f"{lane_title()}: the mouth opening (yellow) drawn over the speech loudness (green), "
+            "each scaled to its own range 0-1, so their shapes can be compared; shaded magenta: "
+            "where they stop agreeing. Hover for the sound offset that fits the lips best and how "
+            "well they agree there. No model files needed.\n\n"
+            + "\n".join(f"{name}: {terms[name]}" for name in names))
+
+
 def _translucent(colour: str, alpha: int) -> Any:
     c = pg.mkColor(colour)
     c.setAlpha(alpha)
@@ -99,14 +111,7 @@ class LipSyncLane:
                            stretch=LIPSYNC_STRETCH)
         left = plot.getAxis("left")
         left.setStyle(showValues=False)  # each trace has its own 0-1 scale: no shared values
-        terms = getattr(wording, "TECHNICAL_TERMS", {})
-        title = lane_title()
-        left.setToolTip(f"{title}: the mouth opening (yellow) drawn over the speech loudness "
-                        "(green), each scaled to its own range 0-1, so their shapes can be "
-                        "compared; shaded magenta: where they stop agreeing.\n"
-                        + str(terms.get(title, "inner-lip gap / face size from dlib's 68 "
-                                               "landmarks vs the speech energy envelope, "
-                                               "per 25 fps frame; sliding-window correlation")))
+        left.setToolTip(lane_tooltip())
         plot.setYRange(0.0, 1.0, padding=0.05)
         plot.vb.setLimits(xMin=-0.05 * tl.duration_s, xMax=1.05 * tl.duration_s, minXRange=1e-4)
         self.loudness_item = pg.PlotDataItem([], [], pen=pg.mkPen(LOUDNESS_COLOUR, width=1),
@@ -119,15 +124,17 @@ class LipSyncLane:
         self.mouth_item.setZValue(10)
         plot.addItem(self.loudness_item)
         plot.addItem(self.mouth_item)
-        for word, colour, tip in (("mouth", MOUTH_COLOUR, MOUTH_LEGEND),
-                                  ("voice", LOUDNESS_COLOUR, LOUDNESS_LEGEND)):
+        for word, colour, tip, term in (
+                ("mouth", MOUTH_COLOUR, MOUTH_LEGEND, wording.MOUTH_OPENING),
+                ("voice", LOUDNESS_COLOUR, LOUDNESS_LEGEND, wording.SPEECH_LOUDNESS)):
             item = pg.TextItem(word, color=colour, anchor=(0, 0.5))
             wfont = item.textItem.font()
             wfont.setPointSizeF(LEGEND_FONT_PT)
             wfont.setBold(True)
             item.setFont(wfont)
             item.textItem.document().setDocumentMargin(0)
-            item.setToolTip(f"{tip}: each trace on its own 0-1 scale")
+            item.setToolTip(f"{tip}: each trace on its own 0-1 scale.\n"
+                            f"{term}: {wording.TECHNICAL_TERMS[term]}")
             item.setParentItem(plot)  # beside the data, in the name column
             self.legend_words[word] = item
         self._notice = pg.TextItem("", color=theme.MUTED, anchor=(0.5, 0.5))

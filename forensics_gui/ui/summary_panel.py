@@ -280,7 +280,9 @@ class SummaryPanel(QWidget):
         self.lipsync_list = QListWidget()
         self.lipsync_list.setFont(theme.monospace_font(9))
         self.lipsync_list.setMaximumHeight(80)
-        self.lipsync_list.setToolTip("Click a stretch to move the playhead to its start.")
+        self.lipsync_list.setToolTip(
+            "Click a stretch to move the playhead to its start.\n"
+            f"{wording.MOUTH_VOICE_STRETCH}: {wording.TECHNICAL_TERMS[wording.MOUTH_VOICE_STRETCH]}")
         self.lipsync_list.itemClicked.connect(self._on_segment_clicked)
         self.lipsync_list.itemActivated.connect(self._on_segment_clicked)
         self.lipsync: Any = None

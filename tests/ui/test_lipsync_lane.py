@@ -106,7 +106,10 @@ def test_the_lane_draws_mouth_over_loudness_each_on_its_own_scale(qtbot, lane) -
     assert rects["mouth"].bottom() <= rects["voice"].top() + 2
     assert lane.plot.getAxis("left").label.toPlainText().strip() == "0-1"
     assert "0-1" in MOUTH_LEGEND and "0-1" in lane.legend_words["voice"].toolTip()
-    assert "own range 0-1" in lane.plot.getAxis("left").toolTip()
+    tip = lane.plot.getAxis("left").toolTip()  # plain words first, the technical terms after
+    assert "own range 0-1" in tip and "correlation" in tip and "±15 frames" in tip
+    assert "dBFS" in lane.legend_words["voice"].toolTip()
+    assert "landmarks" in lane.legend_words["mouth"].toolTip()
 
 
 def test_the_read_out_gives_the_best_sound_offset_and_the_agreement(qtbot, lane) -> None:

@@ -270,3 +270,13 @@ def test_no_weights_and_no_face_says_why_in_the_lane_without_a_box(qtbot, window
     assert MODELS_NOTICE in avh.summary.status_label.text()
     assert avh.curves.plot is None  # AVH-Align's lanes are not made for a run that cannot score
     assert window.last_error is None  # no message box over the evidence
+
+
+def test_a_report_of_mouth_and_voice_alone_says_why_there_is_no_mismatch_curve(clips) -> None:
+    from forensics_gui.core.evidence.report import NO_MISMATCH_WITH_LIPSYNC, build_report
+
+    data = _data_with_lane()
+    result = {"mouth_and_voice": _result().to_dict()}
+    report = build_report(clips["av"].path, snapshot=data, picture_png=None, result=result)
+    assert report.summary[0] == NO_MISMATCH_WITH_LIPSYNC
+    assert report.mouth_and_voice[:2] == _result().readings

@@ -339,6 +339,11 @@ def caveat_lines(result: dict[str, Any] | None) -> list[str]:
     return lines
 
 
+NO_MISMATCH_WITH_LIPSYNC = (
+    "AVH-Align's mouth-voice mismatch curve is not in this report (it needs model files that were "
+    "not used for this result); the mouth-and-voice measures below need none.")
+
+
 def mouth_and_voice_lines(result: dict[str, Any] | None) -> list[str]:
     """The "Mouth and voice" paragraph: the plain readings of the result's ``mouth_and_voice``
     section (the measures that need no model files, separate from AVH-Align), then what the
@@ -397,7 +402,9 @@ def build_report(path: str | os.PathLike[str], *, snapshot: Any, picture_png: by
     return Report(
         file_name=printable(path.name), sha256=sha, created_utc=created,
         app_version=version, picture_png=picture_png, picture_size=(width, height),
-        summary=summary_lines(result, segments, panel.sentence, no_result),
+        summary=summary_lines(result, segments, panel.sentence,
+                              NO_MISMATCH_WITH_LIPSYNC if variant is None and
+                              mouth_and_voice_lines(result) else no_result),
         warnings=warnings, caveats=caveat_lines(result), silence=panel, segments=keys,
         more_segments=more,
         provenance=provenance(printable(path.name), sha, result, printable(result_name), version,

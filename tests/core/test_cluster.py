@@ -70,6 +70,36 @@ def test_ray_map_streams_every_result_of_the_same_function(ray_local) -> None:
     assert ray_local.is_initialized()  # a Ray the caller started is left running
 
 
+class _CancelAfter:
+    """A Progress whose user presses Cancel once ``n`` results have come back."""
+
+    def __init__(self, n: int) -> None:
+        self.n, self.seen = n, 0
+
+    def report(self, stage: str, done: float, total: float | None = None) -> None:
+        pass
+
+    def cancelled(self) -> bool:
+        return self.seen >= self.n
+
+
+@pytest.mark.slow
+def test_ray_map_stops_on_cancel_and_drops_the_queued_tasks(ray_local) -> None:
+    from forensics_gui.core.errors import Cancelled
+
+    files = sorted(str(p) for p in Path(cluster.__file__).parent.rglob("*.py"))
+    progress = _CancelAfter(1)
+    got = []
+    with pytest.raises(Cancelled):
+        for item in cluster.ray_map("auto", clips_per_task=1, progress=progress)(os.path.getsize, files):
+            got.append(item)
+            progress.seen += 1
+    assert 1 <= len(got) < len(files)
+    # Ray is still usable: nothing of the cancelled run is left queued in front of new work
+    assert dict(cluster.ray_map("auto")(os.path.getsize, files[:3])) == {
+        f: os.path.getsize(f) for f in files[:3]}
+
+
 @pytest.fixture(scope="module")
 def clips(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Two good face clips around two bad ones (not a video; no face)."""

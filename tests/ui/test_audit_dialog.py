@@ -95,6 +95,26 @@ def test_audit_shows_the_ranked_cues_and_the_curves(qtbot, dialog, corpus: Path,
     assert list(curve.xData) == list(summary.tau_curve["tau"]) and min(curve.yData) > 0.95
     np.testing.assert_allclose(dialog.tau_curves["trimmed"].yData, summary.tau_curve["trimmed"])
     np.testing.assert_allclose(dialog.delta_curves["untrimmed"].yData, summary.delta_curve["untrimmed"])
+    # what a click on any bar lists is what that bar counts, for every cue, class and bin
+    from forensics_gui.ui.audit_dialog import clips_in_bin
+
+    for cue in summary.cues:
+        for group, counts in cue.histogram.counts.items():
+            assert [len(clips_in_bin(summary, cue, i, group)) for i in range(len(counts))] == counts
+
+
+def test_without_ray_the_ray_field_says_how_to_install_it(qtbot, dialog, corpus: Path, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "ray", None)  # import ray -> ImportError
+    dialog.ray_edit.setText("auto")
+    dialog.folder_edit.setText(str(corpus))
+    dialog.output_edit.setText(str(tmp_path / "report"))
+    with qtbot.waitSignal(dialog.audit_finished, timeout=60000) as blocker:
+        assert dialog.start()
+    assert blocker.args[0] is None  # no outcome: the run stopped with a sentence
+    assert "install it with pip install 'forensics-gui[cluster]'" in dialog.status_label.text()
 
 
 def test_clicking_a_bar_lists_its_clips_and_a_double_click_opens_one(qtbot, dialog, corpus: Path,

@@ -59,6 +59,7 @@ GROUP_COLOURS = {"real": "#5fbf7f", "fake": "#e0609f", "unlabelled": theme.MUTED
 EXTRA_COLOURS = ("#4fa3ff", "#ffb86b", "#c58cff", "#d9c36a", "#56c7c7")
 UNTRIMMED_COLOUR = theme.ACCENT
 TRIMMED_COLOUR = "#ffb86b"
+STAGE_WORDS = {"audit": "measuring clips", "report": "writing the report"}
 AUC_TIP = ("AUC of the cue used alone as a classifier (Mann-Whitney: the chance that a random fake "
            "is on the fake side of a random real, ties counted half); shown as max(AUC, 1 - AUC), "
            "so 0.5 = no help, 1.0 = separates perfectly, whichever side the fakes are on. Whiskers: "
@@ -505,7 +506,7 @@ class AuditDialog(QDialog):
     # -- worker signals ---------------------------------------------------------------------
     @Slot(int, str, float, float, float)
     def _on_progressed(self, _token: int, stage: str, done: float, total: float, eta_s: float) -> None:
-        self.stage_label.setText(stage)
+        self.stage_label.setText(STAGE_WORDS.get(stage, stage))
         if stage == "audit" and total > 0:
             self._last_done = done
             self.progress_bar.setRange(0, 1000)

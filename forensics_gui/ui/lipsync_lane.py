@@ -34,6 +34,7 @@ Y_LABEL = "0-1"  # the axis name: both traces are on 0-1 scales of their own
 LIPSYNC_MIN_PX = 28  # smallest plotting height: two legend words stacked beside it
 LIPSYNC_STRETCH = 1  # grows with the timeline, less than the mismatch lane (3)
 LEGEND_FONT_PT = 7.5
+STALE_COLOUR = "#6b717b"  # as AvhViews greys out-of-date curves
 MOUTH_COLOUR = evidence.MOUTH_COLOUR  # the exported picture uses the same colours
 LOUDNESS_COLOUR = evidence.LOUDNESS_COLOUR  # the sound's green, as the waveform lane above
 FLAG_COLOUR = evidence.LIPSYNC_FLAG_COLOUR  # magenta: not the playhead's red
@@ -88,6 +89,7 @@ class LipSyncLane:
         self.loudness_item: pg.PlotDataItem | None = None
         self.flag_regions: list[pg.LinearRegionItem] = []
         self.result: Any = None
+        self.stale = False  # drawn grey: measured with another face tracking than now set
         self.notice_text = ""
         self.hover_text = ""
         self.legend_words: dict[str, pg.TextItem] = {}  # "mouth", "voice", in the name column
@@ -222,6 +224,7 @@ class LipSyncLane:
             return
         plot = self.ensure_plot()
         assert self.mouth_item is not None and self.loudness_item is not None
+        self.set_stale(False)
         self.clear()
         self.result = result
         times = np.asarray(result.times_s, np.float64)
@@ -242,6 +245,25 @@ class LipSyncLane:
             self.set_notice("No frames to compare.")
         elif not np.isfinite(np.asarray(result.mouth_opening, np.float64)).any():
             self.set_notice("No face was found, so there is no mouth to compare with the voice.")
+
+    def set_stale(self, stale: bool) -> None:
+        """Grey the traces and the shading (the face tracking changed since they were measured:
+        Analyze again), or give them back their colours."""
+        if stale == self.stale:
+            return
+        self.stale = stale
+        if self.mouth_item is None or self.loudness_item is None:
+            return
+        grey = STALE_COLOUR
+        self.mouth_item.setPen(pg.mkPen(grey if stale else MOUTH_COLOUR, width=2))
+        loud = grey if stale else LOUDNESS_COLOUR
+        self.loudness_item.setPen(pg.mkPen(loud, width=1))
+        self.loudness_item.setBrush(_translucent(loud, 70))
+        for region in self.flag_regions:
+            colour = grey if stale else FLAG_COLOUR
+            region.setBrush(_translucent(colour, 60))
+            for edge in region.lines:
+                edge.setPen(pg.mkPen(colour, width=1))
 
     def flagged_spans(self) -> list[tuple[float, float]]:
         """(start_s, end_s) of the shaded stretches."""

@@ -110,6 +110,13 @@ def test_the_lane_draws_mouth_over_loudness_each_on_its_own_scale(qtbot, lane) -
     assert "own range 0-1" in tip and "correlation" in tip and "±15 frames" in tip
     assert "dBFS" in lane.legend_words["voice"].toolTip()
     assert "landmarks" in lane.legend_words["mouth"].toolTip()
+    # out of date (another face tracking chosen since): grey, then its colours again
+    from forensics_gui.ui.lipsync_lane import STALE_COLOUR
+
+    lane.set_stale(True)
+    assert lane.mouth_item.opts["pen"].color().name() == STALE_COLOUR
+    lane.set_stale(False)
+    assert lane.mouth_item.opts["pen"].color().name() == MOUTH_COLOUR.lower()
 
 
 def test_the_read_out_gives_the_best_sound_offset_and_the_agreement(qtbot, lane) -> None:

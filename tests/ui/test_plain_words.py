@@ -246,8 +246,11 @@ def test_changing_an_option_marks_the_curves_out_of_date_until_set_back(qtbot, a
         assert _pen_colour(avh.curves.threshold_lines["untrimmed"]) == STALE_COLOUR
         assert avh.curves._notice.isVisible() and "Out of date" in avh.curves._notice.toPlainText()
         assert _blue_pixels(window) < before / 10  # what is drawn is grey now
+        # mouth and voice depend on the face tracking only
+        assert avh.lipsync.stale == (toggle is avh.fast_landmarks_action)
         toggle.setChecked(not toggle.isChecked())  # set back: the mark goes
         assert not avh.stale and not summary.stale_bar.isVisibleTo(summary)
+        assert not avh.lipsync.stale
         assert _pen_colour(item) == blue and summary.score_label.isEnabled()
         assert not avh.curves._notice.isVisible()
 

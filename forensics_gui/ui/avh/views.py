@@ -299,6 +299,9 @@ class AvhViews(QObject):
     def set_stale(self, stale: bool) -> None:
         """Grey the curves (and their lines and sync traces), say so in the lane and the summary
         ("Analyze again"), or give them back their colours."""
+        made, now = self.state.analysis_signature, self.state.signature(self.window.phi_checkpoint)
+        # mouth and voice depend only on the face tracking (the mouth-crop preparation)
+        self.lipsync.set_stale(stale and made is not None and made[1] != now[1])
         if stale == self.stale:
             return
         self.stale = stale

@@ -55,6 +55,7 @@ from forensics_gui.ui import theme
 from forensics_gui.ui.worker_base import Worker
 
 MAX_RANKED = 12  # cues on the ranked chart (the report lists them all)
+MAX_LISTED = 1000  # clips listed for one histogram bar (a bar of a big dataset holds many more)
 GROUP_COLOURS = {"real": "#5fbf7f", "fake": "#e0609f", "unlabelled": theme.MUTED}
 EXTRA_COLOURS = ("#4fa3ff", "#ffb86b", "#c58cff", "#d9c36a", "#56c7c7")
 UNTRIMMED_COLOUR = theme.ACCENT
@@ -754,7 +755,7 @@ class AuditDialog(QDialog):
         rows = clips_in_bin(self.summary, cue, index, group)
         self.selected_bin = (index, group)
         self.clip_list.clear()
-        for r in rows:
+        for r in rows[:MAX_LISTED]:
             value = r.get(cue.column)
             shown = _number_text(value) if isinstance(value, float) else str(value)
             item = QTreeWidgetItem([str(r.get("name") or r.get("path")),
@@ -767,8 +768,10 @@ class AuditDialog(QDialog):
         hist = cue.histogram
         where = (hist.categories[index] if hist.categories is not None
                  else f"{_number_text(hist.edges[index])} to {_number_text(hist.edges[index + 1])}")
+        shown = f" (the first {MAX_LISTED:,} are listed)" if len(rows) > MAX_LISTED else ""
         self.hist_note.setText(f"{len(rows):,} {group} clip{'s' if len(rows) != 1 else ''} with "
-                               f"{cue.label} {where}; double-click one to open it in the viewer.")
+                               f"{cue.label} {where}{shown}; double-click one to open it in the "
+                               "viewer.")
         return rows
 
     def listed_clips(self) -> list[str]:

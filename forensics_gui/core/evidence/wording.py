@@ -124,8 +124,10 @@ TECHNICAL_TERMS: dict[str, str] = {
                         f"(±{model_frame_start(_ls.MAX_OFFSET_FRAMES):.1f} s) that maximises the "
                         "windowed correlation; + = the sound comes late",
     MOUTH_VOICE_STRETCH: "frames with speech or lip motion where the correlation at offset 0 is "
-                         f"below {_ls.ZERO_AGREEMENT_LOW:g}, or an offset of at least "
-                         f"{_ls.SHIFT_MIN_FRAMES} frames correlates {_ls.SHIFT_GAIN:g} better; gaps "
+                         f"below {_ls.ZERO_AGREEMENT_LOW:g} and {_ls.ZERO_DROP:g} below the clip's "
+                         "median, or an offset of at least "
+                         f"{_ls.SHIFT_MIN_FRAMES} frames correlates {_ls.SHIFT_GAIN:g} better "
+                         f"(and at least {_ls.SHIFT_MIN_AGREEMENT:g}); gaps "
                          f"of up to {_ls.MERGE_GAP_FRAMES} frames merged, at least "
                          f"{_ls.MIN_STRETCH_FRAMES} frames "
                          f"({model_frame_start(_ls.MIN_STRETCH_FRAMES):.2f} s) long",

@@ -51,6 +51,8 @@ TASKS_PER_CPU = 3
 """In-flight tasks per CPU of the cluster (keeps every worker busy while results stream back)."""
 CPUS_PER_SCORER = 4
 """CPU cores per scorer actor when the cluster has no GPU (PyTorch's threads in that actor)."""
+READY_TIMEOUT_S = 600.0
+"""How long the scorers may take to start (load the models) before the run gives up."""
 ENV_PASSED = ("FORENSICS_GUI_CACHE", "FORENSICS_GUI_MODELS", "FORENSICS_GUI_DATA")
 """The app's folder settings, passed to the workers when this process has them set."""
 
@@ -117,6 +119,12 @@ def cluster_resources(ray: Any) -> tuple[int, int]:
     """(CPUs, GPUs) of the cluster, whole numbers, at least one CPU."""
     res = ray.cluster_resources()
     return max(1, int(res.get("CPU", 1))), int(res.get("GPU", 0))
+
+
+def node_cpus(ray: Any) -> list[int]:
+    """Whole CPUs of each live node (a scorer must fit on one node)."""
+    out = [int(n.get("Resources", {}).get("CPU", 0)) for n in ray.nodes() if n.get("Alive", True)]
+    return [c for c in out if c > 0] or [1]
 
 
 # -- the audit: one function over many clips -------------------------------------------------
@@ -226,17 +234,22 @@ class Scorer:
         return Prefetched(index, item, dataclasses.replace(analysis, roi_gray=None, face=None), None)
 
 
-def scorer_plan(cpus: int, gpus: int, workers: int | None = None) -> tuple[int, dict[str, float], int]:
+def scorer_plan(cpus: int, gpus: int, workers: int | None = None,
+                nodes: Sequence[int] | None = None) -> tuple[int, dict[str, float], int]:
     """(number of scorers, Ray resources of each, PyTorch threads of each) for a cluster.
 
     GPUs: one scorer per GPU (one GPU each). Otherwise one per CPUS_PER_SCORER cores, at least
-    one. ``workers`` overrides the number (GPU scorers then share GPUs in fractions)."""
+    one. ``workers`` overrides the number (GPU scorers then share GPUs in equal fractions).
+    ``nodes``: CPUs of each node; no scorer asks for more than one node has, and no more
+    scorers are planned than fit, so none waits forever for room."""
+    nodes = list(nodes or [cpus])
     if gpus > 0:
         n = workers or gpus
-        return n, {"num_gpus": min(1.0, gpus / n), "num_cpus": 1}, 0
-    n = workers or max(1, cpus // CPUS_PER_SCORER)
-    per = max(1, min(CPUS_PER_SCORER, cpus // n)) if workers else min(CPUS_PER_SCORER, cpus)
-    return n, {"num_cpus": per}, per
+        return n, {"num_gpus": 1.0 / -(-n // gpus), "num_cpus": 1}, 0
+    per = max(1, min(CPUS_PER_SCORER, cpus // workers)) if workers else CPUS_PER_SCORER
+    per = min(per, max(nodes))
+    fit = sum(c // per for c in nodes)
+    return max(1, min(workers or fit, fit)), {"num_cpus": per}, per
 
 
 def analyze_many_on_ray(options: Any, paths: Sequence[str | os.PathLike[str]], *,
@@ -257,7 +270,7 @@ def analyze_many_on_ray(options: Any, paths: Sequence[str | os.PathLike[str]], *
         return
     with ray_session(address) as ray:
         cpus, gpus = cluster_resources(ray)
-        n, resources, threads = scorer_plan(cpus, gpus, workers)
+        n, resources, threads = scorer_plan(cpus, gpus, workers, node_cpus(ray))
         n = min(n, len(items))
         actor_cls = ray.remote(**resources)(Scorer)
         actors = [actor_cls.remote(options, threads or None) for _ in range(n)]
@@ -267,7 +280,7 @@ def analyze_many_on_ray(options: Any, paths: Sequence[str | os.PathLike[str]], *
                 on_start(f"Ray: {n} scorer{'s' if n != 1 else ''} on {cpus} CPUs"
                          f"{f' and {gpus} GPUs' if gpus else ''} ({kind}), each loading the "
                          "models once.")
-            for err in _all(ray, [a.ready.remote() for a in actors]):
+            for err in _all(ray, [a.ready.remote() for a in actors], progress):
                 if err is not None:
                     raise err
             yield from _score_stream(ray, actors, items, progress)
@@ -277,7 +290,19 @@ def analyze_many_on_ray(options: Any, paths: Sequence[str | os.PathLike[str]], *
                     ray.kill(actor)
 
 
-def _all(ray: Any, refs: list[Any]) -> list[Any]:
+def _all(ray: Any, refs: list[Any], progress: Progress | None = None) -> list[Any]:
+    """Every result of ``refs``, waiting at most READY_TIMEOUT_S (and stopping on Cancel)."""
+    waited = 0.0
+    pending = list(refs)
+    while pending:
+        _, pending = ray.wait(pending, num_returns=len(pending), timeout=1.0)
+        check_cancelled(progress)
+        waited += 1.0
+        if pending and waited >= READY_TIMEOUT_S:
+            raise ForensicsError(
+                f"{len(pending)} of the {len(refs)} Ray scorers did not start within "
+                f"{READY_TIMEOUT_S / 60:.0f} minutes (the cluster has no room for them, or a node "
+                "cannot load the models); try fewer with --ray-workers, and see 'ray status'.")
     try:
         return list(ray.get(refs))
     except Exception as err:

@@ -34,6 +34,11 @@ def test_scorer_plan_one_per_gpu_else_one_per_four_cores() -> None:
     assert cluster.scorer_plan(cpus=2, gpus=0) == (1, {"num_cpus": 2}, 2)
     assert cluster.scorer_plan(cpus=2, gpus=0, workers=2) == (2, {"num_cpus": 1}, 1)
     assert cluster.scorer_plan(cpus=8, gpus=2, workers=4) == (4, {"num_gpus": 0.5, "num_cpus": 1}, 0)
+    assert cluster.scorer_plan(cpus=8, gpus=2, workers=3)[1]["num_gpus"] == 0.5  # two fit per GPU
+    # never more scorers, or bigger ones, than the nodes hold (they would wait forever)
+    assert cluster.scorer_plan(cpus=2, gpus=0, workers=8) == (2, {"num_cpus": 1}, 1)
+    assert cluster.scorer_plan(cpus=8, gpus=0, nodes=[2, 2, 2, 2]) == (4, {"num_cpus": 2}, 2)
+    assert cluster.scorer_plan(cpus=12, gpus=0, nodes=[8, 4]) == (3, {"num_cpus": 4}, 4)
 
 
 # -- on a local Ray instance -----------------------------------------------------------------

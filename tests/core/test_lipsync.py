@@ -204,3 +204,13 @@ def test_sync_command_and_prepare_without_models(tmp_path, capsys, monkeypatch) 
                             lipsync=prepared.lipsync)
     section = json.loads(json.dumps(analysis.to_dict()))["mouth_and_voice"]
     assert section["best_offset_frames"] == doc["best_offset_frames"]
+
+
+def test_a_mouth_that_follows_another_voice_is_said_to_say_little() -> None:
+    """Lips from one speech, sound from another (a voice off screen): never 'in sync'."""
+    audio, _ = _talk(10.0, seed=8)
+    _, opening = _talk(10.0, seed=9)
+    r = measure(_landmarks(opening), np.ones(len(opening), bool), audio)
+    text = " ".join(r.readings)
+    assert "opens and closes with the voice" not in text
+    assert "disagree over most" in text or "only weakly" in text, r.readings

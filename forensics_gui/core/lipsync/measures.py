@@ -85,6 +85,7 @@ ZERO_DROP = 0.3  # ... and this far below the clip's own typical (median) agreem
 SHIFT_MIN_FRAMES = 3  # a best offset this far from 0 (120 ms) ...
 SHIFT_GAIN = 0.25  # ... that agrees this much better than offset 0 ...
 SHIFT_MIN_AGREEMENT = 0.5  # ... and at least this well = shifted sound
+WEAK_AGREEMENT = 0.2  # a clip whose typical agreement at offset 0 is below this: said so
 MERGE_GAP_FRAMES = 6  # disagreeing runs this close are one stretch
 MIN_STRETCH_FRAMES = 13  # shorter stretches (0.52 s) are not reported
 
@@ -434,10 +435,16 @@ def _readings(r: LipSyncResult, runs: list[tuple[int, int]], speech: np.ndarray,
                    "the voice belongs to someone off screen, with several faces or profiles, or "
                    "with music under the speech.")
     else:
-        agree = f"; elsewhere ({good.sum() / MODEL_FPS:.1f} s) they move together" if good.any() else ""
+        agree = f"; elsewhere ({good.sum() / MODEL_FPS:.1f} s) nothing stands out" if good.any() else ""
         n = len(runs)
         out.append(f"The mouth and the voice stop moving together in {n} stretch{'es' if n > 1 else ''} "
                    f"({flagged_s:.1f} s in all){agree}.")
+    typical = float(np.median(r.agreement_zero[measured]))
+    if typical < WEAK_AGREEMENT and flagged_s < 0.6 * total_s:
+        out.append(f"Over the whole clip the mouth follows the voice only weakly (typical "
+                   f"agreement {typical:.2f}, where 1 means together and 0 unrelated), so this "
+                   "lane says little here: the voice may belong to someone off screen, or there "
+                   "may be several faces, profiles or music.")
     return out
 
 

@@ -423,7 +423,10 @@ def _readings(r: LipSyncResult, runs: list[tuple[int, int]], speech: np.ndarray,
     flagged_s = sum(b - a for a, b in runs) / MODEL_FPS
     total_s = measured.sum() / MODEL_FPS
     good = measured & ~r.flagged_frames
-    if not runs:
+    level = float(np.median(r.agreement_zero[measured]))
+    if not runs and level < WEAK_AGREEMENT:
+        out.append(f"No stretch stands out ({total_s:.1f} s compared).")
+    elif not runs:
         typical = int(np.median(r.best_offset_frames[measured]))
         lag = "" if typical == 0 else \
             f" (they fit best with the voice {_ms(typical)} {'later' if typical > 0 else 'earlier'})"
@@ -439,10 +442,9 @@ def _readings(r: LipSyncResult, runs: list[tuple[int, int]], speech: np.ndarray,
         n = len(runs)
         out.append(f"The mouth and the voice stop moving together in {n} stretch{'es' if n > 1 else ''} "
                    f"({flagged_s:.1f} s in all){agree}.")
-    typical = float(np.median(r.agreement_zero[measured]))
-    if typical < WEAK_AGREEMENT and flagged_s < 0.6 * total_s:
+    if level < WEAK_AGREEMENT and flagged_s < 0.6 * total_s:
         out.append(f"Over the whole clip the mouth follows the voice only weakly (typical "
-                   f"agreement {typical:.2f}, where 1 means together and 0 unrelated), so this "
+                   f"agreement {level:.2f}, where 1 means together and 0 unrelated), so this "
                    "lane says little here: the voice may belong to someone off screen, or there "
                    "may be several faces, profiles or music.")
     return out

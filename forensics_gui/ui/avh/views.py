@@ -387,9 +387,9 @@ class AvhViews(QObject):
         try:
             options = self.options()
         except CheckpointError as err:
-            if self.state.supervised_checkpoint() is not None and \
-                    not self.state.supervised_checkpoint().is_file():  # type: ignore[union-attr]
-                self.show_missing_models(str(err))  # a file the user chose has gone: say so
+            sup = self.state.supervised_checkpoint()
+            if sup is not None and not sup.is_file():  # a file the user chose has gone: say so
+                self.show_missing_models(str(err))
                 return False
             # no model files: the model-free part still runs (mouth and voice), with one line
             # saying what the stronger detector needs

@@ -101,6 +101,8 @@ def test_a_swapped_stretch_is_flagged_and_the_rest_is_not() -> None:
     score = np.nan_to_num(r.disagreement, nan=-1.0)
     assert auc(truth.astype(int), score) > 0.8
     assert any(s.startswith("From ") and "stop moving together" in s for s in r.readings)
+    text = " ".join(r.readings).lower()  # plain words (tests/ui/test_plain_words.py's list)
+    assert not [w for w in ("lse", "tau", "model frame", "untrimmed", "phi") if w in text]
 
 
 def test_no_face_no_sound_and_silence_give_a_plain_result() -> None:

@@ -414,7 +414,7 @@ def _readings(r: LipSyncResult, runs: list[tuple[int, int]], speech: np.ndarray,
             why = "the mouth moves while there is no speech"
         else:
             why = ("the voice fits the lips at no offset within 0.6 s, as if the sound came "
-                   "from elsewhere")
+                   "from another recording")
         out.append(f"{when} the mouth and the voice stop moving together: {why}.")
     measured = r.active & np.isfinite(r.agreement_zero)
     if not measured.any():
@@ -438,7 +438,7 @@ def _readings(r: LipSyncResult, runs: list[tuple[int, int]], speech: np.ndarray,
                    "the voice belongs to someone off screen, with several faces or profiles, or "
                    "with music under the speech.")
     else:
-        agree = f"; elsewhere ({good.sum() / MODEL_FPS:.1f} s) nothing stands out" if good.any() else ""
+        agree = f"; in the other {good.sum() / MODEL_FPS:.1f} s nothing stands out" if good.any() else ""
         n = len(runs)
         out.append(f"The mouth and the voice stop moving together in {n} stretch{'es' if n > 1 else ''} "
                    f"({flagged_s:.1f} s in all){agree}.")

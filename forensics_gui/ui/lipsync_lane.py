@@ -16,11 +16,12 @@ so in full). The hover read-out is one line in the lane's top corner away from t
 from __future__ import annotations
 
 import html
+import warnings
 from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF
+from PySide6.QtCore import QPointF, QTimer
 
 from forensics_gui.core.evidence import snapshot as evidence
 from forensics_gui.core.evidence import wording
@@ -89,6 +90,9 @@ class LipSyncLane:
         self.loudness_item: pg.PlotDataItem | None = None
         self.flag_regions: list[pg.LinearRegionItem] = []
         self.result: Any = None
+        self.times = np.zeros(0)  # frame starts (s) of the result shown
+        self.mouth01 = np.zeros(0)  # what is drawn (0-1), kept for the read-out and redraws
+        self.loudness01 = np.zeros(0)
         self.stale = False  # drawn grey: measured with another face tracking than now set
         self.notice_text = ""
         self.hover_text = ""
@@ -158,6 +162,12 @@ class LipSyncLane:
         tl.graphics.scene().sigMouseMoved.connect(self._on_mouse_moved)
         plot.vb.sigResized.connect(self._place_notice)
         plot.vb.sigXRangeChanged.connect(self._place_notice)  # stays centred when zoomed
+        self._redraw_timer = QTimer()
+        self._redraw_timer.setSingleShot(True)
+        self._redraw_timer.setInterval(0)
+        self._redraw_timer.timeout.connect(self.redraw)
+        plot.vb.sigXRangeChanged.connect(self._redraw_timer.start)  # detail follows the zoom
+        plot.vb.sigResized.connect(self._redraw_timer.start)
         plot.vb.sigResized.connect(self._place_legend)
         self._place_legend()
         self.set_notice("Analysis > Analyze (Ctrl+R) draws the mouth opening over the speech "
@@ -206,6 +216,7 @@ class LipSyncLane:
         """Forget the result shown (new clip, new analysis); keeps the lane."""
         self.result = None
         self.hover_text = ""
+        self.times = np.zeros(0)
         if self.plot is None:
             return
         assert self.mouth_item is not None and self.loudness_item is not None
@@ -227,13 +238,10 @@ class LipSyncLane:
         self.set_stale(False)
         self.clear()
         self.result = result
-        times = np.asarray(result.times_s, np.float64)
-        mouth = scaled(result.mouth_opening)
-        loud = scaled(result.loudness, decibels=looks_like_decibels(result.loudness))
-        if len(times):  # step lines: one value per 25 fps frame, drawn over its 40 ms
-            edges = np.append(times, times[-1] + MODEL_FRAME_S)
-            self.loudness_item.setData(edges, np.nan_to_num(loud, nan=0.0), stepMode="center")
-            self.mouth_item.setData(edges, mouth, stepMode="center", connect="finite")
+        times = self.times = np.asarray(result.times_s, np.float64)
+        self.mouth01 = scaled(result.mouth_opening)
+        self.loudness01 = scaled(result.loudness, decibels=looks_like_decibels(result.loudness))
+        self.redraw()
         for s, e in result.flagged:
             region = pg.LinearRegionItem(values=(float(s), float(e)), movable=False,
                                          brush=_translucent(FLAG_COLOUR, 60),
@@ -245,6 +253,46 @@ class LipSyncLane:
             self.set_notice("No frames to compare.")
         elif not np.isfinite(np.asarray(result.mouth_opening, np.float64)).any():
             self.set_notice("No face was found, so there is no mouth to compare with the voice.")
+
+    def redraw(self, *args: Any) -> None:
+        """Draw the traces for the visible time range: one step per 25 fps frame when there are
+        at most two frames per pixel, else per pixel column the loudest loudness and the mouth's
+        lowest and highest opening (an hour is 90,000 frames; drawing them all costs ~130 ms a
+        repaint)."""
+        if self.plot is None or self.mouth_item is None or self.loudness_item is None:
+            return
+        t = self.times
+        if not len(t):
+            self.mouth_item.setData([], [])
+            self.loudness_item.setData([], [])
+            return
+        (x0, x1), _ = self.plot.vb.viewRange()
+        i0 = max(0, int(np.searchsorted(t, x0)) - 1)
+        i1 = min(len(t), int(np.searchsorted(t, x1)) + 1)
+        if i1 <= i0:
+            i0, i1 = 0, len(t)
+        columns = max(50, int(self.plot.vb.width()))
+        n = i1 - i0
+        mouth, loud = self.mouth01[i0:i1], np.nan_to_num(self.loudness01[i0:i1], nan=0.0)
+        if n <= 2 * columns:  # step lines: one value per frame, drawn over its 40 ms
+            edges = np.append(t[i0:i1], t[i1 - 1] + MODEL_FRAME_S)
+            self.loudness_item.setData(edges, loud, stepMode="center")
+            self.mouth_item.setData(edges, mouth, stepMode="center", connect="finite")
+            return
+        per = int(np.ceil(n / columns))
+        pad = (-n) % per
+        lo = np.concatenate([mouth, np.full(pad, np.nan)]).reshape(-1, per)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns stay NaN
+            m_lo, m_hi = np.nanmin(lo, axis=1), np.nanmax(lo, axis=1)
+        l_hi = np.concatenate([loud, np.zeros(pad)]).reshape(-1, per).max(axis=1)
+        starts = t[i0:i1:per]
+        edges = np.append(starts, t[i1 - 1] + MODEL_FRAME_S)
+        self.loudness_item.setData(edges, l_hi, stepMode="center")
+        half = 0.5 * per * MODEL_FRAME_S
+        xs = np.stack([starts, starts + half], axis=1).ravel()
+        self.mouth_item.setData(xs, np.stack([m_lo, m_hi], axis=1).ravel(), stepMode=None,
+                                connect="finite")
 
     def set_stale(self, stale: bool) -> None:
         """Grey the traces and the shading (the face tracking changed since they were measured:
@@ -302,8 +350,7 @@ class LipSyncLane:
         if short:
             off = int(res.best_offset_frames[i])
             return "   ".join(parts + [f"best fit: sound {offset_text(off)}"])
-        mouth = scaled(res.mouth_opening)[i]
-        loud = scaled(res.loudness, decibels=looks_like_decibels(res.loudness))[i]
+        mouth, loud = self.mouth01[i], self.loudness01[i]
         parts.append("mouth " + ("no face" if not np.isfinite(mouth) else f"{mouth:.2f}"))
         parts.append("voice " + ("—" if not np.isfinite(loud) else f"{loud:.2f}"))
         best = float(res.agreement_best[i])

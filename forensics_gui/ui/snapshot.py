@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -515,14 +516,26 @@ def _draw_lipsync(p: QPainter, data: SnapshotData, lay: SnapshotLayout) -> None:
     if not len(t):
         _playhead(p, data, lay, r)
         return
-    xs = np.array([lay.x_of(v) for v in np.append(t, t[-1] + MODEL_FRAME_S)])
+    loud = np.nan_to_num(np.asarray(lane.loudness, np.float64), nan=0.0)
+    mouth = np.asarray(lane.mouth, np.float64)
+    per = int(np.ceil(len(t) / max(1, r.width() // 2)))  # at most two frames per pixel
+    spread: tuple[np.ndarray, np.ndarray] | None = None
+    if per > 1:  # a long clip: per column, the loudest loudness and the mouth's range
+        pad = (-len(t)) % per
+        loud = np.concatenate([loud, np.zeros(pad)]).reshape(-1, per).max(axis=1)
+        blocks = np.concatenate([mouth, np.full(pad, np.nan)]).reshape(-1, per)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN column stays NaN
+            spread = (np.nanmin(blocks, axis=1), np.nanmax(blocks, axis=1))
+        mouth = spread[1]
+        t = t[::per]
+    xs = np.asarray(lay.x_of(np.append(t, t[-1] + per * MODEL_FRAME_S)), np.float64)  # type: ignore[arg-type]
 
     def y_of(v: float) -> float:
         return float(r.bottom() - 3 - v * (r.height() - 6))
 
     p.save()
     p.setClipRect(r)
-    loud = np.nan_to_num(np.asarray(lane.loudness, np.float64), nan=0.0)
     area = QColor(LOUDNESS_COLOUR)
     area.setAlpha(110)
     poly = [QPointF(float(xs[0]), float(y_of(0.0)))]
@@ -533,8 +546,15 @@ def _draw_lipsync(p: QPainter, data: SnapshotData, lay: SnapshotLayout) -> None:
     p.setBrush(area)
     p.drawPolygon(QPolygonF(poly))
     p.setBrush(Qt.BrushStyle.NoBrush)
-    mouth = np.asarray(lane.mouth, np.float64)
     p.setPen(QPen(QColor(MOUTH_COLOUR), 1.8))
+    if spread is not None:  # one vertical stroke per column, lowest to highest opening
+        ok = np.isfinite(spread[0])
+        p.drawLines([QLineF(float(x), y_of(a), float(x), y_of(b) - 0.5)
+                     for x, a, b in zip((xs[:-1] + xs[1:])[ok] / 2, spread[0][ok], spread[1][ok],
+                                        strict=True)])
+        p.restore()
+        _playhead(p, data, lay, r)
+        return
     run: list[QPointF] = []
     for i, v in enumerate(mouth):
         if np.isfinite(v):

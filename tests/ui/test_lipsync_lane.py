@@ -287,3 +287,46 @@ def test_a_report_of_mouth_and_voice_alone_says_why_there_is_no_mismatch_curve(c
     report = build_report(clips["av"].path, snapshot=data, picture_png=None, result=result)
     assert report.summary[0] == NO_MISMATCH_WITH_LIPSYNC
     assert report.mouth_and_voice[:2] == _result().readings
+
+
+def test_an_hour_is_drawn_per_pixel_and_zooming_in_shows_every_frame(qtbot) -> None:
+    from forensics_gui.ui.lipsync_lane import LipSyncLane
+    from forensics_gui.ui.snapshot import render_snapshot, snapshot_layout
+    from forensics_gui.ui.timeline import Timeline
+
+    n = 3600 * 25
+    t = np.arange(n) / 25.0
+    res = FakeLipSync(t, 0, np.abs(np.sin(t)).astype(np.float32),
+                      (-40 + 20 * np.sin(t)).astype(np.float32), np.zeros(n, np.int16),
+                      np.full(n, 0.7, np.float32), np.full(n, 0.7, np.float32), [(600.0, 602.0)])
+    res.mouth_opening[5000] = 3.0  # one wide-open frame: kept by the per-pixel drawing
+    tl = Timeline()
+    qtbot.addWidget(tl)
+    tl.resize(900, 420)
+    tl.show()
+    tl.set_clip(3600.0)
+    lane = LipSyncLane(tl)
+    lane.set_result(res)
+    qtbot.waitUntil(lambda: lane.plot.vb.width() > 100
+                    and lane.plot.vb.viewRange()[0][1] > 3000, timeout=30000)
+    lane.redraw()
+    x, y = lane.plotted()["mouth"]
+    assert len(x) <= 4 * lane.plot.vb.width() + 4  # per pixel column, not 90,000 steps
+    assert np.nanmax(y) == pytest.approx(1.0)  # the peak survives
+    tl.waveform_plot.setXRange(100.0, 102.0, padding=0.0)
+    qtbot.waitUntil(lambda: len(lane.plotted()["mouth"][0]) < 100, timeout=30000)
+    x, y = lane.plotted()["mouth"]
+    assert np.diff(x) == pytest.approx(0.04)  # every frame, as steps
+    assert y == pytest.approx(lane.mouth01[int(x[0] * 25):int(x[0] * 25) + len(y)], nan_ok=True)
+    # the picture of the whole hour: a stroke per column, the flag where it is
+    from forensics_gui.core.evidence.snapshot import SnapshotData, apply_result
+
+    data = SnapshotData(frame=None, time_s=0.0, file_name="x.mp4", sha256="", version="",
+                        window=(0.0, 3600.0))
+    apply_result(data, {"mouth_and_voice": res.to_dict()})
+    img, lay = render_snapshot(data), snapshot_layout(data)
+    r = lay.lipsync
+    yellow = sum(1 for xx in range(r.left(), r.right(), 3) for yy in range(r.top(), r.bottom())
+                 if img.pixelColor(xx, yy).red() > 200 and img.pixelColor(xx, yy).blue() < 140
+                 and img.pixelColor(xx, yy).green() > 170)
+    assert yellow > 100

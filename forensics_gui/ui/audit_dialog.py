@@ -49,6 +49,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from forensics_gui.core.audit.stats import histogram_groups
 from forensics_gui.core.errors import ForensicsError
 from forensics_gui.core.progress import format_eta
 from forensics_gui.ui import theme
@@ -152,18 +153,6 @@ def ranked_bars(summary: Any, limit: int = MAX_RANKED) -> list[tuple[Any, float,
     return out
 
 
-def _groups(label: str | None, manipulation: str | None) -> list[str]:
-    """The histogram groups a clip counts in (as :mod:`forensics_gui.core.audit.stats` counts)."""
-    if label is None:
-        return ["unlabelled"]
-    if label == "real":
-        return ["real"]
-    out = ["fake"]
-    if manipulation and manipulation != "real":
-        out.append(f"fake: {manipulation}")
-    return out
-
-
 def _number(value: Any) -> float:
     if value is None or isinstance(value, (bool, str)):
         return math.nan
@@ -180,7 +169,7 @@ def _category(value: Any) -> str:
 def clips_in_bin(summary: Any, cue: Any, index: int, group: str) -> list[dict[str, Any]]:
     """The table rows of ``group`` that fall in bin ``index`` of ``cue``'s histogram."""
     hist = cue.histogram
-    rows = [r for r in summary.rows if group in _groups(r.get("label"), r.get("manipulation"))]
+    rows = [r for r in summary.rows if group in histogram_groups(r.get("label"), r.get("manipulation"))]
     if hist.categories is not None:
         if not 0 <= index < len(hist.categories):
             return []

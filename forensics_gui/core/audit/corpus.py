@@ -33,7 +33,7 @@ import numpy as np
 from forensics_gui.core.files.atomic import atomic_path, write_text_atomic
 
 SAMPLE_RATE = 48000
-FPS = 25
+CLIP_FPS = 25
 SIZE = 64  # picture width and height (pixels)
 DURATION_S = 2.0
 # the sound stream's handler tag (FFmpeg always writes its own container encoder tag)
@@ -64,7 +64,7 @@ def write_clip(path: Path, audio: np.ndarray | None, n_frames: int, encoder: str
     with atomic_path(path) as tmp:
         container = av.open(str(tmp), mode="w")
         try:
-            vs = container.add_stream("libx264", rate=FPS)
+            vs = container.add_stream("libx264", rate=CLIP_FPS)
             vs.width = vs.height = SIZE
             vs.pix_fmt = "yuv420p"
             vs.options = {"preset": "ultrafast", "crf": "30"}
@@ -83,7 +83,7 @@ def write_clip(path: Path, audio: np.ndarray | None, n_frames: int, encoder: str
                     container.mux(packet)
                 if astream is not None and audio is not None:
                     until = audio.size if i == n_frames - 1 else min(
-                        audio.size, int(round((i + 1) * SAMPLE_RATE / FPS)))
+                        audio.size, int(round((i + 1) * SAMPLE_RATE / CLIP_FPS)))
                     while apos < until:
                         end = min(until, apos + 1024)
                         block = audio[apos:end][None, :].astype(np.float32)
@@ -111,7 +111,7 @@ def make_demo_corpus(out_dir: Path, clips: int = 40, *, seed: int = 0, bad: bool
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
-    base_frames = int(round(duration_s * FPS))
+    base_frames = int(round(duration_s * CLIP_FPS))
     meta: list[dict[str, Any]] = []
     total = clips + (3 if bad else 0)
     n_real = (clips + 1) // 2
@@ -121,8 +121,8 @@ def make_demo_corpus(out_dir: Path, clips: int = 40, *, seed: int = 0, bad: bool
         group = f"clip{k // 2:05d}"
         name = f"fake_{k}.mp4" if fake else "real.mp4"
         rel = f"train/{speaker}/{group}_{k}/{name}"
-        n_frames = max(FPS, int(round(base_frames * rng.uniform(0.8, 1.2))))
-        n_audio = int(round(n_frames * SAMPLE_RATE / FPS))
+        n_frames = max(CLIP_FPS, int(round(base_frames * rng.uniform(0.8, 1.2))))
+        n_audio = int(round(n_frames * SAMPLE_RATE / CLIP_FPS))
         gain = float(rng.uniform(0.5, 1.0)) * (10 ** (1 / 20) if fake else 1.0)
         voice = speechlike(n_audio, rng, gain)
         entry: dict[str, Any] = {"file": rel, "split": "train", "video_frames": n_frames}
@@ -130,7 +130,7 @@ def make_demo_corpus(out_dir: Path, clips: int = 40, *, seed: int = 0, bad: bool
             silence = int(round(rng.uniform(20.0, 40.0) * SAMPLE_RATE / 1000.0))
             audio = np.concatenate([np.zeros(silence, np.float32), voice])
             mt = FAKE_TYPES[k % len(FAKE_TYPES)]
-            t0 = round(float(rng.uniform(0.1, max(0.2, n_frames / FPS - 0.6))), 2)
+            t0 = round(float(rng.uniform(0.1, max(0.2, n_frames / CLIP_FPS - 0.6))), 2)
             seg = [[t0, round(t0 + 0.5, 2)]]
             entry.update(modify_type=mt, fake_segments=seg,
                          audio_fake_segments=seg if mt != "visual_modified" else [],

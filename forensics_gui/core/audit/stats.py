@@ -185,7 +185,9 @@ def plain_label(column: str) -> str:
     return f"after trimming: {text}" if trimmed else text
 
 
-def _groups(label: str | None, manipulation: str | None) -> list[str]:
+def histogram_groups(label: str | None, manipulation: str | None) -> list[str]:
+    """The histogram groups a clip counts in: "real", or "fake" and "fake: <manipulation>", or
+    "unlabelled"."""
     if label is None:
         return ["unlabelled"]
     if label == "real":
@@ -271,7 +273,7 @@ def summarise(table_rows: Iterable[dict[str, Any]], entries: Sequence[ClipEntry]
         rows.append({**row, "label": label, "manipulation": manip})
     labels = [r["label"] for r in rows]
     y = np.array([1 if lab == "fake" else 0 if lab == "real" else -1 for lab in labels])
-    groups = [_groups(r["label"], r["manipulation"]) for r in rows]
+    groups = [histogram_groups(r["label"], r["manipulation"]) for r in rows]
     names: list[str] = []
     for gs in groups:
         for g in gs:

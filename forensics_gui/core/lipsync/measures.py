@@ -63,7 +63,12 @@ from typing import Any
 
 import numpy as np
 
-from forensics_gui.core.media.timebase import MODEL_FPS, model_frame_times, samples_per_model_frame
+from forensics_gui.core.media.timebase import (
+    MODEL_FPS,
+    model_frame_start,
+    model_frame_times,
+    samples_per_model_frame,
+)
 from forensics_gui.core.progress import Progress, check_cancelled
 
 VERSION = "lipsync-1"
@@ -366,7 +371,7 @@ def measure(landmarks: np.ndarray, detected: np.ndarray, audio_16k: np.ndarray,
 
     bad = _disagreeing(zero, best, offset, active)
     runs = _stretches(bad)
-    flagged = [(float(times[a]), float(times[b - 1] + 1.0 / MODEL_FPS)) for a, b in runs]
+    flagged = [(float(times[a]), float(times[b - 1] + model_frame_start(1))) for a, b in runs]
     result = LipSyncResult(
         times_s=times, first_model_frame=int(first_model_frame), mouth_opening=mouth,
         loudness=loud, best_offset_frames=offset, agreement_best=best.astype(np.float32),
@@ -380,7 +385,7 @@ def measure(landmarks: np.ndarray, detected: np.ndarray, audio_16k: np.ndarray,
 # -- plain words ------------------------------------------------------------------------------
 
 def _ms(frames: float) -> str:
-    return f"{abs(frames) * 1000.0 / MODEL_FPS:.0f} ms"
+    return f"{abs(frames) * model_frame_start(1) * 1000.0:.0f} ms"
 
 
 def _readings(r: LipSyncResult, runs: list[tuple[int, int]], speech: np.ndarray,
@@ -402,7 +407,7 @@ def _readings(r: LipSyncResult, runs: list[tuple[int, int]], speech: np.ndarray,
         off = r.best_offset_frames[seg]
         gain = (r.agreement_best - r.agreement_zero)[seg]
         med_off = float(np.median(off))
-        when = f"From {r.times_s[a]:.2f} s to {r.times_s[b - 1] + 1 / MODEL_FPS:.2f} s"
+        when = f"From {r.times_s[a]:.2f} s to {r.times_s[b - 1] + model_frame_start(1):.2f} s"
         if abs(med_off) >= SHIFT_MIN_FRAMES and np.nanmedian(gain) >= SHIFT_GAIN \
                 and np.mean(np.abs(off - med_off) <= 2) >= 0.5:
             side = "later" if med_off > 0 else "earlier"
@@ -420,8 +425,8 @@ def _readings(r: LipSyncResult, runs: list[tuple[int, int]], speech: np.ndarray,
     if not measured.any():
         out.append("Too little speech or mouth movement to compare the mouth with the voice.")
         return out
-    flagged_s = sum(b - a for a, b in runs) / MODEL_FPS
-    total_s = measured.sum() / MODEL_FPS
+    flagged_s = model_frame_start(sum(b - a for a, b in runs))
+    total_s = model_frame_start(int(measured.sum()))
     good = measured & ~r.flagged_frames
     level = float(np.median(r.agreement_zero[measured]))
     if not runs and level < WEAK_AGREEMENT:
@@ -438,7 +443,7 @@ def _readings(r: LipSyncResult, runs: list[tuple[int, int]], speech: np.ndarray,
                    "the voice belongs to someone off screen, with several faces or profiles, or "
                    "with music under the speech.")
     else:
-        agree = f"; in the other {good.sum() / MODEL_FPS:.1f} s nothing stands out" if good.any() else ""
+        agree = f"; in the other {model_frame_start(int(good.sum())):.1f} s nothing stands out" if good.any() else ""
         n = len(runs)
         out.append(f"The mouth and the voice stop moving together in {n} stretch{'es' if n > 1 else ''} "
                    f"({flagged_s:.1f} s in all){agree}.")

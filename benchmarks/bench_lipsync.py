@@ -201,7 +201,7 @@ def _find_megamind() -> Path | None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--clips", type=int, default=30, help="generated clips (each gives a swap "
+    ap.add_argument("--clips", type=int, default=50, help="generated clips (each gives a swap "
                     "and a shift track: 2x manipulated tracks)")
     ap.add_argument("--seconds", type=float, default=6.0)
     ap.add_argument("--megamind", nargs="?", const="auto", default=None)

@@ -110,6 +110,7 @@ def test_export_with_the_analysis_shows_its_stretches_as_html(window, clips, ope
     for s, e in SEGMENTS:
         assert f"{format_timecode(s)} – {format_timecode(e)}" in page
     assert "A caveat of this analysis." in page and NO_RESULT_VIEWER not in page
+    assert "made in the viewer (not saved as a file)" in page  # the provenance names its result
 
 
 def test_bad_targets_are_one_sentence_and_leave_no_file(window, clips, open_and_wait, qtbot,

@@ -318,7 +318,7 @@ def provenance(report_file: str, sha256: str, result: dict[str, Any] | None, res
     if duration_s:
         rows.append(("Duration", f"{format_timecode(duration_s)} ({duration_s:.3f} s)"))
     if result is not None:
-        rows.append(("Analysis result", result_name))
+        rows.append(("Analysis result", result_name or "made in the viewer (not saved as a file)"))
         rows += _model_lines(result)
         rows.append(("Preparation", preparation_line(result.get("preparation"))))
         if result.get("app_version"):

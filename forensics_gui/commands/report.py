@@ -61,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
         report_format,
         write_report,
     )
-    from forensics_gui.core.media.decode import probe
+    from forensics_gui.core.media.decode import decode_audio, probe
     from forensics_gui.core.progress import ConsoleProgress
 
     if not Path(args.video).is_file():
@@ -76,14 +76,18 @@ def run(args: argparse.Namespace) -> int:
     from forensics_gui.ui.snapshot import render_snapshot
 
     version = forensics_gui.__version__
+    # decoded once, for the picture's waveform and the report's silence panel
+    track = decode_audio(args.video) if info.audio is not None else None
     data = build_snapshot_data(args.video, at, note=args.note, threshold=args.threshold,
-                               version=version, result=result, result_name=result_name)
+                               version=version, result=result, result_name=result_name,
+                               audio_track=track)
     for warning in getattr(data, "warnings", None) or []:
         print(f"warning: {warning}", file=sys.stderr)
     png = picture_png(render_snapshot(data))
     report = build_report(args.video, snapshot=data, picture_png=png, result=result,
                           result_name=result_name, note=args.note, threshold=args.threshold,
-                          version=version, progress=ConsoleProgress(enabled=not args.quiet))
+                          version=version, audio_track=track,
+                          progress=ConsoleProgress(enabled=not args.quiet))
     out = write_report(report, args.output, args.paper)
     print(f"wrote {out}", file=sys.stderr)
     del _app

@@ -462,7 +462,7 @@ def build_snapshot_data(path: str | os.PathLike[str], at_s: float, note: str = "
                         threshold: float = DEFAULT_THRESHOLD, extra_lines: list[str] | None = None,
                         version: str = "", *, result: dict[str, Any] | None = None,
                         result_name: str = "", groundtruth: Any = FIND_GROUNDTRUTH,
-                        face: bool = True) -> SnapshotData:
+                        face: bool = True, audio_track: Any = None) -> SnapshotData:
     """Decode what the picture of ``path`` at ``at_s`` seconds needs (no Qt, no window).
 
     ``result``: an ``analyze`` RESULT.json dict of this clip (its curves, thresholds, stretches,
@@ -470,7 +470,9 @@ def build_snapshot_data(path: str | os.PathLike[str], at_s: float, note: str = "
     with a warning. ``groundtruth``: a core GroundTruth, None, or :data:`FIND_GROUNDTRUTH` (look
     next to the clip as the viewer does). ``face``: find the face box and mouth crop
     (:func:`forensics_gui.core.evidence.frames.face_and_mouth`: the analysis cache, else
-    re-detected). Raises ForensicsError (MediaError) with one sentence for bad input.
+    re-detected). ``audio_track``: the clip's decoded AudioTrack when the caller has it (the
+    report reuses it for its silence panel), else the sound is decoded here. Raises
+    ForensicsError (MediaError) with one sentence for bad input.
     """
     from forensics_gui.core.files.hashing import sha256_file
     from forensics_gui.core.media.decode import decode_audio, probe
@@ -510,7 +512,7 @@ def build_snapshot_data(path: str | os.PathLike[str], at_s: float, note: str = "
         if face:
             apply_face(data, view)
     if info.audio is not None:
-        track = decode_audio(path)
+        track = audio_track if audio_track is not None else decode_audio(path)
         data.audio_start_s = float(track.start_time_s)
         pyramid = PeakPyramid(track.samples, track.sample_rate, data.audio_start_s)
         data.envelope = pyramid.envelope(window[0], window[1], WAVE_PIXELS)

@@ -67,10 +67,22 @@ def fill_legend(legend: pg.LegendItem, entries: list[tuple[Any, str]]) -> None:
     legend.setVisible(bool(entries))
 
 
-def _translucent(colour: str, alpha: int) -> pg.QtGui.QBrush:
+def translucent(colour: str, alpha: int) -> pg.QtGui.QBrush:
     c = pg.mkColor(colour)
     c.setAlpha(alpha)
     return pg.mkBrush(c)
+
+
+def add_span(plot: pg.PlotItem, start_s: float, end_s: float, colour: str, alpha: int,
+             z: float = 1, span: tuple[float, float] = (0.0, 1.0)) -> pg.LinearRegionItem:
+    """A fixed, shaded time span on ``plot`` (stretches to check, flagged stretches, ground truth
+    bands; ``span``: the part of the lane's height it covers)."""
+    region = pg.LinearRegionItem(values=(float(start_s), float(end_s)), movable=False,
+                                 brush=translucent(colour, alpha), pen=pg.mkPen(colour, width=1),
+                                 span=span)
+    region.setZValue(z)
+    plot.addItem(region, ignoreBounds=True)
+    return region
 
 
 class CurvePanel:
@@ -251,12 +263,7 @@ class CurvePanel:
             plot.removeItem(r)
         regions = []
         for s, e in result.suspicious_segments:
-            region = pg.LinearRegionItem(values=(float(s), float(e)), movable=False,
-                                         brush=_translucent(colour, 50),
-                                         pen=pg.mkPen(colour, width=1))
-            region.setZValue(1)
-            plot.addItem(region, ignoreBounds=True)
-            regions.append(region)
+            regions.append(add_span(plot, s, e, colour, 50))
         self.segment_regions[variant] = regions
         if variant in self.threshold_lines:
             plot.removeItem(self.threshold_lines[variant])
@@ -453,12 +460,8 @@ class GroundTruthLanes:
         for i, (lane, title, colour) in enumerate(GT_LANES):
             lo, hi = (2 - i) / 3, (3 - i) / 3
             for s, e in spans[lane]:
-                region = pg.LinearRegionItem(values=(float(s), float(e)), movable=False,
-                                             brush=_translucent(colour, 110),
-                                             pen=pg.mkPen(colour, width=1), span=(lo + 0.04, hi - 0.04))
-                region.setZValue(5)
-                plot.addItem(region, ignoreBounds=True)
-                self.regions[lane].append(region)
+                self.regions[lane].append(add_span(plot, s, e, colour, 110, z=5,
+                                                   span=(lo + 0.04, hi - 0.04)))
             self.labels[lane].setText(title + suffix[lane])
             self.labels[lane].setColor(colour)
         if gt.label == "real" and gt.has_timestamps:

@@ -28,7 +28,7 @@ from forensics_gui.core.evidence import wording
 from forensics_gui.core.evidence.snapshot import looks_like_decibels, scaled
 from forensics_gui.core.media.timebase import MODEL_FRAME_S, format_timecode, model_frame_of
 from forensics_gui.ui import theme
-from forensics_gui.ui.curves import READOUT_FONT_PT
+from forensics_gui.ui.curves import READOUT_FONT_PT, add_span, translucent
 
 LANE_NAME = "mouth and voice"  # the plot's name (tests, layout probes)
 Y_LABEL = "0-1"  # the axis name: both traces are on 0-1 scales of their own
@@ -58,12 +58,6 @@ def lane_tooltip() -> str:
             "where they stop agreeing. Hover for the sound offset that fits the lips best and how "
             "well they agree there. No model files needed.\n\n"
             + "\n".join(f"{name}: {terms[name]}" for name in names))
-
-
-def _translucent(colour: str, alpha: int) -> Any:
-    c = pg.mkColor(colour)
-    c.setAlpha(alpha)
-    return pg.mkBrush(c)
 
 
 def offset_text(frames: int) -> str:
@@ -122,7 +116,7 @@ class LipSyncLane:
         plot.vb.setLimits(xMin=-0.05 * tl.duration_s, xMax=1.05 * tl.duration_s, minXRange=1e-4)
         self.loudness_item = pg.PlotDataItem([], [], pen=pg.mkPen(LOUDNESS_COLOUR, width=1),
                                              fillLevel=0.0,
-                                             brush=_translucent(LOUDNESS_COLOUR, 70),
+                                             brush=translucent(LOUDNESS_COLOUR, 70),
                                              name=LOUDNESS_LEGEND)
         self.loudness_item.setZValue(5)
         self.mouth_item = pg.PlotDataItem([], [], pen=pg.mkPen(MOUTH_COLOUR, width=2),
@@ -243,12 +237,7 @@ class LipSyncLane:
         self.loudness01 = scaled(result.loudness, decibels=looks_like_decibels(result.loudness))
         self.redraw()
         for s, e in result.flagged:
-            region = pg.LinearRegionItem(values=(float(s), float(e)), movable=False,
-                                         brush=_translucent(FLAG_COLOUR, 60),
-                                         pen=pg.mkPen(FLAG_COLOUR, width=1))
-            region.setZValue(1)
-            plot.addItem(region, ignoreBounds=True)
-            self.flag_regions.append(region)
+            self.flag_regions.append(add_span(plot, s, e, FLAG_COLOUR, 60))
         if not len(times):
             self.set_notice("No frames to compare.")
         elif not np.isfinite(np.asarray(result.mouth_opening, np.float64)).any():
@@ -306,10 +295,10 @@ class LipSyncLane:
         self.mouth_item.setPen(pg.mkPen(grey if stale else MOUTH_COLOUR, width=2))
         loud = grey if stale else LOUDNESS_COLOUR
         self.loudness_item.setPen(pg.mkPen(loud, width=1))
-        self.loudness_item.setBrush(_translucent(loud, 70))
+        self.loudness_item.setBrush(translucent(loud, 70))
         for region in self.flag_regions:
             colour = grey if stale else FLAG_COLOUR
-            region.setBrush(_translucent(colour, 60))
+            region.setBrush(translucent(colour, 60))
             for edge in region.lines:
                 edge.setPen(pg.mkPen(colour, width=1))
 

@@ -24,6 +24,7 @@ from forensics_gui.core.models.fetch import FetchError, TransferMeter, fetch_mod
 from forensics_gui.core.models.info import registry_match
 from forensics_gui.core.models.inventory import list_models
 from forensics_gui.testing.model_server import ServedFile, model_server
+from forensics_gui.testing.progress import RecordingProgress
 
 DATA = (bytes(range(256)) * 4096 + b"tail") * 3  # 3.1 MB: a few 1 MiB download blocks
 FREE = DATA[::-1]  # served for nodigest.pt: no registry entry has its digest
@@ -32,21 +33,6 @@ OTHER = b"another file" * 1000
 
 def sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
-
-
-class Recorder:
-    """A core Progress that records reports and cancels after ``cancel_after`` download reports."""
-
-    def __init__(self, cancel_after: int | None = None) -> None:
-        self.calls: list[tuple[str, float, float | None]] = []
-        self.cancel_after = cancel_after
-
-    def report(self, stage: str, done: float, total: float | None = None) -> None:
-        self.calls.append((stage, done, total))
-
-    def cancelled(self) -> bool:
-        downloads = sum(1 for c in self.calls if c[0] == "download")
-        return self.cancel_after is not None and downloads > self.cancel_after
 
 
 @pytest.fixture
@@ -85,7 +71,7 @@ def one_sentence(err: BaseException) -> str:
 
 
 def test_good_file_is_verified_and_moved_in_whole(folder: Path) -> None:
-    progress = Recorder()
+    progress = RecordingProgress()
     with model_server({"good.pt": ServedFile(DATA)}) as server:
         result = fetch_model("good.pt", True, progress, url=server.url("good.pt"))
     assert result.state == "verified" and result.sha256 == sha(DATA) and result.resumed_from == 0
@@ -207,7 +193,9 @@ def test_too_big_for_the_disk_writes_nothing(folder: Path, monkeypatch: pytest.M
 def test_cancel_keeps_the_partial_for_a_resume(folder: Path) -> None:
     with model_server({"good.pt": ServedFile(DATA)}) as server:
         with pytest.raises(Cancelled) as err:
-            fetch_model("good.pt", True, Recorder(cancel_after=1), url=server.url("good.pt"))
+            # cancelled once a second block has been reported
+            fetch_model("good.pt", True, RecordingProgress(stop_after=2, counting="download"),
+                        url=server.url("good.pt"))
         assert "cancelled" in one_sentence(err.value)
         assert_clean(folder, "good.pt")
         kept = fetch.partial_bytes("good.pt")

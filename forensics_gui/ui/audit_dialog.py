@@ -27,12 +27,11 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QCoreApplication, QPointF, Qt, QUrl, Signal, Slot
-from PySide6.QtGui import QCloseEvent, QDesktopServices
+from PySide6.QtCore import QPointF, Qt, QUrl, Signal, Slot
+from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
     QButtonGroup,
     QComboBox,
-    QDialog,
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
@@ -54,6 +53,7 @@ from forensics_gui.core.errors import ForensicsError
 from forensics_gui.core.progress import format_eta
 from forensics_gui.ui import theme
 from forensics_gui.ui.worker_base import Worker
+from forensics_gui.ui.worker_dialog import WorkerDialog
 
 MAX_RANKED = 12  # cues on the ranked chart (the report lists them all)
 MAX_LISTED = 1000  # clips listed for one histogram bar (a bar of a big dataset holds many more)
@@ -214,7 +214,7 @@ def _row(*widgets: QWidget) -> QWidget:
     return box
 
 
-class AuditDialog(QDialog):
+class AuditDialog(WorkerDialog):
     """Tools -> Audit dataset (see the module docstring). Non-modal; :meth:`shutdown` joins.
 
     ``window``: what opens a clip (the main window's ``open_path``); :attr:`clip_opened` says
@@ -223,6 +223,7 @@ class AuditDialog(QDialog):
 
     audit_finished = Signal(object)  # after the worker thread ended: the AuditOutcome or None
     clip_opened = Signal(str)
+    _worker: AuditWorker | None  # the running audit (WorkerDialog)
 
     def __init__(self, parent: QWidget | None = None, window: Any = None) -> None:
         super().__init__(parent)
@@ -232,7 +233,6 @@ class AuditDialog(QDialog):
         self.summary: Any = None
         self.current_cue: Any = None
         self.selected_bin: tuple[int, str] | None = None
-        self._worker: AuditWorker | None = None
         self._last_done = 0.0
         self._build()
         self._update_buttons()
@@ -414,10 +414,6 @@ class AuditDialog(QDialog):
         return split
 
     # -- running ----------------------------------------------------------------------------
-    @property
-    def running(self) -> bool:
-        return self._worker is not None
-
     def params(self) -> AuditParams:
         """The settings as typed; ForensicsError (one sentence) for a bad entry."""
         output = self.output_edit.text().strip()
@@ -468,30 +464,10 @@ class AuditDialog(QDialog):
         self.stage_label.setText("starting")
         self.progress_label.setText("")
         worker = AuditWorker(params)
-        worker.progressed.connect(self._on_progressed)
-        worker.finished.connect(self._on_finished)
-        worker.cancelled.connect(self._on_cancelled)
-        worker.failed.connect(self._on_failed)
-        worker.qthread.finished.connect(self._on_thread_finished)
-        self._worker = worker
-        self._update_buttons()
-        worker.start()
+        self._launch(worker, {worker.progressed: self._on_progressed,
+                              worker.finished: self._on_finished,
+                              worker.cancelled: self._on_cancelled, worker.failed: self._on_failed})
         return True
-
-    def cancel(self) -> None:
-        """Stop after the clips already measured (they stay in the table)."""
-        if self._worker is not None:
-            self._worker.cancel()
-            self.stage_label.setText("cancelling")
-
-    def shutdown(self) -> None:
-        """Cancel any run and wait for its thread (call before the app quits)."""
-        worker = self._worker
-        if worker is not None:
-            self.cancel()
-            worker.wait()
-            QCoreApplication.sendPostedEvents(self)
-            self._on_thread_finished()
 
     # -- worker signals ---------------------------------------------------------------------
     @Slot(int, str, float, float, float)
@@ -546,9 +522,8 @@ class AuditDialog(QDialog):
 
     @Slot()
     def _on_thread_finished(self) -> None:
-        if self._worker is None:
+        if not self._end_run():
             return
-        self._worker = None
         if self.progress_bar.maximum() == 0:
             self.progress_bar.setRange(0, 1000)
         self.stage_label.setText("")
@@ -795,13 +770,6 @@ class AuditDialog(QDialog):
                   self.root_edit, self.output_edit, self.ray_edit):
             w.setEnabled(not running)
 
-    def _show_status(self, sentence: str, error: bool = False) -> None:
-        self.status_label.setText(sentence)
-        self.status_label.setStyleSheet(f"color: {theme.PLAYHEAD};" if error else "")
-
-    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt override)
-        self.shutdown()
-        super().closeEvent(event)
 
 
 def _inside(path: Path, folder: Path) -> bool:

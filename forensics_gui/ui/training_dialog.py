@@ -20,12 +20,10 @@ from pathlib import Path
 from typing import Any
 
 import pyqtgraph as pg
-from PySide6.QtCore import QCoreApplication, QSettings, Qt, Signal, Slot
-from PySide6.QtGui import QCloseEvent
+from PySide6.QtCore import QSettings, Qt, Signal, Slot
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
-    QDialog,
     QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
@@ -43,6 +41,7 @@ from forensics_gui.core.errors import ForensicsError
 from forensics_gui.core.progress import Progress, format_eta
 from forensics_gui.ui import theme
 from forensics_gui.ui.worker_base import Worker
+from forensics_gui.ui.worker_dialog import WorkerDialog
 
 PHI_SETTINGS_KEY = "models/phi_path"
 DEFAULT_MODEL_NAME = "phi_trained.pt"
@@ -176,7 +175,7 @@ def _row(*widgets: QWidget) -> QWidget:
     return box
 
 
-class TrainingDialog(QDialog):
+class TrainingDialog(WorkerDialog):
     """Train Phi from the menu; see the module docstring. Non-modal; :meth:`shutdown` joins."""
 
     model_chosen = Signal(str)  # path of the trained Phi the user chose to analyse with
@@ -193,7 +192,6 @@ class TrainingDialog(QDialog):
         self.earlier: list[tuple[int, float, float | None]] = []  # epochs of a resumed run
         self.result: Any = None
         self.extraction: Any = None
-        self._worker: TrainingWorker | None = None
         self._build()
         self._fill_defaults()
         self._update_buttons()
@@ -325,10 +323,6 @@ class TrainingDialog(QDialog):
             self.output_edit.setText(path if path.endswith(".pt") else path + ".pt")
 
     # -- running ----------------------------------------------------------------------------
-    @property
-    def running(self) -> bool:
-        return self._worker is not None
-
     def params(self, resume: bool | None = None) -> TrainingParams:
         """The settings as typed; ForensicsError (one sentence) for a bad entry."""
         source = self.source_edit.text().strip()
@@ -370,33 +364,12 @@ class TrainingDialog(QDialog):
         self.eta_label.setText("")
 
         worker = TrainingWorker(params)
-        worker.progressed.connect(self._on_progressed)
-        worker.extracted.connect(self._on_extracted)
-        worker.history_restored.connect(self._on_history_restored)
-        worker.epoch_finished.connect(self._on_epoch_finished)
-        worker.finished.connect(self._on_finished)
-        worker.cancelled.connect(self._on_cancelled)
-        worker.failed.connect(self._on_failed)
-        worker.qthread.finished.connect(self._on_thread_finished)
-        self._worker = worker
-        self._update_buttons()
-        worker.start()
+        self._launch(worker, {
+            worker.progressed: self._on_progressed, worker.extracted: self._on_extracted,
+            worker.history_restored: self._on_history_restored,
+            worker.epoch_finished: self._on_epoch_finished, worker.finished: self._on_finished,
+            worker.cancelled: self._on_cancelled, worker.failed: self._on_failed})
         return True
-
-    def cancel(self) -> None:
-        """Ask the run to stop after the current batch (the best model so far is kept)."""
-        if self._worker is not None:
-            self._worker.cancel()
-            self.stage_label.setText("cancelling")
-
-    def shutdown(self) -> None:
-        """Cancel any run and wait for its thread (call before the app quits)."""
-        worker = self._worker
-        if worker is not None:
-            self.cancel()
-            worker.wait()
-            QCoreApplication.sendPostedEvents(self)  # deliver the worker's last signals now
-            self._on_thread_finished()
 
     # -- worker signals ---------------------------------------------------------------------
     @Slot(int, str, float, float, float)
@@ -471,9 +444,8 @@ class TrainingDialog(QDialog):
 
     @Slot()
     def _on_thread_finished(self) -> None:
-        if self._worker is None:
+        if not self._end_run():
             return
-        self._worker = None
         self.progress_bar.setRange(0, 1000)
         self.stage_label.setText("")
         self.eta_label.setText("")
@@ -513,10 +485,3 @@ class TrainingDialog(QDialog):
                   self.batch_spin, self.lr_edit, self.val_spin, self.device_combo, self.resume_check):
             w.setEnabled(not running)
 
-    def _show_status(self, sentence: str, error: bool = False) -> None:
-        self.status_label.setText(sentence)
-        self.status_label.setStyleSheet(f"color: {theme.PLAYHEAD};" if error else "")
-
-    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt override)
-        self.shutdown()
-        super().closeEvent(event)

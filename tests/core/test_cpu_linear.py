@@ -1,0 +1,98 @@
+"""The encoder's fast CPU paths compute the same numbers as PyTorch's stock kernels and 3-D ops."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from forensics_gui.core import cpu_linear
+from forensics_gui.core.encoder.avhubert.config import AVHubertConfig
+from forensics_gui.core.encoder.avhubert.model import AVHubertEncoder, VideoResNet
+
+needs_onednn = pytest.mark.skipif(not cpu_linear.onednn_linear_available(),
+                                  reason="this PyTorch build has no usable oneDNN linear")
+
+
+@needs_onednn
+@pytest.mark.parametrize("shape", [(7, 48), (2, 9, 48), (1, 1, 48)])
+def test_onednn_linear_equals_stock_linear_in_fp32(shape: tuple[int, ...]) -> None:
+    gen = torch.Generator().manual_seed(1)
+    x = torch.randn(*shape, generator=gen)
+    w, b = torch.randn(40, 48, generator=gen), torch.randn(40, generator=gen)
+    with torch.inference_mode():
+        got = cpu_linear.linear(x, w, b)
+        got_nobias = cpu_linear.linear(x, w)
+    assert cpu_linear.uses_onednn(x)
+    assert got.dtype == torch.float32 and got.shape == (*shape[:-1], 40)
+    torch.testing.assert_close(got, F.linear(x, w, b), rtol=1e-6, atol=1e-5)
+    torch.testing.assert_close(got_nobias, F.linear(x, w), rtol=1e-6, atol=1e-5)
+
+
+def test_linear_falls_back_where_onednn_does_not_apply() -> None:
+    x = torch.randn(3, 8, requires_grad=True)
+    w = torch.randn(4, 8, requires_grad=True)
+    y = cpu_linear.linear(x, w)  # autograd: the stock kernel, gradients flow
+    assert not cpu_linear.uses_onednn(x)
+    y.sum().backward()
+    assert x.grad is not None and w.grad is not None
+    x64, w64 = torch.randn(3, 8, dtype=torch.float64), torch.randn(4, 8, dtype=torch.float64)
+    assert cpu_linear.linear(x64, w64).dtype == torch.float64  # other dtypes: stock kernel
+
+
+def test_environment_switch_turns_onednn_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    cpu_linear.onednn_linear_available.cache_clear()
+    monkeypatch.setenv(cpu_linear.ENV_SWITCH, "0")
+    try:
+        assert not cpu_linear.onednn_linear_available()
+        assert cpu_linear.kernel_name() == "PyTorch default"
+    finally:
+        monkeypatch.delenv(cpu_linear.ENV_SWITCH)
+        cpu_linear.onednn_linear_available.cache_clear()
+
+
+def _randomise_norms(module: torch.nn.Module) -> None:
+    with torch.no_grad():
+        for mod in module.modules():
+            if isinstance(mod, torch.nn.modules.batchnorm._BatchNorm):
+                mod.running_mean.normal_(0.0, 0.3)
+                mod.running_var.uniform_(0.5, 2.0)
+                mod.weight.normal_(1.0, 0.2)
+                mod.bias.normal_(0.0, 0.2)
+            elif isinstance(mod, torch.nn.PReLU):
+                mod.weight.uniform_(0.0, 0.5)
+
+
+def test_folded_stem_equals_the_3d_ops() -> None:
+    """BatchNorm/PReLU/max-pool on frames folded into the batch = the official 5-D ops."""
+    torch.manual_seed(0)
+    resnet = VideoResNet().eval()
+    _randomise_norms(resnet)
+    x = torch.randn(2, 1, 9, 88, 88)
+    with torch.inference_mode():
+        got = resnet(x)
+        y = resnet.frontend3D(x)  # Conv3d, BatchNorm3d, PReLU, MaxPool3d as the official code
+        b, c, t, h, w = y.shape
+        want = resnet.trunk(y.transpose(1, 2).reshape(b * t, c, h, w)).view(b, t, -1)
+    assert got.shape == (2, 9, 512)
+    torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
+
+
+def test_resnet_refuses_training_mode() -> None:
+    resnet = VideoResNet().train()
+    with pytest.raises(RuntimeError, match="eval mode"):
+        resnet(torch.randn(1, 1, 3, 88, 88))
+
+
+def test_batched_two_passes_equal_one_clip_at_a_time() -> None:
+    torch.manual_seed(0)
+    model = AVHubertEncoder(AVHubertConfig(embed_dim=64, layers=2, heads=4, ffn_dim=128,
+                                           conv_pos=8, conv_pos_groups=4)).eval()
+    _randomise_norms(model)
+    audio, video = torch.randn(3, 12, 104), torch.randn(3, 1, 12, 88, 88)
+    with torch.inference_mode():
+        a_all, v_all = model.extract_two_passes(audio, video)
+        for i in range(3):
+            a_i, v_i = model.extract_two_passes(audio[i:i + 1], video[i:i + 1], batched=False)
+            torch.testing.assert_close(a_all[i:i + 1], a_i, rtol=1e-5, atol=1e-5)
+            torch.testing.assert_close(v_all[i:i + 1], v_i, rtol=1e-5, atol=1e-5)

@@ -1,35 +1,40 @@
-"""Training throughput of Phi: our fast loop against the published structure, same data and CPU.
+"""Training throughput of Phi: the official AVH-Align step against ours, same CPU, same run.
 
-Published sizes (D = 1024, Phi 512/512/256/128), batch 1024 frames, Adam. Per batch: gather from
-the memory-mapped store + forward + backward + optimizer step. The methods run interleaved, one
-batch each per round, so changes in machine load hit all alike. Prints frames/s (median and best
-over batches) for
+Published sizes (D = 1024, Phi 512/512/256/128), batch 1024 frames, Adam lr 1e-5. Rows:
 
-- fast (chunks of 32): projections and mlp.0 once per frame, the MLP tail on the 31 pairs;
-- fast (chunks of 1): the same loss with every frame shuffled on its own (31 audio rows each);
-- shared tail only: the LN/ReLU/Linear tail on the 31 pairs alone (+ log-softmax), which both
-  loops must run, so published/tail is the best ratio any exact method could reach here;
-- published: 31 copies of every visual frame through the whole network,
+- official step (the baseline of every ratio): the published computation order and kernels. Each of
+  the 1024 visual frames repeated 31 times against audio frames t-15..t+15 (zero vector outside
+  the clip): inputs [1024, 31, 1024]; FusionModel forward with stock ``nn.Linear`` (PyTorch's
+  default CPU kernel, MKL SGEMM); LogSoftmax(dim=1), index 15, loss = -sum; zero_grad, backward,
+  Adam.step. Its inputs are built before the clock starts (the published loader builds them in
+  32 worker processes), so the baseline is timed on compute alone.
+- ours, fp32 / bf16 (chunks of 32): ``fast_loss`` as ``train_phi`` runs it on the CPU (projections
+  and mlp.0 once per frame through oneDNN, the tail in cache-sized blocks; see
+  ``forensics_gui/core/alignment/fast_ops.py``), timed WITH the gather from the memory-mapped store;
+- ours, fp32, chunks of 1: the same with every frame shuffled on its own (31 audio rows each);
+- ours before issue 16 (stock kernels, unblocked, fp32, chunks of 32): the previous implementation.
 
-the ratios to the published structure, and the loss both give for the same weights and batch.
+The methods run interleaved, one batch each per round (round 0 warms up), so changes in machine
+load hit all alike; medians over the timed rounds. Also printed: the loss of ours and of the
+official step on the same weights and batch (official = sum over the batch; ours = mean, so ours x
+frames is compared) and the machine load before and after.
 
-Upper bound of the ratio from multiply-adds alone: the published structure spends
-31 x (1024*512*2 [projections] + 1024*512 [mlp.0] + 512*256 + 256*128 + 128) per frame, the
-fast one (1 + (C+30)/C) x 1024*512 + ... + 31 x (512*256 + 256*128 + 128): about 10.6x at most,
-so ~7-9x measured is close to the limit.
-
-    python benchmarks/bench_training.py [--threads 2] [--batches 5] [--device cpu|cuda]
+    python benchmarks/bench_training.py [--threads 2] [--batches 5]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import platform
 import statistics
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+
+BASE = "official step"
 
 
 def _make_store(root: Path, videos: int, frames: int, dim: int):  # type: ignore[no-untyped-def]
@@ -42,100 +47,122 @@ def _make_store(root: Path, videos: int, frames: int, dim: int):  # type: ignore
         np.savez(p, visual=rng.standard_normal((frames, dim), dtype=np.float32),
                  audio=rng.standard_normal((frames, dim), dtype=np.float32))
         files.append(p)
-    return build_feature_store(files, root / "store")
+    return build_feature_store(files, root / "store")  # L2-normalised per frame
+
+
+def official_inputs(v, a, m):  # type: ignore[no-untyped-def]
+    """The published batch from our gather: visual [B, 31, D] (frame repeated), audio [B, 31, D]."""
+    vis = v[m]  # [B, D]
+    aud = a.unfold(1, 31, 1).transpose(-1, -2)[m]  # [B, 31, D]; zeros outside the clip
+    return vis[:, None, :].repeat(1, 31, 1).contiguous(), aud.contiguous()
+
+
+def official_loss(model, vis, aud):  # type: ignore[no-untyped-def]
+    import torch
+
+    logits = model(vis, aud)  # [B, 31] (FusionModel: mlp(...)[..., 0])
+    return -torch.nn.LogSoftmax(dim=1)(logits)[:, 15].sum()
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--batches", type=int, default=5, help="timed batches per loop (+1 warm-up)")
+    ap.add_argument("--batches", type=int, default=5, help="timed batches per method (+1 warm-up)")
     ap.add_argument("--batch-size", type=int, default=1024)
     ap.add_argument("--dim", type=int, default=1024)
-    ap.add_argument("--device", default="cpu")
     args = ap.parse_args()
+    if args.batches < 1 or args.batch_size < 32 or args.threads < 1:
+        raise SystemExit("--batches and --threads must be at least 1 and --batch-size at least 32.")
 
     import torch
 
-    from forensics_gui.core.alignment.training import (
-        fast_loss,
-        gather_batch,
-        make_chunks,
-        naive_loss,
-    )
+    from forensics_gui.core.alignment.training import fast_loss, gather_batch, make_chunks
+    from forensics_gui.core.cpu_linear import kernel_name
     from forensics_gui.testing.phi import random_phi_module
 
     torch.set_num_threads(args.threads)
-    dev = args.device
+    load0 = os.getloadavg()
+    bf16 = bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
     with tempfile.TemporaryDirectory() as tmp:
         store = _make_store(Path(tmp), videos=48, frames=250, dim=args.dim)
-        print(f"store: {store.num_videos} videos, {store.num_frames} frames, D={args.dim}, "
-              f"device {dev}, {args.threads} threads, batch {args.batch_size} frames")
+        print(f"store: {store.num_videos} videos, {store.num_frames} frames, D={args.dim}; CPU "
+              f"{platform.processor() or platform.machine()}, {args.threads} threads, torch "
+              f"{torch.__version__}; our linear kernel: {kernel_name()}; bf16 arithmetic: {bf16}; "
+              f"batch {args.batch_size} frames")
 
-        def make_step(loss_fn, module, opt):  # type: ignore[no-untyped-def]
-            def step(chunks):  # type: ignore[no-untyped-def]
-                v, a, m = (torch.from_numpy(x).to(dev) for x in gather_batch(store, chunks))
-                loss = loss_fn(module, v, a, m)
+        def batches_for(size: int, seed: int = 1):  # type: ignore[no-untyped-def]
+            chunks = make_chunks(store.offsets, range(store.num_videos), size)
+            order = np.random.default_rng(seed).permutation(len(chunks))
+            per = args.batch_size // size
+            return [chunks.take(order[i * per:(i + 1) * per]) for i in range(args.batches + 1)]
+
+        def ours(size: int, **kw):  # type: ignore[no-untyped-def]
+            module = random_phi_module(args.dim, args.dim, seed=0)
+            opt = torch.optim.Adam(module.parameters(), lr=1e-5)
+            parts = batches_for(size)
+
+            def step(r: int) -> int:
+                v, a, m = (torch.from_numpy(x) for x in gather_batch(store, parts[r]))
+                loss = fast_loss(module, v, a, m, **kw)
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
                 return int(m.sum())
             return step
 
-        hidden_cache: dict[tuple[int, ...], torch.Tensor] = {}
+        def official():  # type: ignore[no-untyped-def]
+            module = random_phi_module(args.dim, args.dim, seed=0)
+            opt = torch.optim.Adam(module.parameters(), lr=1e-5)
+            inputs = []
+            for part in batches_for(32):
+                v, a, m = (torch.from_numpy(x) for x in gather_batch(store, part))
+                inputs.append(official_inputs(v, a, m))
 
-        def tail_only(module, v, a, m):  # type: ignore[no-untyped-def]
-            """The part both loops share: the MLP tail on [n, C, 31, 512] + log-softmax."""
-            shape = (*m.shape, 31, module.mlp[0].out_features)
-            if shape not in hidden_cache:
-                hidden_cache[shape] = torch.randn(shape, device=dev, requires_grad=True)
-            logp = torch.log_softmax(module.tail(hidden_cache[shape]), dim=-1)[..., 15]
-            return -(logp * m).sum() / m.sum()
+            def step(r: int) -> int:
+                vis, aud = inputs[r]
+                loss = official_loss(module, vis, aud)
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                return int(vis.shape[0])
+            return step
 
-        methods = (("fast (chunks of 64)", fast_loss, 64), ("fast (chunks of 32)", fast_loss, 32),
-                   ("fast (chunks of 1)", fast_loss, 1), ("shared tail only", tail_only, 32),
-                   ("published structure", naive_loss, 32))
-        steps, batches = {}, {}
-        for name, loss_fn, size in methods:
-            chunks = make_chunks(store.offsets, range(store.num_videos), size)
-            order = np.random.default_rng(1).permutation(len(chunks))
-            per = args.batch_size // size
-            batches[name] = [chunks.take(order[i * per:(i + 1) * per]) for i in range(args.batches + 1)]
-            module = random_phi_module(args.dim, args.dim, seed=0).to(dev)
-            steps[name] = make_step(loss_fn, module, torch.optim.Adam(module.parameters(), lr=1e-5))
-        # Rounds interleave the methods, so a change in machine load hits all of them alike.
-        times: dict[str, list[float]] = {name: [] for name, _, _ in methods}
-        frames: dict[str, list[int]] = {name: [] for name, _, _ in methods}
-        for r in range(args.batches + 1):
-            for name, _, _ in methods:
+        methods = {BASE: official(),
+                   "ours fp32 (chunks of 32)": ours(32, precision="float32"),
+                   "ours bf16 (chunks of 32)": ours(32, precision="bfloat16") if bf16 else None,
+                   "ours fp32 (chunks of 1)": ours(1, precision="float32"),
+                   "ours before issue 16 (fp32)": ours(32, blocked=False)}
+        steps = {k: s for k, s in methods.items() if s is not None}
+        times: dict[str, list[float]] = {k: [] for k in steps}
+        frames: dict[str, list[int]] = {k: [] for k in steps}
+        for r in range(args.batches + 1):  # rounds interleave the methods
+            for name, step in steps.items():
                 t0 = time.perf_counter()
-                n = steps[name](batches[name][r])
-                if dev == "cuda":
-                    torch.cuda.synchronize()
-                if r > 0:  # round 0 warms up
+                n = step(r)
+                if r > 0:
                     times[name].append(time.perf_counter() - t0)
                     frames[name].append(n)
-        results, best = {}, {}
-        for name, _, _ in methods:
-            med, low = statistics.median(times[name]), min(times[name])
-            results[name] = statistics.median(frames[name]) / med
-            best[name] = statistics.median(frames[name]) / low
-            print(f"{name:<22} median {results[name]:7.0f} frames/s ({med * 1000:5.0f} ms per batch); "
-                  f"best {best[name]:7.0f} frames/s ({low * 1000:5.0f} ms)")
-        for label, res in (("median", results), ("best", best)):
-            base = res["published structure"]
-            ratios = ", ".join(f"{name} {res[name] / base:.1f}x" for name in
-                               ("fast (chunks of 64)", "fast (chunks of 32)", "fast (chunks of 1)"))
-            print(f"ratio to published ({label}): {ratios}; upper bound for any exact method "
-                  f"(shared tail only) {res['shared tail only'] / base:.1f}x")
+        rate = {k: statistics.median(frames[k]) / statistics.median(times[k]) for k in steps}
+        for name in steps:
+            med = statistics.median(times[name])
+            ratio = "" if name == BASE else f"   {rate[name] / rate[BASE]:5.1f}x vs official step"
+            print(name, [round(t * 1000) for t in times[name]]) if os.environ.get("BENCH_VERBOSE") else None
+            print(f"{name:<30} median {rate[name]:7.0f} frames/s ({med * 1000:6.0f} ms per batch, "
+                  f"min {min(times[name]) * 1000:6.0f}){ratio}")
 
-        module = random_phi_module(args.dim, args.dim, seed=3).to(dev)
-        chunks = make_chunks(store.offsets, range(store.num_videos), 32)
-        batch = chunks.take(np.arange(args.batch_size // 32))
-        v, a, m = (torch.from_numpy(x).to(dev) for x in gather_batch(store, batch))
+        # The same weights and batch through ours and the official step (no training).
+        module = random_phi_module(args.dim, args.dim, seed=3)
+        part = make_chunks(store.offsets, range(store.num_videos), 32).take(np.arange(args.batch_size // 32))
+        v, a, m = (torch.from_numpy(x) for x in gather_batch(store, part))
         with torch.no_grad():
-            lf, ln = float(fast_loss(module, v, a, m)), float(naive_loss(module, v, a, m))
-        print(f"loss, same weights and batch: fast {lf:.7f}  published {ln:.7f}  "
-              f"relative difference {abs(lf - ln) / abs(ln):.1e}")
+            ref = float(official_loss(module, *official_inputs(v, a, m)))
+            frames_n = int(m.sum())
+            for prec in ("float32", "bfloat16") if bf16 else ("float32",):
+                got = float(fast_loss(module, v, a, m, precision=prec)) * frames_n
+                print(f"loss, same weights and batch: official (sum) {ref:.4f}, ours {prec} (mean x "
+                      f"{frames_n} frames) {got:.4f}: relative difference {abs(got - ref) / abs(ref):.1e}")
+    print(f"load average (1/5/15 min) before {load0[0]:.2f}/{load0[1]:.2f}/{load0[2]:.2f}, after "
+          "{:.2f}/{:.2f}/{:.2f}".format(*os.getloadavg()))
 
 
 if __name__ == "__main__":

@@ -29,6 +29,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="stop after this many epochs without improvement (10)")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
                         help="auto = a CUDA GPU (bf16 mixed precision) when present, else CPU fp32")
+    parser.add_argument("--precision", choices=("float32", "bfloat16"), default=None,
+                        help="arithmetic of the training step: float32 = exact, the default on the "
+                        "CPU; bfloat16 = bf16 matrix products with float32 master weights (faster "
+                        "on a CPU with AVX-512 BF16 or AMX; the default on a CUDA GPU)")
     parser.add_argument("--fast-landmarks", action="store_true",
                         help="--videos: mouth crops from the windowed face tracker instead of the "
                         "official detection (faster at 720p and above, landmarks a few px off; "
@@ -92,11 +96,12 @@ def run(args: argparse.Namespace) -> int:
     result = train_phi(files, args.output, epochs=args.epochs, batch_size=args.batch_size,
                        lr=args.lr, val_fraction=args.val_fraction, device=args.device,
                        seed=args.seed, resume=args.resume, patience=args.patience,
-                       progress=progress, on_epoch=on_epoch)
+                       precision=getattr(args, "precision", None), progress=progress, on_epoch=on_epoch)
     err.write(
         f"\n{result.stop_reason}: {result.epochs_run} epoch(s) on {result.device}, "
         f"{result.train_videos} training / {result.val_videos} validation video(s), "
-        f"{result.train_frames} training frames.\n"
+        f"{result.train_frames} training frames, {result.precision} "
+        f"({result.linear_kernel or 'PyTorch default'} linear layers).\n"
     )
     if result.checkpoint is None:
         err.write("No epoch finished, so no model was written.\n")

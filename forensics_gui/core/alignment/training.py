@@ -16,6 +16,11 @@ trainer, all deliberate:
   frames (default 32) from all videos, so a chunk's audio neighbours (32 + 30 rows) are projected
   once for 32 frames. ``chunk_frames=1`` shuffles single frames (slower: 31 audio rows per frame).
   The published loader streams videos in order, unshuffled.
+- On the CPU the products run through oneDNN and the tail in cache-sized blocks, each block
+  differentiated while its activations are in cache (:mod:`forensics_gui.core.alignment.fast_ops`);
+  ``precision="bfloat16"`` runs the products in bf16 with fp32 master weights. Measured against
+  the official step (``benchmarks/bench_training.py``) and, for bf16, the loss curves against the
+  fp32 seed-to-seed spread (``benchmarks/bench_training_precision.py``).
 - Train/validation split BY VIDEO with a fixed seed; features come from memory-mapped arrays
   (:mod:`forensics_gui.core.alignment.feature_store`).
 
@@ -90,6 +95,8 @@ class TrainResult:
     train_videos: int = 0
     val_videos: int = 0
     train_frames: int = 0
+    precision: str = "float32"
+    linear_kernel: str = ""
 
 
 # --------------------------------------------------------------------------- batches
@@ -167,18 +174,50 @@ def _mean_nll(logp_true: Any, frame_mask: Any) -> Any:
 
 
 def fast_loss(module: Any, visual: Any, audio_window: Any, frame_mask: Any,
-              radius: int = BAND_RADIUS) -> Any:
+              radius: int = BAND_RADIUS, precision: str = "float32", blocked: bool = True) -> Any:
     """Mean -log p(offset 0) over valid frames, projecting each frame once (see module doc).
 
     visual [n, C, Dv], audio_window [n, C + 2r, Da] (zeros outside the clip), frame_mask [n, C].
+    On the CPU (Phi's ``mlp`` layout, ``blocked=True``) the products run through oneDNN and the
+    tail in cache-sized blocks (:mod:`forensics_gui.core.alignment.fast_ops`), in ``precision``
+    ("float32": exact up to summation order; "bfloat16": bf16 products, fp32 master weights).
+    Elsewhere, or with ``blocked=False`` (the previous implementation, for comparison), the stock
+    kernels on the whole [n, C, 2r+1, H] tensor; there ``precision`` is left to the caller's autocast.
     """
     import torch
 
+    if blocked and visual.device.type == "cpu" and hasattr(module, "mlp"):
+        from forensics_gui.core.alignment.fast_ops import fused_halves, pair_loss
+
+        dtype = compute_dtype(precision) if visual.dtype == torch.float32 else None
+        v, a = fused_halves(module, visual, audio_window, dtype)
+        return pair_loss(module, v, a, frame_mask, radius, dtype)
     v, a = module.halves(visual, audio_window)  # [n, C, H], [n, C + 2r, H]
     window = a.unfold(1, 2 * radius + 1, 1).transpose(-1, -2)  # [n, C, 2r+1, H]
     logits = _at_least_fp32(module.tail(v[:, :, None, :] + window))  # [n, C, 2r+1]
     logp = torch.log_softmax(logits, dim=-1)[..., radius]
     return _mean_nll(logp, frame_mask)
+
+
+def compute_dtype(precision: str) -> Any:
+    """"float32" | "bfloat16" -> the torch dtype; anything else: one sentence."""
+    import torch
+
+    dtypes = {"float32": torch.float32, "bfloat16": torch.bfloat16}
+    if precision not in dtypes:
+        raise ForensicsError(f"The training precision must be 'float32' or 'bfloat16', not "
+                             f"{str(precision)[:40]!r}.")
+    return dtypes[precision]
+
+
+def check_precision(precision: str, device: str) -> None:
+    """Refuse, in one sentence, a precision this machine cannot train in (bf16 on a CPU without it)."""
+    import torch
+
+    compute_dtype(precision)
+    if precision == "bfloat16" and device == "cpu" and not torch.ops.mkldnn._is_mkldnn_bf16_supported():
+        raise ForensicsError("This CPU has no fast bfloat16 arithmetic (AVX-512 BF16 or AMX), so "
+                             "train in float32 (the exact default).")
 
 
 def naive_loss(module: Any, visual: Any, audio_window: Any, frame_mask: Any,
@@ -309,7 +348,7 @@ def train_phi(feature_files: Sequence[Path], out: Path, *,
               lr_factor: float = DEFAULT_HPARAMS["lr_factor"],
               chunk_frames: int = DEFAULT_HPARAMS["chunk_frames"],  # type: ignore[assignment]
               proj_dim: int = PUBLISHED_PROJ, hidden: Sequence[int] = PUBLISHED_HIDDEN,
-              store_dir: Path | None = None,
+              store_dir: Path | None = None, precision: str | None = None,
               progress: Progress | None = None,
               on_epoch: Callable[[EpochStats], None] | None = None) -> TrainResult:
     """Train Phi on feature files (.npz, AVH-Align layout) of REAL videos; write the best model.
@@ -324,6 +363,11 @@ def train_phi(feature_files: Sequence[Path], out: Path, *,
     (``stop_reason="cancelled"``). A run holds the lock on ``out`` throughout
     (:mod:`forensics_gui.core.files.locking`): a second run on the same ``out`` raises OutputBusyError,
     and ``out`` may not be one of ``feature_files`` (OutputIsInputError).
+
+    ``precision``: "float32" (exact; the default on the CPU) or "bfloat16" (bf16 products with fp32
+    master weights: on the CPU only where it has bf16 arithmetic; on a CUDA GPU bf16 autocast, the
+    default there). Validation losses on the CPU are always computed in float32. The checkpoint's
+    record names the precision and the linear-layer kernel.
     """
     import torch
 
@@ -333,8 +377,14 @@ def train_phi(feature_files: Sequence[Path], out: Path, *,
         raise ForensicsError("Epochs, batch size, chunk length and patience must be positive "
                              "and the learning rate above 0.")
     dev = resolve_device(device)
-    amp = dev.startswith("cuda")
-    dev_type = "cuda" if amp else "cpu"
+    on_cuda = dev.startswith("cuda")
+    precision = precision if precision is not None else ("bfloat16" if on_cuda else "float32")
+    check_precision(precision, "cuda" if on_cuda else "cpu")
+    amp = on_cuda and precision == "bfloat16"
+    dev_type = "cuda" if on_cuda else "cpu"
+    from forensics_gui.core.cpu_linear import kernel_name
+
+    linear_kernel = kernel_name(torch.device(dev))
     from forensics_gui.core.files.paths import cache_dir
 
     store = build_feature_store(files, Path(store_dir) if store_dir else cache_dir() / "phi-train",
@@ -348,7 +398,8 @@ def train_phi(feature_files: Sequence[Path], out: Path, *,
                "patience": patience, "lr_patience": lr_patience, "lr_factor": lr_factor,
                "chunk_frames": chunk_frames, "proj_dim": proj_dim, "hidden": list(hidden),
                "band_radius": BAND_RADIUS, "optimizer": "Adam", "loss": "mean over frames",
-               "mixed_precision": "bf16" if amp else "fp32", "seed": seed}
+               "mixed_precision": "bf16" if precision == "bfloat16" else "fp32", "precision": precision,
+               "linear_kernel": linear_kernel, "seed": seed}
 
     torch.manual_seed(seed)
     module = build_fusion_model(store.manifest["visual_dim"], store.manifest["audio_dim"],
@@ -391,11 +442,12 @@ def train_phi(feature_files: Sequence[Path], out: Path, *,
                                              if f.get("checkpoint_sha256")}),
         "validation_files": [store.manifest["files"][i]["path"] for i in val_ids],
         "seed": seed, "hyper_parameters": hparams, "published_hyper_parameters": PUBLISHED_HPARAMS,
-        "versions": _versions(), "device": dev,
+        "versions": _versions(), "device": dev, "precision": precision, "linear_kernel": linear_kernel,
     }
     result = TrainResult(checkpoint=out if out.is_file() and start_epoch else None, resume_state=rpath,
                          best_epoch=best_epoch, best_val_loss=best, epochs_run=start_epoch,
                          stop_reason="completed", device=dev, history=history,
+                         precision=precision, linear_kernel=linear_kernel,
                          train_videos=len(train_ids), val_videos=len(val_ids),
                          train_frames=train_chunks.frames)
     total_batches = batches_per_epoch * epochs
@@ -413,7 +465,7 @@ def train_phi(feature_files: Sequence[Path], out: Path, *,
                 part = train_chunks.take(order[b * per_batch:(b + 1) * per_batch])
                 v, a, m = _to_device(gather_batch(store, part), dev)
                 with torch.autocast(device_type=dev_type, dtype=torch.bfloat16, enabled=amp):
-                    loss = fast_loss(module, v, a, m)
+                    loss = fast_loss(module, v, a, m, precision=precision)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()

@@ -6,8 +6,26 @@ import argparse
 from pathlib import Path
 
 
+def add_precision_argument(parser: argparse.ArgumentParser) -> None:
+    """``--precision float32|bfloat16|float16`` (default float32; fp32/bf16/fp16 accepted),
+    checked by :func:`check_precision` (so a bad one is one sentence, exit 2)."""
+    from forensics_gui.core.encoder.devices import DTYPES, PRECISION_HELP
+
+    parser.add_argument("--precision", default="float32", metavar="{" + ",".join(DTYPES) + "}",
+                        help=PRECISION_HELP + "; the results record the precision used")
+
+
+def check_precision(args: argparse.Namespace) -> None:
+    """Normalise ``args.precision`` to its full name and refuse, before any clip work, an
+    unknown one or one that ``--device`` lacks here (ForensicsError: one sentence, exit 2)."""
+    from forensics_gui.core.encoder.devices import precision_name, resolve_device, resolve_dtype
+
+    args.precision = precision_name(args.precision)
+    resolve_dtype(args.precision, resolve_device(args.device))
+
+
 def add_scoring_arguments(parser: argparse.ArgumentParser, *, both_help: str) -> None:
-    """Models, leading-silence variant, pooling and device options."""
+    """Models, leading-silence variant, pooling, device and precision options."""
     from forensics_gui.core.media.silence import TRIM_RULE
 
     parser.add_argument("--checkpoint", type=Path,
@@ -20,6 +38,7 @@ def add_scoring_arguments(parser: argparse.ArgumentParser, *, both_help: str) ->
     parser.add_argument("--pool", choices=("lse", "mean"), default="lse",
                         help="video score pooling: log-sum-exp (published) or mean")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    add_precision_argument(parser)
 
 
 def variants(args: argparse.Namespace) -> tuple[str, ...]:

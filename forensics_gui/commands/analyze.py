@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from forensics_gui.commands._scoring import add_scoring_arguments, variants
+from forensics_gui.commands._scoring import add_scoring_arguments, check_precision, variants
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -28,10 +28,12 @@ def run(args: argparse.Namespace) -> int:
     from forensics_gui.core.pipeline import AnalysisOptions, Analyzer
     from forensics_gui.core.progress import ConsoleProgress
 
+    check_precision(args)
     options = AnalysisOptions(checkpoint=args.checkpoint, phi=args.phi, supervised=args.supervised,
                               variants=variants(args), pool=args.pool, device=args.device,
                               use_cache=not args.no_cache,
-                              preparation="fast" if args.fast_landmarks else "official")
+                              preparation="fast" if args.fast_landmarks else "official",
+                              precision=args.precision)
     progress = ConsoleProgress(enabled=not args.quiet)
     analysis = Analyzer(options).analyze(args.video, progress=progress)
     text = json.dumps(analysis.to_dict(), indent=1)

@@ -11,8 +11,9 @@ Resuming: clips already in the CSV (by path relative to DIR, and variant) are sk
 interrupted run continues where it stopped. Each row is written whole, flushed and fsynced;
 a torn last line (power loss, disk full) or a damaged row is removed at the next start and
 its clip scored again. A clip that fails gets a row with ``status`` = error and the reason; the
-run goes on. A failure is retried when the models, device or version change (``setup``), or
-with ``--retry-failed``. A model that cannot be loaded stops the run (exit 2) without marking
+run goes on. A failure is retried when the models, device, precision or version change
+(``setup``), or with ``--retry-failed``. ``--precision bfloat16``/``float16`` rows say so in their
+``error`` cell (a note on an ``ok`` row: the scores may differ slightly from float32 ones). A model that cannot be loaded stops the run (exit 2) without marking
 any clip as failed. The exit code is 2 when every clip of the run failed. A CSV written by an
 earlier version (every frame score in one ``frame_scores`` cell) is converted on the next run.
 
@@ -35,7 +36,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from forensics_gui.commands._scoring import add_scoring_arguments, variants
+from forensics_gui.commands._scoring import add_scoring_arguments, check_precision, variants
 
 FORMAT_HELP = (
     "RESULTS.csv gets one row per clip and variant: file (relative to DIR; non-UTF-8 bytes as "
@@ -54,7 +55,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_scoring_arguments(parser, both_help="one row per clip for untrimmed and trimmed")
     parser.add_argument("--retry-failed", action="store_true",
                         help="re-run clips whose row is an error (failures under other models, "
-                             "device or version are retried anyway)")
+                             "device, precision or version are retried anyway)")
     parser.add_argument("--fast-landmarks", action="store_true",
                         help="mouth crops from the windowed face tracker instead of the official "
                         "detection: faster at 720p and above, landmarks a few px off the official ones "
@@ -127,6 +128,11 @@ def _row(rel: str, variant: str, res: Any, analysis: Any, curve: str, setup: str
     damage = getattr(analysis, "damage", None) or {}
     if damage.get("sentence"):  # a cut-short file: scored only where its data exists
         notes.append(damage["sentence"])
+    from forensics_gui.core.evidence.wording import precision_caveat
+
+    reduced = precision_caveat(getattr(analysis, "precision", None))
+    if reduced:  # bf16/fp16 features: the row says so (float32, the exact default, says nothing)
+        notes.append(reduced)
     return {
         "file": rel, "video_score": f"{res.video_score:.6f}" if finite else "", "pool": res.pool,
         "variant": variant, "num_frames": res.num_frames,
@@ -139,16 +145,20 @@ def _row(rel: str, variant: str, res: Any, analysis: Any, curve: str, setup: str
 
 
 def _setup(options: Any) -> str:
-    """What a failure depends on besides the clip: model contents, device, app version."""
+    """What a failure depends on besides the clip: model contents, device, app version,
+    preparation and encoder precision (left out when float32, so the setups of runs from before
+    the choice existed stay the same)."""
     import forensics_gui
     from forensics_gui.core.files.hashing import sha256_of
     from forensics_gui.core.pipeline import resolve_models
     from forensics_gui.core.results import batch_results as br
 
     ckpt, phi = resolve_models(options)
+    precision = getattr(options, "precision", "float32")
     return br.setup_fingerprint(sha256_of(ckpt), sha256_of(phi),
                                 options.device, forensics_gui.__version__,
-                                getattr(options, "preparation", "official"))
+                                getattr(options, "preparation", "official"),
+                                *([] if precision == "float32" else [precision]))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -158,6 +168,7 @@ def run(args: argparse.Namespace) -> int:
     from forensics_gui.core.progress import ClipRunProgress, ConsoleProgress
     from forensics_gui.core.results import batch_results as br
 
+    check_precision(args)
     if args.ray_workers is not None and (args.ray_workers < 1 or not args.ray):
         raise ForensicsError("--ray-workers needs --ray and must be 1 or more.")
     videos = list(iter_videos(args.folder))
@@ -173,7 +184,8 @@ def run(args: argparse.Namespace) -> int:
     wanted = variants(args)
     options = AnalysisOptions(checkpoint=args.checkpoint, phi=args.phi, variants=wanted,
                               pool=args.pool, device=args.device,
-                              preparation="fast" if args.fast_landmarks else "official")
+                              preparation="fast" if args.fast_landmarks else "official",
+                              precision=args.precision)
     analyzer = Analyzer(options)
     analyzer.load_models()
     setup = _setup(options)
@@ -184,8 +196,8 @@ def run(args: argparse.Namespace) -> int:
     other = len({r["file"] for r in rows if r["status"] == "ok" and r["setup"] != setup})
     if other:
         print(f"Note: {other} clip{'s' if other != 1 else ''} in {args.output.name} were scored with "
-              "other models, device or version and are kept as they are; use a new -o file to "
-              "score every clip with these.", file=sys.stderr)
+              "other models, device, precision or version and are kept as they are; use a new "
+              "-o file to score every clip with these.", file=sys.stderr)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     failures: list[tuple[str, str]] = []
     notes: list[tuple[str, str]] = []  # scored, but the file is damaged or cut short

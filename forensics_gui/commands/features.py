@@ -27,17 +27,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"drop the leading digital silence first, by {TRIM_RULE} (its --trimmed)")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
                         help="compute device (default: auto = CUDA when available)")
-    parser.add_argument("--precision", choices=("float32", "bfloat16", "float16"), default="float32",
-                        help="float32 (default) matches the official features; the others are GPU only")
+    from forensics_gui.commands._scoring import add_precision_argument
+
+    add_precision_argument(parser)
     parser.add_argument("--quiet", action="store_true", help="no progress bar on stderr")
 
 
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from forensics_gui.commands._scoring import check_precision
     from forensics_gui.core.errors import ForensicsError, MediaError
     from forensics_gui.core.progress import ConsoleProgress
 
+    check_precision(args)
     if (args.video is None) == (args.roi is None):
         raise ForensicsError("Give either a VIDEO or --roi ROI.mp4 with --audio AUDIO.wav.")
     if args.roi is not None and args.audio is None:

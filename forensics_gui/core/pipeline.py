@@ -66,9 +66,13 @@ class AnalysisOptions:
     use_cache: bool = True
     silence_threshold: float = DEFAULT_THRESHOLD  # display tau; the trimmed variant ignores it
     preparation: str = "official"  # mouth-crop landmarks: "official" or "fast" (core.landmarks)
+    precision: str = "float32"  # the encoder's: "float32" (exact), "bfloat16" or "float16" (devices)
 
     def __post_init__(self) -> None:
+        from forensics_gui.core.encoder.devices import precision_name
+
         self.silence_threshold = validate_threshold(self.silence_threshold)
+        self.precision = precision_name(self.precision)  # fp32/bf16/fp16 -> the full name
 
 
 @dataclass
@@ -102,6 +106,14 @@ class ClipAnalysis:
     lipsync: Any | None = None  # lipsync.LipSyncResult: mouth and voice (no model needed)
 
     @property
+    def precision(self) -> str:
+        """The encoder precision the features were computed in (the features model's record;
+        "float32" for results from before it was recorded)."""
+        from forensics_gui.core.encoder.devices import recorded_precision
+
+        return recorded_precision(self.models)
+
+    @property
     def main(self) -> Any | None:
         """The headline result: untrimmed if present, else the first variant."""
         if "untrimmed" in self.scores:
@@ -120,6 +132,7 @@ class ClipAnalysis:
             "face_found": bool(self.face and self.face.face_found),
             "frames_without_face": None if self.face is None else int((~self.face.detected).sum()),
             "models": self.models,
+            "precision": self.precision,
             "preparation": self.preparation,
             "caveats": self.caveats,
             "damage": self.damage,
@@ -244,6 +257,7 @@ class Analyzer:
         from forensics_gui.core.files.hashing import sha256_of
 
         ckpt, phi = resolve_models(self.options)
+        self._dtype()  # a precision this machine lacks: say so before any model is loaded
         if self._extractor is None and self._checkpoint != ckpt:
             _stage(progress, "loading models", 0, None)
             self._checkpoint_sha = sha256_of(ckpt)
@@ -253,41 +267,58 @@ class Analyzer:
         if self.options.supervised is not None and self._sup is None:
             self._sup = load_phi(self.options.supervised)
 
+    def _dtype(self) -> Any:
+        """The torch dtype of ``options.precision`` on ``options.device`` (ForensicsError, one
+        sentence, when this machine lacks it)."""
+        from forensics_gui.core.encoder.devices import resolve_device, resolve_dtype
+
+        return resolve_dtype(self.options.precision, resolve_device(self.options.device))
+
+    def _loaded_extractor(self) -> Any:
+        """The loaded extractor when it runs in the precision the options ask for, else None
+        (one of another precision is dropped, so the options can change between clips)."""
+        ex = self._extractor
+        if ex is not None and ex.dtype != self._dtype():
+            self._extractor = ex = None
+        return ex
+
     def extractor(self, progress: Progress | None = None) -> Any:
         """The AV-HuBERT FeatureExtractor, loaded now if it is not yet (needs :meth:`load_models`)."""
-        if self._extractor is None:
+        if self._loaded_extractor() is None:
             from forensics_gui.core.encoder.features import FeatureExtractor
 
             if self._checkpoint is None:
                 raise RuntimeError("Analyzer.extractor needs load_models() first")
             _stage(progress, "loading models", 0, None)
-            self._extractor = FeatureExtractor(self._checkpoint, device=self.options.device)
+            self._extractor = FeatureExtractor(self._checkpoint, device=self.options.device,
+                                               dtype=self.options.precision)
         return self._extractor
 
     def _features_key_parts(self) -> tuple[str, str]:
-        """(checkpoint SHA-256, dtype name) of the features cache key, without loading the model."""
-        ex = self._extractor
+        """(checkpoint SHA-256, dtype name) of the features cache key, without loading the model:
+        the precision asked for, resolved ("torch.float32", "torch.bfloat16", ...), so features
+        of one precision are never served to a run of another."""
+        ex = self._loaded_extractor()
         if ex is not None:
             return ex.checkpoint_sha256, str(ex.dtype)
-        from forensics_gui.core.encoder.devices import resolve_device, resolve_dtype
-
-        return self._checkpoint_sha, str(resolve_dtype("float32", resolve_device(self.options.device)))
+        return self._checkpoint_sha, str(self._dtype())
 
     def models_used(self) -> list[dict[str, Any]]:
         out = []
-        ex = self._extractor
+        ex = self._loaded_extractor()
         if ex is None and self._checkpoint is not None and not self._architecture:
             ex = self.extractor()  # an old cache entry without the architecture name
         if ex is not None:
             out.append({"role": "features", "name": ex.checkpoint_path.name, "path": str(ex.checkpoint_path),
                         "sha256": ex.checkpoint_sha256, "architecture": ex.config.size_name,
-                        "device": str(ex.device)})
+                        "device": str(ex.device), "precision": str(ex.dtype).replace("torch.", "")})
         elif self._checkpoint is not None:
             from forensics_gui.core.encoder.devices import resolve_device
 
             out.append({"role": "features", "name": self._checkpoint.name, "path": str(self._checkpoint),
                         "sha256": self._checkpoint_sha, "architecture": self._architecture,
-                        "device": str(resolve_device(self.options.device))})
+                        "device": str(resolve_device(self.options.device)),
+                        "precision": str(self._dtype()).replace("torch.", "")})
         for role, m in (("phi", self._phi), ("supervised", self._sup)):
             if m is not None:
                 out.append({"role": role, "name": m.path.name if m.path else "", "path": str(m.path),

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from forensics_gui.core.encoder.devices import recorded_precision
 from forensics_gui.core.errors import ForensicsError
 from forensics_gui.core.evidence import wording
 from forensics_gui.core.evidence.report_model import (
@@ -313,13 +314,17 @@ def _model_lines(result: dict[str, Any] | None) -> list[tuple[str, str]]:
 
 def provenance(report_file: str, sha256: str, result: dict[str, Any] | None, result_name: str,
                version: str, created: str, duration_s: float | None) -> list[tuple[str, str]]:
-    """What made this report: file, SHA-256, models, preparation, app version, time."""
+    """What made this report: file, SHA-256, models, the encoder precision when it is not the
+    exact float32 (with its caveat), preparation, app version, time."""
     rows = [("File", report_file), ("SHA-256", sha256)]
     if duration_s:
         rows.append(("Duration", f"{format_timecode(duration_s)} ({duration_s:.3f} s)"))
     if result is not None:
         rows.append(("Analysis result", result_name or "made in the viewer (not saved as a file)"))
         rows += _model_lines(result)
+        precision = recorded_precision(result.get("models"))
+        if wording.precision_caveat(precision):  # named only when not the exact float32
+            rows.append(("Precision", f"{precision}. {wording.precision_caveat(precision)}"))
         rows.append(("Preparation", preparation_line(result.get("preparation"))))
         if result.get("app_version"):
             rows.append(("Analysed with", f"forensics-gui {result['app_version']}"))

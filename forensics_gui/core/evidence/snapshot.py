@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from forensics_gui.core.encoder.devices import recorded_precision
 from forensics_gui.core.errors import ForensicsError
 from forensics_gui.core.evidence import wording
 from forensics_gui.core.media.silence import DEFAULT_THRESHOLD
@@ -418,8 +419,8 @@ def summary_lines(data: SnapshotData) -> list[str]:
 
 
 def provenance_lines(data: SnapshotData) -> list[str]:
-    """The footer: file, SHA-256, result file, models with SHA-256, preparation, app, UTC time,
-    note."""
+    """The footer: file, SHA-256, result file, models with SHA-256, the encoder precision when
+    it is not the exact float32 (with its caveat), preparation, app, UTC time, note."""
     lines = [f"File: {data.file_name}", f"SHA-256: {data.sha256}"]
     if data.result_name:
         lines.append(f"Result: {data.result_name}")
@@ -427,6 +428,9 @@ def provenance_lines(data: SnapshotData) -> list[str]:
         role = {"features": "Feature model", "phi": "Mismatch model",
                 "supervised": "Second detector"}.get(str(m.get("role", "")), "Model")
         lines.append(f"{role}: {m.get('name', '')}  SHA-256 {m.get('sha256', '')}")
+    precision = wording.precision_line(recorded_precision(data.models))
+    if precision:  # named only when not the exact float32
+        lines.append(precision)
     if data.curves or data.preparation:
         lines.append(preparation_line(data.preparation))
     lines.append(f"Made with forensics-gui {data.version or '?'} on {data.created or utc_stamp()} "

@@ -9,6 +9,7 @@ words are for readers without the paper: each plain term has its technical name 
 from __future__ import annotations
 
 from forensics_gui.core.alignment.scoring import DEFAULT_MAD_K, DEFAULT_MIN_FRAMES
+from forensics_gui.core.encoder.devices import PRECISION_SHORT
 from forensics_gui.core.lipsync import measures as _ls
 from forensics_gui.core.media.timebase import MODEL_FPS, model_frame_start
 
@@ -50,6 +51,21 @@ def silence_sentence(leading_ms: float | None, quiet_level: float | None) -> str
     if leading_ms <= 0:
         return f"The sound starts at once: no leading digital silence{level}."
     return f"The sound starts with {leading_ms:.1f} ms of digital silence{level}."
+
+
+def precision_caveat(precision: str | None) -> str:
+    """The plain caveat of a result computed in reduced precision ("" for float32, the exact
+    one, and for None: results from before the choice existed were all float32)."""
+    if not precision or precision == "float32":
+        return ""
+    short = PRECISION_SHORT.get(precision, precision)
+    return f"Reduced precision ({short}): scores may differ slightly from the exact float32 ones."
+
+
+def precision_line(precision: str | None) -> str:
+    """The provenance line naming a reduced encoder precision with its caveat ("" for float32)."""
+    caveat = precision_caveat(precision)
+    return f"Encoder precision: {precision}. {caveat}" if caveat else ""
 
 
 VIDEO_SCORE = "Video score"

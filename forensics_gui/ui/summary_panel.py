@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from forensics_gui.core.alignment.scoring import DEFAULT_MIN_FRAMES, find_segments
+from forensics_gui.core.encoder.devices import recorded_precision
 from forensics_gui.core.evidence import wording
 from forensics_gui.core.media.silence import OFFICIAL_TRIM_THRESHOLD
 from forensics_gui.core.media.timebase import MODEL_FPS, model_frame_start
@@ -411,8 +412,11 @@ class SummaryPanel(QWidget):
         shown = self.measured_silence if self.measured_silence is not None else analysis.silence
         self.silence_label.setText(_silence_text(shown))
         models = []
+        precision = recorded_precision(analysis.models)
         for m in analysis.models:
             extra = f", {m['device']}" if m.get("device") else ""
+            if m.get("role") == "features" and precision != "float32":
+                extra += f", {precision}"
             models.append(f"{html.escape(m.get('role', ''))}: {html.escape(m.get('name', ''))} "
                           f"<span style='color:{theme.MUTED}'>sha256 {str(m.get('sha256', ''))[:12]}…"
                           f"{html.escape(extra)}</span>")
@@ -423,7 +427,9 @@ class SummaryPanel(QWidget):
                           f"landmark model sha256 {str(record.get('landmark_model_sha256', ''))[:12]}…, "
                           f"mean face sha256 {str(record.get('mean_face_sha256', ''))[:12]}…</span>")
         self.models_label.setText("<br>".join(models) or "—")
-        self.caveats_label.setText("<br>".join(f"• {html.escape(c)}" for c in analysis.caveats) or "none")
+        reduced = wording.precision_caveat(precision)  # a bf16/fp16 result says so first
+        caveats = ([reduced] if reduced else []) + list(analysis.caveats)
+        self.caveats_label.setText("<br>".join(f"• {html.escape(c)}" for c in caveats) or "none")
 
     def _fill_segments(self, main: Any) -> None:
         """The marked stretches (click to seek), then the brief peaks above the line that were

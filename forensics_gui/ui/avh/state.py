@@ -2,7 +2,7 @@
 
 :class:`AvhState` holds the last analysis and the clip token it belongs to, the reference scores,
 and the settings the next run uses (variants, mouth-crop preparation, supervised checkpoint,
-reference folder), stored in the viewer's QSettings; :meth:`AvhState.options` turns them into
+reference folder, encoder precision), stored in the viewer's QSettings; :meth:`AvhState.options` turns them into
 the core's AnalysisOptions.
 """
 
@@ -21,6 +21,7 @@ KEY_TRIMMED = "analysis/also_trimmed"
 KEY_FAST_LANDMARKS = "analysis/fast_landmarks"  # the "fast" mouth-crop preparation (off: official)
 KEY_SUPERVISED = "analysis/supervised_checkpoint"
 KEY_REFERENCE = "analysis/reference_folder"
+KEY_PRECISION = "analysis/precision"  # the encoder's: "float32" (exact, default), "bfloat16", "float16"
 
 
 def _as_bool(value: Any) -> bool:
@@ -53,10 +54,12 @@ class AvhState:
         """What the next analysis's result depends on among the viewer's options: the variants
         (leading silence removed or not), the mouth-crop preparation, the supervised checkpoint,
         the alignment network (``phi``: the one chosen in Tools > Train…, None = the installed
-        default) and the pooling. The display tau is not in it: it changes no curve."""
+        default), the pooling and the encoder precision. The display tau is not in it: it
+        changes no curve."""
         chosen = str(phi) if phi is not None and Path(phi).is_file() else ""
         sup = self.supervised_checkpoint()
-        return (self.variants(), self.preparation(), str(sup) if sup else "", chosen, self.pool)
+        return (self.variants(), self.preparation(), str(sup) if sup else "", chosen, self.pool,
+                self.precision)
 
     def is_stale(self, phi: Path | None = None) -> bool:
         """True when an analysis is shown and an option it depends on has changed since."""
@@ -81,6 +84,24 @@ class AvhState:
     @fast_landmarks.setter
     def fast_landmarks(self, on: bool) -> None:
         self.settings.setValue(KEY_FAST_LANDMARKS, bool(on))
+
+    @property
+    def precision(self) -> str:
+        """The encoder precision the next analysis uses ("float32", the exact default; a stored
+        value that is not a precision reads as float32)."""
+        from forensics_gui.core.encoder.devices import precision_name
+        from forensics_gui.core.errors import ForensicsError
+
+        try:
+            return precision_name(str(self.settings.value(KEY_PRECISION, "float32") or "float32"))
+        except ForensicsError:
+            return "float32"
+
+    @precision.setter
+    def precision(self, name: str) -> None:
+        from forensics_gui.core.encoder.devices import precision_name
+
+        self.settings.setValue(KEY_PRECISION, precision_name(name))
 
     pool = "lse"
     """The video-score pooling the viewer's analyses use (the published AVH-Align rule)."""
@@ -121,10 +142,12 @@ class AvhState:
         sup = self.supervised_checkpoint()
         if not require_models:
             return AnalysisOptions(variants=self.variants(), pool=self.pool,
-                                   silence_threshold=threshold, preparation=self.preparation())
+                                   silence_threshold=threshold, preparation=self.preparation(),
+                                   precision=self.precision)
         opts = AnalysisOptions(supervised=sup, variants=self.variants(), pool=self.pool,
                                phi=phi if phi is not None and Path(phi).is_file() else None,
-                               silence_threshold=threshold, preparation=self.preparation())
+                               silence_threshold=threshold, preparation=self.preparation(),
+                               precision=self.precision)
         if sup is not None and not sup.is_file():
             raise CheckpointError(f"The supervised checkpoint {sup} no longer exists; choose another "
                                   "one in Analysis > Supervised checkpoint… or clear it.")

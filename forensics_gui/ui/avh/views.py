@@ -18,12 +18,13 @@ from typing import Any
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
-from PySide6.QtGui import QAction
+from PySide6.QtGui import QAction, QActionGroup
 from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
     QHBoxLayout,
     QLabel,
+    QMenu,
     QMessageBox,
     QPushButton,
     QScrollArea,
@@ -51,6 +52,16 @@ STALE_COLOUR = "#6b717b"  # curves of an out-of-date analysis: grey, whatever th
 ANALYZE_TIP = ("Measure mouth and voice, and run AVH-Align when its model files are installed "
                "(Ctrl+R)")
 MODELS_NOTICE = "The stronger AVH-Align detector needs its model files, which are not installed."
+# Analysis > Encoder precision: the menu's words and tooltips per precision
+PRECISION_LABELS = {"float32": "&Exact (float32)", "bfloat16": "Fast (&bfloat16)",
+                    "float16": "Fast (float16, &GPU)"}
+PRECISION_TIPS = {
+    "float32": "Exact: the encoder's features match the official ones (the default).",
+    "bfloat16": "Faster on CPUs with bfloat16 support and on GPUs; the scores may differ slightly "
+                "from the exact float32 ones, and the results say so.",
+    "float16": "Faster on GPUs only; the scores may differ slightly from the exact float32 ones, "
+               "and the results say so.",
+}
 
 
 class ModelsNotice(QWidget):
@@ -193,6 +204,7 @@ class AvhViews(QObject):
         self.fast_landmarks_action.setChecked(self.state.fast_landmarks)
         self.fast_landmarks_action.toggled.connect(self._on_fast_landmarks_toggled)
         menu.addAction(self.fast_landmarks_action)
+        self._build_precision_menu(menu)
         self.supervised_action = w.add_action(menu, "&Second detector (trained on fakes)…",
                                               self._on_choose_supervised)
         self.supervised_action.setToolTip(wording.TECHNICAL_TERMS[wording.SUPERVISED_CURVE])
@@ -239,6 +251,45 @@ class AvhViews(QObject):
         self.analyze_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.analyze_button.clicked.connect(self.analyze)
         w.transport.controls.insertWidget(3, self.analyze_button)
+
+    def _build_precision_menu(self, menu: QMenu) -> None:
+        """Analysis > Encoder precision: one radio action per precision (``precision_actions``),
+        the saved one checked; those this machine lacks are disabled, their tooltip says why."""
+        self.precision_menu = menu.addMenu("Encoder &precision")
+        self.precision_menu.setToolTipsVisible(True)
+        group = QActionGroup(self.precision_menu)
+        group.setExclusive(True)
+        self.precision_actions: dict[str, QAction] = {}
+        for name, label in PRECISION_LABELS.items():
+            action = QAction(label, self.precision_menu)
+            action.setCheckable(True)
+            action.setData(name)
+            group.addAction(action)
+            self.precision_menu.addAction(action)
+            self.precision_actions[name] = action
+        self.precision_actions[self.state.precision].setChecked(True)
+        group.triggered.connect(lambda action: self.set_precision(str(action.data())))
+        self.update_precision_actions()
+        # PyTorch may have been imported since (an analysis ran): then the check is exact
+        self.precision_menu.aboutToShow.connect(self.update_precision_actions)
+
+    def update_precision_actions(self) -> None:
+        """Enable the precisions this machine offers; the others get the reason as tooltip.
+        Never imports PyTorch here (the GUI thread): an estimate until an analysis has."""
+        from forensics_gui.core.encoder.devices import available_precisions
+
+        for name, problem in available_precisions("auto", import_torch=False).items():
+            action = self.precision_actions[name]
+            action.setEnabled(problem is None or action.isChecked())
+            action.setToolTip(PRECISION_TIPS[name] if problem is None else problem)
+
+    def set_precision(self, name: str) -> None:
+        """Compute the next analysis's features in precision ``name`` (remembered in the
+        settings); the analysis shown is marked out of date when it was made in another one."""
+        self.state.precision = name
+        self.precision_actions[self.state.precision].setChecked(True)
+        self.update_precision_actions()
+        self.update_stale()
 
     def _connect_runner(self) -> None:
         r = self.runner
@@ -606,9 +657,10 @@ class AvhViews(QObject):
     @staticmethod
     def reference_key(signature: tuple[Any, ...] | None) -> tuple[Any, ...] | None:
         """What reference scores must share with an analysis to be compared with it: the
-        mouth-crop preparation, the alignment network and the pooling (of an
-        :meth:`AvhState.signature`; the variants and the second detector do not matter)."""
-        return None if signature is None else (signature[1], signature[3], signature[4])
+        mouth-crop preparation, the alignment network, the pooling and the encoder precision (of
+        an :meth:`AvhState.signature`; the variants and the second detector do not matter)."""
+        return None if signature is None else (signature[1], signature[3], signature[4],
+                                               signature[5])
 
     def show_reference(self) -> None:
         """Give the summary the reference scores when they were made with the same models and
@@ -620,7 +672,8 @@ class AvhViews(QObject):
             self.summary.set_reference(None)
             self.summary.set_status(
                 "The reference clips were scored with another alignment network or mouth-crop "
-                "preparation than this analysis, so they are not compared; choose the reference "
+                "preparation (or encoder precision) than this analysis, so they are not compared; "
+                "choose the reference "
                 "folder again (Analysis > Reference folder of real videos…) to score them alike.")
             return
         self.summary.set_reference(reference)

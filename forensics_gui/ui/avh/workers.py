@@ -232,7 +232,12 @@ class AvhAnalysisWorker(Worker):
         self.fell_back_to_cpu = True
         self.notice.emit(self.token, "The GPU ran out of memory; analysing again on the CPU…")
         self.analyzer = None
-        analysis = self._analyze(dataclasses.replace(self.options, device="cpu"))
+        from forensics_gui.core.encoder.devices import precision_problem
+
+        on_cpu = dataclasses.replace(self.options, device="cpu")
+        if precision_problem(on_cpu.precision, "cpu") is not None:  # float16: GPU only
+            on_cpu.precision = "float32"
+        analysis = self._analyze(on_cpu)
         analysis.caveats.insert(0, CPU_FALLBACK_NOTE)
         return analysis
 

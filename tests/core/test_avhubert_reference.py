@@ -147,7 +147,7 @@ def test_attention_matches_multihead_attention(fused: bool) -> None:
     torch.manual_seed(0)
     ours = SelfAttention(DIM, HEADS).eval()
     if fused:
-        ours.fuse_qkv()
+        ours.derive()
     mha = nn.MultiheadAttention(DIM, HEADS, batch_first=True)
     with torch.no_grad():
         mha.in_proj_weight.copy_(torch.cat([ours.q_proj.weight, ours.k_proj.weight, ours.v_proj.weight]))
@@ -188,7 +188,7 @@ def test_two_passes_batched_equal_separate_and_reference(ckpt) -> None:
     with torch.inference_mode():
         a_b, v_b = model.extract_two_passes(audio, video, batched=True)
         a_s, v_s = model.extract_two_passes(audio, video, batched=False)
-        model.fuse_qkv()
+        model.prepare_for_inference()
         a_f, v_f = model.extract_two_passes(audio, video, batched=True)
     assert_parity(a_b, ref_forward(sd, audio, None))
     assert_parity(v_b, ref_forward(sd, None, video))

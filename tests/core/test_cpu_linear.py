@@ -96,3 +96,75 @@ def test_batched_two_passes_equal_one_clip_at_a_time() -> None:
             a_i, v_i = model.extract_two_passes(audio[i:i + 1], video[i:i + 1], batched=False)
             torch.testing.assert_close(a_all[i:i + 1], a_i, rtol=1e-5, atol=1e-5)
             torch.testing.assert_close(v_all[i:i + 1], v_i, rtol=1e-5, atol=1e-5)
+
+
+@needs_onednn
+def test_fused_residual_is_the_same_addition() -> None:
+    gen = torch.Generator().manual_seed(2)
+    x, res = torch.randn(2, 5, 32, generator=gen), torch.randn(2, 5, 24, generator=gen)
+    w, b = torch.randn(24, 32, generator=gen), torch.randn(24, generator=gen)
+    with torch.inference_mode():
+        got = cpu_linear.linear(x, w, b, residual=res)
+        want = res + cpu_linear.linear(x, w, b)
+    assert torch.equal(got, want)
+
+
+@pytest.mark.skipif(not cpu_linear.onednn_bf16_available(), reason="this CPU has no oneDNN bf16 kernels")
+def test_fused_gelu_in_bf16_is_closer_to_fp32_than_one_bf16_rounding() -> None:
+    gen = torch.Generator().manual_seed(3)
+    x, w, b = torch.randn(64, 32, generator=gen), torch.randn(48, 32, generator=gen) / 4, torch.randn(48, generator=gen)
+    xb, wb, bb = x.bfloat16(), w.bfloat16(), b.bfloat16()
+    with torch.inference_mode():
+        got = cpu_linear.linear(xb, wb, bb, gelu=True)
+        exact = F.gelu(F.linear(xb.float(), wb.float(), bb.float()))
+        fp32 = cpu_linear.linear(x, w, b, gelu=True)
+    assert got.dtype == torch.bfloat16
+    # one bf16 rounding of the exact value: relative error <= 2**-8
+    assert float(((got.float() - exact).abs() / exact.abs().clamp_min(1e-2)).max()) <= 2 ** -7
+    torch.testing.assert_close(fp32, F.gelu(F.linear(x, w, b)), rtol=1e-6, atol=1e-6)
+
+
+def test_bf16_without_cpu_support_stays_with_pytorch(monkeypatch: pytest.MonkeyPatch) -> None:
+    # AVX2-only processors: oneDNN refuses bf16 inner products, so bf16 must not be sent there
+    monkeypatch.setattr(cpu_linear, "onednn_bf16_available", lambda: False)
+    gen = torch.Generator().manual_seed(5)
+    x, w = torch.randn(6, 16, generator=gen).bfloat16(), torch.randn(8, 16, generator=gen).bfloat16()
+    with torch.inference_mode():
+        assert not cpu_linear.uses_onednn(x)
+        got = cpu_linear.linear(x, w, gelu=True)
+        assert torch.equal(got, F.gelu(F.linear(x, w).float()).bfloat16())
+        assert cpu_linear.uses_onednn(x.float()) == cpu_linear.onednn_linear_available()
+
+
+def test_gelu_and_residual_do_not_combine() -> None:
+    with pytest.raises(ValueError, match="cannot be combined"):
+        cpu_linear.linear(torch.randn(2, 4), torch.randn(3, 4), residual=torch.randn(2, 3), gelu=True)
+
+
+def test_folded_batchnorm_equals_the_modules_and_follows_dtype_moves() -> None:
+    torch.manual_seed(4)
+    resnet = VideoResNet().eval()
+    _randomise_norms(resnet)
+    x = torch.randn(1, 1, 6, 88, 88)
+    with torch.inference_mode():
+        want = resnet(x)
+        resnet.derive()
+        got = resnet(x)
+        assert not torch.equal(got, want)  # the folded path really ran
+        torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
+        resnet.to(torch.bfloat16)  # the folded copies are rebuilt in the new dtype
+        low = resnet(x.bfloat16())
+    assert resnet._derived is not None and resnet._derived[0].dtype == torch.bfloat16
+    assert low.dtype == torch.bfloat16
+    assert float(F.cosine_similarity(low.float().flatten(), want.flatten(), dim=0)) > 0.999
+
+
+def test_prepare_for_inference_keeps_the_state_dict() -> None:
+    torch.manual_seed(5)
+    model = AVHubertEncoder(AVHubertConfig(embed_dim=64, layers=1, heads=4, ffn_dim=128,
+                                           conv_pos=8, conv_pos_groups=4))
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    model.prepare_for_inference()
+    after = model.state_dict()
+    assert before.keys() == after.keys()
+    assert all(torch.equal(before[k], after[k]) for k in before)

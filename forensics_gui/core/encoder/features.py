@@ -147,7 +147,7 @@ class FeatureExtractor:
         self.config = loaded.config
         self.checkpoint_path = Path(checkpoint)
         self.model = loaded.model.to(device=self.device, dtype=self.dtype)
-        self.model.fuse_qkv()
+        self.model.prepare_for_inference()
         self.batched_passes = batched_passes
         self.checkpoint_sha256 = sha256_of(checkpoint)
 

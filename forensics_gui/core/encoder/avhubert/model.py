@@ -16,6 +16,7 @@ Shapes: audio features ``[B, T, 104]`` (stacked log filterbanks, 25 fps frames),
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -30,6 +31,36 @@ RESNET_CHUNK_FRAMES = 128
 _STEM_HALO = 2
 
 
+class _Derived(nn.Module):
+    """A module that keeps inference-only tensors derived from its parameters (a fused or folded
+    copy) in ``_derived``; a device/dtype move drops them and :meth:`derive` rebuilds them from
+    the moved parameters."""
+
+    _derived: Any = None
+
+    def derive(self) -> None:
+        raise NotImplementedError
+
+    def _apply(self, fn, recurse=True):
+        had = self._derived is not None
+        self._derived = None
+        out = super()._apply(fn, recurse)
+        if had:
+            self.derive()
+        return out
+
+
+def fold_batchnorm(weight: torch.Tensor, bn: nn.modules.batchnorm._BatchNorm
+                   ) -> tuple[torch.Tensor, torch.Tensor]:
+    """(weight', bias') of a bias-free convolution followed by ``bn`` in eval mode, computed in
+    float64: conv(x, weight') + bias' = bn(conv(x, weight)) up to rounding (~1e-7 relative)."""
+    assert bn.running_mean is not None and bn.running_var is not None
+    scale = bn.weight.double() / torch.sqrt(bn.running_var.double() + bn.eps)
+    folded = weight.double() * scale.view(-1, *([1] * (weight.dim() - 1)))
+    bias = bn.bias.double() - bn.running_mean.double() * scale
+    return folded.to(weight.dtype), bias.to(weight.dtype)
+
+
 class Linear(nn.Linear):
     """``nn.Linear`` (same parameters and names) whose inference goes through :func:`cpu_linear.linear`."""
 
@@ -37,8 +68,11 @@ class Linear(nn.Linear):
         return cpu_linear.linear(x, self.weight, self.bias)
 
 
-class BasicBlock(nn.Module):
-    """ResNet-18 basic block with PReLU activations (``relu1``/``relu2``), as in AV-HuBERT."""
+class BasicBlock(_Derived):
+    """ResNet-18 basic block with PReLU activations (``relu1``/``relu2``), as in AV-HuBERT.
+
+    After :meth:`derive` (inference) each BatchNorm is folded into the convolution before it.
+    """
 
     def __init__(self, inplanes: int, planes: int, stride: int) -> None:
         super().__init__()
@@ -54,11 +88,31 @@ class BasicBlock(nn.Module):
                 nn.Conv2d(inplanes, planes, 1, stride=stride, bias=False), nn.BatchNorm2d(planes)
             )
 
+    def derive(self) -> None:
+        """Fold bn1, bn2 (and the downsample's BatchNorm) into their convolutions."""
+        pairs: list[tuple[nn.Module, nn.Module]] = [(self.conv1, self.bn1), (self.conv2, self.bn2)]
+        if self.downsample is not None:
+            pairs.append((self.downsample[0], self.downsample[1]))
+        folded = []
+        with torch.no_grad():
+            for conv, bn in pairs:
+                assert isinstance(conv, nn.Conv2d) and isinstance(bn, nn.BatchNorm2d)
+                folded.append(fold_batchnorm(conv.weight, bn))
+        self._derived = folded
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        residual = x if self.downsample is None else self.downsample(x)
-        out = self.relu1(self.bn1(self.conv1(x)))
-        out = self.bn2(self.conv2(out))
-        return self.relu2(out + residual)
+        if self._derived is None or self.training:
+            residual = x if self.downsample is None else self.downsample(x)
+            out = self.relu1(self.bn1(self.conv1(x)))
+            out = self.bn2(self.conv2(out))
+            return self.relu2(out + residual)
+        (w1, b1), (w2, b2), *down = self._derived
+        stride = self.conv1.stride[0]  # the 1x1 downsample has the same stride as conv1
+        residual = x
+        if down:
+            residual = F.conv2d(x, down[0][0], down[0][1], stride=stride)
+        out = self.relu1(F.conv2d(x, w1, b1, stride=stride, padding=1))
+        return self.relu2(F.conv2d(out, w2, b2, padding=1) + residual)
 
 
 class ResNetTrunk(nn.Module):
@@ -76,8 +130,11 @@ class ResNetTrunk(nn.Module):
         return x.mean(dim=(2, 3))
 
 
-class VideoResNet(nn.Module):
-    """Conv3d stem (5x7x7) + per-frame ResNet-18 trunk: ``[B,1,T,88,88]`` -> ``[B,T,512]``."""
+class VideoResNet(_Derived):
+    """Conv3d stem (5x7x7) + per-frame ResNet-18 trunk: ``[B,1,T,88,88]`` -> ``[B,T,512]``.
+
+    :meth:`derive` folds every BatchNorm into the convolution before it (inference only).
+    """
 
     def __init__(self) -> None:
         super().__init__()
@@ -89,20 +146,35 @@ class VideoResNet(nn.Module):
         )
         self.trunk = ResNetTrunk()
 
+    def derive(self) -> None:
+        conv, bn = self.frontend3D[0], self.frontend3D[1]
+        assert isinstance(conv, nn.Conv3d) and isinstance(bn, nn.BatchNorm3d)
+        with torch.no_grad():
+            weight, bias = fold_batchnorm(conv.weight, bn)
+            self._derived = (_channels_last_3d(weight), bias)
+        for block in self.trunk.modules():
+            if isinstance(block, BasicBlock):
+                block.derive()
+
     def _run(self, x: torch.Tensor) -> torch.Tensor:
         conv, bn, prelu, pool = self.frontend3D
-        y = conv(x)  # [B, 64, T, 44, 44]
-        b, c, t, h, w = y.shape
-        # Time folded into the batch right after the only op that mixes frames, straight into
-        # channels-last layout (one copy). BatchNorm (eval), PReLU and the (1,3,3) max-pool act on
-        # each frame alone, so the 2-D ops give the same numbers as the 3-D ones, several times faster.
-        y = y.permute(0, 2, 3, 4, 1).reshape(b * t, h, w, c).permute(0, 3, 1, 2)
-        assert isinstance(bn, nn.BatchNorm3d) and isinstance(pool, nn.MaxPool3d)
+        assert isinstance(conv, nn.Conv3d) and isinstance(bn, nn.BatchNorm3d) and isinstance(pool, nn.MaxPool3d)
         if bn.training:
             raise RuntimeError("the AV-HuBERT encoder runs in eval mode only")
-        y = prelu(F.batch_norm(y, bn.running_mean, bn.running_var, bn.weight, bn.bias, False, 0.0, bn.eps))
+        # A channels-last weight makes the Conv3d write channels-last output ([B, T, H, W, C] in
+        # memory; same numbers, and faster), so folding time into the batch is a free view that is
+        # channels-last 2-D. BatchNorm (eval), PReLU and the (1,3,3) max-pool act on each frame
+        # alone: the 2-D ops give the same numbers as the 3-D ones, several times faster.
+        folded = self._derived
+        weight = _channels_last_3d(conv.weight) if folded is None else folded[0]
+        y = F.conv3d(x, weight, None if folded is None else folded[1], conv.stride, conv.padding)
+        b, c, t, h, w = y.shape  # [B, 64, T, 44, 44]
+        y = y.transpose(1, 2).reshape(b * t, c, h, w).contiguous(memory_format=torch.channels_last)
+        if folded is None:
+            y = F.batch_norm(y, bn.running_mean, bn.running_var, bn.weight, bn.bias, False, 0.0, bn.eps)
+        y = prelu(y)
         y = F.max_pool2d(y, _pair_tail(pool.kernel_size), _pair_tail(pool.stride),
-                         _pair_tail(pool.padding))  # [B*T, 64, 22, 22]
+                         _pair_tail(pool.padding))  # [B*T, 64, 22, 22], channels-last
         return self.trunk(y).view(b, t, -1)
 
     def forward(self, x: torch.Tensor, on_chunk: Callable[[int, int], None] | None = None
@@ -125,6 +197,12 @@ class VideoResNet(nn.Module):
             if on_chunk is not None:
                 on_chunk(stop, t)
         return torch.cat(outs, dim=1)
+
+
+def _channels_last_3d(weight: torch.Tensor) -> torch.Tensor:
+    """``weight`` [O, I, D, H, W] copied into channels-last-3d strides (PyTorch keeps plain
+    strides for I = 1 when asked with ``contiguous(memory_format=...)``, so they are built here)."""
+    return weight.permute(0, 2, 3, 4, 1).contiguous().permute(0, 4, 1, 2, 3)
 
 
 def _pair_tail(value: int | tuple[int, ...]) -> tuple[int, int]:
@@ -153,7 +231,7 @@ class AudioFrontEnd(nn.Module):
         return self.proj(audio)
 
 
-class SelfAttention(nn.Module):
+class SelfAttention(_Derived):
     """Multi-head self-attention with separate q/k/v/out projections (fairseq names)."""
 
     def __init__(self, dim: int, heads: int) -> None:
@@ -163,9 +241,8 @@ class SelfAttention(nn.Module):
         self.k_proj = Linear(dim, dim)
         self.v_proj = Linear(dim, dim)
         self.out_proj = Linear(dim, dim)
-        self._fused: tuple[torch.Tensor, torch.Tensor] | None = None
 
-    def fuse_qkv(self) -> None:
+    def derive(self) -> None:
         """Concatenate q/k/v into one matrix (one GEMM instead of three); call after loading.
 
         The q/k/v parameters become views into the fused tensors, so no memory is duplicated.
@@ -177,21 +254,14 @@ class SelfAttention(nn.Module):
         for i, proj in enumerate(projs):
             proj.weight = nn.Parameter(w[i * d:(i + 1) * d], requires_grad=False)
             proj.bias = nn.Parameter(b[i * d:(i + 1) * d], requires_grad=False)
-        self._fused = (w, b)
+        self._derived = (w, b)
 
-    def _apply(self, fn, recurse=True):
-        # Device/dtype moves invalidate the fused copy; rebuild it from the moved parameters.
-        fused = self._fused is not None
-        self._fused = None
-        out = super()._apply(fn, recurse)
-        if fused:
-            self.fuse_qkv()
-        return out
-
-    def forward(self, x: torch.Tensor, attn_mask: torch.Tensor | None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, attn_mask: torch.Tensor | None,
+                residual: torch.Tensor | None = None) -> torch.Tensor:
+        """Attention of ``x``; with ``residual``, ``residual + attention`` (added in the output GEMM)."""
         b, t, d = x.shape
-        if self._fused is not None:
-            qkv = cpu_linear.linear(x, *self._fused).view(b, t, 3, self.heads, d // self.heads)
+        if self._derived is not None:
+            qkv = cpu_linear.linear(x, *self._derived).view(b, t, 3, self.heads, d // self.heads)
             q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)
         else:
             shape = (b, t, self.heads, d // self.heads)
@@ -199,7 +269,8 @@ class SelfAttention(nn.Module):
             k = self.k_proj(x).view(shape).transpose(1, 2)
             v = self.v_proj(x).view(shape).transpose(1, 2)
         y = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask)
-        return self.out_proj(y.transpose(1, 2).reshape(b, t, d))
+        out = self.out_proj
+        return cpu_linear.linear(y.transpose(1, 2).reshape(b, t, d), out.weight, out.bias, residual=residual)
 
 
 def gelu_fp32(x: torch.Tensor) -> torch.Tensor:
@@ -219,8 +290,9 @@ class EncoderLayer(nn.Module):
         self.final_layer_norm = nn.LayerNorm(dim, eps=1e-5)
 
     def forward(self, x: torch.Tensor, attn_mask: torch.Tensor | None) -> torch.Tensor:
-        x = x + self.self_attn(self.self_attn_layer_norm(x), attn_mask)
-        return x + self.fc2(gelu_fp32(self.fc1(self.final_layer_norm(x))))
+        x = self.self_attn(self.self_attn_layer_norm(x), attn_mask, residual=x)
+        h = cpu_linear.linear(self.final_layer_norm(x), self.fc1.weight, self.fc1.bias, gelu=True)
+        return cpu_linear.linear(h, self.fc2.weight, self.fc2.bias, residual=x)
 
 
 class TransformerEncoder(nn.Module):
@@ -275,10 +347,13 @@ class AVHubertEncoder(nn.Module):
         self.post_extract_proj = Linear(2 * d, d)
         self.encoder = TransformerEncoder(config)
 
-    def fuse_qkv(self) -> None:
-        for layer in self.encoder.layers:
-            assert isinstance(layer, EncoderLayer)
-            layer.self_attn.fuse_qkv()
+    def prepare_for_inference(self) -> None:
+        """Fuse q/k/v and fold the video front end's BatchNorms (call once after loading, in
+        eval mode; the parameters and the state dict are unchanged)."""
+        self.eval()
+        for module in self.modules():
+            if isinstance(module, (SelfAttention, VideoResNet)):
+                module.derive()
 
     def _fuse(self, fa: torch.Tensor | None, fv: torch.Tensor | None) -> torch.Tensor:
         """Concatenate [audio, video] (zeros *after* projection for a missing one), LN, project."""

@@ -15,15 +15,16 @@ kernels with PyTorch as it runs them today, on the same weights:
   q/k/v weights (what fairseq's MultiheadAttention calls in eval without incremental state), and
   every linear layer through ``F.linear``, PyTorch's stock CPU kernel.
 
-Issue 16 measured the official code itself (fairseq-fixed 0.12.3.1 + av_hubert, torch 2.13) on this
-kind of machine at 83 frames/s against 87 for the session-20 code: official/old = 0.95. The row
-"ours, stock kernels" is close to that old code (the same model with oneDNN switched off), so the
-printed official/stock ratio can be held against 0.95 to check the baseline.
+Issue 16 measured the official code itself (fairseq-fixed 0.12.3.1 + av_hubert, torch 2.13) on an
+AVX-512 machine of this kind at 83 frames/s against 87 for the session-20 code (git 1ba2b75): the
+official code took 1.05x its time. The session-20 model is loaded from git (``--old-rev``) and timed
+as its own row, so the printed official/session-20 ratio checks the baseline against that 1.05.
 
 Rows (LARGE unless --sizes says otherwise, one 10 s clip = 250 frames at 25 fps, random weights):
-- official (baseline), ours with stock kernels, ours exact fp32, ours bf16 (where the CPU has it)
-  or the --precisions asked for; frames/s as the median of --runs timed rounds, variants timed
-  round-robin so a load change hits all alike; every ratio is "vs official";
+- official (baseline), the session-20 code (when git has it), ours with stock kernels (only where
+  ours sends fp32 to oneDNN: AVX-512 CPUs), ours exact fp32, ours bf16 (where the CPU has bf16
+  kernels) or the --precisions asked for; frames/s as the median of --runs timed rounds, variants
+  timed round-robin so a load change hits all alike; every ratio is "vs official";
 - exactness: max |ours fp32 - official| over the features (must be <= 1e-5);
 - reduced precision agreement on the same clip and weights: max |bf16 - fp32| of the features,
   per-frame cosine (mean and min), and the change in a random Phi's frame scores -Phi(v_t, a_t)
@@ -44,8 +45,10 @@ import contextlib
 import os
 import platform
 import statistics
+import subprocess
 import tempfile
 import time
+import types
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -101,12 +104,12 @@ def fps(times: list[float], frames: int = FRAMES) -> float:
 @contextlib.contextmanager
 def stock_linear() -> Iterator[None]:
     """Route our model's linear layers through PyTorch's stock kernel for the duration."""
-    saved = cpu_linear.onednn_linear_available
-    cpu_linear.onednn_linear_available = lambda: False  # type: ignore[assignment]
+    saved = cpu_linear.onednn_for
+    cpu_linear.onednn_for = lambda dtype, device="cpu": False  # type: ignore[assignment]
     try:
         yield
     finally:
-        cpu_linear.onednn_linear_available = saved  # type: ignore[assignment]
+        cpu_linear.onednn_for = saved  # type: ignore[assignment]
 
 
 def _ln(x: torch.Tensor, ln: torch.nn.LayerNorm) -> torch.Tensor:
@@ -203,6 +206,23 @@ def make_model(size: str, checkpoint: Path | None) -> AVHubertEncoder:
     return model.to(DEVICE)
 
 
+def old_model(rev: str, model: AVHubertEncoder) -> torch.nn.Module | None:
+    """The encoder as git revision ``rev`` wrote it, with ``model``'s weights (None without git)."""
+    root = Path(__file__).resolve().parent.parent
+    try:
+        source = subprocess.run(["git", "show", f"{rev}:forensics_gui/core/encoder/avhubert/model.py"],
+                                cwd=root, capture_output=True, text=True, check=True, timeout=30).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    module = types.ModuleType(f"model_at_{rev}")
+    exec(compile(source, f"{rev}:model.py", "exec"), module.__dict__)  # noqa: S102 - this repo's own history
+    old = module.AVHubertEncoder(model.config)
+    old.load_state_dict(model.state_dict())
+    old.eval().requires_grad_(False)
+    old.fuse_qkv()
+    return old.to(DEVICE)
+
+
 def make_inputs(batch: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
     rng = np.random.default_rng(0)
     audio = (0.1 * rng.standard_normal(FRAMES * 640)).astype(np.float32)
@@ -257,7 +277,8 @@ def agreement(ref: tuple[torch.Tensor, torch.Tensor], got: tuple[torch.Tensor, t
 # ----------------------------------------------------------------- benchmark
 
 
-def bench_compare(size: str, precisions: list[str], runs: int, checkpoint: Path | None) -> None:
+def bench_compare(size: str, precisions: list[str], runs: int, checkpoint: Path | None,
+                  old_rev: str) -> None:
     model = make_model(size, checkpoint)
     audio, video = make_inputs()
     conv = model.encoder.pos_conv[0]
@@ -270,7 +291,13 @@ def bench_compare(size: str, precisions: list[str], runs: int, checkpoint: Path 
         with stock_linear():
             return model.extract_two_passes(audio, video)
 
-    if DEVICE.type == "cpu":
+    old_name = f"session-20 code ({old_rev})"
+    old = old_model(old_rev, model) if old_rev else None
+    if old is not None:
+        variants[old_name] = lambda: old.extract_two_passes(audio, video)
+    elif old_rev:
+        print(f"  (git has no {old_rev} here: no session-20 row)")
+    if DEVICE.type == "cpu" and cpu_linear.onednn_for(torch.float32, DEVICE):
         variants["ours, stock kernels"] = stock
     models = {"float32": model}
     for name in precisions:
@@ -306,11 +333,11 @@ def bench_compare(size: str, precisions: list[str], runs: int, checkpoint: Path 
           f"(best in brackets):")
     for name, ts in times.items():
         ratio = "" if name.startswith("official") else f"  x{fps(ts) / base:.2f} vs official"
-        print(f"  {name:<22} {fps(ts):7.1f} frames/s ({FRAMES / min(ts):6.1f}){ratio}")
-    if "ours, stock kernels" in times:
-        slower = statistics.median(times["official (baseline)"]) / statistics.median(times["ours, stock kernels"])
-        print(f"  check of the baseline: it takes {slower:.2f}x the time of ours with stock kernels; the official "
-              f"code itself took 87/83 = 1.05x the time of the session-20 code (issue 16)")
+        print(f"  {name:<28} {fps(ts):7.1f} frames/s ({FRAMES / min(ts):6.1f}){ratio}")
+    if old_name in times:
+        slower = statistics.median(times["official (baseline)"]) / statistics.median(times[old_name])
+        print(f"  check of the baseline: it takes {slower:.2f}x the time of the session-20 code; the official "
+              f"code itself took 87/83 = 1.05x (issue 16, AVX-512 machine)")
     diff = max(float((o - r).abs().max()) for o, r in zip(ours, official, strict=True))
     diff_stock = max(float((o - r).abs().max()) for o, r in zip(ours_stock, official, strict=True))
     verdict = "OK" if diff <= 1e-5 else "TOO LARGE"
@@ -361,6 +388,8 @@ def main() -> None:
                              "none on the CPU)")
     parser.add_argument("--checkpoint", type=Path, default=None, help="a real AV-HuBERT checkpoint instead of "
                         "random weights")
+    parser.add_argument("--old-rev", default="1ba2b75",
+                        help="git revision of the session-20 encoder timed as the baseline check ('' to skip)")
     parser.add_argument("--skip-load", action="store_true", help="do not time writing/loading a LARGE checkpoint")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -378,12 +407,12 @@ def main() -> None:
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "n/a"
     where = torch.cuda.get_device_name(DEVICE) if DEVICE.type == "cuda" else cpu_name()
     print(f"{where}; torch {torch.__version__}, {torch.get_num_threads()} threads; linear kernel: "
-          f"{cpu_linear.kernel_name(DEVICE)}; bf16: {'yes' if bf16_supported() else 'no'}; "
+          f"{cpu_linear.kernel_name(DEVICE)} (CPU capability {torch.backends.cpu.get_cpu_capability()}); bf16: {'yes' if bf16_supported() else 'no'}; "
           f"load average {load} on {os.cpu_count()} CPUs")
 
     sizes = [s.strip().upper() for s in args.sizes.split(",") if s.strip()]
     for size in sizes:
-        bench_compare(size, precisions, args.runs, args.checkpoint)
+        bench_compare(size, precisions, args.runs, args.checkpoint, args.old_rev)
     sweep = args.batch_sweep or ("1,2,4,8,16,32,64" if DEVICE.type == "cuda" else "")
     if sweep:
         print(f"batch sweep on {DEVICE} (clips of {FRAMES} frames, both passes, median of "

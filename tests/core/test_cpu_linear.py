@@ -14,9 +14,15 @@ needs_onednn = pytest.mark.skipif(not cpu_linear.onednn_linear_available(),
                                   reason="this PyTorch build has no usable oneDNN linear")
 
 
+@pytest.fixture
+def fp32_onednn(monkeypatch: pytest.MonkeyPatch) -> None:
+    """fp32 through oneDNN whatever this CPU's default (AVX2-only CPUs keep the stock kernel)."""
+    monkeypatch.setattr(cpu_linear, "onednn_fp32_preferred", lambda: True)
+
+
 @needs_onednn
 @pytest.mark.parametrize("shape", [(7, 48), (2, 9, 48), (1, 1, 48)])
-def test_onednn_linear_equals_stock_linear_in_fp32(shape: tuple[int, ...]) -> None:
+def test_onednn_linear_equals_stock_linear_in_fp32(shape: tuple[int, ...], fp32_onednn: None) -> None:
     gen = torch.Generator().manual_seed(1)
     x = torch.randn(*shape, generator=gen)
     w, b = torch.randn(40, 48, generator=gen), torch.randn(40, generator=gen)
@@ -40,15 +46,46 @@ def test_linear_falls_back_where_onednn_does_not_apply() -> None:
     assert cpu_linear.linear(x64, w64).dtype == torch.float64  # other dtypes: stock kernel
 
 
+def _clear_caches() -> None:
+    for probe in (cpu_linear.onednn_linear_available, cpu_linear.onednn_bf16_available,
+                  cpu_linear.onednn_fp32_preferred):
+        probe.cache_clear()
+
+
 def test_environment_switch_turns_onednn_off(monkeypatch: pytest.MonkeyPatch) -> None:
-    cpu_linear.onednn_linear_available.cache_clear()
+    _clear_caches()
     monkeypatch.setenv(cpu_linear.ENV_SWITCH, "0")
     try:
         assert not cpu_linear.onednn_linear_available()
         assert cpu_linear.kernel_name() == "PyTorch default"
+        assert cpu_linear.kernel_name(dtype=torch.bfloat16) == "PyTorch default"
     finally:
         monkeypatch.delenv(cpu_linear.ENV_SWITCH)
-        cpu_linear.onednn_linear_available.cache_clear()
+        _clear_caches()
+
+
+@needs_onednn
+@pytest.mark.parametrize(("capability", "switch", "expected"), [
+    ("AVX512", None, "oneDNN"),       # measured ~2x MKL on an AVX-512 AMD EPYC
+    ("AVX2", None, "PyTorch default"),  # level with MKL on an AVX2-only one: keep the stock kernel
+    ("AVX2", "1", "oneDNN"),          # asked for
+    ("AVX512", "0", "PyTorch default"),
+])
+def test_fp32_kernel_follows_the_cpu(monkeypatch: pytest.MonkeyPatch, capability: str,
+                                     switch: str | None, expected: str) -> None:
+    monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: capability)
+    if switch is None:
+        monkeypatch.delenv(cpu_linear.ENV_SWITCH, raising=False)
+    else:
+        monkeypatch.setenv(cpu_linear.ENV_SWITCH, switch)
+    _clear_caches()
+    try:
+        assert cpu_linear.kernel_name() == expected
+        assert cpu_linear.uses_onednn(torch.zeros(2, 3)) == (expected == "oneDNN")
+        assert not cpu_linear.onednn_for(torch.float32, "cuda")
+    finally:
+        monkeypatch.undo()
+        _clear_caches()
 
 
 def _randomise_norms(module: torch.nn.Module) -> None:
@@ -63,19 +100,59 @@ def _randomise_norms(module: torch.nn.Module) -> None:
                 mod.weight.uniform_(0.0, 0.5)
 
 
-def test_folded_stem_equals_the_3d_ops() -> None:
-    """BatchNorm/PReLU/max-pool on frames folded into the batch = the official 5-D ops."""
+def _official_front(resnet: VideoResNet, x: torch.Tensor) -> torch.Tensor:
+    y = resnet.frontend3D(x)  # Conv3d, BatchNorm3d, PReLU, MaxPool3d as the official code
+    b, c, t, h, w = y.shape
+    return resnet.trunk(y.transpose(1, 2).reshape(b * t, c, h, w)).view(b, t, -1)
+
+
+@pytest.mark.parametrize("negative_slope", [False, True])
+@pytest.mark.parametrize("derived", [False, True])
+def test_folded_stem_equals_the_3d_ops(derived: bool, negative_slope: bool) -> None:
+    """The stem as a Conv2d over 5 frames, BatchNorm folded or not, PReLU after the max-pool
+    (non-negative slopes) or before it (a negative slope: they do not commute) = the 5-D ops."""
     torch.manual_seed(0)
     resnet = VideoResNet().eval()
     _randomise_norms(resnet)
+    if negative_slope:
+        with torch.no_grad():
+            resnet.frontend3D[2].weight[3] = -0.7
+    if derived:
+        resnet.derive()
+        assert resnet._derived[2] is not negative_slope  # PReLU moved after the pool only if it commutes
     x = torch.randn(2, 1, 9, 88, 88)
     with torch.inference_mode():
         got = resnet(x)
-        y = resnet.frontend3D(x)  # Conv3d, BatchNorm3d, PReLU, MaxPool3d as the official code
-        b, c, t, h, w = y.shape
-        want = resnet.trunk(y.transpose(1, 2).reshape(b * t, c, h, w)).view(b, t, -1)
+        want = _official_front(resnet, x)
     assert got.shape == (2, 9, 512)
     torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("chunk", [3, 4, 128])
+def test_context_frames_give_the_whole_clips_numbers(monkeypatch: pytest.MonkeyPatch, chunk: int) -> None:
+    """Pieces of a clip with up to 2 frames of context on each side (what the extractor feeds
+    the front end) give the whole clip's frames; context frames get no output."""
+    from forensics_gui.core.encoder.avhubert import model as model_mod
+
+    torch.manual_seed(1)
+    resnet = VideoResNet().eval()
+    _randomise_norms(resnet)
+    resnet.derive()
+    x = torch.randn(1, 1, 11, 88, 88)
+    monkeypatch.setattr(model_mod, "RESNET_CHUNK_FRAMES", chunk)
+    with torch.inference_mode():
+        whole = _official_front(resnet, x)
+        seen: list[tuple[int, int]] = []
+        middle = resnet(x[:, :, 2:10], on_chunk=lambda d, t: seen.append((d, t)), context=(2, 2))
+        head = resnet(x[:, :, 0:3], context=(0, 2))
+        tail = resnet(x[:, :, 7:11], context=(2, 0))  # the clip ends: zeros beyond it
+        with pytest.raises(ValueError, match="at most 2 frames"):
+            resnet(x, context=(3, 0))
+    assert middle.shape == (1, 4, 512) and head.shape == (1, 1, 512)
+    assert seen[-1] == (4, 4)
+    torch.testing.assert_close(middle, whole[:, 4:8], rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(head, whole[:, 0:1], rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(tail, whole[:, 9:11], rtol=1e-5, atol=1e-5)
 
 
 def test_resnet_refuses_training_mode() -> None:
@@ -99,7 +176,7 @@ def test_batched_two_passes_equal_one_clip_at_a_time() -> None:
 
 
 @needs_onednn
-def test_fused_residual_is_the_same_addition() -> None:
+def test_fused_residual_is_the_same_addition(fp32_onednn: None) -> None:
     gen = torch.Generator().manual_seed(2)
     x, res = torch.randn(2, 5, 32, generator=gen), torch.randn(2, 5, 24, generator=gen)
     w, b = torch.randn(24, 32, generator=gen), torch.randn(24, generator=gen)
@@ -133,7 +210,7 @@ def test_bf16_without_cpu_support_stays_with_pytorch(monkeypatch: pytest.MonkeyP
         assert not cpu_linear.uses_onednn(x)
         got = cpu_linear.linear(x, w, gelu=True)
         assert torch.equal(got, F.gelu(F.linear(x, w).float()).bfloat16())
-        assert cpu_linear.uses_onednn(x.float()) == cpu_linear.onednn_linear_available()
+        assert cpu_linear.uses_onednn(x.float()) == cpu_linear.onednn_fp32_preferred()
 
 
 def test_gelu_and_residual_do_not_combine() -> None:

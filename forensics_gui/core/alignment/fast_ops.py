@@ -32,7 +32,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from forensics_gui.core.cpu_linear import onednn_linear_available
+from forensics_gui.core.cpu_linear import onednn_for
 
 PRECISIONS = {"float32": torch.float32, "bfloat16": torch.bfloat16}
 #: Pairs (frame, offset) per block of the tail: [8192, 512] fp32 is 16 MB, inside the 32 MB L3.
@@ -40,8 +40,7 @@ BLOCK_PAIRS = 8192
 
 
 def _onednn_ok(x: torch.Tensor) -> bool:
-    return (x.device.type == "cpu" and x.dtype in (torch.float32, torch.bfloat16)
-            and onednn_linear_available())
+    return onednn_for(x.dtype, x.device)
 
 
 def _product(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
@@ -88,7 +87,7 @@ def linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = No
            compute_dtype: torch.dtype | None = None) -> torch.Tensor:
     """Differentiable ``F.linear`` through oneDNN (CPU fp32/bf16); the stock op elsewhere."""
     dtype = x.dtype if compute_dtype is None else compute_dtype
-    if x.device.type == "cpu" and dtype in (torch.float32, torch.bfloat16) and onednn_linear_available():
+    if onednn_for(dtype, x.device):
         return OneDnnLinear.apply(x, weight, bias, dtype)
     if dtype != x.dtype:
         return F.linear(x.to(dtype), weight.to(dtype), None if bias is None else bias.to(dtype))

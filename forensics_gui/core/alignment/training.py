@@ -384,7 +384,7 @@ def train_phi(feature_files: Sequence[Path], out: Path, *,
     dev_type = "cuda" if on_cuda else "cpu"
     from forensics_gui.core.cpu_linear import kernel_name
 
-    linear_kernel = kernel_name(torch.device(dev))
+    linear_kernel = kernel_name(torch.device(dev), torch.bfloat16 if precision == "bfloat16" else None)
     from forensics_gui.core.files.paths import cache_dir
 
     store = build_feature_store(files, Path(store_dir) if store_dir else cache_dir() / "phi-train",

@@ -256,7 +256,7 @@ class FeatureExtractor:
             stop = min(total, start + RESNET_CHUNK_FRAMES)
             lo, hi = max(0, start - halo), min(total, stop + halo)
             v = prepare_video(video[lo:hi], cfg.image_mean, cfg.image_std, cfg.image_crop_size)
-            y = front.resnet(v.to(self.device, self.dtype))[:, start - lo:stop - lo]
+            y = front.resnet(v.to(self.device, self.dtype), context=(start - lo, hi - stop))
             parts.append(front.proj(y))
             if progress is not None:
                 progress.report("video front end", stop, total)

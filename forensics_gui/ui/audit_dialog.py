@@ -52,6 +52,7 @@ from forensics_gui.core.audit.stats import histogram_groups
 from forensics_gui.core.errors import ForensicsError
 from forensics_gui.core.progress import format_eta
 from forensics_gui.ui import theme
+from forensics_gui.ui.screen_fit import fit_dialog
 from forensics_gui.ui.worker_base import Worker
 from forensics_gui.ui.worker_dialog import WorkerDialog
 
@@ -325,11 +326,11 @@ class AuditDialog(WorkerDialog):
         layout.addWidget(_row(self.stage_label, self.progress_bar, self.progress_label))
         layout.addWidget(self.status_label)
         layout.addLayout(buttons)
-        self.resize(900, 760)
+        fit_dialog(self, self.parentWidget(), 900, 760)
 
     def _plot(self, bottom: str, left: str) -> pg.PlotWidget:
         plot = pg.PlotWidget()
-        plot.setMinimumHeight(200)
+        plot.setMinimumHeight(150)
         plot.setLabel("bottom", bottom)
         plot.setLabel("left", left)
         plot.showGrid(x=True, y=True, alpha=0.2)

@@ -42,6 +42,7 @@ from PySide6.QtWidgets import (
 
 from forensics_gui.core.progress import Progress
 from forensics_gui.ui import theme
+from forensics_gui.ui.screen_fit import fit_dialog
 from forensics_gui.ui.worker_base import RetiredThreads, Worker
 
 COLUMNS = ("Model", "Kind", "SHA-256", "Status", "Sizes", "Precision", "Parameters", "Registry",
@@ -215,7 +216,7 @@ class ModelsDialog(QDialog):
         Train…)", "supervised Phi"); a role naming "supervised" is checked as a supervised Phi."""
         super().__init__(parent)
         self.setWindowTitle("Models")
-        self._fit_to_screen(parent, 1280, 640)
+        fit_dialog(self, parent, 1280, 640)
         self.extra = list(extra or [])
         layout = QVBoxLayout(self)
         self.folder_label = QLabel()
@@ -299,16 +300,6 @@ class ModelsDialog(QDialog):
         self.rows: dict[str, int] = {}  # resolved path -> table row
         self.infos: dict[str, Any] = {}  # resolved path -> ModelFileInfo or a sentence
         self.refresh()
-
-    def _fit_to_screen(self, parent: QWidget | None, width: int, height: int) -> None:
-        """Open at ``width`` x ``height`` pixels, or smaller where the screen is (1024x600
-        laptops): the buttons must stay on screen."""
-        screen = (parent.screen() if parent is not None else None) or QGuiApplication.primaryScreen()
-        if screen is not None:
-            room = screen.availableGeometry()
-            width = min(width, int(room.width() * 0.95))
-            height = min(height, int(room.height() * 0.9))
-        self.resize(width, height)
 
     def models_folder(self) -> Path:
         from forensics_gui.core.files.paths import user_models_dir

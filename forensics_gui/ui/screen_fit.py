@@ -1,7 +1,8 @@
 """Where the main window opens: inside the available area of its screen (what the desktop's
 panels and docks leave), at a comfortable size, and never larger than that area.
 
-Pure geometry on QRects, so it is tested without a window manager; :class:`MainWindow` calls
+Pure geometry on QRects, so it is tested without a window manager (dialogs open through
+:func:`fit_dialog`); :class:`MainWindow` calls
 :func:`default_geometry` before the first show, :func:`restorable` to decide whether a saved
 geometry may be restored, and :func:`pulled_inside` after the window manager added its frame.
 """
@@ -9,6 +10,8 @@ geometry may be restored, and :func:`pulled_inside` after the window manager add
 from __future__ import annotations
 
 from PySide6.QtCore import QRect, QSize
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QWidget
 
 PREFERRED = QSize(1440, 900)  # px: the size the window opens at when the screen has room
 FRAME_ALLOWANCE = QSize(8, 40)  # px: a window manager's borders and title bar, before it tells us
@@ -52,6 +55,24 @@ def pulled_inside(frame: QRect, client: QRect, available: QRect) -> QRect:
     x = min(max(frame.x(), available.x()), available.right() + 1 - (width + extra_w))
     y = min(max(frame.y(), available.y()), available.bottom() + 1 - (height + extra_h))
     return QRect(x + left, y + top, max(1, width), max(1, height))
+
+
+def dialog_size(available: QRect, width: int, height: int) -> QSize:
+    """A dialog's opening size: ``width`` x ``height``, or smaller where the screen's available
+    area is (1024x600 laptops), leaving room for the frame so its buttons stay on screen."""
+    return QSize(min(width, int(available.width() * 0.95)), min(height, int(available.height() * 0.9)))
+
+
+def available_area(widget: QWidget | None) -> QRect | None:
+    """The available geometry of ``widget``'s screen (the primary one without a widget)."""
+    screen = (widget.screen() if widget is not None else None) or QGuiApplication.primaryScreen()
+    return None if screen is None else screen.availableGeometry()
+
+
+def fit_dialog(dialog: QWidget, parent: QWidget | None, width: int, height: int) -> None:
+    """Resize ``dialog`` to :func:`dialog_size` on its parent's screen (or the primary one)."""
+    room = available_area(parent)
+    dialog.resize(QSize(width, height) if room is None else dialog_size(room, width, height))
 
 
 def side_by_side(available: QRect) -> bool:

@@ -330,3 +330,33 @@ def test_docks_saved_side_by_side_share_tabs_on_a_narrower_screen(qtbot, window)
         assert not again.avh.dock.isHidden() and not again.info_dock.isHidden()  # both kept
     finally:
         again.shutdown()
+
+
+@pytest.mark.parametrize("which", ["training", "audit", "models"])
+def test_dialogs_open_inside_a_1024x600_screen(qtbot, which: str, tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every tool dialog opens no larger than 95 % x 90 % of a small laptop screen, and its
+    layout can shrink to that (so Start/Close stay on screen under a title bar)."""
+    from PySide6.QtCore import QRect, QSize
+
+    from forensics_gui.ui import screen_fit
+
+    monkeypatch.setenv("FORENSICS_GUI_MODELS", str(tmp_path / "models"))
+    monkeypatch.setenv("FORENSICS_GUI_CACHE", str(tmp_path / "cache"))
+    small = QRect(0, 0, 1024, 600)
+    assert screen_fit.dialog_size(small, 900, 760) == QSize(900, 540)
+    assert screen_fit.dialog_size(QRect(0, 0, 2560, 1440), 900, 760) == QSize(900, 760)
+
+    monkeypatch.setattr(screen_fit, "available_area", lambda widget: small)
+    if which == "training":
+        from forensics_gui.ui.training_dialog import TrainingDialog as Dialog
+    elif which == "audit":
+        from forensics_gui.ui.audit_dialog import AuditDialog as Dialog
+    else:
+        from forensics_gui.ui.models_dialog import ModelsDialog as Dialog
+    dialog = Dialog()
+    qtbot.addWidget(dialog)
+    assert dialog.width() <= 1024 * 0.95 and dialog.height() <= 600 * 0.9
+    assert dialog.minimumSizeHint().height() <= 600 * 0.9
+    if hasattr(dialog, "shutdown"):
+        dialog.shutdown()

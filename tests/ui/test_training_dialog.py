@@ -101,7 +101,8 @@ def test_trains_plots_each_epoch_and_uses_the_model(qtbot, dialog, corpus: Path,
     np.testing.assert_allclose(y, [h["train_loss"] for h in state["history"]])
     np.testing.assert_allclose(vy, [h["val_loss"] for h in state["history"]])
     assert y[-1] < y[0]  # it learns on the synthetic corpus
-    assert "Training finished after 3 epoch(s)" in dialog.status_label.text()
+    assert "Training finished after 3 epoch(s); the best model" in dialog.status_label.text()
+    assert result.precision == "float32"  # "Automatic" on the CPU
     assert dialog.progress_bar.value() == 1000 and dialog.resume_button.isEnabled()
     training = [(f, eta) for stage, f, eta in seen if stage == "training"]
     assert training and training[-1][0] == 1.0 and all(eta.startswith("ETA ") for _, eta in training)
@@ -167,6 +168,45 @@ def test_bad_input_is_one_sentence(qtbot, dialog, tmp_path: Path) -> None:
     assert dialog.start() is False and not dialog.running
     assert dialog.status_label.text().startswith("The learning rate 'fast' must be a number")
     assert not dialog.use_button.isEnabled()
+
+
+@pytest.mark.parametrize("bf16_reason", [None, "This CPU lacks bfloat16 support; use float32 (exact)."])
+def test_precision_choice_follows_the_machine(qtbot, monkeypatch: pytest.MonkeyPatch,
+                                              bf16_reason: str | None) -> None:
+    from PySide6.QtCore import Qt
+
+    from forensics_gui.core.encoder import devices
+    from forensics_gui.ui.training_dialog import TrainingDialog
+
+    monkeypatch.setattr(devices, "available_precisions", lambda *a, **k: {
+        "float32": None, "bfloat16": bf16_reason, "float16": "GPU only"})
+    dlg = TrainingDialog()
+    qtbot.addWidget(dlg)
+    combo = dlg.precision_combo
+    assert [combo.itemData(i) for i in range(combo.count())] == [None, "float32", "bfloat16"]
+    assert combo.currentData() is None and combo.currentText().startswith("Automatic")
+    bf16 = combo.model().item(2)
+    assert bf16.isEnabled() is (bf16_reason is None)
+    tip = combo.itemData(2, Qt.ItemDataRole.ToolTipRole)
+    assert tip == bf16_reason if bf16_reason else "faster" in tip
+    dlg.source_edit.setText("/videos")
+    combo.setCurrentIndex(1)
+    assert dlg.params().precision == "float32"
+    combo.setCurrentIndex(0)
+    assert dlg.params().precision is None
+    dlg.shutdown()
+
+
+def test_bf16_on_a_cpu_without_it_is_one_sentence(qtbot, dialog, corpus: Path, tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    import torch
+
+    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: False)
+    _configure(dialog, corpus, tmp_path / "phi.pt", epochs=1)
+    dialog.precision_combo.setCurrentIndex(dialog.precision_combo.findData("bfloat16"))
+    assert _run(qtbot, dialog, dialog.start_button) is None
+    assert dialog.status_label.text().startswith("This CPU has no fast bfloat16 arithmetic")
+    assert not (tmp_path / "phi.pt").exists() and not dialog.use_button.isEnabled()
 
 
 @pytest.mark.slow

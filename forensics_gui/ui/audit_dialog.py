@@ -330,7 +330,7 @@ class AuditDialog(WorkerDialog):
 
     def _plot(self, bottom: str, left: str) -> pg.PlotWidget:
         plot = pg.PlotWidget()
-        plot.setMinimumHeight(150)
+        plot.setMinimumHeight(120)
         plot.setLabel("bottom", bottom)
         plot.setLabel("left", left)
         plot.showGrid(x=True, y=True, alpha=0.2)

@@ -243,7 +243,7 @@ class TrainingDialog(WorkerDialog):
         form.addRow("", self.resume_check)
 
         self.plot = pg.PlotWidget()
-        self.plot.setMinimumHeight(150)
+        self.plot.setMinimumHeight(120)
         self.plot.setLabel("bottom", "epoch")
         self.plot.setLabel("left", "loss per frame (nats)")
         self.plot.addLegend(offset=(-10, 10), brush=pg.mkBrush(30, 33, 39, 200))

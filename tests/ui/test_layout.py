@@ -332,31 +332,56 @@ def test_docks_saved_side_by_side_share_tabs_on_a_narrower_screen(qtbot, window)
         again.shutdown()
 
 
-@pytest.mark.parametrize("which", ["training", "audit", "models"])
-def test_dialogs_open_inside_a_1024x600_screen(qtbot, which: str, tmp_path: Path,
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
+_DIALOG_PROBE = """
+import json, os, sys
+from PySide6.QtCore import QRect
+from PySide6.QtWidgets import QApplication
+app = QApplication([])
+from forensics_gui.ui import screen_fit
+screen_fit.available_area = lambda widget: QRect(0, 0, 1024, 600)
+from forensics_gui.ui.audit_dialog import AuditDialog
+from forensics_gui.ui.models_dialog import ModelsDialog
+from forensics_gui.ui.training_dialog import TrainingDialog
+sizes = {}
+for name, cls in (("training", TrainingDialog), ("audit", AuditDialog), ("models", ModelsDialog)):
+    dialog = cls()
+    dialog.show()
+    app.processEvents()
+    sizes[name] = [dialog.width(), dialog.height(), dialog.minimumSizeHint().height()]
+    if name == "models":
+        while dialog.hashing:
+            app.processEvents()
+        dialog.reject()
+    else:
+        dialog.shutdown()
+    dialog.deleteLater()
+    app.processEvents()
+print(json.dumps(sizes), flush=True)
+os._exit(0)  # the sizes are out; Qt's teardown at exit is not what this probe checks
+"""
+
+
+def test_dialogs_open_inside_a_1024x600_screen(tmp_path: Path) -> None:
     """Every tool dialog opens no larger than 95 % x 90 % of a small laptop screen, and its
-    layout can shrink to that (so Start/Close stay on screen under a title bar)."""
+    layout can shrink to that (so Start/Close stay on screen under a title bar). The dialogs
+    are built in a child process: their plots' teardown stays out of this test process."""
+    import os
+    import subprocess
+    import sys
+
     from PySide6.QtCore import QRect, QSize
 
     from forensics_gui.ui import screen_fit
 
-    monkeypatch.setenv("FORENSICS_GUI_MODELS", str(tmp_path / "models"))
-    monkeypatch.setenv("FORENSICS_GUI_CACHE", str(tmp_path / "cache"))
-    small = QRect(0, 0, 1024, 600)
-    assert screen_fit.dialog_size(small, 900, 760) == QSize(900, 540)
+    assert screen_fit.dialog_size(QRect(0, 0, 1024, 600), 900, 760) == QSize(900, 540)
     assert screen_fit.dialog_size(QRect(0, 0, 2560, 1440), 900, 760) == QSize(900, 760)
-
-    monkeypatch.setattr(screen_fit, "available_area", lambda widget: small)
-    if which == "training":
-        from forensics_gui.ui.training_dialog import TrainingDialog as Dialog
-    elif which == "audit":
-        from forensics_gui.ui.audit_dialog import AuditDialog as Dialog
-    else:
-        from forensics_gui.ui.models_dialog import ModelsDialog as Dialog
-    dialog = Dialog()
-    qtbot.addWidget(dialog)
-    assert dialog.width() <= 1024 * 0.95 and dialog.height() <= 600 * 0.9
-    assert dialog.minimumSizeHint().height() <= 600 * 0.9
-    if hasattr(dialog, "shutdown"):
-        dialog.shutdown()
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "FORENSICS_GUI_MODELS": str(tmp_path / "models"),
+           "FORENSICS_GUI_CACHE": str(tmp_path / "cache"), "FORENSICS_GUI_SETTINGS": str(tmp_path / "s.ini")}
+    done = subprocess.run([sys.executable, "-c", _DIALOG_PROBE], env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    sizes = json.loads(done.stdout.strip().splitlines()[-1])
+    assert set(sizes) == {"training", "audit", "models"}
+    for name, (width, height, minimum) in sizes.items():
+        assert width <= 1024 * 0.95 and height <= 600 * 0.9, name
+        assert minimum <= 600 * 0.9 - 10, (name, minimum)  # a little room for other fonts

@@ -62,18 +62,21 @@ def onednn_linear_available() -> bool:
         return False
 
 
+def cpu_supports_bf16() -> bool:
+    """True when this CPU runs bfloat16 natively through oneDNN (AVX-512 BF16, AMX, or Arm BF16)."""
+    import torch
+
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):  # a build without oneDNN
+        return False
+
+
 @functools.cache
 def onednn_bf16_available() -> bool:
     """True when oneDNN has bf16 kernels on this CPU (AVX-512 BF16 or AMX); without them its bf16
     inner product refuses to run (e.g. on AVX2-only processors) and bf16 stays with PyTorch."""
-    if not onednn_linear_available():
-        return False
-    try:
-        import torch
-
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except Exception:  # noqa: BLE001 - any failure means: not available
-        return False
+    return onednn_linear_available() and cpu_supports_bf16()
 
 
 @functools.cache

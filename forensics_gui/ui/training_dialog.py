@@ -461,8 +461,7 @@ class TrainingDialog(WorkerDialog):
         else:
             what = {"completed": "Training finished", "early stop": "Training stopped early",
                     "cancelled": "Training cancelled"}.get(result.stop_reason, "Training ended")
-            precision = getattr(result, "precision", "float32")
-            how = "" if precision == "float32" else f" (trained in {precision})"
+            how = "" if result.precision == "float32" else f" (trained in {result.precision})"
             self._show_status(f"{what} after {result.epochs_run} epoch(s){how}; the best model (epoch "
                               f"{result.best_epoch}, loss {result.best_val_loss:.4f}) is in "
                               f"{result.checkpoint}. {self.skipped_note()}".rstrip())

@@ -39,13 +39,9 @@ PRECISIONS = {"float32": torch.float32, "bfloat16": torch.bfloat16}
 BLOCK_PAIRS = 8192
 
 
-def _onednn_ok(x: torch.Tensor) -> bool:
-    return onednn_for(x.dtype, x.device)
-
-
 def _product(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
     """``x @ weight.T + bias`` without autograd: oneDNN where it applies, else F.linear."""
-    if _onednn_ok(x) and weight.dtype == x.dtype and (bias is None or bias.dtype == x.dtype):
+    if onednn_for(x.dtype, x.device) and weight.dtype == x.dtype and (bias is None or bias.dtype == x.dtype):
         return torch.ops.mkldnn._linear_pointwise(x, weight, bias, "none", [], "")
     return F.linear(x, weight, bias)
 

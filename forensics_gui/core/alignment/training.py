@@ -212,10 +212,10 @@ def compute_dtype(precision: str) -> Any:
 
 def check_precision(precision: str, device: str) -> None:
     """Refuse, in one sentence, a precision this machine cannot train in (bf16 on a CPU without it)."""
-    import torch
+    from forensics_gui.core.cpu_linear import cpu_supports_bf16
 
     compute_dtype(precision)
-    if precision == "bfloat16" and device == "cpu" and not torch.ops.mkldnn._is_mkldnn_bf16_supported():
+    if precision == "bfloat16" and device == "cpu" and not cpu_supports_bf16():
         raise ForensicsError("This CPU has no fast bfloat16 arithmetic (AVX-512 BF16 or AMX), so "
                              "train in float32 (the exact default).")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
+from forensics_gui.core.cpu_linear import cpu_supports_bf16
 from forensics_gui.core.errors import ForensicsError
 
 DTYPES = ("float32", "bfloat16", "float16")
@@ -59,16 +60,6 @@ def precision_name(name: str | None) -> str:
         raise ForensicsError(f"Unknown precision {name!r}; use one of {', '.join(DTYPES)} "
                              "(or fp32, bf16, fp16).")
     return key
-
-
-def cpu_supports_bf16() -> bool:
-    """True when this CPU runs bfloat16 natively through oneDNN (AVX-512 BF16, AMX, or Arm BF16)."""
-    import torch
-
-    try:
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):  # a build without oneDNN
-        return False
 
 
 def precision_problem(name: str, device: Any) -> str | None:
